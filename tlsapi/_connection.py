@@ -1,0 +1,158 @@
+"""``Connection``: TLS over two memory BIOs, with :class:`ssl.SSLObject` semantics.
+
+This is the whole service provider interface of a backend: the socket and asyncio layers are written once,
+over it. The caller writes the bytes received from the peer into ``incoming`` and sends whatever appears in
+``outgoing``. An operation that cannot finish raises ``SSLWantReadError`` (feed ``incoming`` and retry) or
+``SSLWantWriteError`` (drain ``outgoing`` and retry), both with the stdlib's ``errno``.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any
+
+from ._errors import UnsupportedFeatureError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from ._bio import BIO
+    from ._context import Context
+
+
+class Connection(abc.ABC):
+    """One TLS connection, client or server, driven through memory BIOs."""
+
+    @classmethod
+    @abc.abstractmethod
+    def _create(
+        cls,
+        context: Context,
+        incoming: BIO,
+        outgoing: BIO,
+        server_side: bool,
+        server_hostname: str | None,
+        session: Any,
+    ) -> Self:
+        """Make a connection; ``Context.wrap_bio`` has validated the arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            f"{type(self).__name__} does not have a public constructor. "
+            "Instances are returned by Context.wrap_bio()."
+        )
+
+    # -- identity -----------------------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def context(self) -> Context:
+        """The context in use; the SNI callback may assign another context of the same backend."""
+
+    @context.setter
+    @abc.abstractmethod
+    def context(self, context: Context) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def server_side(self) -> bool:
+        """Whether this is the server end."""
+
+    @property
+    @abc.abstractmethod
+    def server_hostname(self) -> str | None:
+        """The hostname given to ``wrap_bio`` (client side), used for SNI and verification."""
+
+    @property
+    @abc.abstractmethod
+    def session(self) -> Any:
+        """The session to resume (before the handshake) or the established one (after)."""
+
+    @session.setter
+    @abc.abstractmethod
+    def session(self, session: Any) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def session_reused(self) -> bool:
+        """Whether the handshake resumed a session."""
+
+    # -- I/O ----------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def do_handshake(self) -> None:
+        """Advance the handshake; returns once it is complete, else raises a want-error."""
+
+    @abc.abstractmethod
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """Up to ``len`` bytes of plaintext (or fill ``buffer`` and return the count).
+
+        At most one record's plaintext is returned at a time. After the peer's close_notify this raises
+        ``SSLZeroReturnError``; after a transport EOF without one, ``SSLEOFError``.
+        """
+
+    @abc.abstractmethod
+    def write(self, data: Any) -> int:
+        """Encrypt all of ``data`` into ``outgoing`` and return its length."""
+
+    @abc.abstractmethod
+    def pending(self) -> int:
+        """Decrypted bytes buffered and ready for ``read``."""
+
+    @abc.abstractmethod
+    def unwrap(self) -> None:
+        """Send close_notify and wait for the peer's; raises want-read until it arrives."""
+
+    # -- inspection ---------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's certificate: the stdlib-shaped dict (empty unless verified), or DER bytes."""
+
+    @abc.abstractmethod
+    def get_verified_chain(self) -> list[bytes]:
+        """The verified chain, leaf first, as DER."""
+
+    @abc.abstractmethod
+    def get_unverified_chain(self) -> list[bytes]:
+        """The chain as the peer sent it, as DER."""
+
+    @abc.abstractmethod
+    def cipher(self) -> tuple[str, str, int] | None:
+        """``(name, protocol, secret_bits)`` of the negotiated suite, ``None`` before the handshake."""
+
+    @abc.abstractmethod
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """The suites both sides offered (server side), as ``cipher()`` tuples."""
+
+    @abc.abstractmethod
+    def version(self) -> str | None:
+        """``'TLSv1.3'`` or ``'TLSv1.2'`` once negotiated, else ``None``."""
+
+    @abc.abstractmethod
+    def selected_alpn_protocol(self) -> str | None:
+        """The negotiated ALPN protocol, or ``None``."""
+
+    @abc.abstractmethod
+    def verify_client_post_handshake(self) -> None:
+        """Server side, TLS 1.3: request the client's certificate now (needs ``post_handshake_auth``)."""
+
+    @abc.abstractmethod
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """Channel-binding data of the given type, ``None`` if not available yet."""
+
+    def compression(self) -> str | None:
+        """Always ``None``: TLS compression is never negotiated."""
+        return None
+
+    def selected_npn_protocol(self) -> str | None:
+        """Always ``None``: NPN is not supported."""
+        return None
+
+    def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """RFC 5705 / RFC 8446 7.5 keying material exporter."""
+        raise UnsupportedFeatureError(self.context.backend.name, "the keying material exporter")
+
+    def group(self) -> str | None:
+        """The negotiated key-exchange group (``'x25519'``, ``'X25519MLKEM768'``, ...), if known."""
+        raise UnsupportedFeatureError(self.context.backend.name, "reporting the negotiated group")

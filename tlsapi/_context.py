@@ -1,0 +1,469 @@
+"""``Context``: the backend-neutral ``ssl.SSLContext``.
+
+``Context`` subclasses :class:`ssl.SSLContext` because consumers check ``isinstance(ctx, ssl.SSLContext)``
+(aiohttp, ``asyncio.loop.start_tls``, uvloop). Every public member of ``ssl.SSLContext`` is overridden
+here: the configuration lives in Python on the context and each backend reads it when it wraps a
+connection, so nothing reaches the OpenSSL context underneath by accident. A backend subclasses
+``Context``, sets ``backend``, implements :meth:`Context._create_connection` and overrides the hooks for
+what it supports beyond the common configuration (ciphers, curves, DH parameters).
+
+``Context(protocol, backend=...)`` called on this base class returns the selected backend's subclass.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from . import _material
+from ._enums import Capability, TLSVersion
+from ._errors import UnsupportedFeatureError
+
+if TYPE_CHECKING:
+    from ._bio import BIO
+    from ._connection import Connection
+    from ._registry import Backend, BackendSpec
+    from ._socket import TLSSocket
+
+SNICallback = Callable[[Any, str | None, "Context"], int | None]
+
+_VERSIONS_SUPPORTED = (TLSVersion.TLSv1_2, TLSVersion.TLSv1_3)
+_SESSION_STATS = (
+    "number", "connect", "connect_good", "connect_renegotiate", "accept", "accept_good",
+    "accept_renegotiate", "hits", "misses", "timeouts", "cache_full",
+)
+# Options that only forbid legacy behaviour (every backend honours them by never doing that), plus the
+# ones the interface itself implements.
+_HONOURED_OPTIONS = (
+    ssl.OP_ALL | ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1
+    | ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
+    | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
+)
+_DEFAULT_OPTIONS = (
+    ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
+)
+
+
+def _coerce_version(value: Any) -> TLSVersion:
+    """Accept a ``TLSVersion`` member (tlsapi's and ssl's are the same enum) or its int value."""
+    try:
+        return TLSVersion(value)
+    except ValueError:
+        raise ValueError(f"unsupported TLS version {value!r}") from None
+
+
+def encode_alpn(protocols: Iterable[str]) -> list[bytes]:
+    """Validate an ALPN list as ``set_alpn_protocols`` does: 1 to 255 bytes each, ASCII."""
+    result = []
+    for protocol in protocols:
+        encoded = protocol.encode("ascii")
+        if not 0 < len(encoded) <= 255:
+            raise ValueError("NPN/ALPN protocols must be 1 to 255 in length")
+        result.append(encoded)
+    return result
+
+
+def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None:
+    """The hostname as ``SSLObject.server_hostname`` reports it: str, IDNA-checked, no trailing dot."""
+    if server_hostname is None:
+        return None
+    if isinstance(server_hostname, bytes | bytearray):
+        server_hostname = bytes(server_hostname).decode("ascii")
+    if not isinstance(server_hostname, str):
+        raise TypeError("server_hostname must be str or bytes")
+    if not server_hostname or server_hostname.startswith("."):
+        raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
+    if "\x00" in server_hostname:
+        raise ValueError("server_hostname must not contain null character")
+    server_hostname.encode("idna")  # UnicodeError for names IDNA cannot encode, as the stdlib raises
+    return server_hostname
+
+
+class Context(ssl.SSLContext):
+    """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``)."""
+
+    backend: ClassVar[Backend]
+    sslobject_class: ClassVar[type[Connection]]  # type: ignore[assignment]
+    sslsocket_class: ClassVar[type[TLSSocket]]  # type: ignore[assignment]
+
+    def __new__(
+        cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
+    ) -> Context:
+        if cls is Context:
+            from ._registry import get_backend
+
+            cls = get_backend(backend).context_class()
+        if protocol is None:
+            protocol = ssl.PROTOCOL_TLS_CLIENT
+        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
+            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER")
+        return super().__new__(cls, protocol)  # type: ignore[no-any-return]
+
+    def __init__(
+        self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
+    ) -> None:
+        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS_CLIENT if protocol is None else protocol)
+        client = self._protocol == ssl.PROTOCOL_TLS_CLIENT
+        self._verify_mode = ssl.CERT_REQUIRED if client else ssl.CERT_NONE
+        self._check_hostname = client
+        self._minimum_version = TLSVersion.TLSv1_2
+        self._maximum_version = TLSVersion.MAXIMUM_SUPPORTED
+        self._options = ssl.Options(_DEFAULT_OPTIONS)
+        self._verify_flags = ssl.VerifyFlags.VERIFY_X509_TRUSTED_FIRST
+        self._alpn_protocols: list[bytes] = []
+        self._sni_callback: SNICallback | None = None
+        self._post_handshake_auth = False
+        self._keylog_filename: str | None = None
+        self._num_tickets = 2
+        self._cert_chain: _material.CertChain | None = None
+        self._trust_anchors: list[x509.Certificate] = []
+        self._stats: Counter[str] = Counter()
+
+    # -- the configuration read by backends ------------------------------------------------------------
+
+    @property
+    def is_client(self) -> bool:
+        return self._protocol == ssl.PROTOCOL_TLS_CLIENT
+
+    @property
+    def cert_chain(self) -> _material.CertChain | None:
+        """The chain and key from ``load_cert_chain`` (``None`` until one is loaded)."""
+        return self._cert_chain
+
+    @property
+    def trust_anchors(self) -> list[x509.Certificate]:
+        """The trust store: every certificate loaded by ``load_verify_locations`` and friends."""
+        return self._trust_anchors
+
+    @property
+    def alpn_protocols(self) -> list[bytes]:
+        return self._alpn_protocols
+
+    def enabled_versions(self) -> list[TLSVersion]:
+        """The versions this context allows, newest first, after min/max and ``OP_NO_TLSv1_*``."""
+        low = self._minimum_version
+        high = self._maximum_version
+        versions = []
+        for version in reversed(_VERSIONS_SUPPORTED):
+            if low not in (TLSVersion.MINIMUM_SUPPORTED,) and version < low:
+                continue
+            if high not in (TLSVersion.MAXIMUM_SUPPORTED,) and version > high:
+                continue
+            if version == TLSVersion.TLSv1_2 and self._options & ssl.OP_NO_TLSv1_2:
+                continue
+            if version == TLSVersion.TLSv1_3 and self._options & ssl.OP_NO_TLSv1_3:
+                continue
+            versions.append(version)
+        return versions
+
+    def record_stat(self, name: str) -> None:
+        """Count an event in ``session_stats()`` (backends call this: ``connect``, ``hits``, ...)."""
+        self._stats[name] += 1
+
+    def _unsupported(self, feature: str, detail: str = "") -> UnsupportedFeatureError:
+        return UnsupportedFeatureError(self.backend.name, feature, detail)
+
+    def _require(self, capability: Capability, feature: str) -> None:
+        if capability not in self.backend.capabilities():
+            raise self._unsupported(feature)
+
+    def _changed(self, name: str) -> None:
+        """Hook called after each configuration change (``name`` is the member); backends may mirror it."""
+
+    # -- ssl.SSLContext members --------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> ssl._SSLMethod:
+        return self._protocol
+
+    @property
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.VerifyMode(self._verify_mode)
+
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None:
+        mode = ssl.VerifyMode(value)
+        if mode == ssl.CERT_NONE and self._check_hostname:
+            raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+        self._verify_mode = mode
+        self._changed("verify_mode")
+
+    @property
+    def check_hostname(self) -> bool:
+        return self._check_hostname
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        value = bool(value)
+        if value and self._verify_mode == ssl.CERT_NONE:
+            self._verify_mode = ssl.CERT_REQUIRED
+            self._changed("verify_mode")
+        self._check_hostname = value
+        self._changed("check_hostname")
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        return False
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        if value:
+            raise self._unsupported("hostname checks against the subject common name",
+                                    "certificates must carry a subjectAltName")
+
+    @property
+    def minimum_version(self) -> TLSVersion:
+        return self._minimum_version
+
+    @minimum_version.setter
+    def minimum_version(self, value: TLSVersion) -> None:
+        version = _coerce_version(value)
+        if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
+            raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
+        self._minimum_version = version
+        self._changed("minimum_version")
+
+    @property
+    def maximum_version(self) -> TLSVersion:
+        return self._maximum_version
+
+    @maximum_version.setter
+    def maximum_version(self, value: TLSVersion) -> None:
+        version = _coerce_version(value)
+        if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
+            raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
+        self._maximum_version = version
+        self._changed("maximum_version")
+
+    @property
+    def options(self) -> ssl.Options:
+        return self._options
+
+    @options.setter
+    def options(self, value: int) -> None:
+        extra = int(value) & ~_HONOURED_OPTIONS
+        if extra:
+            raise self._unsupported(f"options {ssl.Options(extra)!r}")
+        self._options = ssl.Options(value)
+        self._changed("options")
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return self._verify_flags
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        honoured = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
+                    | ssl.VERIFY_X509_PARTIAL_CHAIN)
+        extra = int(value) & ~honoured
+        if extra:
+            raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
+        self._verify_flags = ssl.VerifyFlags(value)
+        self._changed("verify_flags")
+
+    @property
+    def post_handshake_auth(self) -> bool:
+        return self._post_handshake_auth
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, value: bool) -> None:
+        if value:
+            self._require(Capability.POST_HANDSHAKE_AUTH, "post-handshake authentication")
+        self._post_handshake_auth = bool(value)
+        self._changed("post_handshake_auth")
+
+    @property
+    def keylog_filename(self) -> str | None:
+        return self._keylog_filename
+
+    @keylog_filename.setter
+    def keylog_filename(self, value: str | os.PathLike[str] | None) -> None:
+        if value is not None:
+            self._require(Capability.KEYLOG, "key logging")
+            value = os.fspath(value)
+            with open(value, "a"):  # the stdlib opens it at once, raising OSError for a bad path
+                pass
+        self._keylog_filename = value
+        self._changed("keylog_filename")
+
+    @property
+    def num_tickets(self) -> int:
+        return self._num_tickets
+
+    @num_tickets.setter
+    def num_tickets(self, value: int) -> None:
+        if not isinstance(value, int):
+            raise TypeError("num_tickets must be an int")
+        if value < 0:
+            raise ValueError("value must be non-negative")
+        if self.is_client:
+            raise ValueError("SSLContext is not a server context.")
+        self._num_tickets = value
+        self._changed("num_tickets")
+
+    @property
+    def security_level(self) -> int:
+        return 2
+
+    @property
+    def sni_callback(self) -> SNICallback | None:
+        return self._sni_callback
+
+    @sni_callback.setter
+    def sni_callback(self, callback: SNICallback | None) -> None:
+        if callback is not None:
+            if self.is_client:
+                raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+            if not callable(callback):
+                raise TypeError("not a callable object")
+            self._require(Capability.SNI_CALLBACK, "the SNI callback")
+        self._sni_callback = callback
+        self._changed("sni_callback")
+
+    def set_servername_callback(self, server_name_callback: SNICallback | None) -> None:
+        """The older spelling of :attr:`sni_callback` (same callback signature)."""
+        self.sni_callback = server_name_callback
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        self._alpn_protocols = encode_alpn(alpn_protocols)
+        if self._alpn_protocols:
+            self._require(Capability.ALPN, "ALPN")
+        self._changed("alpn_protocols")
+
+    def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
+        raise self._unsupported("NPN", "NPN is obsolete; use set_alpn_protocols")
+
+    def load_cert_chain(
+        self,
+        certfile: _material.StrPath,
+        keyfile: _material.StrPath | None = None,
+        password: _material.Password = None,
+    ) -> None:
+        self._cert_chain = _material.load_cert_chain(certfile, keyfile, password)
+        self._changed("cert_chain")
+
+    def load_verify_locations(
+        self,
+        cafile: _material.StrPath | None = None,
+        capath: _material.StrPath | None = None,
+        cadata: str | bytes | None = None,
+    ) -> None:
+        anchors = _material.load_verify_locations(cafile, capath, cadata)
+        self._trust_anchors = _material.unique([*self._trust_anchors, *anchors])
+        self._changed("trust_anchors")
+
+    def set_default_verify_paths(self) -> None:
+        self._trust_anchors = _material.unique([*self._trust_anchors, *_material.default_trust_anchors()])
+        self._changed("trust_anchors")
+
+    def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
+        if not isinstance(purpose, ssl._ASN1Object):
+            raise TypeError(purpose)
+        self.set_default_verify_paths()
+
+    def load_dh_params(self, path: _material.StrPath) -> None:
+        raise self._unsupported("finite-field Diffie-Hellman", "tlsapi offers ECDHE key exchange only")
+
+    def set_ecdh_curve(self, name: str) -> None:
+        raise self._unsupported("set_ecdh_curve")
+
+    def set_ciphers(self, cipherlist: str) -> None:
+        raise self._unsupported("set_ciphers")
+
+    def get_ciphers(self) -> list[dict[str, Any]]:
+        raise self._unsupported("get_ciphers")
+
+    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
+        """The trust anchors that are CA certificates, as dicts (or DER bytes with ``binary_form``)."""
+        from ._certinfo import certificate_dict
+
+        result: list[Any] = []
+        for certificate in self._trust_anchors:
+            if not _is_ca(certificate):
+                continue
+            der = certificate.public_bytes(serialization.Encoding.DER)
+            result.append(der if binary_form else certificate_dict(certificate))
+        return result
+
+    def cert_store_stats(self) -> dict[str, int]:
+        ca_count = sum(1 for certificate in self._trust_anchors if _is_ca(certificate))
+        return {"x509": len(self._trust_anchors), "crl": 0, "x509_ca": ca_count}
+
+    def session_stats(self) -> dict[str, int]:
+        return {name: self._stats[name] for name in _SESSION_STATS}
+
+    # -- wrapping -----------------------------------------------------------------------------------------
+
+    def wrap_bio(  # type: ignore[override]
+        self,
+        incoming: BIO,
+        outgoing: BIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: Any = None,
+    ) -> Connection:
+        """A :class:`Connection` speaking TLS over two memory BIOs (``ssl.MemoryBIO`` or compatible)."""
+        hostname = self._check_wrap(server_side, server_hostname)
+        return self._create_connection(incoming, outgoing, bool(server_side), hostname, session)
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: Any = None,
+    ) -> TLSSocket:
+        """A :class:`TLSSocket` that takes over ``sock``."""
+        from ._socket import TLSSocket
+
+        hostname = self._check_wrap(server_side, server_hostname)
+        return TLSSocket._create(
+            sock, self, server_side=bool(server_side), server_hostname=hostname,
+            do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,
+            session=session,
+        )
+
+    def _check_wrap(self, server_side: bool, server_hostname: str | bytes | None) -> str | None:
+        if server_side:
+            if self.is_client:
+                raise ValueError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
+            if server_hostname is not None:
+                raise ValueError("server_hostname can only be specified in client mode")
+            return None
+        if not self.is_client:
+            raise ValueError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
+        hostname = normalize_server_hostname(server_hostname)
+        if self._check_hostname and hostname is None:
+            raise ValueError("check_hostname requires server_hostname")
+        return hostname
+
+    def _create_connection(
+        self, incoming: BIO, outgoing: BIO, server_side: bool, server_hostname: str | None, session: Any
+    ) -> Connection:
+        """Make the backend's connection object (arguments already validated)."""
+        return self.sslobject_class._create(self, incoming, outgoing, server_side, server_hostname, session)
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    def __repr__(self) -> str:
+        side = "client" if self.is_client else "server"
+        return f"<{type(self).__module__}.{type(self).__qualname__} {side} backend={self.backend.name!r}>"
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False

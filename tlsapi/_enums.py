@@ -1,0 +1,65 @@
+"""Enums and constants of the interface.
+
+The ``ssl`` module's enums are the interface's enums: ``tlsapi.TLSVersion is ssl.TLSVersion``, so a value
+from either module is accepted everywhere (urllib3 assigns ``ssl.TLSVersion.TLSv1_2`` to
+``minimum_version``) and compares equal to itself. tlsapi adds :class:`Capability`, the vocabulary in which
+a backend declares what it supports and the conformance suite certifies it.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+
+TLSVersion = ssl.TLSVersion
+Purpose = ssl.Purpose
+VerifyMode = ssl.VerifyMode
+VerifyFlags = ssl.VerifyFlags
+Options = ssl.Options
+AlertDescription = ssl.AlertDescription
+SSLErrorNumber = ssl.SSLErrorNumber
+
+PROTOCOL_TLS_CLIENT = ssl.PROTOCOL_TLS_CLIENT
+PROTOCOL_TLS_SERVER = ssl.PROTOCOL_TLS_SERVER
+CERT_NONE = ssl.CERT_NONE
+CERT_OPTIONAL = ssl.CERT_OPTIONAL
+CERT_REQUIRED = ssl.CERT_REQUIRED
+
+
+class Capability(enum.Enum):
+    """A feature a backend may declare. The conformance suite maps each to its tests.
+
+    ``CORE`` is implied for every backend: handshakes, certificate and hostname verification, the
+    ``CERT_*`` modes, close_notify, ragged EOF, want-read/want-write and the error values.
+    """
+
+    CORE = "core"
+    TLSv1_2 = "TLS 1.2"
+    TLSv1_3 = "TLS 1.3"
+    ALPN = "ALPN"
+    SNI_CALLBACK = "SNI callback"
+    CLIENT_AUTH = "client certificates"
+    SESSION_RESUMPTION = "session resumption"
+    POST_HANDSHAKE_AUTH = "post-handshake auth"
+    KEYLOG = "keylog file"
+    CHANNEL_BINDING = "channel binding"
+    SET_CIPHERS = "cipher selection"
+    HELLO_RETRY_REQUEST = "HelloRetryRequest"
+    KEY_UPDATE = "KeyUpdate"
+    EXPORTER = "keying material exporter"
+    GROUP_X25519 = "group x25519"
+    GROUP_SECP256R1 = "group secp256r1"
+    GROUP_SECP384R1 = "group secp384r1"
+    GROUP_X25519MLKEM768 = "group X25519MLKEM768"
+    KEY_RSA = "RSA keys"
+    KEY_RSA_PSS = "RSA-PSS keys"
+    KEY_ECDSA = "ECDSA keys"
+    KEY_ED25519 = "Ed25519 keys"
+
+
+GROUP_CAPABILITIES: dict[Capability, str] = {
+    Capability.GROUP_X25519: "x25519",
+    Capability.GROUP_SECP256R1: "secp256r1",
+    Capability.GROUP_SECP384R1: "secp384r1",
+    Capability.GROUP_X25519MLKEM768: "X25519MLKEM768",
+}

@@ -1,0 +1,226 @@
+"""Loading certificates, keys and trust anchors, and converting PEM/DER.
+
+These are the backend-neutral parsers behind ``Context.load_cert_chain``, ``load_verify_locations`` and
+``load_default_certs``: they turn what the caller passes (paths, PEM text, DER bytes, passwords given as
+str, bytes or a callable) into ``cryptography`` objects, with the ``ssl`` module's errors for bad input.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import textwrap
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from ._errors import SSLError, make_error
+
+PEM_HEADER = "-----BEGIN CERTIFICATE-----"
+PEM_FOOTER = "-----END CERTIFICATE-----"
+
+PrivateKey: TypeAlias = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+)
+Password: TypeAlias = str | bytes | bytearray | Callable[[], str | bytes | bytearray] | None
+StrPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+
+@dataclass(frozen=True)
+class CertChain:
+    """A certificate chain (leaf first) with the leaf's private key, as given to ``load_cert_chain``."""
+
+    certificates: tuple[x509.Certificate, ...]
+    key: PrivateKey
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.certificates[0]
+
+
+def DER_cert_to_PEM_cert(der_cert_bytes: bytes) -> str:
+    """The PEM text of a DER certificate, as :func:`ssl.DER_cert_to_PEM_cert` writes it."""
+    body = base64.standard_b64encode(der_cert_bytes).decode("ascii")
+    return PEM_HEADER + "\n" + textwrap.fill(body, 64) + "\n" + PEM_FOOTER + "\n"
+
+
+def PEM_cert_to_DER_cert(pem_cert_string: str) -> bytes:
+    """The DER bytes of one PEM certificate; ``ValueError`` without the PEM header and footer."""
+    if not pem_cert_string.startswith(PEM_HEADER):
+        raise ValueError(f"Invalid PEM encoding; must start with {PEM_HEADER}")
+    if not pem_cert_string.strip().endswith(PEM_FOOTER):
+        raise ValueError(f"Invalid PEM encoding; must end with {PEM_FOOTER}")
+    body = pem_cert_string.strip()[len(PEM_HEADER) : -len(PEM_FOOTER)]
+    return base64.decodebytes(body.encode("ascii", "strict"))
+
+
+def _pem_error(reason: str, message: str) -> SSLError:
+    return make_error(SSLError, message, reason, library="PEM")
+
+
+def _read(path: StrPath) -> bytes:
+    with open(os.fspath(path), "rb") as handle:  # OSError (FileNotFoundError, ...) as the stdlib raises
+        return handle.read()
+
+
+def parse_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in ``data``: PEM (any number) or a single DER certificate."""
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data) if b"CERTIFICATE-----" in data else []
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise make_error(SSLError, f"not a valid certificate: {exc}", "NO_CERTIFICATE_OR_CRL_FOUND",
+                         library="X509") from None
+
+
+def _password_bytes(password: Password) -> bytes | None:
+    if callable(password):
+        password = password()
+    if password is None:
+        return None
+    if isinstance(password, str):
+        return password.encode("utf-8")
+    if isinstance(password, bytes | bytearray):
+        return bytes(password)
+    raise TypeError("password should be a string or callable")
+
+
+def _load_key(data: bytes, password: Password) -> PrivateKey:
+    secret = _password_bytes(password) if b"ENCRYPTED" in data else None
+    try:
+        key = serialization.load_pem_private_key(data, secret)
+    except TypeError:
+        # Encrypted key without a password, or a password for an unencrypted key.
+        raise _pem_error("BAD_PASSWORD_READ", "bad password read") from None
+    except ValueError:
+        if secret is not None:
+            raise _pem_error("BAD_DECRYPT", "bad decrypt") from None
+        raise _pem_error("NO_START_LINE", "no start line") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+                      | ed448.Ed448PrivateKey):
+        raise make_error(SSLError, "unsupported private key type", "UNSUPPORTED_ALGORITHM", library="EVP")
+    return key
+
+
+def load_cert_chain(certfile: StrPath, keyfile: StrPath | None = None, password: Password = None) -> CertChain:
+    """Read a PEM chain (leaf first) and its key, checking that the key matches the leaf."""
+    if password is not None and not callable(password) and not isinstance(password, str | bytes | bytearray):
+        raise TypeError("password should be a string or callable")
+    cert_data = _read(certfile)
+    certificates = parse_certificates(cert_data) if b"CERTIFICATE-----" in cert_data else []
+    if not certificates:
+        raise _pem_error("NO_START_LINE", "no start line")
+    key = _load_key(_read(keyfile) if keyfile is not None else cert_data, password)
+    public = certificates[0].public_key()
+    if public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != (
+        key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ):
+        raise make_error(SSLError, "key values mismatch", "KEY_VALUES_MISMATCH", library="X509")
+    return CertChain(tuple(certificates), key)
+
+
+def load_verify_locations(
+    cafile: StrPath | None = None, capath: StrPath | None = None, cadata: str | bytes | None = None
+) -> list[x509.Certificate]:
+    """Trust anchors from a PEM file, a directory of PEM files, or PEM text / DER bytes."""
+    if cafile is None and capath is None and cadata is None:
+        raise TypeError("cafile, capath and cadata cannot be all omitted")
+    anchors: list[x509.Certificate] = []
+    if cafile is not None:
+        found = parse_certificates(_read(cafile))
+        if not found:
+            raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
+                             library="X509")
+        anchors += found
+    if capath is not None:
+        anchors += _load_directory(Path(os.fsdecode(capath)))
+    if cadata is not None:
+        if isinstance(cadata, str):
+            found = parse_certificates(cadata.encode("ascii"))
+        elif isinstance(cadata, bytes | bytearray | memoryview):
+            found = _parse_der_sequence(bytes(cadata))
+        else:
+            raise TypeError("cadata should be an ASCII string or a bytes-like object")
+        if not found:
+            raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
+                             library="X509")
+        anchors += found
+    return anchors
+
+
+def _parse_der_sequence(data: bytes) -> list[x509.Certificate]:
+    """Concatenated DER certificates (the stdlib accepts several in one ``cadata`` bytes object)."""
+    certificates = []
+    while data:
+        if len(data) < 4 or data[0] != 0x30:
+            raise make_error(SSLError, "not enough data", "NOT_ENOUGH_DATA", library="ASN1")
+        length = data[1]
+        header = 2
+        if length & 0x80:
+            count = length & 0x7F
+            if count == 0 or count > 4 or len(data) < 2 + count:
+                raise make_error(SSLError, "bad object header", "BAD_OBJECT_HEADER", library="ASN1")
+            length = int.from_bytes(data[2 : 2 + count], "big")
+            header += count
+        end = header + length
+        if end > len(data):
+            raise make_error(SSLError, "not enough data", "NOT_ENOUGH_DATA", library="ASN1")
+        certificates += parse_certificates(data[:end])
+        data = data[end:]
+    return certificates
+
+
+def _load_directory(directory: Path) -> list[x509.Certificate]:
+    anchors: list[x509.Certificate] = []
+    if not directory.is_dir():
+        return anchors
+    for entry in sorted(directory.iterdir()):
+        if not entry.is_file():
+            continue
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            continue
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            continue
+        try:
+            anchors += x509.load_pem_x509_certificates(data)
+        except ValueError:
+            continue
+    return anchors
+
+
+def default_trust_anchors() -> list[x509.Certificate]:
+    """The system trust store (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` or OpenSSL's paths), else certifi."""
+    paths = ssl.get_default_verify_paths()
+    cafile = os.environ.get(paths.openssl_cafile_env) or paths.cafile
+    capath = os.environ.get(paths.openssl_capath_env) or paths.capath
+    anchors: list[x509.Certificate] = []
+    if cafile and os.path.isfile(cafile):
+        anchors += parse_certificates(_read(cafile))
+    if not anchors and capath:
+        anchors += _load_directory(Path(capath))
+    if not anchors:
+        import certifi
+
+        anchors += parse_certificates(_read(certifi.where()))
+    return anchors
+
+
+def unique(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+    """``certificates`` in order, without repeats (by DER encoding)."""
+    seen: set[bytes] = set()
+    result = []
+    for certificate in certificates:
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        if der not in seen:
+            seen.add(der)
+            result.append(certificate)
+    return result
