@@ -82,6 +82,8 @@ class Backend:
             )
         module, _, attribute = self._context_class_path.partition(":")
         cls: type[Context] = getattr(importlib.import_module(module), attribute)
+        if "backend" not in vars(cls):
+            cls.backend = self  # the class learns which backend it implements
         return cls
 
     def __repr__(self) -> str:

@@ -1,0 +1,350 @@
+"""The stdlib backend: tlsapi over CPython's ``ssl`` module (and the OpenSSL it links).
+
+A :class:`StdlibContext` *is* an ``ssl.SSLContext`` underneath, and this backend deliberately routes every
+setting to that OpenSSL context: the base class keeps the Python-side view (for the interface's
+validation), and :meth:`StdlibContext._changed` mirrors each change into OpenSSL. Connections are
+``_ssl._SSLSocket`` objects created with our :class:`StdlibConnection` as their owner, so the SNI callback
+receives the tlsapi connection and may switch its context. Every ``ssl`` exception is re-raised as the
+tlsapi class of the same name with the same ``args``, ``errno``, ``library``, ``reason`` and verify
+fields.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import functools
+import os
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+
+import tlsapi._errors as errors
+from tlsapi import _material
+from tlsapi._connection import Connection
+from tlsapi._context import Context
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from tlsapi._bio import BIO
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_TRANSLATION: dict[type[BaseException], type[errors.SSLError]] = {
+    ssl.SSLError: errors.SSLError,
+    ssl.SSLZeroReturnError: errors.SSLZeroReturnError,
+    ssl.SSLWantReadError: errors.SSLWantReadError,
+    ssl.SSLWantWriteError: errors.SSLWantWriteError,
+    ssl.SSLSyscallError: errors.SSLSyscallError,
+    ssl.SSLEOFError: errors.SSLEOFError,
+    ssl.SSLCertVerificationError: errors.SSLCertVerificationError,
+}
+
+_GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
+                   "secp521r1": "secp521r1", "x448": "X448"}
+
+
+def translate(exc: ssl.SSLError) -> errors.SSLError:
+    """The tlsapi exception equal in every value to the stdlib's ``exc``."""
+    if isinstance(exc, errors.SSLError):
+        return exc
+    cls = _TRANSLATION.get(type(exc), errors.SSLError)
+    new = cls(*exc.args)
+    new.library = getattr(exc, "library", None)
+    new.reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        new.verify_code = exc.verify_code  # type: ignore[attr-defined]
+        new.verify_message = exc.verify_message  # type: ignore[attr-defined]
+    return new
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise any ``ssl.SSLError`` inside the block as its tlsapi counterpart."""
+    try:
+        yield
+    except ssl.SSLError as exc:
+        raise translate(exc) from None
+
+
+def _translating(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except ssl.SSLError as exc:
+            raise translate(exc) from None
+
+    return wrapper
+
+
+def _raise(exc: ssl.SSLError) -> NoReturn:
+    raise translate(exc) from None
+
+
+class StdlibConnection(Connection):
+    """An ``ssl.SSLObject`` equivalent whose errors are tlsapi's."""
+
+    _sslobj: Any
+    _context: StdlibContext
+
+    @classmethod
+    def _create(
+        cls,
+        context: Context,
+        incoming: BIO,
+        outgoing: BIO,
+        server_side: bool,
+        server_hostname: str | None,
+        session: Any,
+    ) -> Self:
+        assert isinstance(context, StdlibContext)  # Context.wrap_bio dispatches on the class
+        self = cls.__new__(cls)
+        self._context = context
+        with translated():
+            self._sslobj = _ssl._SSLContext._wrap_bio(
+                context, incoming, outgoing, server_side=server_side,
+                server_hostname=None if server_hostname is None else server_hostname.encode("idna").decode(),
+                owner=self, session=session,
+            )
+        return self
+
+    @property
+    def context(self) -> Context:
+        return self._context
+
+    @context.setter
+    def context(self, context: Context) -> None:
+        if not isinstance(context, StdlibContext):
+            raise TypeError("the SNI callback may switch only to another stdlib-backend context")
+        self._sslobj.context = context
+        self._context = context
+
+    @property
+    def server_side(self) -> bool:
+        return bool(self._sslobj.server_side)
+
+    @property
+    def server_hostname(self) -> str | None:
+        name: str | None = self._sslobj.server_hostname
+        return name
+
+    @property
+    def session(self) -> Any:
+        return self._sslobj.session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        with translated():
+            self._sslobj.session = session
+
+    @property
+    def session_reused(self) -> bool:
+        return bool(self._sslobj.session_reused)
+
+    def do_handshake(self) -> None:
+        try:
+            self._sslobj.do_handshake()
+        except ssl.SSLError as exc:
+            _raise(exc)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        try:
+            if buffer is not None:
+                return self._sslobj.read(len, buffer)
+            return self._sslobj.read(len)
+        except ssl.SSLError as exc:
+            _raise(exc)
+
+    def write(self, data: Any) -> int:
+        try:
+            written: int = self._sslobj.write(data)
+            return written
+        except ssl.SSLError as exc:
+            _raise(exc)
+
+    def pending(self) -> int:
+        count: int = self._sslobj.pending()
+        return count
+
+    def unwrap(self) -> None:
+        try:
+            self._sslobj.shutdown()
+        except ssl.SSLError as exc:
+            _raise(exc)
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        with translated():
+            return self._sslobj.getpeercert(binary_form)
+
+    def get_verified_chain(self) -> list[bytes]:
+        return [cert.public_bytes(_ssl.ENCODING_DER) for cert in self._sslobj.get_verified_chain() or ()]
+
+    def get_unverified_chain(self) -> list[bytes]:
+        return [cert.public_bytes(_ssl.ENCODING_DER) for cert in self._sslobj.get_unverified_chain() or ()]
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        result: tuple[str, str, int] | None = self._sslobj.cipher()
+        return result
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        result: list[tuple[str, str, int]] | None = self._sslobj.shared_ciphers()
+        return result
+
+    def version(self) -> str | None:
+        result: str | None = self._sslobj.version()
+        return result
+
+    def selected_alpn_protocol(self) -> str | None:
+        result: str | None = self._sslobj.selected_alpn_protocol()
+        return result
+
+    def verify_client_post_handshake(self) -> None:
+        with translated():
+            self._sslobj.verify_client_post_handshake()
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        if cb_type not in ssl.CHANNEL_BINDING_TYPES:
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        result: bytes | None = self._sslobj.get_channel_binding(cb_type)
+        return result
+
+
+def _capabilities() -> list[Any]:
+    from tlsapi import Capability as C
+
+    declared = [C.ALPN, C.SNI_CALLBACK, C.CLIENT_AUTH, C.SESSION_RESUMPTION, C.KEYLOG, C.CHANNEL_BINDING,
+                C.SET_CIPHERS, C.KEY_RSA, C.KEY_RSA_PSS, C.KEY_ECDSA, C.KEY_ED25519,
+                C.GROUP_X25519, C.GROUP_SECP256R1, C.GROUP_SECP384R1]
+    if ssl.HAS_TLSv1_2:
+        declared.append(C.TLSv1_2)
+    if ssl.HAS_TLSv1_3:
+        declared += [C.TLSv1_3, C.POST_HANDSHAKE_AUTH]
+    return declared
+
+
+class StdlibContext(Context):
+    """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
+
+    sslobject_class = StdlibConnection
+
+    def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(protocol, *args, **kwargs)
+        # The OpenSSL context starts with the stdlib's defaults, which equal the base class's; mirror the
+        # base's view once so both agree from the start.
+        for name in ("verify_mode", "minimum_version", "maximum_version", "options", "verify_flags"):
+            self._changed(name)
+
+    def _changed(self, name: str) -> None:
+        base = _ssl._SSLContext
+        with translated():
+            if name in ("verify_mode", "check_hostname"):
+                base.check_hostname.__set__(self, False)
+                base.verify_mode.__set__(self, self._verify_mode)
+                base.check_hostname.__set__(self, self._check_hostname)
+            elif name in ("minimum_version", "maximum_version"):
+                base.minimum_version.__set__(self, int(self._minimum_version))
+                base.maximum_version.__set__(self, int(self._maximum_version))
+            elif name == "options":
+                base.options.__set__(self, int(self._options))
+            elif name == "verify_flags":
+                base.verify_flags.__set__(self, int(self._verify_flags))
+            elif name == "post_handshake_auth":
+                base.post_handshake_auth.__set__(self, self._post_handshake_auth)
+            elif name == "keylog_filename":
+                base.keylog_filename.__set__(self, self._keylog_filename)
+            elif name == "num_tickets":
+                base.num_tickets.__set__(self, self._num_tickets)
+            elif name == "sni_callback":
+                base.sni_callback.__set__(self, self._sni_callback)
+            elif name == "alpn_protocols":
+                wire = b"".join(bytes([len(p)]) + p for p in self._alpn_protocols)
+                base._set_alpn_protocols(self, wire)
+
+    # Routed to OpenSSL: certificate material, cipher and group selection, introspection.
+
+    @_translating
+    def load_cert_chain(
+        self,
+        certfile: _material.StrPath,
+        keyfile: _material.StrPath | None = None,
+        password: _material.Password = None,
+    ) -> None:
+        _ssl._SSLContext.load_cert_chain(self, certfile, keyfile, password)
+
+    @_translating
+    def load_verify_locations(
+        self,
+        cafile: _material.StrPath | None = None,
+        capath: _material.StrPath | None = None,
+        cadata: str | bytes | None = None,
+    ) -> None:
+        _ssl._SSLContext.load_verify_locations(self, cafile, capath, cadata)
+
+    @_translating
+    def set_default_verify_paths(self) -> None:
+        _ssl._SSLContext.set_default_verify_paths(self)
+        if not _ssl._SSLContext.cert_store_stats(self)["x509_ca"] and not os.path.isdir(
+            ssl.get_default_verify_paths().capath or ""
+        ):
+            import certifi
+
+            _ssl._SSLContext.load_verify_locations(self, certifi.where())
+
+    @_translating
+    def load_dh_params(self, path: _material.StrPath) -> None:
+        _ssl._SSLContext.load_dh_params(self, path)
+
+    @_translating
+    def set_ecdh_curve(self, name: str) -> None:
+        _ssl._SSLContext.set_ecdh_curve(self, name)
+
+    def set_groups(self, names: list[str]) -> None:
+        """Restrict key exchange to one group (``'x25519'``, ``'secp256r1'``, ``'secp384r1'``).
+
+        The stdlib can select a single group only (``set_ecdh_curve``); several raise
+        :class:`tlsapi.UnsupportedFeatureError`.
+        """
+        if len(names) != 1:
+            raise self._unsupported("selecting several key-exchange groups", "ssl has set_ecdh_curve only")
+        if names[0] not in _GROUPS_BY_NAME:
+            raise self._unsupported(f"the key-exchange group {names[0]!r}")
+        self.set_ecdh_curve(_GROUPS_BY_NAME[names[0]])
+
+    @_translating
+    def set_ciphers(self, cipherlist: str) -> None:
+        _ssl._SSLContext.set_ciphers(self, cipherlist)
+
+    def get_ciphers(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = _ssl._SSLContext.get_ciphers(self)
+        return result
+
+    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
+        result: list[Any] = _ssl._SSLContext.get_ca_certs(self, binary_form)
+        return result
+
+    def cert_store_stats(self) -> dict[str, int]:
+        result: dict[str, int] = _ssl._SSLContext.cert_store_stats(self)
+        return result
+
+    def session_stats(self) -> dict[str, int]:
+        result: dict[str, int] = _ssl._SSLContext.session_stats(self)
+        return result
+
+    @property
+    def security_level(self) -> int:
+        level: int = _ssl._SSLContext.security_level.__get__(self)
+        return level
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        value: bool = _ssl._SSLContext._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        return value
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        flags = _ssl._SSLContext._host_flags.__get__(self)
+        flags = flags & ~0x4 if value else flags | 0x4
+        _ssl._SSLContext._host_flags.__set__(self, flags)

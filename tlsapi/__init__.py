@@ -1,0 +1,154 @@
+"""tlsapi: one TLS API for Python, with the engine underneath chosen by the operator.
+
+The interface has the documented semantics of CPython's :mod:`ssl` module. A :class:`Context` is an
+``ssl.SSLContext``; ``wrap_bio`` returns a :class:`Connection` (``ssl.SSLObject`` semantics) and
+``wrap_socket`` a :class:`TLSSocket` (an ``ssl.SSLSocket``), whatever backend runs the protocol::
+
+    import tlsapi
+    ctx = tlsapi.create_default_context(backend="native")
+    with socket.create_connection(("example.org", 443)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="example.org") as tls:
+            print(tls.version(), tls.cipher())
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import sys
+from typing import Any
+
+from ._bio import BIO, MemoryBIO
+from ._connection import Connection
+from ._context import Context
+from ._enums import (
+    CERT_NONE,
+    CERT_OPTIONAL,
+    CERT_REQUIRED,
+    PROTOCOL_TLS_CLIENT,
+    PROTOCOL_TLS_SERVER,
+    AlertDescription,
+    Capability,
+    Options,
+    Purpose,
+    SSLErrorNumber,
+    TLSVersion,
+    VerifyFlags,
+    VerifyMode,
+)
+from ._errors import (
+    BackendError,
+    BackendNotFoundError,
+    BackendUnavailableError,
+    CertificateError,
+    SSLCertVerificationError,
+    SSLEOFError,
+    SSLError,
+    SSLSyscallError,
+    SSLWantReadError,
+    SSLWantWriteError,
+    SSLZeroReturnError,
+    UnsupportedFeatureError,
+)
+from ._material import DER_cert_to_PEM_cert, PEM_cert_to_DER_cert
+from ._registry import DEFAULT_BACKEND, Backend, BackendSpec, backends, get_backend, set_default_backend
+from ._socket import TLSSocket
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CERT_NONE",
+    "CERT_OPTIONAL",
+    "CERT_REQUIRED",
+    "DEFAULT_BACKEND",
+    "PROTOCOL_TLS_CLIENT",
+    "PROTOCOL_TLS_SERVER",
+    "BIO",
+    "AlertDescription",
+    "Backend",
+    "BackendError",
+    "BackendNotFoundError",
+    "BackendUnavailableError",
+    "Capability",
+    "CertificateError",
+    "Connection",
+    "Context",
+    "DER_cert_to_PEM_cert",
+    "MemoryBIO",
+    "Options",
+    "PEM_cert_to_DER_cert",
+    "Purpose",
+    "SSLCertVerificationError",
+    "SSLEOFError",
+    "SSLError",
+    "SSLErrorNumber",
+    "SSLSyscallError",
+    "SSLWantReadError",
+    "SSLWantWriteError",
+    "SSLZeroReturnError",
+    "TLSSocket",
+    "TLSVersion",
+    "UnsupportedFeatureError",
+    "VerifyFlags",
+    "VerifyMode",
+    "backends",
+    "create_default_context",
+    "get_backend",
+    "get_server_certificate",
+    "set_default_backend",
+]
+
+
+def create_default_context(
+    purpose: ssl.Purpose = Purpose.SERVER_AUTH,
+    *,
+    cafile: str | None = None,
+    capath: str | None = None,
+    cadata: str | bytes | None = None,
+    backend: BackendSpec | None = None,
+) -> Context:
+    """A context with secure defaults, as :func:`ssl.create_default_context` makes one.
+
+    ``SERVER_AUTH`` gives a client context (certificate and hostname verification on), ``CLIENT_AUTH`` a
+    server context. The given CA material is loaded, else the default trust store. ``SSLKEYLOGFILE`` is
+    honoured where the backend can log keys.
+    """
+    if not isinstance(purpose, ssl._ASN1Object):
+        raise TypeError(purpose)
+    protocol = PROTOCOL_TLS_CLIENT if purpose == Purpose.SERVER_AUTH else PROTOCOL_TLS_SERVER
+    context = Context(protocol, backend=backend)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != CERT_NONE:
+        context.load_default_certs(purpose)
+    keylog = os.environ.get("SSLKEYLOGFILE")
+    if keylog and not sys.flags.ignore_environment and Capability.KEYLOG in context.backend.capabilities():
+        context.keylog_filename = keylog
+    return context
+
+
+def get_server_certificate(
+    addr: tuple[str, int],
+    ssl_version: int = PROTOCOL_TLS_CLIENT,
+    ca_certs: str | None = None,
+    timeout: float | None = socket.getdefaulttimeout(),
+    *,
+    backend: BackendSpec | None = None,
+) -> str:
+    """Connect to ``addr``, handshake and return the server's certificate as PEM.
+
+    The certificate is verified (without hostname check) only when ``ca_certs`` is given, as in the stdlib.
+    """
+    host, port = addr
+    context = Context(PROTOCOL_TLS_CLIENT, backend=backend)
+    context.check_hostname = False
+    if ca_certs is not None:
+        context.verify_mode = CERT_REQUIRED
+        context.load_verify_locations(ca_certs)
+    else:
+        context.verify_mode = CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as tls:
+            der: Any = tls.getpeercert(True)
+    return DER_cert_to_PEM_cert(der)
