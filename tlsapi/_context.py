@@ -15,22 +15,24 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 
 from . import _material
 from ._enums import Capability, TLSVersion
 from ._errors import UnsupportedFeatureError
+from ._socket import TLSSocket
 
 if TYPE_CHECKING:
     from ._bio import BIO
     from ._connection import Connection
     from ._registry import Backend, BackendSpec
-    from ._socket import TLSSocket
 
 SNICallback = Callable[[Any, str | None, "Context"], int | None]
 
@@ -91,22 +93,28 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
 class Context(ssl.SSLContext):
     """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``)."""
 
-    backend: ClassVar[Backend]
+    backend: Backend  # set on the class by the backend; an instance made through another Backend object
+    # records that object instead
     sslobject_class: ClassVar[type[Connection]]  # type: ignore[assignment]
-    sslsocket_class: ClassVar[type[TLSSocket]]  # type: ignore[assignment]
+    sslsocket_class: ClassVar[type[TLSSocket]] = TLSSocket  # type: ignore[assignment]
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
     ) -> Context:
+        selected = None
         if cls is Context:
             from ._registry import get_backend
 
-            cls = get_backend(backend).context_class()
+            selected = get_backend(backend)
+            cls = selected.context_class()
         if protocol is None:
             protocol = ssl.PROTOCOL_TLS_CLIENT
         if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
             raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER")
-        return super().__new__(cls, protocol)  # type: ignore[no-any-return]
+        self: Context = super().__new__(cls, protocol)
+        if selected is not None and selected is not cls.backend:
+            self.backend = selected
+        return self
 
     def __init__(
         self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -425,10 +433,8 @@ class Context(ssl.SSLContext):
         session: Any = None,
     ) -> TLSSocket:
         """A :class:`TLSSocket` that takes over ``sock``."""
-        from ._socket import TLSSocket
-
         hostname = self._check_wrap(server_side, server_hostname)
-        return TLSSocket._create(
+        return self.sslsocket_class._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,
             do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,
             session=session,
@@ -464,6 +470,8 @@ class Context(ssl.SSLContext):
 
 def _is_ca(certificate: x509.Certificate) -> bool:
     try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+        with warnings.catch_warnings():  # legacy anchors in system stores parse with deprecation warnings
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
         return False

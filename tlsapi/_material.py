@@ -11,12 +11,14 @@ import base64
 import os
 import ssl
 import textwrap
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
@@ -72,12 +74,18 @@ def _read(path: StrPath) -> bytes:
 def parse_certificates(data: bytes) -> list[x509.Certificate]:
     """Every certificate in ``data``: PEM (any number) or a single DER certificate."""
     try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data) if b"CERTIFICATE-----" in data else []
-        return [x509.load_der_x509_certificate(data)]
+        with warnings.catch_warnings():  # system stores hold a few legacy certificates (negative serials)
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return _parse_certificates(data)
     except ValueError as exc:
         raise make_error(SSLError, f"not a valid certificate: {exc}", "NO_CERTIFICATE_OR_CRL_FOUND",
                          library="X509") from None
+
+
+def _parse_certificates(data: bytes) -> list[x509.Certificate]:
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificates(data) if b"CERTIFICATE-----" in data else []
+    return [x509.load_der_x509_certificate(data)]
 
 
 def _password_bytes(password: Password) -> bytes | None:
@@ -191,8 +199,8 @@ def _load_directory(directory: Path) -> list[x509.Certificate]:
         if b"-----BEGIN CERTIFICATE-----" not in data:
             continue
         try:
-            anchors += x509.load_pem_x509_certificates(data)
-        except ValueError:
+            anchors += parse_certificates(data)
+        except SSLError:
             continue
     return anchors
 

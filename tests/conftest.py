@@ -1,0 +1,27 @@
+"""Fixtures shared by the project's tests: the conformance suite's PKI and the installed backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tlsapi
+from tlsapi_conformance import pki as pki_module
+
+
+def available_backends() -> list[str]:
+    """Names of the installed backends that can run here: every drop-in test runs over each."""
+    return [backend.name for backend in tlsapi.backends() if backend.is_available()]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> pki_module.PKI:
+    """The suite's certificates (root, intermediate, leaves of every key type, client, bad ones)."""
+    return pki_module.get(Path(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture(params=available_backends())
+def backend(request: pytest.FixtureRequest) -> tlsapi.Backend:
+    """Each installed backend in turn."""
+    return tlsapi.get_backend(request.param)

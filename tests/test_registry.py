@@ -1,0 +1,154 @@
+"""Backend selection: argument, process default, environment, config file, default; and the errors."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tlsapi
+from tlsapi import _registry
+
+
+@pytest.fixture(autouse=True)
+def clean_selection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.delenv("TLSAPI_BACKEND", raising=False)
+    monkeypatch.delenv("TLSAPI_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    tlsapi.set_default_backend(None)
+    yield
+    tlsapi.set_default_backend(None)
+
+
+def _other_backend() -> tlsapi.Backend:
+    """A second backend object, distinct from the installed stdlib one but running the same engine."""
+    return tlsapi.Backend(
+        "stdlib-copy", version="test", description="the stdlib engine under another name",
+        context_class="tlsapi_stdlib._backend:StdlibContext", capabilities=[],
+    )
+
+
+def test_default_is_stdlib() -> None:
+    assert tlsapi.DEFAULT_BACKEND == "stdlib"
+    assert tlsapi.get_backend().name == "stdlib"
+    context = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT)
+    assert context.backend.name == "stdlib"
+    assert isinstance(context, ssl.SSLContext)
+
+
+def test_listing_names_every_installed_backend() -> None:
+    names = {backend.name for backend in tlsapi.backends()}
+    assert "stdlib" in names
+    stdlib = tlsapi.get_backend("stdlib")
+    assert stdlib.is_available() and stdlib.unavailable_reason is None
+    assert tlsapi.Capability.CORE in stdlib.capabilities()
+    assert tlsapi.Capability.TLSv1_3 in stdlib.capabilities()
+
+
+def test_argument_wins_over_everything(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "nonexistent-in-config"\n')
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    monkeypatch.setenv("TLSAPI_BACKEND", "nonexistent-in-env")
+    assert tlsapi.get_backend("stdlib").name == "stdlib"
+    other = _other_backend()
+    assert tlsapi.get_backend(other) is other
+
+
+def test_process_default_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TLSAPI_BACKEND", "nonexistent-in-env")
+    other = _other_backend()
+    tlsapi.set_default_backend(other)
+    assert tlsapi.get_backend() is other
+    assert tlsapi.create_default_context().backend is other
+
+
+def test_environment_wins_over_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "nonexistent-in-config"\n')
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    monkeypatch.setenv("TLSAPI_BACKEND", "stdlib")
+    assert tlsapi.get_backend().name == "stdlib"
+
+
+def test_environment_selects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TLSAPI_BACKEND", "nonexistent-in-env")
+    with pytest.raises(tlsapi.BackendNotFoundError, match="nonexistent-in-env"):
+        tlsapi.get_backend()
+
+
+def test_config_file_selects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "from-config"\n')
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    with pytest.raises(tlsapi.BackendNotFoundError, match="from-config"):
+        tlsapi.get_backend()
+    config.write_text('backend = "stdlib"\n')
+    assert tlsapi.get_backend().name == "stdlib"
+
+
+def test_default_config_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "tlsapi").mkdir()
+    (tmp_path / "tlsapi" / "config.toml").write_text('backend = "xdg-configured"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    with pytest.raises(tlsapi.BackendNotFoundError, match="xdg-configured"):
+        tlsapi.get_backend()
+
+
+def test_bad_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("backend = [not toml")
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    with pytest.raises(tlsapi.BackendError, match="not valid TOML"):
+        tlsapi.get_backend()
+    monkeypatch.setenv("TLSAPI_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(tlsapi.BackendError, match="does not exist"):
+        tlsapi.get_backend()
+
+
+def test_unknown_backend_names_installed_ones() -> None:
+    with pytest.raises(tlsapi.BackendNotFoundError) as info:
+        tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="no-such-engine")
+    message = str(info.value)
+    assert "no-such-engine" in message
+    assert "stdlib" in message  # the installed backends are named
+    with pytest.raises(tlsapi.BackendNotFoundError):
+        tlsapi.set_default_backend("no-such-engine")
+
+
+def test_broken_backend_names_reason_and_installed() -> None:
+    broken = tlsapi.Backend(
+        "broken", version="0", description="imports a module that does not exist",
+        context_class="tlsapi_no_such_module:Context", capabilities=[],
+    )
+    assert not broken.is_available()
+    assert "tlsapi_no_such_module" in (broken.unavailable_reason or "")
+    with pytest.raises(tlsapi.BackendUnavailableError) as info:
+        tlsapi.create_default_context(backend=broken)
+    assert "broken" in str(info.value) and "stdlib" in str(info.value)
+
+
+def test_entry_point_that_fails_to_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    bad = importlib.metadata.EntryPoint("exploding", "tlsapi_no_such_module:BACKEND", _registry.ENTRY_POINT_GROUP)
+    points = dict(_registry._entry_points())
+    points["exploding"] = bad
+    monkeypatch.setattr(_registry, "_entry_points", lambda: points)
+    _registry._load.cache_clear()
+    try:
+        with pytest.raises(tlsapi.BackendUnavailableError, match="exploding.*failed to load"):
+            tlsapi.get_backend("exploding")
+        assert "exploding" not in {backend.name for backend in tlsapi.backends()}
+    finally:
+        _registry._load.cache_clear()
+
+
+def test_cli_lists_backends(capsys: pytest.CaptureFixture[str]) -> None:
+    from tlsapi.cli import main
+
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    assert "stdlib (default)" in out and "capabilities:" in out and "TLS 1.3" in out
