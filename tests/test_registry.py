@@ -139,7 +139,7 @@ def test_entry_point_that_fails_to_load(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(_registry, "_entry_points", lambda: points)
     _registry._load.cache_clear()
     try:
-        with pytest.raises(tlsapi.BackendUnavailableError, match="exploding.*failed to load"):
+        with pytest.raises(tlsapi.BackendUnavailableError, match=r"exploding.*failed to load"):
             tlsapi.get_backend("exploding")
         assert "exploding" not in {backend.name for backend in tlsapi.backends()}
     finally:

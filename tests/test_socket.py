@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from tlsapi_conformance.pki import PKI
 
 import tlsapi
-from tlsapi_conformance.pki import PKI
 
 
 def _contexts(backend: tlsapi.Backend, pki: PKI) -> tuple[tlsapi.Context, tlsapi.Context]:
@@ -143,10 +143,10 @@ def test_non_blocking_want_errors_and_nothing_lost(backend: tlsapi.Backend, pki:
             tls.do_handshake()
         assert info.value.errno == ssl.SSL_ERROR_WANT_READ  # httpcore relies on errno being set
         _drive(tls.do_handshake, tls)
-        sent = 0
         view = memoryview(payload)
-        while sent < len(payload):
-            sent += _drive(lambda: tls.send(view[sent : sent + 100_000]), tls)
+        for start in range(0, len(payload), 100_000):
+            chunk = view[start : start + 100_000]
+            assert _drive(lambda chunk=chunk: tls.send(chunk), tls) == len(chunk)
         received = b""
         while len(received) < len(payload):
             received += _drive(lambda: tls.recv(65536), tls)

@@ -58,13 +58,13 @@ from ._socket import TLSSocket
 __version__ = "0.1.0"
 
 __all__ = [
+    "BIO",
     "CERT_NONE",
     "CERT_OPTIONAL",
     "CERT_REQUIRED",
     "DEFAULT_BACKEND",
     "PROTOCOL_TLS_CLIENT",
     "PROTOCOL_TLS_SERVER",
-    "BIO",
     "AlertDescription",
     "Backend",
     "BackendError",

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TypeAlias
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 from ._errors import SSLError, make_error
 

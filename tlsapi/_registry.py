@@ -160,7 +160,9 @@ def _configured_name() -> str | None:
             config = tomllib.load(handle)
     except FileNotFoundError:
         if os.environ.get(ENV_CONFIG):
-            raise BackendNotFoundError(f"tlsapi config file {str(path)!r} (from {ENV_CONFIG}) does not exist")
+            raise BackendNotFoundError(
+                f"tlsapi config file {str(path)!r} (from {ENV_CONFIG}) does not exist"
+            ) from None
         return None
     except tomllib.TOMLDecodeError as exc:
         raise BackendNotFoundError(f"tlsapi config file {str(path)!r} is not valid TOML: {exc}") from None

@@ -1,0 +1,1 @@
+"""tlsapi benchmarks: run with ``python -m bench``."""

@@ -1,0 +1,261 @@
+"""``python -m bench``: every installed backend measured side by side, as ratios to the stdlib backend.
+
+Each figure is the median over ``--rounds`` rounds of a ``--duration``-second measurement; the rounds are
+interleaved (every case and backend once per round, in rotating order) so that machine drift hits all
+backends alike. ``--quick`` finishes in well under three minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tlsapi_conformance import pki as pki_module
+
+import tlsapi
+
+from . import cases
+from .cases import Pair, Work
+from .floor import crypto_floor
+
+C = tlsapi.Capability
+REFERENCE = "stdlib"
+SUITES = {  # bulk suites: the TLS 1.3 name, and the TLS 1.2 suite with the same AEAD for engines that
+    # cannot select TLS 1.3 suites (the ssl module cannot)
+    "AES-128-GCM": ("TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+    "AES-256-GCM": ("TLS_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    "ChaCha20-Poly1305": ("TLS_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"),
+}
+
+
+@dataclass
+class Series:
+    """One line of the table: a case, a variant (backend pair or floor) and its per-round rates."""
+
+    case: str
+    variant: str
+    unit: str
+    backend: str | None  # the backend measured (None for the crypto floor and cross-backend pairs)
+    rates: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates) if self.rates else 0.0
+
+    @property
+    def spread(self) -> float:
+        """Half the min-max range as a fraction of the median."""
+        if len(self.rates) < 2 or not self.median:
+            return 0.0
+        return (max(self.rates) - min(self.rates)) / 2 / self.median
+
+
+@dataclass
+class Plan:
+    series: Series
+    make: Callable[[], Work]
+    work: Work | None = None
+
+
+def _declares(name: str, capability: C) -> bool:
+    return capability in tlsapi.get_backend(name).capabilities()
+
+
+def _can_select_group(name: str) -> bool:
+    return hasattr(tlsapi.get_backend(name).context_class(), "set_groups")
+
+
+def _bulk_pair(name: str, suite: str, pki: pki_module.PKI) -> tuple[Pair, str | None, str] | None:
+    """The pair and cipher setting that run ``suite`` on backend ``name`` (TLS 1.3 when selectable)."""
+    tls13, tls12 = SUITES[suite]
+    attempts: list[tuple[ssl.TLSVersion, str | None, str]] = [
+        (ssl.TLSVersion.TLSv1_3, None, ""), (ssl.TLSVersion.TLSv1_3, tls13, "")]
+    if _declares(name, C.TLSv1_2):
+        attempts.append((ssl.TLSVersion.TLSv1_2, tls12, " (TLS 1.2)"))
+    for version, cipher, note in attempts:
+        pair = Pair(name, name, version=version)
+        try:
+            client, server = cases.contexts(pair, pki, suite=cipher)
+            link = cases.BIOLink(client, server)
+            link.handshake()
+        except (tlsapi.SSLError, tlsapi.UnsupportedFeatureError, ValueError):
+            continue
+        negotiated = link.client.cipher()
+        if negotiated and negotiated[0] in (tls13, tls12):
+            return pair, cipher, note
+    return None
+
+
+def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[Plan]:
+    plans: list[Plan] = []
+
+    def add(case: str, variant: str, unit: str, make: Callable[[], Work], backend: str | None = None) -> None:
+        plans.append(Plan(Series(case, variant, unit, backend), make))
+
+    for leaf in ("ecdsa-p256", "rsa-2048"):
+        case = f"full handshake, {leaf} leaf, x25519 (BIO)"
+        for name in backends:
+            group = "x25519" if _can_select_group(name) else None
+            pair = Pair(name, name, leaf, group)
+            add(case, name, "hs/s", lambda pair=pair: cases.full_handshake(pair, pki), name)
+        if leaf == "ecdsa-p256":
+            add(case, "crypto floor", "hs/s", lambda: crypto_floor(pki))
+    pq = [name for name in backends if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name)]
+    for name in pq:
+        pair = Pair(name, name, "ecdsa-p256", "X25519MLKEM768")
+        add("full handshake, ecdsa-p256, X25519MLKEM768 (BIO)", name, "hs/s",
+            lambda pair=pair: cases.full_handshake(pair, pki), name)
+    for name in backends:
+        if _declares(name, C.SESSION_RESUMPTION):
+            pair = Pair(name, name)
+            add("resumed handshake, TLS 1.3 (BIO)", name, "hs/s",
+                lambda pair=pair: cases.resumed_handshake(pair, pki), name)
+    for name in backends:
+        if _declares(name, C.TLSv1_2):
+            pair = Pair(name, name, version=ssl.TLSVersion.TLSv1_2)
+            add("full handshake, TLS 1.2 ECDHE (BIO)", name, "hs/s",
+                lambda pair=pair: cases.full_handshake(pair, pki), name)
+    for suite in SUITES:
+        for name in backends:
+            found = _bulk_pair(name, suite, pki)
+            if found is None:
+                continue
+            pair, cipher, note = found
+            add(f"bulk one way, 16 KiB writes, {suite} (BIO)", name + note, "MB/s",
+                lambda pair=pair, cipher=cipher: cases.bulk_bio(pair, pki, cipher, megabytes), name)
+    for name in backends:
+        pair = Pair(name, name)
+        add("full handshake (loopback socket)", name, "hs/s",
+            lambda pair=pair: cases.handshake_socket(pair, pki), name)
+        add("bulk one way, 16 KiB writes (loopback socket)", name, "MB/s",
+            lambda pair=pair: cases.bulk_socket(pair, pki, megabytes), name)
+    for name in backends:
+        if name == REFERENCE:
+            continue
+        for pair in (Pair(name, REFERENCE), Pair(REFERENCE, name)):
+            add("cross-backend full handshake (BIO)", pair.label, "hs/s",
+                lambda pair=pair: cases.full_handshake(pair, pki))
+            add("cross-backend bulk, default suite (BIO)", pair.label, "MB/s",
+                lambda pair=pair: cases.bulk_bio(pair, pki, None, megabytes))
+    return plans
+
+
+def measure(work: Work, duration: float, unit: str) -> float:
+    done = 0
+    start = time.perf_counter()
+    while True:
+        done += work()
+        elapsed = time.perf_counter() - start
+        if elapsed >= duration:
+            break
+    return done / elapsed / (1e6 if unit == "MB/s" else 1.0)
+
+
+def run(plans: list[Plan], rounds: int, duration: float) -> None:
+    interactive = sys.stderr.isatty()
+    for index in range(rounds):
+        order = plans[index % len(plans):] + plans[: index % len(plans)] if plans else []
+        if not interactive:
+            print(f"  round {index + 1}/{rounds}", file=sys.stderr, flush=True)
+        for step, item in enumerate(order, 1):
+            if interactive:
+                print(f"\r  round {index + 1}/{rounds}, {step}/{len(order)}: {item.series.case[:50]:<50}",
+                      end="", file=sys.stderr, flush=True)
+            try:
+                if item.work is None:
+                    item.work = item.make()
+                item.series.rates.append(measure(item.work, duration, item.series.unit))
+            except Exception as exc:  # a backend that fails a case is reported, not fatal to the run
+                item.series.note = f"failed: {type(exc).__name__}: {exc}"[:120]
+    if interactive:
+        print(file=sys.stderr)
+
+
+BASELINE_CASES = {"hs/s": "full handshake, ecdsa-p256 leaf, x25519 (BIO)",
+                  "MB/s": "bulk one way, 16 KiB writes, AES-256-GCM (BIO)"}
+
+
+def ratio(series: Series, table: list[Series]) -> float | None:
+    """The median over the stdlib backend's in the same case; rows without a stdlib row of their own
+    (the crypto floor, cross-backend pairs) compare with the stdlib's ECDSA handshake or AES-256 bulk."""
+    if series.backend == REFERENCE:
+        return None
+    base = next((s for s in table if s.case == series.case and s.backend == REFERENCE), None)
+    if base is None:
+        base = next((s for s in table if s.case == BASELINE_CASES[series.unit] and s.backend == REFERENCE), None)
+    return series.median / base.median if base is not None and base.median else None
+
+
+def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
+    lines = []
+    width = max((len(s.variant) for s in table), default=10) + 2
+    case = None
+    for series in table:
+        if series.case != case:
+            case = series.case
+            lines.append(f"\n{case}")
+        figure = f"{series.median:>10.1f} {series.unit:<5} ±{series.spread * 100:4.1f}%" if series.rates else (
+            f"{'-':>10} {series.unit:<5}       ")
+        r = ratio(series, table)
+        lines.append(f"  {series.variant:<{width}}{figure}  {'' if r is None else f'{r:5.2f}x stdlib'}"
+                     f"  {series.note}".rstrip())
+    if memory:
+        lines.append("\nmemory per idle established connection end (and Python-heap peak of one handshake)")
+        for name, figures in memory.items():
+            lines.append(f"  {name:<{width}}python heap {figures.python_retained / 1024:7.1f} KiB   "
+                         f"resident {figures.resident_retained / 1024:7.1f} KiB   "
+                         f"handshake peak {figures.handshake_peak / 1024:7.1f} KiB")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short measurements (under three minutes)")
+    parser.add_argument("--duration", type=float, help="seconds per measurement (default 1.0; quick 0.25)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; quick 3)")
+    parser.add_argument("--megabytes", type=int, help="MiB per bulk work unit (default 4; quick 1)")
+    parser.add_argument("--backends", nargs="+", help="backends to measure (default: every available one)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    args = parser.parse_args(argv)
+    duration = args.duration or (0.25 if args.quick else 1.0)
+    rounds = args.rounds or (3 if args.quick else 5)
+    megabytes = args.megabytes or (1 if args.quick else 4)
+    names = args.backends or [b.name for b in tlsapi.backends() if b.is_available()]
+    if REFERENCE not in names:
+        names.insert(0, REFERENCE)
+    with tempfile.TemporaryDirectory(prefix="tlsapi-bench-") as directory:
+        pki = pki_module.get(Path(directory))
+        plans = plan(names, pki, megabytes)
+        print(f"tlsapi bench: {len(plans)} series x {rounds} rounds x {duration}s, backends: {', '.join(names)}",
+              file=sys.stderr)
+        run(plans, rounds, duration)
+        memory = {} if args.no_memory else {
+            name: cases.idle_memory(Pair(name, name), pki, connections=20 if args.quick else 100)
+            for name in names
+        }
+    table = [item.series for item in plans]
+    print(render(table, memory))
+    if args.json:
+        payload = {
+            "duration": duration, "rounds": rounds, "megabytes": megabytes, "backends": names,
+            "series": [{**asdict(s), "median": s.median, "spread": s.spread, "ratio_to_stdlib": ratio(s, table)}
+                       for s in table],
+            "memory": {name: asdict(figures) for name, figures in memory.items()},
+        }
+        args.json.write_text(json.dumps(payload, indent=2))
+    failed = [s for s in table if s.note.startswith("failed")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

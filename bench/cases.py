@@ -1,0 +1,264 @@
+"""The benchmark cases: each returns a function that does one unit of work and the unit's size.
+
+Both ends run in this process. Over memory BIOs a handshake or transfer is pumped in one thread; over
+loopback sockets the server end runs in a thread, so both pay the same GIL hand-offs for every backend.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import ssl
+import threading
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tlsapi_conformance.pki import PKI
+
+import tlsapi
+
+Work = Callable[[], int]  # does one unit of work, returns how many units (handshakes or bytes) it did
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A client and a server backend, a server key type and a key-exchange group."""
+
+    client: str
+    server: str
+    leaf: str = "ecdsa-p256"
+    group: str | None = None
+    version: ssl.TLSVersion | None = None
+
+    @property
+    def label(self) -> str:
+        ends = self.client if self.client == self.server else f"{self.client}->{self.server}"
+        parts = [ends, self.leaf]
+        if self.group:
+            parts.append(self.group)
+        if self.version:
+            parts.append(self.version.name)
+        return " ".join(parts)
+
+
+def contexts(pair: Pair, pki: PKI, *, suite: str | None = None) -> tuple[tlsapi.Context, tlsapi.Context]:
+    """A verifying client context (chain and hostname) and a server context for ``pair``."""
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=pair.client)
+    client.load_verify_locations(pki.ca_file)
+    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=pair.server)
+    server.load_cert_chain(pki.leaf(pair.leaf).certfile)
+    if pair.group:
+        for context in (client, server):
+            context.set_groups([pair.group])  # type: ignore[attr-defined]
+    if pair.version:
+        for context in (client, server):
+            context.minimum_version = context.maximum_version = pair.version
+    if suite:
+        server.set_ciphers(suite)
+    return client, server
+
+
+class BIOLink:
+    """A client and a server connection joined by memory BIOs, with a lean pump."""
+
+    def __init__(self, client: tlsapi.Context, server: tlsapi.Context, session: Any = None) -> None:
+        self.c_in, self.c_out, self.s_in, self.s_out = (tlsapi.MemoryBIO() for _ in range(4))
+        self.client = client.wrap_bio(self.c_in, self.c_out, server_hostname="localhost", session=session)
+        self.server = server.wrap_bio(self.s_in, self.s_out, server_side=True)
+
+    def handshake(self) -> None:
+        client_done = server_done = False
+        for _ in range(50):
+            if not client_done:
+                try:
+                    self.client.do_handshake()
+                    client_done = True
+                except ssl.SSLWantReadError:
+                    pass
+            self.s_in.write(self.c_out.read())
+            if not server_done:
+                try:
+                    self.server.do_handshake()
+                    server_done = True
+                except ssl.SSLWantReadError:
+                    pass
+            self.c_in.write(self.s_out.read())
+            if client_done and server_done:
+                return
+        raise RuntimeError("handshake did not complete")
+
+    def ping(self) -> None:
+        """One byte each way, which delivers TLS 1.3 session tickets to the client."""
+        self.client.write(b"?")
+        self.s_in.write(self.c_out.read())
+        self.server.read(1)
+        self.server.write(b"!")
+        self.c_in.write(self.s_out.read())
+        self.client.read(1)
+        self.s_in.write(self.c_out.read())
+
+
+def full_handshake(pair: Pair, pki: PKI) -> Work:
+    client, server = contexts(pair, pki)
+
+    def work() -> int:
+        BIOLink(client, server).handshake()
+        return 1
+
+    return work
+
+
+def resumed_handshake(pair: Pair, pki: PKI) -> Work:
+    client, server = contexts(pair, pki)
+    first = BIOLink(client, server)
+    first.handshake()
+    first.ping()
+    session = first.client.session
+
+    def work() -> int:
+        link = BIOLink(client, server, session=session)
+        link.handshake()
+        if not link.client.session_reused:
+            raise RuntimeError(f"{pair.label}: the session was not resumed")
+        return 1
+
+    return work
+
+
+CHUNK = 16384
+
+
+def bulk_bio(pair: Pair, pki: PKI, suite: str | None = None, megabytes: int = 4) -> Work:
+    client, server = contexts(pair, pki, suite=suite)
+    link = BIOLink(client, server)
+    link.handshake()
+    link.ping()
+    payload = b"\x5a" * CHUNK
+    buffer = bytearray(CHUNK)
+    count = megabytes * 1024 * 1024 // CHUNK
+    write, outgoing, incoming, read = link.client.write, link.c_out, link.s_in, link.server.read
+
+    def work() -> int:
+        for _ in range(count):
+            write(payload)
+            incoming.write(outgoing.read())
+            received = 0
+            while received < CHUNK:
+                received += read(CHUNK, buffer)
+        return count * CHUNK
+
+    return work
+
+
+def _socket_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    return client, server
+
+
+def handshake_socket(pair: Pair, pki: PKI) -> Work:
+    client, server = contexts(pair, pki)
+
+    def work() -> int:
+        raw_client, raw_server = _socket_pair()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                server.wrap_socket(raw_server, server_side=True).close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        client.wrap_socket(raw_client, server_hostname="localhost").close()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return 1
+
+    return work
+
+
+def bulk_socket(pair: Pair, pki: PKI, megabytes: int = 4) -> Work:
+    """Client sends ``megabytes`` per unit; a persistent server thread reads it all and acknowledges."""
+    client, server = contexts(pair, pki)
+    raw_client, raw_server = _socket_pair()
+    total = megabytes * 1024 * 1024
+
+    def serve() -> None:
+        with server.wrap_socket(raw_server, server_side=True) as tls:
+            buffer = bytearray(65536)
+            while True:
+                received = 0
+                while received < total:
+                    count = tls.recv_into(buffer)
+                    if not count:
+                        return
+                    received += count
+                tls.sendall(b"!")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    tls_client = client.wrap_socket(raw_client, server_hostname="localhost")
+    payload = b"\x5a" * CHUNK
+
+    def work() -> int:
+        for _ in range(total // CHUNK):
+            tls_client.sendall(payload)
+        if tls_client.recv(1) != b"!":
+            raise RuntimeError("the bulk server stopped")
+        return total
+
+    return work
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Per established idle connection end: Python heap (tracemalloc) and resident set growth (which
+    includes allocations in C libraries such as OpenSSL, invisible to tracemalloc); and the Python-heap
+    peak of one handshake (both ends)."""
+
+    python_retained: float
+    resident_retained: float
+    handshake_peak: float
+
+
+def idle_memory(pair: Pair, pki: PKI, connections: int = 100) -> Memory:
+    client, server = contexts(pair, pki)
+    for _ in range(3):  # warm caches (trust stores, imports, allocator pools) before measuring
+        BIOLink(client, server).handshake()
+    gc.collect()
+    resident_before = _resident_bytes()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        links = []
+        for _ in range(connections):
+            link = BIOLink(client, server)
+            link.handshake()
+            link.ping()
+            links.append(link)
+        gc.collect()
+        python_retained = (tracemalloc.get_traced_memory()[0] - before) / (2 * connections)
+        tracemalloc.stop()
+        resident_retained = (_resident_bytes() - resident_before) / (2 * connections)
+        tracemalloc.start()
+        del links
+        gc.collect()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        BIOLink(client, server).handshake()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return Memory(python_retained, max(resident_retained, 0.0), float(peak))
