@@ -195,19 +195,20 @@ def ratio(series: Series, table: list[Series]) -> float | None:
     return series.median / base.median if base is not None and base.median else None
 
 
+def _row(series: Series, table: list[Series], width: int) -> str:
+    figure = f"{series.median:>10.1f} {series.unit:<5} ±{series.spread * 100:4.1f}%" if series.rates else (
+        f"{'-':>10} {series.unit:<5}       ")
+    r = ratio(series, table)
+    return f"  {series.variant:<{width}}{figure}  {'' if r is None else f'{r:5.2f}x stdlib'}  {series.note}".rstrip()
+
+
 def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
     lines = []
     width = max((len(s.variant) for s in table), default=10) + 2
-    case = None
-    for series in table:
-        if series.case != case:
-            case = series.case
-            lines.append(f"\n{case}")
-        figure = f"{series.median:>10.1f} {series.unit:<5} ±{series.spread * 100:4.1f}%" if series.rates else (
-            f"{'-':>10} {series.unit:<5}       ")
-        r = ratio(series, table)
-        lines.append(f"  {series.variant:<{width}}{figure}  {'' if r is None else f'{r:5.2f}x stdlib'}"
-                     f"  {series.note}".rstrip())
+    for case in dict.fromkeys(s.case for s in table):
+        lines.append(f"\n{case}")
+        for series in (s for s in table if s.case == case):
+            lines.append(_row(series, table, width))
     if memory:
         lines.append("\nmemory per idle established connection end (and Python-heap peak of one handshake)")
         for name, figures in memory.items():
