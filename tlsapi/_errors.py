@@ -167,35 +167,3 @@ def ragged_eof(origin: str = "tlsapi") -> SSLEOFError:
 def closed_eof(origin: str = "tlsapi") -> SSLEOFError:
     """An operation on a connection that is already shut down (the stdlib's reasonless EOF error)."""
     return make_error(SSLEOFError, EOF_MESSAGE, origin=origin)
-
-
-# OpenSSL's verify codes (X509_V_ERR_*) and messages, as the stdlib reports them.
-X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
-X509_V_ERR_CERT_NOT_YET_VALID = 9
-X509_V_ERR_CERT_HAS_EXPIRED = 10
-X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18
-X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19
-X509_V_ERR_INVALID_CA = 24
-X509_V_ERR_INVALID_PURPOSE = 26
-X509_V_ERR_CERT_REJECTED = 28
-X509_V_ERR_PERMITTED_VIOLATION = 47
-X509_V_ERR_EXCLUDED_VIOLATION = 48
-X509_V_ERR_HOSTNAME_MISMATCH = 62
-X509_V_ERR_IP_ADDRESS_MISMATCH = 64
-X509_V_ERR_UNSPECIFIED = 1
-
-VERIFY_MESSAGES: dict[int, str] = {
-    X509_V_ERR_UNSPECIFIED: "unspecified certificate verification error",
-    X509_V_ERR_CERT_NOT_YET_VALID: "certificate is not yet valid",
-    X509_V_ERR_CERT_HAS_EXPIRED: "certificate has expired",
-    X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
-    X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in certificate chain",
-    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unable to get local issuer certificate",
-    X509_V_ERR_INVALID_CA: "invalid CA certificate",
-    X509_V_ERR_INVALID_PURPOSE: "unsupported certificate purpose",
-    X509_V_ERR_CERT_REJECTED: "certificate rejected",
-    X509_V_ERR_PERMITTED_VIOLATION: "permitted subtree violation",
-    X509_V_ERR_EXCLUDED_VIOLATION: "excluded subtree violation",
-    X509_V_ERR_HOSTNAME_MISMATCH: "Hostname mismatch, certificate is not valid for '{}'.",
-    X509_V_ERR_IP_ADDRESS_MISMATCH: "IP address mismatch, certificate is not valid for '{}'.",
-}

@@ -1,0 +1,214 @@
+"""Key-exchange groups: X25519, P-256, P-384 and the X25519MLKEM768 hybrid.
+
+Encodings follow RFC 8446 section 4.2.8.2 (X25519: 32 raw bytes; NIST curves: uncompressed points only) and
+draft-ietf-tls-ecdhe-mlkem for X25519MLKEM768 (client share ``ML-KEM-768 encapsulation key (1184) || X25519
+public (32)``, server share ``ML-KEM ciphertext (1088) || X25519 public (32)``, shared secret ``ML-KEM secret
+(32) || X25519 secret (32)``). Every malformed or invalid peer share raises ``TLSAlert(illegal_parameter)``,
+including an all-zero X25519 result (a small-order point).
+
+``generate_key_shares`` shares one X25519 key between an X25519MLKEM768 share and an X25519 share in the
+same ClientHello (as rustls does), saving a key generation per handshake.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ._alerts import TLSAlert
+
+__all__ = [
+    "DEFAULT_GROUPS",
+    "GROUPS_BY_NAME",
+    "GROUP_NAMES",
+    "SECP256R1",
+    "SECP384R1",
+    "SUPPORTED_GROUPS",
+    "X25519",
+    "X25519MLKEM768",
+    "ClientKeyShare",
+    "generate_key_share",
+    "generate_key_shares",
+    "parse_groups",
+    "server_key_exchange",
+]
+
+X25519 = 0x001D
+SECP256R1 = 0x0017
+SECP384R1 = 0x0018
+X25519MLKEM768 = 0x11EC
+
+GROUP_NAMES: dict[int, str] = {
+    X25519: "x25519",
+    SECP256R1: "secp256r1",
+    SECP384R1: "secp384r1",
+    X25519MLKEM768: "X25519MLKEM768",
+}
+GROUPS_BY_NAME: dict[str, int] = {
+    **{name: group for group, name in GROUP_NAMES.items()},
+    "X25519": X25519,
+    "prime256v1": SECP256R1,
+    "P-256": SECP256R1,
+    "P-384": SECP384R1,
+}
+DEFAULT_GROUPS: tuple[int, ...] = (X25519, SECP256R1, SECP384R1)
+SUPPORTED_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1)
+
+_ILLEGAL_PARAMETER = ssl.AlertDescription.ALERT_DESCRIPTION_ILLEGAL_PARAMETER
+_CURVES: dict[int, tuple[ec.EllipticCurve, int]] = {
+    SECP256R1: (ec.SECP256R1(), 65),
+    SECP384R1: (ec.SECP384R1(), 97),
+}
+_MLKEM_EK_LEN = 1184
+_MLKEM_CT_LEN = 1088
+_X25519_LEN = 32
+_ZERO32 = bytes(32)
+
+
+def _illegal(message: str) -> TLSAlert:
+    return TLSAlert(_ILLEGAL_PARAMETER, message)
+
+
+def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
+    if len(peer) != _X25519_LEN:
+        raise _illegal("bad X25519 key share length")
+    try:
+        secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+    except ValueError:  # cryptography refuses small-order points
+        raise _illegal("invalid X25519 key share") from None
+    if secret == _ZERO32:  # not secret-dependent in a useful way: an all-zero result is public knowledge
+        raise _illegal("invalid X25519 key share")
+    return secret
+
+
+def _ec_public(group: int, data: bytes) -> ec.EllipticCurvePublicKey:
+    curve, size = _CURVES[group]
+    if len(data) != size or data[0] != 4:
+        raise _illegal("bad ECDHE key share: expected an uncompressed point")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve, data)
+    except ValueError:
+        raise _illegal("invalid ECDHE key share") from None
+
+
+def _ec_exchange(key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey) -> bytes:
+    try:
+        return key.exchange(ec.ECDH(), peer)
+    except ValueError:
+        raise _illegal("invalid ECDHE key share") from None
+
+
+class ClientKeyShare:
+    """A client's ephemeral key for one group: ``public`` goes in the key_share extension."""
+
+    __slots__ = ("_ec", "_mlkem", "_x25519", "group", "public")
+
+    def __init__(
+        self,
+        group: int,
+        *,
+        x25519_key: x25519.X25519PrivateKey | None = None,
+        x25519_public: bytes | None = None,
+    ) -> None:
+        self.group = group
+        self._x25519: x25519.X25519PrivateKey | None = None
+        self._ec: ec.EllipticCurvePrivateKey | None = None
+        self._mlkem: mlkem.MLKEM768PrivateKey | None = None
+        if group in (X25519, X25519MLKEM768):
+            if x25519_key is None:
+                x25519_key = x25519.X25519PrivateKey.generate()
+                x25519_public = None
+            self._x25519 = x25519_key
+            xpub = x25519_public if x25519_public is not None else x25519_key.public_key().public_bytes_raw()
+            if group == X25519:
+                self.public = xpub
+            else:
+                self._mlkem = mlkem.MLKEM768PrivateKey.generate()
+                self.public = self._mlkem.public_key().public_bytes_raw() + xpub
+        elif group in _CURVES:
+            self._ec = ec.generate_private_key(_CURVES[group][0])
+            self.public = self._ec.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        else:
+            raise ValueError(f"unsupported group 0x{group:04x}")
+
+    def shared_secret(self, server_share: bytes) -> bytes:
+        """The shared secret from the server's key_share; ``TLSAlert(illegal_parameter)`` if it is invalid."""
+        server_share = bytes(server_share)
+        if self._ec is not None:
+            return _ec_exchange(self._ec, _ec_public(self.group, server_share))
+        if self._x25519 is None:  # unreachable: __init__ sets one key
+            raise _illegal("no key for this group")
+        if self._mlkem is None:
+            return _x25519_exchange(self._x25519, server_share)
+        if len(server_share) != _MLKEM_CT_LEN + _X25519_LEN:
+            raise _illegal("bad X25519MLKEM768 key share length")
+        try:
+            kem_secret = self._mlkem.decapsulate(server_share[:_MLKEM_CT_LEN])
+        except ValueError:
+            raise _illegal("invalid ML-KEM ciphertext") from None
+        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM_CT_LEN:])
+
+    def __repr__(self) -> str:
+        return f"<ClientKeyShare {GROUP_NAMES.get(self.group, hex(self.group))}>"
+
+
+def generate_key_share(group: int) -> ClientKeyShare:
+    """A fresh client key share for ``group`` (``ValueError`` for a group we don't implement)."""
+    return ClientKeyShare(group)
+
+
+def generate_key_shares(groups: Iterable[int]) -> list[ClientKeyShare]:
+    """Key shares for several groups, reusing one X25519 key between X25519MLKEM768 and X25519."""
+    groups = list(groups)
+    key: x25519.X25519PrivateKey | None = None
+    public: bytes | None = None
+    if X25519 in groups and X25519MLKEM768 in groups:
+        key = x25519.X25519PrivateKey.generate()
+        public = key.public_key().public_bytes_raw()
+    return [ClientKeyShare(group, x25519_key=key, x25519_public=public) for group in groups]
+
+
+def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
+    """The server's side: ``(server_share, shared_secret)`` for the client's ``client_share``.
+
+    Raises ``TLSAlert(illegal_parameter)`` for an invalid share and ``ValueError`` for an unknown group
+    (the caller only calls this for a group it offered).
+    """
+    client_share = bytes(client_share)
+    if group == X25519:
+        key = x25519.X25519PrivateKey.generate()
+        secret = _x25519_exchange(key, client_share)
+        return key.public_key().public_bytes_raw(), secret
+    if group in _CURVES:
+        peer = _ec_public(group, client_share)
+        ec_key = ec.generate_private_key(_CURVES[group][0])
+        public = ec_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return public, _ec_exchange(ec_key, peer)
+    if group == X25519MLKEM768:
+        if len(client_share) != _MLKEM_EK_LEN + _X25519_LEN:
+            raise _illegal("bad X25519MLKEM768 key share length")
+        try:
+            encapsulation_key = mlkem.MLKEM768PublicKey.from_public_bytes(client_share[:_MLKEM_EK_LEN])
+        except (ValueError, UnsupportedAlgorithm):
+            raise _illegal("invalid ML-KEM encapsulation key") from None
+        kem_secret, ciphertext = encapsulation_key.encapsulate()
+        key = x25519.X25519PrivateKey.generate()
+        x_secret = _x25519_exchange(key, client_share[_MLKEM_EK_LEN:])
+        return ciphertext + key.public_key().public_bytes_raw(), kem_secret + x_secret
+    raise ValueError(f"unsupported group 0x{group:04x}")
+
+
+def parse_groups(names: str) -> list[int]:
+    """Groups from an OpenSSL-style list (``"X25519:P-256"``); ``ValueError`` for an unknown name."""
+    result = []
+    for name in names.split(":"):
+        group = GROUPS_BY_NAME.get(name.strip())
+        if group is None:
+            raise ValueError(f"unknown group {name!r}")
+        if group not in result:
+            result.append(group)
+    return result
