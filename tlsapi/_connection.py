@@ -87,8 +87,9 @@ class Connection(abc.ABC):
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """Up to ``len`` bytes of plaintext (or fill ``buffer`` and return the count).
 
-        At most one record's plaintext is returned at a time. After the peer's close_notify this raises
-        ``SSLZeroReturnError``; after a transport EOF without one, ``SSLEOFError``.
+        At most one record's plaintext is returned at a time. After the peer's close_notify this returns
+        ``b""`` (0 with ``buffer``), as ``ssl.SSLObject`` does, and raises ``SSLZeroReturnError`` once we
+        have sent ours too; after a transport EOF without close_notify, ``SSLEOFError``.
         """
 
     @abc.abstractmethod

@@ -1,0 +1,35 @@
+"""tlsapi's native engine: TLS 1.3 in pure Python on ``cryptography`` primitives (sans-IO, RFC 8446)."""
+
+from __future__ import annotations
+
+from tlsapi._enums import Capability
+from tlsapi._registry import Backend
+
+__all__ = ["BACKEND"]
+__version__ = "0.1.0"
+
+BACKEND = Backend(
+    "native",
+    version=__version__,
+    description="pure-Python TLS 1.3 engine on cryptography (no TLS 1.2, no resumption yet)",
+    context_class="tlsapi_native._context:NativeContext",
+    capabilities=[
+        Capability.TLSv1_3,
+        Capability.ALPN,
+        Capability.SNI_CALLBACK,
+        Capability.CLIENT_AUTH,
+        Capability.KEYLOG,
+        Capability.SET_CIPHERS,
+        Capability.HELLO_RETRY_REQUEST,
+        Capability.KEY_UPDATE,
+        Capability.EXPORTER,
+        Capability.GROUP_X25519,
+        Capability.GROUP_SECP256R1,
+        Capability.GROUP_SECP384R1,
+        Capability.GROUP_X25519MLKEM768,
+        Capability.KEY_RSA,
+        Capability.KEY_ECDSA,
+        Capability.KEY_ED25519,
+    ],
+    requires=["cryptography"],
+)

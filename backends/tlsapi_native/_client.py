@@ -1,0 +1,327 @@
+"""The TLS 1.3 client handshake state machine (RFC 8446 section 4, client side)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from . import _messages as m
+from ._alerts import (
+    DECODE_ERROR,
+    DECRYPT_ERROR,
+    ILLEGAL_PARAMETER,
+    MISSING_EXTENSION,
+    PROTOCOL_VERSION,
+    UNEXPECTED_MESSAGE,
+    UNSUPPORTED_EXTENSION,
+    TLSAlert,
+)
+from ._groups import ClientKeyShare, generate_key_share, generate_key_shares
+from ._handshake import Handshake, State, unexpected
+from ._keyschedule import KeySchedule, Transcript
+from ._record import HANDSHAKE
+from ._signatures import (
+    DEFAULT_CERT_SIGNATURE_SCHEMES,
+    DEFAULT_SIGNATURE_SCHEMES,
+    choose_scheme,
+    sign,
+    tls13_certificate_verify_input,
+    verify,
+)
+from ._suites import TLS13_SUITES
+
+if TYPE_CHECKING:
+    from ._context import NativeContext
+    from ._record import RecordLayer
+
+_SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
+_HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
+
+
+def _is_ip_address(hostname: str) -> bool:
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise TLSAlert(DECODE_ERROR, "unparseable certificate", "BAD_CERTIFICATE") from None
+
+
+class ClientHandshake(Handshake):
+    """Drives a client handshake: ``start()`` sends ClientHello, ``handle()`` takes each server message."""
+
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer,
+                 server_hostname: str | None) -> None:
+        super().__init__(connection, context, records)
+        self.server_hostname = server_hostname
+        self.key_shares: dict[int, ClientKeyShare] = {}
+        self.client_hello: m.ClientHello | None = None
+        self.client_hello_raw = b""
+        self.retried = False
+        self.retry_suite = 0
+        self.sent_ccs = False
+        self.certificate_requested = False
+        self.request_context = b""
+        self.request_schemes: list[int] = []
+        self.client_handshake_secret = b""
+        self.server_handshake_secret = b""
+        self.sent_sni = False
+
+    # -- ClientHello -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        context = self.context
+        groups = context.native_groups
+        self.client_random = os.urandom(32)
+        compat = bool(context.options & ssl.OP_ENABLE_MIDDLEBOX_COMPAT)
+        self.key_shares = {share.group: share for share in generate_key_shares(groups[:1])}
+        extensions: m.Extensions = []
+        hostname = self.server_hostname
+        if hostname and not _is_ip_address(hostname):
+            extensions.append((m.SERVER_NAME, m.build_server_name(hostname.encode("idna").decode("ascii"))))
+            self.sent_sni = True
+        extensions += [
+            (m.SUPPORTED_VERSIONS, m.build_supported_versions_client([m.TLS13])),
+            (m.SUPPORTED_GROUPS, m.build_u16_list(groups)),
+            (m.KEY_SHARE, self._key_share_extension()),
+            (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
+            (m.SIGNATURE_ALGORITHMS_CERT, m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)),
+        ]
+        if context.alpn_protocols:
+            extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
+        self.client_hello = m.ClientHello(
+            self.client_random, os.urandom(32) if compat else b"", list(context.native_suites), extensions
+        )
+        self.client_hello_raw = self.client_hello.build()
+        self.records.write(HANDSHAKE, self.client_hello_raw)
+        self.state = State.WAIT_SERVER_HELLO
+
+    def _key_share_extension(self) -> bytes:
+        return m.build_key_share_client([(share.group, share.public) for share in self.key_shares.values()])
+
+    def _send_ccs_once(self) -> None:
+        if self.client_hello is not None and self.client_hello.session_id and not self.sent_ccs:
+            self.records.write_change_cipher_spec()
+            self.sent_ccs = True
+
+    # -- dispatch ------------------------------------------------------------------------------------
+
+    def handle(self, msg_type: int, raw: bytes) -> None:
+        state = self.state
+        body = raw[4:]
+        if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:
+            self._server_hello(m.ServerHello.parse(body), raw)
+        elif state is State.WAIT_ENCRYPTED_EXTENSIONS and msg_type == m.ENCRYPTED_EXTENSIONS:
+            self._encrypted_extensions(m.EncryptedExtensions.parse(body), raw)
+        elif state is State.WAIT_CERTIFICATE_OR_REQUEST and msg_type == m.CERTIFICATE_REQUEST:
+            self._certificate_request(m.CertificateRequest.parse(body), raw)
+        elif state in (State.WAIT_CERTIFICATE_OR_REQUEST, State.WAIT_CERTIFICATE) and msg_type == m.CERTIFICATE:
+            self._certificate(m.Certificate.parse(body), raw)
+        elif state is State.WAIT_CERTIFICATE_VERIFY and msg_type == m.CERTIFICATE_VERIFY:
+            self._certificate_verify(m.CertificateVerify.parse(body), raw)
+        elif state is State.WAIT_FINISHED and msg_type == m.FINISHED:
+            self._finished(m.Finished.parse(body, self.ks.suite.hash_len), raw)
+        else:
+            raise unexpected(msg_type, state)
+
+    # -- ServerHello / HelloRetryRequest ---------------------------------------------------------------
+
+    def _server_hello(self, hello: m.ServerHello, raw: bytes) -> None:
+        client_hello = self.client_hello
+        if client_hello is None:
+            raise unexpected(m.SERVER_HELLO, self.state)
+        if hello.legacy_version != m.TLS12:
+            raise TLSAlert(PROTOCOL_VERSION, "bad legacy_version", "UNSUPPORTED_PROTOCOL")
+        extensions = dict(hello.extensions)
+        versions = extensions.get(m.SUPPORTED_VERSIONS)
+        if versions is None:
+            if hello.random[-8:] in (m.DOWNGRADE_TLS12, m.DOWNGRADE_TLS11):
+                raise TLSAlert(ILLEGAL_PARAMETER, "downgrade detected", "INAPPROPRIATE_FALLBACK")
+            raise TLSAlert(PROTOCOL_VERSION, "server does not speak TLS 1.3", "UNSUPPORTED_PROTOCOL")
+        if m.parse_u16(versions) != m.TLS13:
+            raise TLSAlert(ILLEGAL_PARAMETER, "server selected a version we did not offer", "UNSUPPORTED_PROTOCOL")
+        if hello.session_id != client_hello.session_id:
+            raise TLSAlert(ILLEGAL_PARAMETER, "session id not echoed", "INVALID_SESSION_ID")
+        if hello.compression_method != 0:
+            raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
+        if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
+            raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
+        if hello.is_hello_retry_request:
+            self._hello_retry_request(hello, raw, extensions)
+            return
+        if not extensions.keys() <= _SERVER_HELLO_EXTENSIONS:
+            raise TLSAlert(UNSUPPORTED_EXTENSION, "unexpected extension in ServerHello", "UNSOLICITED_EXTENSION")
+        if self.retried and hello.cipher_suite != self.retry_suite:
+            raise TLSAlert(ILLEGAL_PARAMETER, "suite changed after HelloRetryRequest", "WRONG_CIPHER_RETURNED")
+        key_share = extensions.get(m.KEY_SHARE)
+        if key_share is None:
+            raise TLSAlert(MISSING_EXTENSION, "no key_share in ServerHello", "MISSING_KEY_SHARE")
+        group, server_share = m.parse_key_share_server(key_share)
+        share = self.key_shares.get(group)
+        if share is None:
+            raise TLSAlert(ILLEGAL_PARAMETER, "server chose a group we sent no share for", "BAD_KEY_SHARE")
+        shared_secret = share.shared_secret(server_share)
+        self.group = group
+        suite = TLS13_SUITES[hello.cipher_suite]
+        self.suite = suite
+        if self.transcript is None:
+            self.transcript = Transcript(suite.hash, self.client_hello_raw)
+        self.transcript.update(raw)
+        self.schedule = KeySchedule(suite)
+        client_secret, server_secret = self.schedule.handshake_secrets(shared_secret, self.transcript.digest())
+        self.client_handshake_secret = client_secret
+        self.server_handshake_secret = server_secret
+        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_secret)
+        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_secret)
+        self.install_read_key(server_secret)
+        self._send_ccs_once()
+        self.install_write_key(client_secret)
+        self.key_shares = {}
+        self.state = State.WAIT_ENCRYPTED_EXTENSIONS
+
+    def _hello_retry_request(self, hello: m.ServerHello, raw: bytes, extensions: dict[int, bytes]) -> None:
+        client_hello = self.client_hello
+        if self.retried or client_hello is None:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "second HelloRetryRequest")
+        if not extensions.keys() <= _HRR_EXTENSIONS:
+            raise TLSAlert(UNSUPPORTED_EXTENSION, "unexpected extension in HelloRetryRequest",
+                           "UNSOLICITED_EXTENSION")
+        cookie = extensions.get(m.COOKIE)
+        key_share = extensions.get(m.KEY_SHARE)
+        if key_share is None and cookie is None:
+            raise TLSAlert(ILLEGAL_PARAMETER, "HelloRetryRequest changes nothing", "BAD_HELLO_RETRY_REQUEST")
+        new_extensions = [(t, d) for t, d in client_hello.extensions if t not in (m.COOKIE, m.EARLY_DATA)]
+        if key_share is not None:
+            group = m.parse_u16(key_share)
+            if group not in self.context.native_groups or group in self.key_shares:
+                raise TLSAlert(ILLEGAL_PARAMETER, "bad group in HelloRetryRequest", "BAD_KEY_SHARE")
+            self.key_shares = {group: generate_key_share(group)}
+            new_extensions = [(t, self._key_share_extension() if t == m.KEY_SHARE else d)
+                              for t, d in new_extensions]
+        if cookie is not None:
+            new_extensions.append((m.COOKIE, m.build_cookie(m.parse_cookie(cookie))))
+        suite = TLS13_SUITES[hello.cipher_suite]
+        self.retried = True
+        self.retry_suite = suite.code
+        digest = hashes.Hash(suite.hash())
+        digest.update(self.client_hello_raw)
+        self.transcript = Transcript(suite.hash, m.message_hash(digest.finalize()))
+        self.transcript.update(raw)
+        client_hello.extensions = new_extensions
+        self.client_hello_raw = client_hello.build()
+        self._send_ccs_once()
+        self.send(self.client_hello_raw)
+
+    # -- encrypted flight ----------------------------------------------------------------------------------
+
+    def _encrypted_extensions(self, message: m.EncryptedExtensions, raw: bytes) -> None:
+        for ext_type, data in message.extensions:
+            if ext_type == m.ALPN and self.context.alpn_protocols:
+                protocols = m.parse_alpn(data)
+                if len(protocols) != 1 or protocols[0] not in self.context.alpn_protocols:
+                    raise TLSAlert(ILLEGAL_PARAMETER, "server selected an ALPN protocol we did not offer",
+                                   "INVALID_ALPN_PROTOCOL")
+                self.alpn = protocols[0]
+            elif ext_type == m.SERVER_NAME and self.sent_sni:
+                m.expect_empty(data)
+            elif ext_type == m.SUPPORTED_GROUPS:
+                m.parse_u16_list(data)
+            elif ext_type in (m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.SIGNATURE_ALGORITHMS, m.PRE_SHARED_KEY,
+                              m.COOKIE, m.PSK_KEY_EXCHANGE_MODES):
+                raise TLSAlert(ILLEGAL_PARAMETER, "extension not allowed in EncryptedExtensions", "BAD_EXTENSION")
+            else:
+                raise TLSAlert(UNSUPPORTED_EXTENSION, "unsolicited extension", "UNSOLICITED_EXTENSION")
+        self.th.update(raw)
+        self.state = State.WAIT_CERTIFICATE_OR_REQUEST
+
+    def _certificate_request(self, message: m.CertificateRequest, raw: bytes) -> None:
+        if message.context:
+            raise TLSAlert(ILLEGAL_PARAMETER, "non-empty certificate_request_context", "BAD_EXTENSION")
+        extensions = dict(message.extensions)
+        schemes = extensions.get(m.SIGNATURE_ALGORITHMS)
+        if schemes is None:
+            raise TLSAlert(MISSING_EXTENSION, "CertificateRequest without signature_algorithms",
+                           "MISSING_SIGALGS_EXTENSION")
+        self.request_schemes = m.parse_u16_list(schemes)
+        self.certificate_requested = True
+        self.request_context = message.context
+        self.th.update(raw)
+        self.state = State.WAIT_CERTIFICATE
+
+    def _certificate(self, message: m.Certificate, raw: bytes) -> None:
+        if message.context:
+            raise TLSAlert(ILLEGAL_PARAMETER, "non-empty certificate_request_context", "BAD_EXTENSION")
+        if not message.entries:
+            raise TLSAlert(DECODE_ERROR, "server sent no certificate", "NO_CERTIFICATES_RETURNED")
+        self.peer_chain = [der for der, _ in message.entries]
+        self.peer_certificate = load_certificate(self.peer_chain[0])
+        if self.context.verify_mode != ssl.CERT_NONE:
+            from ._trust import verify_peer_chain
+
+            self.verified_chain = verify_peer_chain(
+                self.peer_chain, anchors=self.context.trust_anchors, server_hostname=self.server_hostname,
+                server_side_peer=True, check_hostname=self.context.check_hostname,
+                partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+            )
+        self.th.update(raw)
+        self.state = State.WAIT_CERTIFICATE_VERIFY
+
+    def _certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
+        certificate = self.peer_certificate
+        if certificate is None:
+            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
+        if message.scheme not in DEFAULT_SIGNATURE_SCHEMES:
+            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
+        verify(message.scheme, certificate.public_key(), message.signature,
+               tls13_certificate_verify_input(self.th.digest(), server=True), certificate=certificate)
+        self.th.update(raw)
+        self.state = State.WAIT_FINISHED
+
+    def _finished(self, message: m.Finished, raw: bytes) -> None:
+        schedule = self.ks
+        transcript = self.th
+        if not schedule.check_finished(self.server_handshake_secret, transcript.digest(), message.verify_data):
+            raise TLSAlert(DECRYPT_ERROR, "bad server Finished", "DIGEST_CHECK_FAILED")
+        transcript.update(raw)
+        client_secret, server_secret, exporter = schedule.application_secrets(transcript.digest())
+        self.client_application_secret = client_secret
+        self.server_application_secret = server_secret
+        self.exporter_secret = exporter
+        self.keylog("CLIENT_TRAFFIC_SECRET_0", client_secret)
+        self.keylog("SERVER_TRAFFIC_SECRET_0", server_secret)
+        self.keylog("EXPORTER_SECRET", exporter)
+        self.install_read_key(server_secret)
+        if self.certificate_requested:
+            self._send_client_certificate()
+        verify_data = schedule.finished_verify_data(self.client_handshake_secret, transcript.digest())
+        self.send(m.Finished(verify_data).build())
+        self.client_finished = verify_data
+        self.install_write_key(client_secret)
+        self.state = State.CONNECTED
+
+    def _send_client_certificate(self) -> None:
+        chain = self.context.cert_chain
+        scheme = None
+        if chain is not None:
+            scheme = choose_scheme(chain.key, self.request_schemes, certificate=chain.leaf)
+        if chain is None or scheme is None:
+            self.send(m.Certificate(self.request_context, []).build())
+            return
+        entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
+                                                     for cert in chain.certificates]
+        self.send(m.Certificate(self.request_context, entries).build())
+        signature = sign(scheme, chain.key, tls13_certificate_verify_input(self.th.digest(), server=False))
+        self.send(m.CertificateVerify(scheme, signature).build())
+

@@ -1,0 +1,127 @@
+"""Bounded TLS wire reading and writing: every parse error is a ``TLSAlert(DECODE_ERROR)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._alerts import DECODE_ERROR, TLSAlert
+
+__all__ = ["Reader", "u8", "u16", "u24", "vec8", "vec16", "vec24"]
+
+
+class Reader:
+    """A cursor over a bytes-like object that never reads past its end."""
+
+    __slots__ = ("_data", "_end", "_pos")
+
+    def __init__(self, data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> None:
+        self._data = data if isinstance(data, bytes) else bytes(data)
+        self._pos = start
+        self._end = len(self._data) if end is None else end
+
+    @property
+    def remaining(self) -> int:
+        return self._end - self._pos
+
+    def _take(self, count: int) -> int:
+        pos = self._pos
+        if count > self._end - pos:
+            raise TLSAlert(DECODE_ERROR, "truncated message", "LENGTH_MISMATCH")
+        self._pos = pos + count
+        return pos
+
+    def u8(self) -> int:
+        return self._data[self._take(1)]
+
+    def u16(self) -> int:
+        pos = self._take(2)
+        data = self._data
+        return (data[pos] << 8) | data[pos + 1]
+
+    def u24(self) -> int:
+        pos = self._take(3)
+        data = self._data
+        return (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
+
+    def u32(self) -> int:
+        pos = self._take(4)
+        return int.from_bytes(self._data[pos : pos + 4], "big")
+
+    def raw(self, count: int) -> bytes:
+        pos = self._take(count)
+        return self._data[pos : pos + count]
+
+    def rest(self) -> bytes:
+        return self.raw(self.remaining)
+
+    def vec8(self, minimum: int = 0) -> bytes:
+        return self._vec(self.u8(), minimum)
+
+    def vec16(self, minimum: int = 0) -> bytes:
+        return self._vec(self.u16(), minimum)
+
+    def vec24(self, minimum: int = 0) -> bytes:
+        return self._vec(self.u24(), minimum)
+
+    def _vec(self, length: int, minimum: int) -> bytes:
+        if length < minimum:
+            raise TLSAlert(DECODE_ERROR, "vector too short", "LENGTH_MISMATCH")
+        return self.raw(length)
+
+    def sub8(self, minimum: int = 0) -> Reader:
+        return self._sub(self.u8(), minimum)
+
+    def sub16(self, minimum: int = 0) -> Reader:
+        return self._sub(self.u16(), minimum)
+
+    def sub24(self, minimum: int = 0) -> Reader:
+        return self._sub(self.u24(), minimum)
+
+    def _sub(self, length: int, minimum: int) -> Reader:
+        if length < minimum:
+            raise TLSAlert(DECODE_ERROR, "vector too short", "LENGTH_MISMATCH")
+        start = self._take(length)
+        return Reader(self._data, start, start + length)
+
+    def u16_list(self, length_bytes: int = 2, minimum: int = 0) -> list[int]:
+        """A vector of u16 values with a ``length_bytes``-byte length prefix (even length required)."""
+        sub = self.sub8(minimum) if length_bytes == 1 else self.sub16(minimum)
+        if sub.remaining % 2:
+            raise TLSAlert(DECODE_ERROR, "odd-length u16 vector", "LENGTH_MISMATCH")
+        values = []
+        while sub.remaining:
+            values.append(sub.u16())
+        return values
+
+    def expect_end(self) -> None:
+        if self._pos != self._end:
+            raise TLSAlert(DECODE_ERROR, "trailing bytes", "LENGTH_MISMATCH")
+
+
+def u8(value: int) -> bytes:
+    return value.to_bytes(1, "big")
+
+
+def u16(value: int) -> bytes:
+    return value.to_bytes(2, "big")
+
+
+def u24(value: int) -> bytes:
+    return value.to_bytes(3, "big")
+
+
+def vec8(data: bytes) -> bytes:
+    return b"".join((len(data).to_bytes(1, "big"), data))
+
+
+def vec16(data: bytes) -> bytes:
+    return b"".join((len(data).to_bytes(2, "big"), data))
+
+
+def vec24(data: bytes) -> bytes:
+    return b"".join((len(data).to_bytes(3, "big"), data))
+
+
+def u16_vec(values: Iterable[int], length_bytes: int = 2) -> bytes:
+    body = b"".join(value.to_bytes(2, "big") for value in values)
+    return len(body).to_bytes(length_bytes, "big") + body

@@ -1,0 +1,460 @@
+"""``NativeConnection``: the native engine behind ``tlsapi.Connection``, with ``ssl.SSLObject`` semantics."""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tlsapi._connection import Connection
+from tlsapi._errors import (
+    SSLCertVerificationError,
+    SSLError,
+    SSLWantReadError,
+    SSLWantWriteError,
+    UnsupportedFeatureError,
+    ragged_eof,
+    want_read,
+    zero_return,
+)
+
+from . import _messages as m
+from ._alerts import (
+    BAD_CERTIFICATE,
+    CLOSE_NOTIFY,
+    DECODE_ERROR,
+    INTERNAL_ERROR,
+    ORIGIN,
+    UNEXPECTED_MESSAGE,
+    USER_CANCELED,
+    TLSAlert,
+    error,
+    received_alert_error,
+)
+from ._client import ClientHandshake
+from ._groups import GROUP_NAMES
+from ._handshake import Handshake, State
+from ._record import (
+    ALERT,
+    APPLICATION_DATA,
+    HANDSHAKE,
+    HandshakeBuffer,
+    RecordLayer,
+)
+from ._server import ServerHandshake
+from ._suites import TLS13_SUITES
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from tlsapi._bio import BIO
+    from tlsapi._context import Context
+
+    from ._context import NativeContext
+
+MAX_USELESS_RECORDS = 32  # empty records, warning alerts, CCS and KeyUpdates in a row (Go allows 16)
+
+
+class NativeConnection(Connection):
+    """One TLS 1.3 connection driven through two memory BIOs."""
+
+    _context: NativeContext
+    _handshake: Handshake
+    _incoming: BIO
+    _outgoing: BIO
+    _server_side: bool
+    _server_hostname: str | None
+    _records: RecordLayer
+    _hs_buffer: HandshakeBuffer
+    _started: bool
+    _done: bool
+    _app_data: bytes | memoryview | None
+    _app_pos: int
+    _peer_closed: bool
+    _sent_close: bool
+    _failed: SSLError | None
+    _ccs_seen: bool
+    _useless: int
+    _read_secret: bytes
+    _write_secret: bytes
+
+    @classmethod
+    def _create(
+        cls,
+        context: Context,
+        incoming: BIO,
+        outgoing: BIO,
+        server_side: bool,
+        server_hostname: str | None,
+        session: Any,
+    ) -> Self:
+        from ._context import NativeContext
+
+        if not isinstance(context, NativeContext):
+            raise TypeError("the native backend needs a NativeContext")
+        if session is not None:
+            raise UnsupportedFeatureError("native", "session resumption")
+        self = object.__new__(cls)
+        self._context = context
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self._server_side = server_side
+        self._server_hostname = server_hostname
+        self._records = RecordLayer(incoming, outgoing)
+        self._hs_buffer = HandshakeBuffer()
+        if server_side:
+            self._handshake = ServerHandshake(self, context, self._records)
+        else:
+            self._handshake = ClientHandshake(self, context, self._records, server_hostname)
+        self._started = False
+        self._done = False
+        self._app_data = None
+        self._app_pos = 0
+        self._peer_closed = False
+        self._sent_close = False
+        self._failed = None
+        self._ccs_seen = False
+        self._useless = 0
+        self._read_secret = b""
+        self._write_secret = b""
+        return self
+
+    # -- identity --------------------------------------------------------------------------------------
+
+    @property
+    def context(self) -> NativeContext:
+        return self._context
+
+    @context.setter
+    def context(self, context: Context) -> None:
+        from ._context import NativeContext
+
+        if not isinstance(context, NativeContext):
+            raise TypeError("The value must be a SSLContext")
+        self._context = context
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    @property
+    def session(self) -> Any:
+        return None
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        if session is not None:
+            raise UnsupportedFeatureError("native", "session resumption")
+
+    @property
+    def session_reused(self) -> bool:
+        return False
+
+    # -- error handling -----------------------------------------------------------------------------------
+
+    def _send_alert(self, description: int, level: int = 2) -> None:
+        with contextlib.suppress(Exception):
+            self._records.write(ALERT, bytes((level, description)))
+
+    def _fail(self, exc: BaseException) -> SSLError:
+        """Turn ``exc`` into the error to raise, sending the right alert first (fatal errors only)."""
+        if isinstance(exc, TLSAlert):
+            self._send_alert(exc.description)
+            failure = exc.to_error()
+        elif isinstance(exc, SSLCertVerificationError):
+            self._send_alert(int(getattr(exc, "alert", BAD_CERTIFICATE)))
+            failure = exc
+        elif isinstance(exc, SSLError):
+            failure = exc
+        else:
+            self._send_alert(INTERNAL_ERROR)
+            failure = error("INTERNAL_ERROR")
+            failure.__cause__ = exc
+        self._failed = failure
+        return failure
+
+    def _check_failed(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+
+    # -- record processing ------------------------------------------------------------------------------
+
+    def _next_record(self) -> tuple[int, bytes | memoryview]:
+        record: tuple[int, bytes | memoryview] | None = self._records.read_record()
+        if record is None:
+            if self._incoming.eof:
+                raise ragged_eof(ORIGIN)
+            raise want_read(ORIGIN)
+        return record
+
+    def _useless_record(self) -> None:
+        self._useless += 1
+        if self._useless > MAX_USELESS_RECORDS:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "too many records without data", "TOO_MANY_WARN_ALERTS")
+
+    def _dispatch(self, content_type: int, payload: bytes | memoryview) -> None:
+        if content_type == HANDSHAKE:
+            self._useless = 0
+            buffer = self._hs_buffer
+            buffer.feed(payload)
+            while (message := buffer.pop()) is not None:
+                if self._done:
+                    self._post_handshake(*message)
+                    continue
+                handshake = self._handshake
+                read_key = self._records.read_protected, self._records._read_aead
+                handshake.handle(*message)
+                if len(buffer) and read_key != (self._records.read_protected, self._records._read_aead):
+                    raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
+                if handshake.complete:
+                    self._handshake_complete()
+        elif content_type == APPLICATION_DATA:
+            if not self._done:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "application data during the handshake", "UNEXPECTED_RECORD")
+            self._useless_record()  # only empty records get here
+        elif content_type == ALERT:
+            self._alert(payload)
+        else:  # CHANGE_CIPHER_SPEC
+            if (self._done or self._ccs_seen or bytes(payload) != b"\x01"
+                    or self._handshake.state in (State.START, State.WAIT_CLIENT_HELLO)):
+                raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
+            self._ccs_seen = True
+            self._useless_record()
+
+    def _alert(self, payload: bytes | memoryview) -> None:
+        if len(payload) != 2:
+            raise TLSAlert(DECODE_ERROR, "bad alert", "BAD_LENGTH")
+        level, description = payload[0], payload[1]
+        if description == CLOSE_NOTIFY:
+            self._peer_closed = True
+            return
+        if description == USER_CANCELED and level == 1:
+            self._useless_record()
+            return
+        raise received_alert_error(description)
+
+    def _post_handshake(self, msg_type: int, raw: bytes) -> None:
+        if msg_type == m.NEW_SESSION_TICKET and not self._server_side:
+            m.NewSessionTicket.parse(raw[4:])  # no resumption: checked and dropped
+            return
+        if msg_type == m.KEY_UPDATE:
+            update = m.KeyUpdate.parse(raw[4:])
+            if len(self._hs_buffer):
+                raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
+            self._useless_record()
+            schedule = self._handshake.ks
+            self._read_secret = schedule.next_traffic_secret(self._read_secret)
+            self._handshake.install_read_key(self._read_secret)
+            if update.update_requested and not self._sent_close:
+                self._send_key_update(False)
+            return
+        raise TLSAlert(UNEXPECTED_MESSAGE, f"post-handshake message {msg_type}")
+
+    def _send_key_update(self, request_peer: bool) -> None:
+        """Send KeyUpdate and switch to the next write key (``request_peer`` asks the peer to do the same)."""
+        self._records.write(HANDSHAKE, m.KeyUpdate(request_peer).build())
+        schedule = self._handshake.ks
+        self._write_secret = schedule.next_traffic_secret(self._write_secret)
+        self._handshake.install_write_key(self._write_secret)
+
+    def _handshake_complete(self) -> None:
+        handshake = self._handshake
+        self._done = True
+        self._ccs_seen = True  # no CCS after the handshake
+        if self._server_side:
+            self._read_secret = handshake.client_application_secret
+            self._write_secret = handshake.server_application_secret
+            self._context.record_stat("accept_good")
+        else:
+            self._read_secret = handshake.server_application_secret
+            self._write_secret = handshake.client_application_secret
+            self._context.record_stat("connect_good")
+
+    # -- I/O ----------------------------------------------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        if self._done:
+            return
+        self._check_failed()
+        handshake = self._handshake
+        try:
+            if not self._started:
+                self._started = True
+                if self._server_side:
+                    self._context.record_stat("accept")
+                else:
+                    self._context.record_stat("connect")
+                    if isinstance(handshake, ClientHandshake):
+                        handshake.start()
+            while not self._done:
+                self._dispatch(*self._next_record())
+        except (SSLWantReadError, SSLWantWriteError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from None
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        if not self._done:
+            self.do_handshake()
+        self._check_failed()
+        if buffer is None and len < 0:
+            raise ValueError("size should not be negative")
+        try:
+            while self._app_data is None:
+                if self._peer_closed:
+                    if self._sent_close:
+                        raise zero_return(ORIGIN)
+                    return 0 if buffer is not None else b""
+                record = self._records.read_record()
+                if record is None:
+                    if self._incoming.eof:
+                        if self._context.options & ssl.OP_IGNORE_UNEXPECTED_EOF:
+                            self._peer_closed = True
+                            continue
+                        raise ragged_eof(ORIGIN)
+                    raise want_read(ORIGIN)
+                content_type, payload = record
+                if content_type == APPLICATION_DATA and payload:
+                    self._app_data = payload
+                    self._app_pos = 0
+                    self._useless = 0
+                    break
+                self._dispatch(content_type, payload)
+        except (SSLWantReadError, SSLWantWriteError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, SSLError) and exc.errno == ssl.SSL_ERROR_ZERO_RETURN:
+                raise
+            raise self._fail(exc) from None
+        data = self._app_data
+        if data is None:  # unreachable: the loop above only ends with data
+            raise want_read(ORIGIN)
+        pos = self._app_pos
+        available = data.__len__() - pos
+        if buffer is not None:
+            target = memoryview(buffer).cast("B")
+            size = target.nbytes if len <= 0 or len > target.nbytes else len
+            count = size if size < available else available
+            target[:count] = data[pos : pos + count]
+        else:
+            count = len if len < available else available
+            result = bytes(data) if pos == 0 and count == available else bytes(data[pos : pos + count])
+        if count == available:
+            self._app_data = None
+        else:
+            self._app_pos = pos + count
+        return count if buffer is not None else result
+
+    def write(self, data: Any) -> int:
+        if not self._done:
+            self.do_handshake()
+        self._check_failed()
+        if self._sent_close:
+            raise error("PROTOCOL_IS_SHUTDOWN")
+        if type(data) is not bytes:
+            data = memoryview(data).cast("B")
+        size: int = data.__len__()
+        if size:
+            self._records.write(APPLICATION_DATA, data)
+        return size
+
+    def pending(self) -> int:
+        data = self._app_data
+        return 0 if data is None else data.__len__() - self._app_pos
+
+    def unwrap(self) -> None:
+        self._check_failed()
+        if not self._done:
+            raise error("SHUTDOWN_WHILE_IN_INIT")
+        if not self._sent_close:
+            self._sent_close = True
+            self._send_alert(CLOSE_NOTIFY, 1)
+        try:
+            while not self._peer_closed:
+                self._app_data = None
+                content_type, payload = self._next_record()
+                if content_type != APPLICATION_DATA:
+                    self._dispatch(content_type, payload)
+        except (SSLWantReadError, SSLWantWriteError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc) from None
+
+    # -- inspection ---------------------------------------------------------------------------------------
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        if not self._done:
+            raise ValueError("handshake not done yet")
+        handshake = self._handshake
+        certificate = handshake.peer_certificate
+        if certificate is None:
+            return None
+        if binary_form:
+            return handshake.peer_chain[0]
+        if handshake.verified_chain is None:
+            return {}
+        from tlsapi._certinfo import certificate_dict
+
+        return certificate_dict(certificate)
+
+    def get_verified_chain(self) -> list[bytes]:
+        chain = self._handshake.verified_chain
+        return [] if chain is None else [cert.public_bytes(Encoding.DER) for cert in chain]
+
+    def get_unverified_chain(self) -> list[bytes]:
+        return list(self._handshake.peer_chain)
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        suite = self._handshake.suite
+        if not self._done or suite is None:
+            return None
+        return suite.name, "TLSv1.3", suite.secret_bits
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        codes = self._handshake.shared_suites
+        if not self._done or codes is None:
+            return None
+        return [(TLS13_SUITES[c].name, "TLSv1.3", TLS13_SUITES[c].secret_bits) for c in codes]
+
+    def version(self) -> str | None:
+        return "TLSv1.3" if self._done else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        alpn = self._handshake.alpn
+        return alpn.decode("ascii", "replace") if self._done and alpn is not None else None
+
+    def verify_client_post_handshake(self) -> None:
+        raise UnsupportedFeatureError("native", "post-handshake authentication")
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        if cb_type != "tls-unique":
+            raise ValueError(f"{cb_type!r} channel binding type not implemented")
+        return self._handshake.client_finished if self._done else None
+
+    def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        if not self._done:
+            raise ValueError("handshake not done yet")
+        return self._handshake.ks.exporter(self._handshake.exporter_secret, label, context or b"", length)
+
+    def group(self) -> str | None:
+        group = self._handshake.group
+        return GROUP_NAMES.get(group) if self._done and group is not None else None
+
+    # -- extras (native only) ---------------------------------------------------------------------------
+
+    def key_update(self, request_peer: bool = True) -> None:
+        """Send a KeyUpdate now (TLS 1.3 only), optionally asking the peer to update its keys too."""
+        if not self._done or self._sent_close:
+            raise ValueError("key update needs an established connection")
+        self._send_key_update(request_peer)
+
+    def __repr__(self) -> str:
+        side = "server" if self._server_side else "client"
+        return f"<tlsapi_native.NativeConnection {side} {self._handshake.state.value}>"
+

@@ -1,0 +1,74 @@
+"""``NativeContext``: the ``tlsapi.Context`` of the native engine, with cipher and group selection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from tlsapi._context import Context
+
+from . import BACKEND
+from ._connection import NativeConnection
+from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
+from ._suites import DEFAULT_TLS13_SUITES, TLS13_SUITES, cipher_dict, parse_cipher_string
+
+_ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
+                "X25519": "x25519", "x25519": "x25519"}
+
+
+class NativeContext(Context):
+    """TLS configuration for the native (pure Python) TLS 1.3 engine."""
+
+    backend = BACKEND
+    sslobject_class: ClassVar[type[NativeConnection]] = NativeConnection  # type: ignore[misc]
+
+    def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(protocol, *args, **kwargs)
+        self._native_suites: tuple[int, ...] = DEFAULT_TLS13_SUITES
+        # A client sends one key share (x25519) by default; a server accepts every group it implements.
+        self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
+
+    @property
+    def native_suites(self) -> tuple[int, ...]:
+        """The TLS 1.3 suite codes in preference order."""
+        return self._native_suites
+
+    @property
+    def native_groups(self) -> tuple[int, ...]:
+        """The key-exchange groups in preference order (the client sends a key share for the first)."""
+        return self._native_groups
+
+    def set_ciphers(self, cipherlist: str) -> None:
+        """OpenSSL cipher string; TLS 1.3 suite names restrict the TLS 1.3 suites, as ``set_ciphersuites``."""
+        codes = parse_cipher_string(cipherlist)
+        tls13 = tuple(code for code in codes if code in TLS13_SUITES)
+        if tls13:
+            self._native_suites = tls13
+        self._changed("ciphers")
+
+    def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return [cipher_dict(TLS13_SUITES[code]) for code in self._native_suites]
+
+    def set_groups(self, names: str | Iterable[str]) -> None:
+        """Restrict and order the key-exchange groups: ``"x25519:secp256r1"`` or a list of names."""
+        items = names.split(":") if isinstance(names, str) else list(names)
+        groups: list[int] = []
+        for name in items:
+            group = GROUPS_BY_NAME.get(name.strip())
+            if group is None:
+                raise ValueError(f"unknown group name {name!r}")
+            if group not in groups:
+                groups.append(group)
+        if not groups:
+            raise ValueError("no groups given")
+        self._native_groups = tuple(groups)
+        self._changed("groups")
+
+    def set_ecdh_curve(self, name: str) -> None:
+        if not isinstance(name, str | bytes):
+            raise TypeError("curve name must be str or bytes")
+        text = name.decode("ascii") if isinstance(name, bytes) else name
+        group = _ECDH_CURVES.get(text)
+        if group is None:
+            raise ValueError(f"unknown elliptic curve name {text!r}")
+        self.set_groups([group])

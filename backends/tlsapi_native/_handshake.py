@@ -1,0 +1,110 @@
+"""What the client and server handshakes share: transcript, key installation, key logging, results."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+
+from ._alerts import INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
+from ._keyschedule import KeySchedule, Transcript
+from ._record import HANDSHAKE, RecordLayer
+from ._suites import CipherSuite
+
+if TYPE_CHECKING:
+    from ._context import NativeContext
+
+
+class State(enum.Enum):
+    START = "start"
+    # client
+    WAIT_SERVER_HELLO = "wait ServerHello"
+    WAIT_ENCRYPTED_EXTENSIONS = "wait EncryptedExtensions"
+    WAIT_CERTIFICATE_OR_REQUEST = "wait Certificate or CertificateRequest"
+    WAIT_CERTIFICATE = "wait Certificate"
+    WAIT_CERTIFICATE_VERIFY = "wait CertificateVerify"
+    WAIT_FINISHED = "wait Finished"
+    # server
+    WAIT_CLIENT_HELLO = "wait ClientHello"
+    WAIT_SECOND_CLIENT_HELLO = "wait second ClientHello"
+    WAIT_CLIENT_CERTIFICATE = "wait client Certificate"
+    WAIT_CLIENT_CERTIFICATE_VERIFY = "wait client CertificateVerify"
+    WAIT_CLIENT_FINISHED = "wait client Finished"
+    CONNECTED = "connected"
+
+
+def unexpected(msg_type: int, state: State) -> TLSAlert:
+    return TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} in state {state.value}")
+
+
+class Handshake:
+    """State shared by both roles; subclasses implement ``handle(msg_type, raw)``."""
+
+    is_server: bool = False
+
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
+        self.connection = connection
+        self.context = context
+        self.records = records
+        self.state = State.START
+        self.suite: CipherSuite | None = None
+        self.schedule: KeySchedule | None = None
+        self.transcript: Transcript | None = None
+        self.group: int | None = None
+        self.alpn: bytes | None = None
+        self.client_random = b""
+        self.peer_chain: list[bytes] = []
+        self.verified_chain: list[x509.Certificate] | None = None
+        self.peer_certificate: x509.Certificate | None = None
+        self.client_application_secret = b""
+        self.server_application_secret = b""
+        self.exporter_secret = b""
+        self.client_finished = b""
+        self.shared_suites: list[int] | None = None
+        self.client_ccs_allowed = False
+
+    @property
+    def complete(self) -> bool:
+        return self.state is State.CONNECTED
+
+    def handle(self, msg_type: int, raw: bytes) -> None:
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def send(self, raw: bytes) -> None:
+        """Send a handshake message and add it to the transcript."""
+        if self.transcript is not None:
+            self.transcript.update(raw)
+        self.records.write(HANDSHAKE, raw)
+
+    @property
+    def ks(self) -> KeySchedule:
+        """The key schedule (only once the suite is chosen)."""
+        if self.schedule is None:
+            raise TLSAlert(INTERNAL_ERROR, "no key schedule yet")
+        return self.schedule
+
+    @property
+    def th(self) -> Transcript:
+        """The transcript (only once the suite is chosen)."""
+        if self.transcript is None:
+            raise TLSAlert(INTERNAL_ERROR, "no transcript yet")
+        return self.transcript
+
+    def install_read_key(self, secret: bytes) -> None:
+        schedule = self.ks
+        key, iv = schedule.traffic_keys(secret)
+        self.records.set_read_key(schedule.suite.aead, key, iv)
+
+    def install_write_key(self, secret: bytes) -> None:
+        schedule = self.ks
+        key, iv = schedule.traffic_keys(secret)
+        self.records.set_write_key(schedule.suite.aead, key, iv)
+
+    def keylog(self, label: str, secret: bytes) -> None:
+        path = self.context.keylog_filename
+        if path:
+            with open(path, "a") as handle:
+                handle.write(f"{label} {self.client_random.hex()} {secret.hex()}\n")

@@ -1,0 +1,115 @@
+"""The TLS 1.3 key schedule (RFC 8446 section 7): HKDF, secrets, traffic keys and the transcript hash."""
+
+from __future__ import annotations
+
+import hmac as _hmac
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from ._suites import CipherSuite
+
+__all__ = ["KeySchedule", "Transcript", "hkdf_expand_label", "hkdf_extract"]
+
+
+def hkdf_extract(hash_cls: type[hashes.HashAlgorithm], salt: bytes, ikm: bytes) -> bytes:
+    """HKDF-Extract (RFC 5869): ``HMAC-Hash(salt, IKM)``, an empty salt meaning ``Hash.length`` zeros."""
+    algorithm = hash_cls()
+    mac = HMAC(salt or bytes(algorithm.digest_size), algorithm)
+    mac.update(ikm)
+    return mac.finalize()
+
+
+def hkdf_expand_label(
+    hash_cls: type[hashes.HashAlgorithm], secret: bytes, label: bytes, context: bytes, length: int
+) -> bytes:
+    """HKDF-Expand-Label (RFC 8446 section 7.1)."""
+    full_label = b"tls13 " + label
+    info = b"".join((length.to_bytes(2, "big"), len(full_label).to_bytes(1, "big"), full_label,
+                     len(context).to_bytes(1, "big"), context))
+    return HKDFExpand(hash_cls(), length, info).derive(secret)
+
+
+class Transcript:
+    """The running handshake hash over the exact message bytes sent and received."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, hash_cls: type[hashes.HashAlgorithm], initial: bytes = b"") -> None:
+        self._hash = hashes.Hash(hash_cls())
+        if initial:
+            self._hash.update(initial)
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def digest(self) -> bytes:
+        return self._hash.copy().finalize()
+
+
+class KeySchedule:
+    """Secrets of one TLS 1.3 connection with ``suite`` (no PSK: the early secret uses zeros)."""
+
+    __slots__ = ("_empty_hash", "_hash_cls", "_hash_len", "_secret", "suite")
+
+    def __init__(self, suite: CipherSuite, psk: bytes | None = None) -> None:
+        self.suite = suite
+        self._hash_cls = suite.hash
+        self._hash_len = suite.hash_len
+        digest = hashes.Hash(suite.hash())
+        self._empty_hash = digest.finalize()
+        self._secret = hkdf_extract(suite.hash, b"", psk or bytes(suite.hash_len))  # the early secret
+
+    def expand_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+        return hkdf_expand_label(self._hash_cls, secret, label, context, length)
+
+    def derive_secret(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+        return hkdf_expand_label(self._hash_cls, secret, label, transcript_hash, self._hash_len)
+
+    def _next_stage(self, ikm: bytes) -> None:
+        derived = self.derive_secret(self._secret, b"derived", self._empty_hash)
+        self._secret = hkdf_extract(self._hash_cls, derived, ikm)
+
+    def handshake_secrets(self, shared_secret: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
+        """Enter the handshake stage; ``(client, server)`` handshake traffic secrets for ``Hash(CH..SH)``."""
+        self._next_stage(shared_secret)
+        return (self.derive_secret(self._secret, b"c hs traffic", transcript_hash),
+                self.derive_secret(self._secret, b"s hs traffic", transcript_hash))
+
+    def application_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
+        """Enter the master stage; ``(client, server, exporter)`` secrets for ``Hash(CH..server Finished)``."""
+        self._next_stage(bytes(self._hash_len))
+        return (self.derive_secret(self._secret, b"c ap traffic", transcript_hash),
+                self.derive_secret(self._secret, b"s ap traffic", transcript_hash),
+                self.derive_secret(self._secret, b"exp master", transcript_hash))
+
+    def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
+        """``res master`` for ``Hash(CH..client Finished)`` (call after ``application_secrets``)."""
+        return self.derive_secret(self._secret, b"res master", transcript_hash)
+
+    def finished_verify_data(self, base_secret: bytes, transcript_hash: bytes) -> bytes:
+        finished_key = self.expand_label(base_secret, b"finished", b"", self._hash_len)
+        mac = HMAC(finished_key, self._hash_cls())
+        mac.update(transcript_hash)
+        return mac.finalize()
+
+    def check_finished(self, base_secret: bytes, transcript_hash: bytes, verify_data: bytes) -> bool:
+        return _hmac.compare_digest(self.finished_verify_data(base_secret, transcript_hash), verify_data)
+
+    def traffic_keys(self, secret: bytes) -> tuple[bytes, bytes]:
+        """``(key, iv)`` for a traffic secret."""
+        suite = self.suite
+        return (self.expand_label(secret, b"key", b"", suite.key_len),
+                self.expand_label(secret, b"iv", b"", suite.iv_len))
+
+    def next_traffic_secret(self, secret: bytes) -> bytes:
+        """``application_traffic_secret_N+1`` (KeyUpdate)."""
+        return self.expand_label(secret, b"traffic upd", b"", self._hash_len)
+
+    def exporter(self, exporter_secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+        """RFC 8446 section 7.5 keying material."""
+        secret = self.derive_secret(exporter_secret, label, self._empty_hash)
+        context_hash = hashes.Hash(self._hash_cls())
+        context_hash.update(context)
+        return self.expand_label(secret, b"exporter", context_hash.finalize(), length)

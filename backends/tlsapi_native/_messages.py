@@ -1,0 +1,424 @@
+"""TLS 1.3 handshake messages and extensions, parsed and built symmetrically.
+
+Each message class has ``parse(body)`` (the bytes after the 4-byte handshake header; total, raising
+``TLSAlert`` on malformed input) and ``build()`` (the full message with its header), so tests can build
+malformed messages by editing fields. Extensions stay raw ``(type, data)`` pairs on the messages; the
+``parse_*``/``build_*`` helpers below decode and encode the ones the engine understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
+from ._codec import Reader, u16, u16_vec, vec8, vec16, vec24
+
+# Handshake message types.
+CLIENT_HELLO: Final = 1
+SERVER_HELLO: Final = 2
+NEW_SESSION_TICKET: Final = 4
+END_OF_EARLY_DATA: Final = 5
+ENCRYPTED_EXTENSIONS: Final = 8
+CERTIFICATE: Final = 11
+CERTIFICATE_REQUEST: Final = 13
+CERTIFICATE_VERIFY: Final = 15
+FINISHED: Final = 20
+KEY_UPDATE: Final = 24
+MESSAGE_HASH: Final = 254
+
+# Extension types.
+SERVER_NAME: Final = 0
+SUPPORTED_GROUPS: Final = 10
+SIGNATURE_ALGORITHMS: Final = 13
+ALPN: Final = 16
+PRE_SHARED_KEY: Final = 41
+EARLY_DATA: Final = 42
+SUPPORTED_VERSIONS: Final = 43
+COOKIE: Final = 44
+PSK_KEY_EXCHANGE_MODES: Final = 45
+SIGNATURE_ALGORITHMS_CERT: Final = 50
+KEY_SHARE: Final = 51
+
+TLS13: Final = 0x0304
+TLS12: Final = 0x0303
+HRR_RANDOM: Final = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+DOWNGRADE_TLS12: Final = b"DOWNGRD\x01"
+DOWNGRADE_TLS11: Final = b"DOWNGRD\x00"
+
+Extensions = list[tuple[int, bytes]]
+
+
+def handshake_message(msg_type: int, body: bytes) -> bytes:
+    """``body`` framed as a handshake message: type, 24-bit length, body."""
+    return b"".join((bytes((msg_type,)), len(body).to_bytes(3, "big"), body))
+
+
+def parse_extensions(reader: Reader) -> Extensions:
+    """An extensions block (u16 length); duplicate types are an illegal_parameter."""
+    block = reader.sub16()
+    extensions: Extensions = []
+    seen: set[int] = set()
+    while block.remaining:
+        ext_type = block.u16()
+        data = block.vec16()
+        if ext_type in seen:
+            raise TLSAlert(ILLEGAL_PARAMETER, f"duplicate extension {ext_type}", "DUPLICATE_EXTENSION")
+        seen.add(ext_type)
+        extensions.append((ext_type, data))
+    return extensions
+
+
+def build_extensions(extensions: Sequence[tuple[int, bytes]]) -> bytes:
+    return vec16(b"".join(u16(ext_type) + vec16(data) for ext_type, data in extensions))
+
+
+# -- messages ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClientHello:
+    random: bytes
+    session_id: bytes
+    cipher_suites: list[int]
+    extensions: Extensions
+    legacy_version: int = TLS12
+    compression_methods: bytes = b"\x00"
+
+    @classmethod
+    def parse(cls, body: bytes) -> ClientHello:
+        reader = Reader(body)
+        legacy_version = reader.u16()
+        random = reader.raw(32)
+        session_id = reader.vec8()
+        if len(session_id) > 32:
+            raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+        suites = reader.u16_list(minimum=2)
+        compression = reader.vec8(minimum=1)
+        extensions = parse_extensions(reader) if reader.remaining else []
+        reader.expect_end()
+        return cls(random, session_id, suites, extensions, legacy_version, compression)
+
+    def build(self) -> bytes:
+        body = b"".join((
+            u16(self.legacy_version), self.random, vec8(self.session_id), u16_vec(self.cipher_suites),
+            vec8(self.compression_methods), build_extensions(self.extensions),
+        ))
+        return handshake_message(CLIENT_HELLO, body)
+
+
+@dataclass
+class ServerHello:
+    random: bytes
+    session_id: bytes
+    cipher_suite: int
+    extensions: Extensions
+    legacy_version: int = TLS12
+    compression_method: int = 0
+
+    @property
+    def is_hello_retry_request(self) -> bool:
+        return self.random == HRR_RANDOM
+
+    @classmethod
+    def parse(cls, body: bytes) -> ServerHello:
+        reader = Reader(body)
+        legacy_version = reader.u16()
+        random = reader.raw(32)
+        session_id = reader.vec8()
+        if len(session_id) > 32:
+            raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+        suite = reader.u16()
+        compression = reader.u8()
+        extensions = parse_extensions(reader) if reader.remaining else []
+        reader.expect_end()
+        return cls(random, session_id, suite, extensions, legacy_version, compression)
+
+    def build(self) -> bytes:
+        body = b"".join((
+            u16(self.legacy_version), self.random, vec8(self.session_id), u16(self.cipher_suite),
+            bytes((self.compression_method,)), build_extensions(self.extensions),
+        ))
+        return handshake_message(SERVER_HELLO, body)
+
+
+@dataclass
+class EncryptedExtensions:
+    extensions: Extensions
+
+    @classmethod
+    def parse(cls, body: bytes) -> EncryptedExtensions:
+        reader = Reader(body)
+        extensions = parse_extensions(reader)
+        reader.expect_end()
+        return cls(extensions)
+
+    def build(self) -> bytes:
+        return handshake_message(ENCRYPTED_EXTENSIONS, build_extensions(self.extensions))
+
+
+@dataclass
+class CertificateRequest:
+    context: bytes
+    extensions: Extensions
+
+    @classmethod
+    def parse(cls, body: bytes) -> CertificateRequest:
+        reader = Reader(body)
+        context = reader.vec8()
+        extensions = parse_extensions(reader)
+        reader.expect_end()
+        return cls(context, extensions)
+
+    def build(self) -> bytes:
+        return handshake_message(CERTIFICATE_REQUEST, vec8(self.context) + build_extensions(self.extensions))
+
+
+@dataclass
+class Certificate:
+    context: bytes
+    entries: list[tuple[bytes, Extensions]]  # (DER certificate, per-entry extensions)
+
+    @classmethod
+    def parse(cls, body: bytes) -> Certificate:
+        reader = Reader(body)
+        context = reader.vec8()
+        entries_reader = reader.sub24()
+        reader.expect_end()
+        entries = []
+        while entries_reader.remaining:
+            der = entries_reader.vec24(minimum=1)
+            entries.append((der, parse_extensions(entries_reader)))
+        return cls(context, entries)
+
+    def build(self) -> bytes:
+        entries = b"".join(vec24(der) + build_extensions(exts) for der, exts in self.entries)
+        return handshake_message(CERTIFICATE, vec8(self.context) + vec24(entries))
+
+
+@dataclass
+class CertificateVerify:
+    scheme: int
+    signature: bytes
+
+    @classmethod
+    def parse(cls, body: bytes) -> CertificateVerify:
+        reader = Reader(body)
+        scheme = reader.u16()
+        signature = reader.vec16(minimum=1)
+        reader.expect_end()
+        return cls(scheme, signature)
+
+    def build(self) -> bytes:
+        return handshake_message(CERTIFICATE_VERIFY, u16(self.scheme) + vec16(self.signature))
+
+
+@dataclass
+class Finished:
+    verify_data: bytes
+
+    @classmethod
+    def parse(cls, body: bytes, hash_len: int) -> Finished:
+        if len(body) != hash_len:
+            raise TLSAlert(DECODE_ERROR, "bad Finished length", "BAD_LENGTH")
+        return cls(bytes(body))
+
+    def build(self) -> bytes:
+        return handshake_message(FINISHED, self.verify_data)
+
+
+@dataclass
+class NewSessionTicket:
+    lifetime: int
+    age_add: int
+    nonce: bytes
+    ticket: bytes
+    extensions: Extensions = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, body: bytes) -> NewSessionTicket:
+        reader = Reader(body)
+        lifetime = reader.u32()
+        age_add = reader.u32()
+        nonce = reader.vec8()
+        ticket = reader.vec16(minimum=1)
+        extensions = parse_extensions(reader)
+        reader.expect_end()
+        return cls(lifetime, age_add, nonce, ticket, extensions)
+
+    def build(self) -> bytes:
+        body = b"".join((self.lifetime.to_bytes(4, "big"), self.age_add.to_bytes(4, "big"), vec8(self.nonce),
+                         vec16(self.ticket), build_extensions(self.extensions)))
+        return handshake_message(NEW_SESSION_TICKET, body)
+
+
+@dataclass
+class KeyUpdate:
+    update_requested: bool
+
+    @classmethod
+    def parse(cls, body: bytes) -> KeyUpdate:
+        reader = Reader(body)
+        value = reader.u8()
+        reader.expect_end()
+        if value > 1:
+            raise TLSAlert(ILLEGAL_PARAMETER, "bad KeyUpdate request", "BAD_KEY_UPDATE")
+        return cls(bool(value))
+
+    def build(self) -> bytes:
+        return handshake_message(KEY_UPDATE, bytes((int(self.update_requested),)))
+
+
+def message_hash(hash_of_client_hello: bytes) -> bytes:
+    """The synthetic ``message_hash`` message replacing ClientHello1 in the transcript after an HRR."""
+    return handshake_message(MESSAGE_HASH, hash_of_client_hello)
+
+
+# -- extension bodies ---------------------------------------------------------------------------------------
+
+
+def _end(reader: Reader) -> None:
+    reader.expect_end()
+
+
+def parse_supported_versions_client(data: bytes) -> list[int]:
+    reader = Reader(data)
+    versions = reader.u16_list(length_bytes=1, minimum=2)
+    _end(reader)
+    return versions
+
+
+def build_supported_versions_client(versions: Sequence[int]) -> bytes:
+    return u16_vec(versions, length_bytes=1)
+
+
+def parse_u16(data: bytes) -> int:
+    """A single u16 (ServerHello supported_versions, HelloRetryRequest key_share)."""
+    reader = Reader(data)
+    value = reader.u16()
+    _end(reader)
+    return value
+
+
+def parse_u16_list(data: bytes) -> list[int]:
+    """supported_groups, signature_algorithms(_cert)."""
+    reader = Reader(data)
+    values = reader.u16_list(minimum=2)
+    _end(reader)
+    return values
+
+
+def build_u16_list(values: Sequence[int]) -> bytes:
+    return u16_vec(values)
+
+
+def parse_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
+    reader = Reader(data)
+    shares_reader = reader.sub16()
+    _end(reader)
+    shares: list[tuple[int, bytes]] = []
+    groups: set[int] = set()
+    while shares_reader.remaining:
+        group = shares_reader.u16()
+        key = shares_reader.vec16(minimum=1)
+        if group in groups:
+            raise TLSAlert(ILLEGAL_PARAMETER, "duplicate key share", "BAD_KEY_SHARE")
+        groups.add(group)
+        shares.append((group, key))
+    return shares
+
+
+def build_key_share_client(shares: Sequence[tuple[int, bytes]]) -> bytes:
+    return vec16(b"".join(u16(group) + vec16(key) for group, key in shares))
+
+
+def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
+    reader = Reader(data)
+    group = reader.u16()
+    key = reader.vec16(minimum=1)
+    _end(reader)
+    return group, key
+
+
+def build_key_share_server(group: int, key: bytes) -> bytes:
+    return u16(group) + vec16(key)
+
+
+def parse_server_name(data: bytes) -> str | None:
+    """The host_name of a ClientHello server_name extension (``None`` if it names none)."""
+    reader = Reader(data)
+    names = reader.sub16(minimum=1)
+    _end(reader)
+    host: str | None = None
+    while names.remaining:
+        name_type = names.u8()
+        name = names.vec16(minimum=1)
+        if name_type == 0:
+            if host is not None:
+                raise TLSAlert(ILLEGAL_PARAMETER, "two host names", "BAD_EXTENSION")
+            try:
+                host = name.decode("ascii")
+            except UnicodeDecodeError:
+                raise TLSAlert(DECODE_ERROR, "non-ASCII host name", "BAD_EXTENSION") from None
+            if "\x00" in host:
+                raise TLSAlert(ILLEGAL_PARAMETER, "NUL in host name", "BAD_EXTENSION")
+    return host
+
+
+def build_server_name(host: str) -> bytes:
+    return vec16(b"\x00" + vec16(host.encode("ascii")))
+
+
+def parse_alpn(data: bytes) -> list[bytes]:
+    reader = Reader(data)
+    names_reader = reader.sub16(minimum=2)
+    _end(reader)
+    names = []
+    while names_reader.remaining:
+        names.append(names_reader.vec8(minimum=1))
+    return names
+
+
+def build_alpn(protocols: Sequence[bytes]) -> bytes:
+    return vec16(b"".join(vec8(protocol) for protocol in protocols))
+
+
+def parse_psk_key_exchange_modes(data: bytes) -> bytes:
+    reader = Reader(data)
+    modes = reader.vec8(minimum=1)
+    _end(reader)
+    return modes
+
+
+def parse_cookie(data: bytes) -> bytes:
+    reader = Reader(data)
+    cookie = reader.vec16(minimum=1)
+    _end(reader)
+    return cookie
+
+
+def build_cookie(cookie: bytes) -> bytes:
+    return vec16(cookie)
+
+
+def parse_pre_shared_key_client(data: bytes) -> tuple[list[tuple[bytes, int]], list[bytes]]:
+    """``(identities as (identity, obfuscated_ticket_age), binders)``."""
+    reader = Reader(data)
+    identities_reader = reader.sub16(minimum=7)
+    binders_reader = reader.sub16(minimum=33)
+    _end(reader)
+    identities = []
+    while identities_reader.remaining:
+        identities.append((identities_reader.vec16(minimum=1), identities_reader.u32()))
+    binders = []
+    while binders_reader.remaining:
+        binders.append(binders_reader.vec8(minimum=32))
+    if len(binders) != len(identities):
+        raise TLSAlert(ILLEGAL_PARAMETER, "binder count mismatch", "BAD_EXTENSION")
+    return identities, binders
+
+
+def expect_empty(data: bytes) -> None:
+    if data:
+        raise TLSAlert(DECODE_ERROR, "extension should be empty", "BAD_EXTENSION")

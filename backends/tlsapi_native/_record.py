@@ -1,0 +1,239 @@
+"""The TLS 1.3 record layer over two memory BIOs, and handshake-message reassembly.
+
+Built for throughput: one AEAD object per key, the nonce computed as ``iv XOR seq`` with integer
+arithmetic, incoming records sliced out of the received bytes with ``memoryview`` (no copy before
+decryption), and each outgoing record written to the BIO as header + ciphertext without joining.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+
+from ._alerts import (
+    BAD_RECORD_MAC,
+    DECODE_ERROR,
+    ILLEGAL_PARAMETER,
+    PROTOCOL_VERSION,
+    RECORD_OVERFLOW,
+    UNEXPECTED_MESSAGE,
+    TLSAlert,
+)
+
+CHANGE_CIPHER_SPEC: Final = 20
+ALERT: Final = 21
+HANDSHAKE: Final = 22
+APPLICATION_DATA: Final = 23
+
+MAX_PLAINTEXT: Final = 1 << 14
+MAX_CIPHERTEXT: Final = MAX_PLAINTEXT + 256
+MAX_HANDSHAKE_MESSAGE: Final = 1 << 17  # Go caps at 64 KiB; leave room for long certificate chains
+_TAG_LEN: Final = 16
+_MAX_SEQ: Final = (1 << 64) - 1
+
+_CONTENT_TYPE_BYTES: Final = {t: bytes((t,)) for t in (ALERT, HANDSHAKE, APPLICATION_DATA)}
+
+
+class RecordLayer:
+    """Reads records from ``incoming`` and writes records to ``outgoing``, protected once keys are set."""
+
+    __slots__ = (
+        "_buf", "_incoming", "_outgoing", "_pos", "_read_aead", "_read_iv", "_read_seq", "_write_aead",
+        "_write_iv", "_write_seq", "records_read",
+    )
+
+    def __init__(self, incoming: Any, outgoing: Any) -> None:
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self._buf = b""
+        self._pos = 0
+        self._read_aead: Any = None
+        self._read_iv = 0
+        self._read_seq = 0
+        self._write_aead: Any = None
+        self._write_iv = 0
+        self._write_seq = 0
+        self.records_read = 0
+
+    # -- keys ------------------------------------------------------------------------------------------
+
+    def set_read_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
+        self._read_aead = aead_class(key)
+        self._read_iv = int.from_bytes(iv, "big")
+        self._read_seq = 0
+
+    def set_write_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
+        self._write_aead = aead_class(key)
+        self._write_iv = int.from_bytes(iv, "big")
+        self._write_seq = 0
+
+    @property
+    def read_protected(self) -> bool:
+        return self._read_aead is not None
+
+    @property
+    def write_protected(self) -> bool:
+        return self._write_aead is not None
+
+    @property
+    def buffered(self) -> int:
+        """Received bytes not yet consumed as records (excluding what is still in the BIO)."""
+        return len(self._buf) - self._pos
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _fill(self, needed: int) -> bool:
+        """Pull from the BIO until ``needed`` bytes are buffered; False if it runs dry first."""
+        buf = self._buf
+        pos = self._pos
+        while len(buf) - pos < needed:
+            chunk = self._incoming.read()
+            if not chunk:
+                self._buf = buf
+                self._pos = pos
+                return False
+            buf = chunk if pos >= len(buf) else buf[pos:] + chunk
+            pos = 0
+        self._buf = buf
+        self._pos = pos
+        return True
+
+    def read_record(self) -> tuple[int, bytes | memoryview] | None:
+        """The next record as ``(content_type, plaintext)``, or ``None`` until a whole record is here."""
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 5:
+            if not self._fill(5):
+                return None
+            buf = self._buf
+            pos = self._pos
+        content_type = buf[pos]
+        length = (buf[pos + 3] << 8) | buf[pos + 4]
+        if buf[pos + 1] != 3:
+            raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
+        if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
+            raise TLSAlert(UNEXPECTED_MESSAGE, reason="WRONG_VERSION_NUMBER" if self.records_read == 0
+                           else "UNEXPECTED_RECORD")
+        aead = self._read_aead
+        if length > (MAX_CIPHERTEXT if aead is not None and content_type == APPLICATION_DATA
+                     else MAX_PLAINTEXT):
+            raise TLSAlert(RECORD_OVERFLOW, reason="ENCRYPTED_LENGTH_TOO_LONG" if aead is not None
+                           else "PACKET_LENGTH_TOO_LONG")
+        end = pos + 5 + length
+        if len(buf) < end:
+            if not self._fill(5 + length):
+                return None
+            buf = self._buf
+            pos = self._pos
+            end = pos + 5 + length
+        self._pos = end
+        self.records_read += 1
+        if content_type != APPLICATION_DATA or aead is None:
+            if content_type == APPLICATION_DATA:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
+            if length == 0 and content_type != APPLICATION_DATA:
+                raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE,
+                               "empty record", "BAD_LENGTH")
+            if aead is not None and content_type == HANDSHAKE:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "unprotected handshake record")
+            return content_type, buf[pos + 5 : end]
+        seq = self._read_seq
+        if seq >= _MAX_SEQ:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+        try:
+            plaintext: bytes = aead.decrypt(
+                (self._read_iv ^ seq).to_bytes(12, "big"), memoryview(buf)[pos + 5 : end], buf[pos : pos + 5]
+            )
+        except InvalidTag:
+            raise TLSAlert(BAD_RECORD_MAC) from None
+        self._read_seq = seq + 1
+        last = len(plaintext) - 1
+        if last >= 0 and plaintext[last]:
+            inner = plaintext[last]
+        else:
+            stripped = plaintext.rstrip(b"\x00")
+            if not stripped:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "record without a content type", "UNEXPECTED_RECORD")
+            last = len(stripped) - 1
+            inner = stripped[last]
+        if last > MAX_PLAINTEXT:
+            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
+        if inner == APPLICATION_DATA:
+            return inner, memoryview(plaintext)[:last]
+        if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "bad inner content type", "UNEXPECTED_RECORD")
+        if last == 0:
+            raise TLSAlert(DECODE_ERROR if inner == ALERT else UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
+        return inner, plaintext[:last]
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` as records of ``content_type`` (fragmented, protected once a write key is set)."""
+        aead = self._write_aead
+        write = self._outgoing.write
+        total = len(data)
+        if aead is None:
+            for start in range(0, total, MAX_PLAINTEXT):
+                chunk = data[start : start + MAX_PLAINTEXT]
+                n = len(chunk)
+                write(bytes((content_type, 3, 3, n >> 8, n & 255)))
+                write(chunk)
+            return
+        type_byte = _CONTENT_TYPE_BYTES[content_type]
+        iv = self._write_iv
+        seq = self._write_seq
+        view = memoryview(data) if total > MAX_PLAINTEXT else data
+        start = 0
+        while True:
+            chunk = view[start : start + MAX_PLAINTEXT] if total > MAX_PLAINTEXT else view
+            n = len(chunk) + 1 + _TAG_LEN
+            header = bytes((APPLICATION_DATA, 3, 3, n >> 8, n & 255))
+            write(header)
+            write(aead.encrypt((iv ^ seq).to_bytes(12, "big"), b"".join((chunk, type_byte)), header))
+            seq += 1
+            start += MAX_PLAINTEXT
+            if start >= total:
+                break
+        if seq >= _MAX_SEQ:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+        self._write_seq = seq
+
+    def write_change_cipher_spec(self) -> None:
+        self._outgoing.write(b"\x14\x03\x03\x00\x01\x01")
+
+
+class HandshakeBuffer:
+    """Reassembles handshake messages from record payloads, refusing messages over ``limit`` bytes."""
+
+    __slots__ = ("_buf", "limit")
+
+    def __init__(self, limit: int = MAX_HANDSHAKE_MESSAGE) -> None:
+        self._buf = bytearray()
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes | memoryview) -> None:
+        self._buf += data
+        if len(self._buf) >= 4:
+            length = int.from_bytes(self._buf[1:4], "big")
+            if length > self.limit:
+                raise TLSAlert(ILLEGAL_PARAMETER, "handshake message too long", "EXCESSIVE_MESSAGE_SIZE")
+
+    def pop(self) -> tuple[int, bytes] | None:
+        """The next complete message as ``(type, raw bytes including the 4-byte header)``."""
+        buf = self._buf
+        if len(buf) < 4:
+            return None
+        length = int.from_bytes(buf[1:4], "big")
+        if length > self.limit:
+            raise TLSAlert(ILLEGAL_PARAMETER, "handshake message too long", "EXCESSIVE_MESSAGE_SIZE")
+        end = 4 + length
+        if len(buf) < end:
+            return None
+        raw = bytes(buf[:end])
+        del buf[:end]
+        return raw[0], raw

@@ -1,0 +1,281 @@
+"""The TLS 1.3 server handshake state machine (RFC 8446 section 4, server side)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from . import _messages as m
+from ._alerts import (
+    CERTIFICATE_REQUIRED,
+    DECRYPT_ERROR,
+    HANDSHAKE_FAILURE,
+    ILLEGAL_PARAMETER,
+    INTERNAL_ERROR,
+    MISSING_EXTENSION,
+    PROTOCOL_VERSION,
+    TLSAlert,
+)
+from ._client import load_certificate
+from ._groups import server_key_exchange
+from ._handshake import Handshake, State, unexpected
+from ._keyschedule import KeySchedule, Transcript
+from ._signatures import (
+    DEFAULT_SIGNATURE_SCHEMES,
+    choose_scheme,
+    sign,
+    tls13_certificate_verify_input,
+    verify,
+)
+from ._suites import TLS13_SUITES, CipherSuite
+
+if TYPE_CHECKING:
+    from ._context import NativeContext
+    from ._record import RecordLayer
+
+
+class ServerHandshake(Handshake):
+    """Drives a server handshake: ``handle()`` takes each client message and sends the server's flight."""
+
+    is_server = True
+
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
+        super().__init__(connection, context, records)
+        self.state = State.WAIT_CLIENT_HELLO
+        self.server_name: str | None = None
+        self.first_hello: m.ClientHello | None = None
+        self.retry_group = 0
+        self.client_handshake_secret = b""
+        self.certificate_requested = False
+        self.sent_ccs = False
+
+    def handle(self, msg_type: int, raw: bytes) -> None:
+        state = self.state
+        body = raw[4:]
+        if state is State.WAIT_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
+            self._client_hello(m.ClientHello.parse(body), raw)
+        elif state is State.WAIT_SECOND_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
+            self._second_client_hello(m.ClientHello.parse(body), raw)
+        elif state is State.WAIT_CLIENT_CERTIFICATE and msg_type == m.CERTIFICATE:
+            self._client_certificate(m.Certificate.parse(body), raw)
+        elif state is State.WAIT_CLIENT_CERTIFICATE_VERIFY and msg_type == m.CERTIFICATE_VERIFY:
+            self._client_certificate_verify(m.CertificateVerify.parse(body), raw)
+        elif state is State.WAIT_CLIENT_FINISHED and msg_type == m.FINISHED:
+            self._client_finished(m.Finished.parse(body, self.ks.suite.hash_len))
+        else:
+            raise unexpected(msg_type, state)
+
+    # -- ClientHello ---------------------------------------------------------------------------------
+
+    def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+        extensions = dict(hello.extensions)
+        if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
+            raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
+        versions = extensions.get(m.SUPPORTED_VERSIONS)
+        if versions is None or m.TLS13 not in m.parse_supported_versions_client(versions):
+            raise TLSAlert(PROTOCOL_VERSION, "client does not offer TLS 1.3", "UNSUPPORTED_PROTOCOL")
+        if hello.compression_methods != b"\x00":
+            raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
+        self.client_random = hello.random
+        server_name = extensions.get(m.SERVER_NAME)
+        self.server_name = m.parse_server_name(server_name) if server_name is not None else None
+        self._sni_callback()
+        suite = self._choose_suite(hello)
+        self.shared_suites = [code for code in hello.cipher_suites if code in self.context.native_suites]
+        groups_data = extensions.get(m.SUPPORTED_GROUPS)
+        shares_data = extensions.get(m.KEY_SHARE)
+        if groups_data is None or shares_data is None:
+            raise TLSAlert(MISSING_EXTENSION, "no supported_groups or key_share", "MISSING_SUPPORTED_GROUPS_EXTENSION")
+        client_groups = m.parse_u16_list(groups_data)
+        shares = dict(m.parse_key_share_client(shares_data))
+        if not shares.keys() <= set(client_groups):
+            raise TLSAlert(ILLEGAL_PARAMETER, "key share for a group not in supported_groups", "BAD_KEY_SHARE")
+        ours = self.context.native_groups
+        group = next((g for g in ours if g in shares), None)
+        if group is None:
+            group = next((g for g in ours if g in client_groups), None)
+            if group is None:
+                raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SUITABLE_KEY_SHARE")
+            self._hello_retry_request(hello, raw, suite, group)
+            return
+        self.transcript = Transcript(suite.hash, raw)
+        self._negotiate(hello, suite, group, shares[group])
+
+    def _second_client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+        first = self.first_hello
+        suite = self.suite
+        if first is None or suite is None:
+            raise unexpected(m.CLIENT_HELLO, self.state)
+        extensions = dict(hello.extensions)
+        if hello.session_id != first.session_id or hello.random != first.random:
+            raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
+        shares_data = extensions.get(m.KEY_SHARE)
+        if shares_data is None:
+            raise TLSAlert(MISSING_EXTENSION, "no key_share", "MISSING_KEY_SHARE")
+        shares = m.parse_key_share_client(shares_data)
+        if len(shares) != 1 or shares[0][0] != self.retry_group:
+            raise TLSAlert(ILLEGAL_PARAMETER, "wrong key share after HelloRetryRequest", "BAD_KEY_SHARE")
+        if suite.code not in hello.cipher_suites or m.EARLY_DATA in extensions:
+            raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
+        self.th.update(raw)
+        self._negotiate(hello, suite, self.retry_group, shares[0][1])
+
+    def _sni_callback(self) -> None:
+        callback = self.context.sni_callback
+        if callback is None:
+            return
+        try:
+            result = callback(self.connection, self.server_name, self.context)
+        except Exception as exc:  # the stdlib reports the exception as unraisable and aborts
+            sys.unraisablehook(types.SimpleNamespace(
+                exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=None,
+                object=callback,
+            ))
+            raise TLSAlert(HANDSHAKE_FAILURE, "SNI callback raised", "CALLBACK_FAILED") from None
+        if result is not None:
+            alert = result if isinstance(result, int) and 0 <= result < 256 else INTERNAL_ERROR
+            raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
+
+    def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
+        ours = self.context.native_suites
+        offered = hello.cipher_suites
+        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
+            code = next((c for c in ours if c in offered), None)
+        else:
+            code = next((c for c in offered if c in ours), None)
+        if code is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
+        return TLS13_SUITES[code]
+
+    def _hello_retry_request(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int) -> None:
+        self.suite = suite
+        self.first_hello = hello
+        self.retry_group = group
+        digest = hashes.Hash(suite.hash())
+        digest.update(raw)
+        self.transcript = Transcript(suite.hash, m.message_hash(digest.finalize()))
+        retry = m.ServerHello(m.HRR_RANDOM, hello.session_id, suite.code, [
+            (m.SUPPORTED_VERSIONS, m.TLS13.to_bytes(2, "big")),
+            (m.KEY_SHARE, group.to_bytes(2, "big")),
+        ])
+        self.send(retry.build())
+        self._send_ccs_once(hello)
+        self.state = State.WAIT_SECOND_CLIENT_HELLO
+
+    def _send_ccs_once(self, hello: m.ClientHello) -> None:
+        if hello.session_id and not self.sent_ccs:
+            self.records.write_change_cipher_spec()
+            self.sent_ccs = True
+
+    # -- the server flight -----------------------------------------------------------------------------
+
+    def _negotiate(self, hello: m.ClientHello, suite: CipherSuite, group: int, client_share: bytes) -> None:
+        extensions = dict(hello.extensions)
+        schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
+        if schemes_data is None:
+            raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
+        chain = self.connection.context.cert_chain
+        if chain is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
+        scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), certificate=chain.leaf)
+        if scheme is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+        alpn_data = extensions.get(m.ALPN)
+        if alpn_data is not None:
+            offered = m.parse_alpn(alpn_data)
+            self.alpn = next((p for p in self.context.alpn_protocols if p in offered), None)
+        server_share, shared_secret = server_key_exchange(group, client_share)
+        self.suite = suite
+        self.group = group
+        transcript = self.th
+        hello_extensions: m.Extensions = [
+            (m.SUPPORTED_VERSIONS, m.TLS13.to_bytes(2, "big")),
+            (m.KEY_SHARE, m.build_key_share_server(group, server_share)),
+        ]
+        self.send(m.ServerHello(os.urandom(32), hello.session_id, suite.code, hello_extensions).build())
+        self._send_ccs_once(hello)
+        schedule = self.schedule = KeySchedule(suite)
+        client_secret, server_secret = schedule.handshake_secrets(shared_secret, transcript.digest())
+        self.client_handshake_secret = client_secret
+        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_secret)
+        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", server_secret)
+        self.install_write_key(server_secret)
+        self.install_read_key(client_secret)
+
+        encrypted: m.Extensions = []
+        if self.server_name is not None:
+            encrypted.append((m.SERVER_NAME, b""))
+        if self.alpn is not None:
+            encrypted.append((m.ALPN, m.build_alpn([self.alpn])))
+        self.send(m.EncryptedExtensions(encrypted).build())
+        if self.context.verify_mode != ssl.CERT_NONE:
+            self.certificate_requested = True
+            request = m.CertificateRequest(b"", [
+                (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
+            ])
+            self.send(request.build())
+        entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
+                                                     for cert in chain.certificates]
+        self.send(m.Certificate(b"", entries).build())
+        signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=True))
+        self.send(m.CertificateVerify(scheme, signature).build())
+        self.send(m.Finished(schedule.finished_verify_data(server_secret, transcript.digest())).build())
+
+        client_app, server_app, exporter = schedule.application_secrets(transcript.digest())
+        self.client_application_secret = client_app
+        self.server_application_secret = server_app
+        self.exporter_secret = exporter
+        self.keylog("CLIENT_TRAFFIC_SECRET_0", client_app)
+        self.keylog("SERVER_TRAFFIC_SECRET_0", server_app)
+        self.keylog("EXPORTER_SECRET", exporter)
+        self.install_write_key(server_app)
+        self.state = State.WAIT_CLIENT_CERTIFICATE if self.certificate_requested else State.WAIT_CLIENT_FINISHED
+
+    # -- client authentication and Finished ------------------------------------------------------------------
+
+    def _client_certificate(self, message: m.Certificate, raw: bytes) -> None:
+        if message.context:
+            raise TLSAlert(ILLEGAL_PARAMETER, "wrong certificate_request_context", "BAD_EXTENSION")
+        if not message.entries:
+            if self.context.verify_mode == ssl.CERT_REQUIRED:
+                raise TLSAlert(CERTIFICATE_REQUIRED, "client sent no certificate",
+                               "PEER_DID_NOT_RETURN_A_CERTIFICATE")
+            self.th.update(raw)
+            self.state = State.WAIT_CLIENT_FINISHED
+            return
+        self.peer_chain = [der for der, _ in message.entries]
+        self.peer_certificate = load_certificate(self.peer_chain[0])
+        from ._trust import verify_peer_chain
+
+        self.verified_chain = verify_peer_chain(
+            self.peer_chain, anchors=self.context.trust_anchors, server_hostname=None,
+            server_side_peer=False, check_hostname=False,
+            partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+        )
+        self.th.update(raw)
+        self.state = State.WAIT_CLIENT_CERTIFICATE_VERIFY
+
+    def _client_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
+        certificate = self.peer_certificate
+        if certificate is None:
+            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
+        if message.scheme not in DEFAULT_SIGNATURE_SCHEMES:
+            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
+        verify(message.scheme, certificate.public_key(), message.signature,
+               tls13_certificate_verify_input(self.th.digest(), server=False), certificate=certificate)
+        self.th.update(raw)
+        self.state = State.WAIT_CLIENT_FINISHED
+
+    def _client_finished(self, message: m.Finished) -> None:
+        schedule = self.ks
+        if not schedule.check_finished(self.client_handshake_secret, self.th.digest(), message.verify_data):
+            raise TLSAlert(DECRYPT_ERROR, "bad client Finished", "DIGEST_CHECK_FAILED")
+        self.client_finished = message.verify_data
+        self.install_read_key(self.client_application_secret)
+        self.state = State.CONNECTED
