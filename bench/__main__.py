@@ -16,11 +16,11 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
-from tlsapi_conformance import pki as pki_module
-
 import tlsapi
+from tlsapi_conformance import pki as pki_module
 
 from . import cases
 from .cases import Pair, Work
@@ -106,24 +106,24 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
         for name in backends:
             group = "x25519" if _can_select_group(name) else None
             pair = Pair(name, name, leaf, group)
-            add(case, name, "hs/s", lambda pair=pair: cases.full_handshake(pair, pki), name)
+            add(case, name, "hs/s", partial(cases.full_handshake, pair, pki), name)
         if leaf == "ecdsa-p256":
-            add(case, "crypto floor", "hs/s", lambda: crypto_floor(pki))
+            add(case, "crypto floor", "hs/s", partial(crypto_floor, pki))
     pq = [name for name in backends if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name)]
     for name in pq:
         pair = Pair(name, name, "ecdsa-p256", "X25519MLKEM768")
         add("full handshake, ecdsa-p256, X25519MLKEM768 (BIO)", name, "hs/s",
-            lambda pair=pair: cases.full_handshake(pair, pki), name)
+            partial(cases.full_handshake, pair, pki), name)
     for name in backends:
         if _declares(name, C.SESSION_RESUMPTION):
             pair = Pair(name, name)
             add("resumed handshake, TLS 1.3 (BIO)", name, "hs/s",
-                lambda pair=pair: cases.resumed_handshake(pair, pki), name)
+                partial(cases.resumed_handshake, pair, pki), name)
     for name in backends:
         if _declares(name, C.TLSv1_2):
             pair = Pair(name, name, version=ssl.TLSVersion.TLSv1_2)
             add("full handshake, TLS 1.2 ECDHE (BIO)", name, "hs/s",
-                lambda pair=pair: cases.full_handshake(pair, pki), name)
+                partial(cases.full_handshake, pair, pki), name)
     for suite in SUITES:
         for name in backends:
             found = _bulk_pair(name, suite, pki)
@@ -131,21 +131,21 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
                 continue
             pair, cipher, note = found
             add(f"bulk one way, 16 KiB writes, {suite} (BIO)", name + note, "MB/s",
-                lambda pair=pair, cipher=cipher: cases.bulk_bio(pair, pki, cipher, megabytes), name)
+                partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
     for name in backends:
         pair = Pair(name, name)
         add("full handshake (loopback socket)", name, "hs/s",
-            lambda pair=pair: cases.handshake_socket(pair, pki), name)
+            partial(cases.handshake_socket, pair, pki), name)
         add("bulk one way, 16 KiB writes (loopback socket)", name, "MB/s",
-            lambda pair=pair: cases.bulk_socket(pair, pki, megabytes), name)
+            partial(cases.bulk_socket, pair, pki, megabytes), name)
     for name in backends:
         if name == REFERENCE:
             continue
         for pair in (Pair(name, REFERENCE), Pair(REFERENCE, name)):
             add("cross-backend full handshake (BIO)", pair.label, "hs/s",
-                lambda pair=pair: cases.full_handshake(pair, pki))
+                partial(cases.full_handshake, pair, pki))
             add("cross-backend bulk, default suite (BIO)", pair.label, "MB/s",
-                lambda pair=pair: cases.bulk_bio(pair, pki, None, megabytes))
+                partial(cases.bulk_bio, pair, pki, None, megabytes))
     return plans
 
 

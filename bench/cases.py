@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tlsapi_conformance.pki import PKI
-
 import tlsapi
+from tlsapi_conformance.pki import PKI
 
 Work = Callable[[], int]  # does one unit of work, returns how many units (handshakes or bytes) it did
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from tlsapi_conformance.pki import PKI
 
 from .cases import Work

@@ -18,7 +18,7 @@ import ssl
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -95,8 +95,8 @@ class Context(ssl.SSLContext):
 
     backend: Backend  # set on the class by the backend; an instance made through another Backend object
     # records that object instead
-    sslobject_class: ClassVar[type[Connection]]  # type: ignore[assignment]
-    sslsocket_class: ClassVar[type[TLSSocket]] = TLSSocket  # type: ignore[assignment]
+    sslobject_class: type[Connection]  # type: ignore[assignment]
+    sslsocket_class: type[TLSSocket] = TLSSocket
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -190,7 +190,7 @@ class Context(ssl.SSLContext):
     # -- ssl.SSLContext members --------------------------------------------------------------------------
 
     @property
-    def protocol(self) -> ssl._SSLMethod:
+    def protocol(self) -> ssl._SSLMethod:  # type: ignore[override]
         return self._protocol
 
     @property
@@ -228,7 +228,7 @@ class Context(ssl.SSLContext):
             raise self._unsupported("hostname checks against the subject common name",
                                     "certificates must carry a subjectAltName")
 
-    @property
+    @property  # type: ignore[override]
     def minimum_version(self) -> TLSVersion:
         return self._minimum_version
 
@@ -240,7 +240,7 @@ class Context(ssl.SSLContext):
         self._minimum_version = version
         self._changed("minimum_version")
 
-    @property
+    @property  # type: ignore[override]
     def maximum_version(self) -> TLSVersion:
         return self._maximum_version
 
@@ -289,7 +289,7 @@ class Context(ssl.SSLContext):
         self._post_handshake_auth = bool(value)
         self._changed("post_handshake_auth")
 
-    @property
+    @property  # type: ignore[override]
     def keylog_filename(self) -> str | None:
         return self._keylog_filename
 
@@ -319,10 +319,10 @@ class Context(ssl.SSLContext):
         self._changed("num_tickets")
 
     @property
-    def security_level(self) -> int:
+    def security_level(self) -> int:  # type: ignore[override]
         return 2
 
-    @property
+    @property  # type: ignore[override]
     def sni_callback(self) -> SNICallback | None:
         return self._sni_callback
 
@@ -337,7 +337,7 @@ class Context(ssl.SSLContext):
         self._sni_callback = callback
         self._changed("sni_callback")
 
-    def set_servername_callback(self, server_name_callback: SNICallback | None) -> None:
+    def set_servername_callback(self, server_name_callback: SNICallback | None) -> None:  # type: ignore[override]
         """The older spelling of :attr:`sni_callback` (same callback signature)."""
         self.sni_callback = server_name_callback
 
@@ -363,7 +363,7 @@ class Context(ssl.SSLContext):
         self,
         cafile: _material.StrPath | None = None,
         capath: _material.StrPath | None = None,
-        cadata: str | bytes | None = None,
+        cadata: str | bytes | None = None,  # type: ignore[override]
     ) -> None:
         anchors = _material.load_verify_locations(cafile, capath, cadata)
         self._trust_anchors = _material.unique([*self._trust_anchors, *anchors])
@@ -387,7 +387,7 @@ class Context(ssl.SSLContext):
     def set_ciphers(self, cipherlist: str) -> None:
         raise self._unsupported("set_ciphers")
 
-    def get_ciphers(self) -> list[dict[str, Any]]:
+    def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
         raise self._unsupported("get_ciphers")
 
     def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
@@ -423,7 +423,7 @@ class Context(ssl.SSLContext):
         hostname = self._check_wrap(server_side, server_hostname)
         return self._create_connection(incoming, outgoing, bool(server_side), hostname, session)
 
-    def wrap_socket(  # type: ignore[override]
+    def wrap_socket(
         self,
         sock: socket.socket,
         server_side: bool = False,

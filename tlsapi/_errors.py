@@ -124,8 +124,8 @@ def make_error(
     else:
         text = f"[{library}: {reason}] {message} ({origin})"
     error = cls(number, text)
-    error.library = library
-    error.reason = reason
+    error.library = library  # type: ignore[assignment]  # None, as the stdlib sets it for reasonless errors
+    error.reason = reason  # type: ignore[assignment]
     return error
 
 

@@ -37,10 +37,18 @@ class TLSSocket(ssl.SSLSocket):
     """A ``socket.socket`` that speaks TLS with ``ssl.SSLSocket`` semantics over any backend."""
 
     _context: Context
-    _sslobj: Connection | None  # type: ignore[assignment]
+    _sslobj: Connection | None
+    _session: Any
+    _closed: bool
+    _connected: bool
+    _incoming: ssl.MemoryBIO
+    _outgoing: ssl.MemoryBIO
+    _unsent: bytes
+    do_handshake_on_connect: bool
+    suppress_ragged_eofs: bool
 
     @classmethod
-    def _create(  # type: ignore[override]
+    def _create(
         cls,
         sock: socket.socket,
         context: Context,
@@ -144,32 +152,38 @@ class TLSSocket(ssl.SSLSocket):
                 return result
 
     def _connection(self) -> Connection:
-        self._checkClosed()
         if self._sslobj is None:
             raise ValueError("Read on closed or unwrapped SSL socket.")
         return self._sslobj
 
     # -- connecting and handshaking -------------------------------------------------------------------
 
-    def _real_connect(self, addr: Any, connect_ex: bool) -> int | None:
+    def _check_connected(self) -> None:
+        if not self._connected:
+            self.getpeername()  # OSError(ENOTCONN), as ssl.SSLSocket raises
+
+    def _real_connect(self, addr: Any, connect_ex: bool) -> int:
         if self.server_side:
             raise ValueError("can't connect in server-side mode")
         if self._connected or self._sslobj is not None:
             raise ValueError("attempt to connect already-connected SSLSocket!")
-        result = socket.socket.connect_ex(self, addr) if connect_ex else socket.socket.connect(self, addr)
-        if result:
-            return result
+        if connect_ex:
+            result = socket.socket.connect_ex(self, addr)
+            if result:
+                return result
+        else:
+            socket.socket.connect(self, addr)
         self._connected = True
         self._attach()
         if self.do_handshake_on_connect:
             self.do_handshake()
-        return result
+        return 0
 
     def connect(self, addr: Any) -> None:
         self._real_connect(addr, False)
 
     def connect_ex(self, addr: Any) -> int:
-        return self._real_connect(addr, True) or 0
+        return self._real_connect(addr, True)
 
     def accept(self) -> tuple[TLSSocket, Any]:
         sock, addr = socket.socket.accept(self)
@@ -207,7 +221,6 @@ class TLSSocket(ssl.SSLSocket):
         return self._call(self._connection().write, data)
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        self._checkClosed()
         if self._sslobj is None:
             return socket.socket.recv(self, buflen, flags)
         if flags != 0:
@@ -216,7 +229,6 @@ class TLSSocket(ssl.SSLSocket):
         return data
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
-        self._checkClosed()
         if nbytes is None:
             nbytes = len(buffer) if buffer is not None else 1024
         if self._sslobj is None:
@@ -227,7 +239,6 @@ class TLSSocket(ssl.SSLSocket):
         return count
 
     def send(self, data: Any, flags: int = 0) -> int:
-        self._checkClosed()
         if self._sslobj is None:
             return socket.socket.send(self, data, flags)
         if flags != 0:
@@ -235,7 +246,6 @@ class TLSSocket(ssl.SSLSocket):
         return self.write(data)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        self._checkClosed()
         if self._sslobj is None:
             socket.socket.sendall(self, data, flags)
             return
@@ -246,19 +256,16 @@ class TLSSocket(ssl.SSLSocket):
                 self.write(payload[start : start + WRITE_CHUNK])
 
     def recvfrom(self, buflen: int = 1024, flags: int = 0) -> Any:
-        self._checkClosed()
         if self._sslobj is not None:
             raise ValueError(f"recvfrom not allowed on instances of {type(self)}")
         return socket.socket.recvfrom(self, buflen, flags)
 
     def recvfrom_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> Any:
-        self._checkClosed()
         if self._sslobj is not None:
             raise ValueError(f"recvfrom_into not allowed on instances of {type(self)}")
         return socket.socket.recvfrom_into(self, buffer, nbytes or 0, flags)
 
     def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
-        self._checkClosed()
         if self._sslobj is not None:
             raise ValueError(f"sendto not allowed on instances of {type(self)}")
         if addr is None:
@@ -266,12 +273,11 @@ class TLSSocket(ssl.SSLSocket):
         return socket.socket.sendto(self, data, flags_or_addr, addr)
 
     def pending(self) -> int:
-        self._checkClosed()
         return self._sslobj.pending() if self._sslobj is not None else 0
 
     # -- closing ----------------------------------------------------------------------------------------
 
-    def unwrap(self) -> TLSSocket:  # type: ignore[override]
+    def unwrap(self) -> TLSSocket:
         """Exchange close_notify with the peer; the socket then carries plaintext."""
         connection = self._connection()
         self._call(connection.unwrap)
@@ -279,7 +285,6 @@ class TLSSocket(ssl.SSLSocket):
         return self
 
     def shutdown(self, how: int) -> None:
-        self._checkClosed()
         self._sslobj = None
         socket.socket.shutdown(self, how)
 
@@ -289,7 +294,7 @@ class TLSSocket(ssl.SSLSocket):
 
     # -- inspection (the Connection's, once connected) --------------------------------------------------
 
-    @property
+    @property  # type: ignore[override]
     def context(self) -> Context:
         return self._context
 
@@ -314,7 +319,6 @@ class TLSSocket(ssl.SSLSocket):
         return self._sslobj.session_reused if self._sslobj is not None else None
 
     def getpeercert(self, binary_form: bool = False) -> Any:
-        self._checkClosed()
         self._check_connected()
         return self._connection().getpeercert(binary_form)
 
@@ -325,25 +329,21 @@ class TLSSocket(ssl.SSLSocket):
         return self._connection().get_unverified_chain()
 
     def selected_alpn_protocol(self) -> str | None:
-        self._checkClosed()
         return self._sslobj.selected_alpn_protocol() if self._sslobj is not None else None
 
     def selected_npn_protocol(self) -> str | None:
         return None
 
     def cipher(self) -> tuple[str, str, int] | None:
-        self._checkClosed()
         return self._sslobj.cipher() if self._sslobj is not None else None
 
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        self._checkClosed()
         return self._sslobj.shared_ciphers() if self._sslobj is not None else None
 
     def compression(self) -> str | None:
         return None
 
     def version(self) -> str | None:
-        self._checkClosed()
         return self._sslobj.version() if self._sslobj is not None else None
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:

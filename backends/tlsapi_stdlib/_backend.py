@@ -42,6 +42,10 @@ _TRANSLATION: dict[type[BaseException], type[errors.SSLError]] = {
     ssl.SSLCertVerificationError: errors.SSLCertVerificationError,
 }
 
+# The C base class of ssl.SSLContext, whose descriptors this backend calls directly (typeshed models them as
+# plain attributes).
+_OPENSSL: Any = _ssl._SSLContext
+
 _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
                    "secp521r1": "secp521r1", "x448": "X448"}
 
@@ -52,8 +56,8 @@ def translate(exc: ssl.SSLError) -> errors.SSLError:
         return exc
     cls = _TRANSLATION.get(type(exc), errors.SSLError)
     new = cls(*exc.args)
-    new.library = getattr(exc, "library", None)
-    new.reason = getattr(exc, "reason", None)
+    new.library = exc.library
+    new.reason = exc.reason
     if isinstance(exc, ssl.SSLCertVerificationError):
         new.verify_code = exc.verify_code  # type: ignore[attr-defined]
         new.verify_message = exc.verify_message  # type: ignore[attr-defined]
@@ -104,7 +108,7 @@ class StdlibConnection(Connection):
         self = cls.__new__(cls)
         self._context = context
         with translated():
-            self._sslobj = _ssl._SSLContext._wrap_bio(
+            self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
                 server_hostname=None if server_hostname is None else server_hostname.encode("idna").decode(),
                 owner=self, session=session,
@@ -238,7 +242,7 @@ class StdlibContext(Context):
             self._changed(name)
 
     def _changed(self, name: str) -> None:
-        base = _ssl._SSLContext
+        base = _OPENSSL
         with translated():
             if name in ("verify_mode", "check_hostname"):
                 base.check_hostname.__set__(self, False)
@@ -272,34 +276,34 @@ class StdlibContext(Context):
         keyfile: _material.StrPath | None = None,
         password: _material.Password = None,
     ) -> None:
-        _ssl._SSLContext.load_cert_chain(self, certfile, keyfile, password)
+        _OPENSSL.load_cert_chain(self, certfile, keyfile, password)
 
     @_translating
-    def load_verify_locations(
+    def load_verify_locations(  # type: ignore[override]
         self,
         cafile: _material.StrPath | None = None,
         capath: _material.StrPath | None = None,
         cadata: str | bytes | None = None,
     ) -> None:
-        _ssl._SSLContext.load_verify_locations(self, cafile, capath, cadata)
+        _OPENSSL.load_verify_locations(self, cafile, capath, cadata)
 
     @_translating
     def set_default_verify_paths(self) -> None:
-        _ssl._SSLContext.set_default_verify_paths(self)
-        if not _ssl._SSLContext.cert_store_stats(self)["x509_ca"] and not os.path.isdir(
+        _OPENSSL.set_default_verify_paths(self)
+        if not _OPENSSL.cert_store_stats(self)["x509_ca"] and not os.path.isdir(
             ssl.get_default_verify_paths().capath or ""
         ):
             import certifi
 
-            _ssl._SSLContext.load_verify_locations(self, certifi.where())
+            _OPENSSL.load_verify_locations(self, certifi.where())
 
     @_translating
     def load_dh_params(self, path: _material.StrPath) -> None:
-        _ssl._SSLContext.load_dh_params(self, path)
+        _OPENSSL.load_dh_params(self, path)
 
     @_translating
     def set_ecdh_curve(self, name: str) -> None:
-        _ssl._SSLContext.set_ecdh_curve(self, name)
+        _OPENSSL.set_ecdh_curve(self, name)
 
     def set_groups(self, names: list[str]) -> None:
         """Restrict key exchange to one group (``'x25519'``, ``'secp256r1'``, ``'secp384r1'``).
@@ -315,36 +319,36 @@ class StdlibContext(Context):
 
     @_translating
     def set_ciphers(self, cipherlist: str) -> None:
-        _ssl._SSLContext.set_ciphers(self, cipherlist)
+        _OPENSSL.set_ciphers(self, cipherlist)
 
-    def get_ciphers(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = _ssl._SSLContext.get_ciphers(self)
+    def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        result: list[dict[str, Any]] = _OPENSSL.get_ciphers(self)
         return result
 
     def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
-        result: list[Any] = _ssl._SSLContext.get_ca_certs(self, binary_form)
+        result: list[Any] = _OPENSSL.get_ca_certs(self, binary_form)
         return result
 
     def cert_store_stats(self) -> dict[str, int]:
-        result: dict[str, int] = _ssl._SSLContext.cert_store_stats(self)
+        result: dict[str, int] = _OPENSSL.cert_store_stats(self)
         return result
 
     def session_stats(self) -> dict[str, int]:
-        result: dict[str, int] = _ssl._SSLContext.session_stats(self)
+        result: dict[str, int] = _OPENSSL.session_stats(self)
         return result
 
     @property
-    def security_level(self) -> int:
-        level: int = _ssl._SSLContext.security_level.__get__(self)
+    def security_level(self) -> int:  # type: ignore[override]
+        level: int = _OPENSSL.security_level.__get__(self)
         return level
 
     @property
     def hostname_checks_common_name(self) -> bool:
-        value: bool = _ssl._SSLContext._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        value: bool = _OPENSSL._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
         return value
 
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None:
-        flags = _ssl._SSLContext._host_flags.__get__(self)
+        flags = _OPENSSL._host_flags.__get__(self)
         flags = flags & ~0x4 if value else flags | 0x4
-        _ssl._SSLContext._host_flags.__set__(self, flags)
+        _OPENSSL._host_flags.__set__(self, flags)
