@@ -56,8 +56,8 @@ def translate(exc: ssl.SSLError) -> errors.SSLError:
         return exc
     cls = _TRANSLATION.get(type(exc), errors.SSLError)
     new = cls(*exc.args)
-    new.library = exc.library
-    new.reason = exc.reason
+    new.library = getattr(exc, "library", None)  # absent on some errors (set_ciphers's "No cipher ...")
+    new.reason = getattr(exc, "reason", None)
     if isinstance(exc, ssl.SSLCertVerificationError):
         new.verify_code = exc.verify_code  # type: ignore[attr-defined]
         new.verify_message = exc.verify_message  # type: ignore[attr-defined]
