@@ -70,8 +70,14 @@ def _declares(name: str, capability: C) -> bool:
     return capability in tlsapi.get_backend(name).capabilities()
 
 
-def _can_select_group(name: str) -> bool:
-    return hasattr(tlsapi.get_backend(name).context_class(), "set_groups")
+def _can_select_group(name: str, group: str) -> bool:
+    """Whether backend ``name`` can restrict key exchange to ``group`` (the tlsapi ``set_groups`` extension)."""
+    context = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=name)
+    try:
+        context.set_groups([group])  # type: ignore[attr-defined]
+    except (AttributeError, tlsapi.UnsupportedFeatureError):
+        return False
+    return True
 
 
 def _bulk_pair(name: str, suite: str, pki: pki_module.PKI) -> tuple[Pair, str | None, str] | None:
@@ -104,12 +110,12 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
     for leaf in ("ecdsa-p256", "rsa-2048"):
         case = f"full handshake, {leaf} leaf, x25519 (BIO)"
         for name in backends:
-            group = "x25519" if _can_select_group(name) else None
+            group = "x25519" if _can_select_group(name, "x25519") else None
             pair = Pair(name, name, leaf, group)
             add(case, name, "hs/s", partial(cases.full_handshake, pair, pki), name)
         if leaf == "ecdsa-p256":
             add(case, "crypto floor", "hs/s", partial(crypto_floor, pki))
-    pq = [name for name in backends if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name)]
+    pq = [name for name in backends if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name, "X25519MLKEM768")]
     for name in pq:
         pair = Pair(name, name, "ecdsa-p256", "X25519MLKEM768")
         add("full handshake, ecdsa-p256, X25519MLKEM768 (BIO)", name, "hs/s",

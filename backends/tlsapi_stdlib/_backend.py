@@ -56,8 +56,9 @@ def translate(exc: ssl.SSLError) -> errors.SSLError:
         return exc
     cls = _TRANSLATION.get(type(exc), errors.SSLError)
     new = cls(*exc.args)
-    new.library = getattr(exc, "library", None)  # absent on some errors (set_ciphers's "No cipher ...")
-    new.reason = getattr(exc, "reason", None)
+    # Absent on some errors (set_ciphers's "No cipher can be selected."): None, as on the stdlib's.
+    new.library = getattr(exc, "library", None)  # type: ignore[assignment]
+    new.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
     if isinstance(exc, ssl.SSLCertVerificationError):
         new.verify_code = exc.verify_code  # type: ignore[attr-defined]
         new.verify_message = exc.verify_message  # type: ignore[attr-defined]
