@@ -115,7 +115,8 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             add(case, name, "hs/s", partial(cases.full_handshake, pair, pki), name)
         if leaf == "ecdsa-p256":
             add(case, "crypto floor", "hs/s", partial(crypto_floor, pki))
-    pq = [name for name in backends if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name, "X25519MLKEM768")]
+    pq = [name for name in backends
+          if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name, "X25519MLKEM768")]
     for name in pq:
         pair = Pair(name, name, "ecdsa-p256", "X25519MLKEM768")
         add("full handshake, ecdsa-p256, X25519MLKEM768 (BIO)", name, "hs/s",
