@@ -1,0 +1,175 @@
+"""Certificate verification: every bad certificate, hostname and IP checks, CERT_* modes, mutual TLS."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pytest
+
+import tlsapi
+from tlsapi_conformance.harness import (
+    VERSIONS,
+    BIOPair,
+    ThreadedServer,
+    check_error,
+    client_context,
+    recv_exactly,
+    server_context,
+    tls_client,
+)
+from tlsapi_conformance.pki import BAD_CASES, GOOD_NAMES, PKI, BadCase
+
+Capability = tlsapi.Capability
+
+
+def _check_verify_error(exc: BaseException | None, case: BadCase) -> None:
+    error = check_error(exc, "SSLCertVerificationError")
+    assert isinstance(exc, ValueError), "SSLCertVerificationError is also a ValueError"
+    assert error.reason == "CERTIFICATE_VERIFY_FAILED", error
+    assert error.library == "SSL", error
+    assert error.errno == ssl.SSL_ERROR_SSL, error
+    assert error.verify_code == case.verify_code, (
+        f"verify_code {error.verify_code} ({error.verify_message!r}), expected {case.verify_code} "
+        f"({case.verify_message!r})"
+    )
+    assert error.verify_message == case.verify_message, error.verify_message
+    assert f"certificate verify failed: {case.verify_message}" in str(error), str(error)
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))
+def test_bad_server_certificate(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> None:
+    pair = BIOPair(client_context(backend, pki), server_context(backend, pki, leaf=case.credential),
+                   server_hostname=case.server_hostname)
+    result = pair.handshake()
+    _check_verify_error(result.client_error, case)
+    # The server learns of it from the client's alert: an SSLError, never a verification error.
+    server_error = check_error(result.server_error, "SSLError")
+    assert not isinstance(server_error, ssl.SSLCertVerificationError), server_error
+    assert str(server_error.reason).startswith(("SSLV3_ALERT_", "TLSV1_ALERT_")), server_error
+
+
+@pytest.mark.parametrize("case", [BAD_CASES["expired"], BAD_CASES["wrong-host"]], ids=["expired", "wrong-host"])
+def test_bad_server_certificate_socket(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> None:
+    with ThreadedServer(lambda tls: None, server_context(backend, pki, leaf=case.credential)) as server:
+        with pytest.raises(ssl.SSLError) as info, tls_client(server, client_context(backend, pki)):
+            pass
+        _check_verify_error(info.value, case)
+        check_error(server.error(), "SSLError")
+
+
+@pytest.mark.parametrize("hostname", [*GOOD_NAMES, "LocalHost"])
+def test_good_hostnames(backend: tlsapi.Backend, pki: PKI, hostname: str) -> None:
+    pair = BIOPair(client_context(backend, pki), server_context(backend, pki), server_hostname=hostname)
+    pair.connect()
+    assert pair.client.server_hostname == hostname
+
+
+def test_check_hostname_off_still_verifies_chain(backend: tlsapi.Backend, pki: PKI) -> None:
+    client = client_context(backend, pki)
+    client.check_hostname = False
+    assert client.verify_mode == ssl.CERT_REQUIRED
+    BIOPair(client, server_context(backend, pki, leaf="wrong-host")).connect()
+    result = BIOPair(client, server_context(backend, pki, leaf="expired")).handshake()
+    _check_verify_error(result.client_error, BAD_CASES["expired"])
+
+
+@pytest.mark.parametrize("leaf", ["self-signed", "expired", "untrusted-root"])
+def test_client_cert_none_accepts_anything(backend: tlsapi.Backend, pki: PKI, leaf: str) -> None:
+    client = client_context(backend, pki)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    pair = BIOPair(client, server_context(backend, pki, leaf=leaf), server_hostname="localhost").connect()
+    assert pair.client.getpeercert() == {}, "an unverified certificate is reported as an empty dict"
+    assert pair.client.getpeercert(binary_form=True) == pki[leaf].der
+
+
+def test_default_client_context_rejects_unknown_root(backend: tlsapi.Backend, pki: PKI) -> None:
+    """A client context that trusts nothing (no load_verify_locations) rejects the suite's chain."""
+    client = client_context(backend)
+    result = BIOPair(client, server_context(backend, pki)).handshake()
+    _check_verify_error(result.client_error, BAD_CASES["untrusted-root"])
+
+
+def test_cadata_trust(backend: tlsapi.Backend, pki: PKI) -> None:
+    for cadata in (pki.root.der, pki.root.leaf_file.read_text("ascii")):
+        client = client_context(backend)
+        client.load_verify_locations(cadata=cadata)
+        BIOPair(client, server_context(backend, pki)).connect()
+
+
+# -- the server side: CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED and mutual TLS ---------------------------
+
+
+def test_server_cert_none_ignores_client_cert(backend: tlsapi.Backend, pki: PKI) -> None:
+    pair = BIOPair(client_context(backend, pki, cert="client"), server_context(backend, pki)).connect()
+    assert pair.server.getpeercert() is None
+    pair.exchange()
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_mutual_tls(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+    server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    pair = BIOPair(client_context(backend, pki, cert="client", version=version), server).connect()
+    pair.exchange()
+    peer = pair.server.getpeercert()
+    assert dict(x[0] for x in peer["subject"])["commonName"] == "tlsapi conformance client"
+    assert peer["subjectAltName"] == (("DNS", "client.example"),)
+    assert pair.server.getpeercert(binary_form=True) == pki.client.der
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+    def serve(tls: Any) -> Any:
+        tls.sendall(b"ok")
+        return tls.getpeercert(binary_form=True)
+
+    server_ctx = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    with ThreadedServer(serve, server_ctx) as server:
+        with tls_client(server, client_context(backend, pki, cert="client", version=version)) as tls:
+            assert recv_exactly(tls, 2) == b"ok"
+        assert server.result() == pki.client.der
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("with_cert", [False, True], ids=["no-cert", "cert"])
+def test_cert_optional(backend: tlsapi.Backend, pki: PKI, with_cert: bool) -> None:
+    server = server_context(backend, pki, verify_mode=ssl.CERT_OPTIONAL)
+    client = client_context(backend, pki, cert="client" if with_cert else None)
+    pair = BIOPair(client, server).connect()
+    pair.exchange()
+    if with_cert:
+        assert pair.server.getpeercert()["subjectAltName"] == (("DNS", "client.example"),)
+    else:
+        assert pair.server.getpeercert() is None
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cert_required_without_client_cert(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+    server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    pair = BIOPair(client_context(backend, pki, version=version), server)
+    result = pair.handshake()
+    server_error = check_error(result.server_error, "SSLError")
+    assert server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE", server_error
+    client_error = result.client_error
+    if client_error is None:  # TLS 1.3: the client finished first and reads the alert afterwards
+        with pytest.raises(ssl.SSLError) as info:
+            pair.client.read(10)
+        client_error = info.value
+    client_error = check_error(client_error, "SSLError")
+    assert str(client_error.reason).startswith(("SSLV3_ALERT_", "TLSV13_ALERT_", "TLSV1_ALERT_")), client_error
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("name", ["expired", "untrusted-root", "self-signed"])
+def test_bad_client_certificate(backend: tlsapi.Backend, pki: PKI, name: str) -> None:
+    server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    pair = BIOPair(client_context(backend, pki, cert=name), server)
+    result = pair.handshake()
+    case = BAD_CASES[name]
+    error = check_error(result.server_error, "SSLCertVerificationError")
+    assert error.verify_code == case.verify_code, (error.verify_code, error.verify_message)
+    assert error.verify_message == case.verify_message
