@@ -21,6 +21,7 @@ from tlsapi_conformance.pki import BAD_CASES, PKI
 pytest.importorskip("OpenSSL")
 pytest.importorskip("service_identity")
 
+from tlsapi_pyopenssl import _backend
 from tlsapi_pyopenssl._backend import PyOpenSSLContext
 
 BACKENDS = ("pyopenssl", "stdlib")
@@ -113,6 +114,7 @@ def test_registered_and_declared() -> None:
     caps = backend.capabilities()
     assert {tlsapi.Capability.TLSv1_3, tlsapi.Capability.ALPN, tlsapi.Capability.EXPORTER} <= caps
     assert tlsapi.Capability.POST_HANDSHAKE_AUTH not in caps
+    assert (tlsapi.Capability.SNI_CALLBACK in caps) == _backend.SNI_ALERTS
     ctx = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="pyopenssl")
     assert ctx.backend is backend
     with pytest.raises(tlsapi.UnsupportedFeatureError):
@@ -135,6 +137,14 @@ def test_handshake_over_bios(pki: PKI, client_backend: str, server_backend: str)
     assert pair.server.getpeercert() is None
     assert pair.client.get_channel_binding() == pair.server.get_channel_binding()
     assert pair.server.shared_ciphers() == reference.server.shared_ciphers()
+
+
+def test_sni_callback_needs_the_bindings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a servername callback that can send its alert, the SNI callback is not declared (nor settable)."""
+    monkeypatch.setattr(_backend, "SNI_ALERTS", False)
+    assert tlsapi.Capability.SNI_CALLBACK not in tlsapi.get_backend("pyopenssl").capabilities()
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="pyopenssl").sni_callback = lambda *args: None
 
 
 def test_inspection_before_handshake(pki: PKI) -> None:
@@ -167,14 +177,30 @@ def test_verification_errors_equal_stdlib(pki: PKI, case: str) -> None:
     assert outcomes["pyopenssl"][5:] == (bad.verify_code, bad.verify_message)  # type: ignore[index]
 
 
-@pytest.mark.parametrize("case", ["expired", "untrusted-root", "wrong-eku", "self-signed"])
+@pytest.mark.parametrize("case", ["expired", "untrusted-root", "wrong-eku", "self-signed", "wrong-host",
+                                  "wrong-ip"])
 def test_server_sees_the_stdlib_alert(pki: PKI, case: str) -> None:
     """The pyOpenSSL client sends the alert the stdlib's OpenSSL sends (seen by a stdlib server)."""
+    if case.startswith("wrong-") and not _backend.OPENSSL_HOST_CHECK:
+        pytest.skip("without X509_VERIFY_PARAM_set1_host the alert is internal_error")
+    bad = BAD_CASES[case]
     outcomes = {}
     for backend in BACKENDS:
-        pair = Pair(client_context(pki, backend), server_context(pki, "stdlib", BAD_CASES[case].credential))
+        pair = Pair(client_context(pki, backend), server_context(pki, "stdlib", bad.credential), bad.server_hostname)
         outcomes[backend] = values(pair.handshake()["server"])
     assert outcomes["pyopenssl"] == outcomes["stdlib"]
+
+
+@pytest.mark.parametrize("case", ["wrong-host", "wrong-ip", "wrong-ipv6"])
+def test_service_identity_fallback(pki: PKI, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OpenSSL's host check, service_identity's reports the same verify code and message."""
+    monkeypatch.setattr(_backend, "OPENSSL_HOST_CHECK", False)
+    bad = BAD_CASES[case]
+    pair = Pair(client_context(pki), server_context(pki, "stdlib", bad.credential), bad.server_hostname)
+    outcome = pair.handshake()
+    assert values(outcome["client"])[5:] == (bad.verify_code, bad.verify_message)  # type: ignore[index]
+    assert values(outcome["server"])[3] == "TLSV1_ALERT_INTERNAL_ERROR"  # type: ignore[index]
+    assert Pair(client_context(pki), server_context(pki, "stdlib")).handshake() == {"client": None, "server": None}
 
 
 def _io_events(pki: PKI, backend: str) -> list[Any]:
@@ -249,22 +275,45 @@ def test_sni_callback_switches_context(pki: PKI) -> None:
     assert pair.client.getpeercert(True) == pki["alternate"].der
 
 
+def test_sni_callback_gets_the_a_label(pki: PKI) -> None:
+    seen: dict[str, list[str | None]] = {backend: [] for backend in BACKENDS}
+    for backend in BACKENDS:
+        server = server_context(pki, backend)
+        server.sni_callback = lambda conn, name, ctx, names=seen[backend]: names.append(name)
+        Pair(client_context(pki, "stdlib"), server, "bücher.example").handshake()
+    assert seen["pyopenssl"] == seen["stdlib"] == ["xn--bcher-kva.example"]
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # both report it so
-@pytest.mark.parametrize("outcome", ["raise", "alert"])
-def test_sni_callback_failure_equals_stdlib(pki: PKI, outcome: str) -> None:
-    def callback(conn: Any, name: str | None, ctx: tlsapi.Context) -> int | None:
-        if outcome == "raise":
-            raise RuntimeError("no such host")
-        return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
+@pytest.mark.parametrize(("outcome", "client_reason"), [
+    (RuntimeError("no such host"), "SSLV3_ALERT_HANDSHAKE_FAILURE"),
+    (ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE, "SSLV3_ALERT_HANDSHAKE_FAILURE"),
+    (ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME, "TLSV1_UNRECOGNIZED_NAME"),
+    (ssl.ALERT_DESCRIPTION_ACCESS_DENIED, "TLSV1_ALERT_ACCESS_DENIED"),
+    ("not an alert", "TLSV1_ALERT_INTERNAL_ERROR"),
+], ids=["raise", "handshake-failure", "unrecognized-name", "access-denied", "not-an-int"])
+def test_sni_callback_failure_equals_stdlib(pki: PKI, outcome: Any, client_reason: str) -> None:
+    """The alert returned (handshake_failure for an exception) is the alert sent; the server: CALLBACK_FAILED."""
+    def callback(conn: Any, name: str | None, ctx: tlsapi.Context) -> Any:
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     results = {}
+    unraisable: dict[str, list[Any]] = {}
     for backend in BACKENDS:
         server = server_context(pki, backend)
         server.sni_callback = callback
-        results[backend] = {side: values(exc) for side, exc in
-                            Pair(client_context(pki, "stdlib"), server).handshake().items()}
+        with pytest.MonkeyPatch.context() as patch:
+            unraisable[backend] = []
+            patch.setattr("sys.unraisablehook", unraisable[backend].append)
+            results[backend] = {side: values(exc) for side, exc in
+                                Pair(client_context(pki, "stdlib"), server).handshake().items()}
     assert results["pyopenssl"] == results["stdlib"]
     assert results["pyopenssl"]["server"][3] == "CALLBACK_FAILED"  # type: ignore[index]
+    assert results["pyopenssl"]["client"][3] == client_reason  # type: ignore[index]
+    reported = {backend: [type(hook.exc_value) for hook in hooks] for backend, hooks in unraisable.items()}
+    assert reported["pyopenssl"] == reported["stdlib"]
 
 
 @pytest.mark.parametrize("server_backend", BACKENDS)

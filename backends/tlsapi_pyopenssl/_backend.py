@@ -8,15 +8,17 @@ error the stdlib raises for the same event: same class, ``errno``, ``library``, 
 verify fields. OpenSSL 3.5+ renamed some alert reasons (``tls alert ...``); they are reported by their
 OpenSSL 3.0 names, as the stdlib does.
 
-Only pyOpenSSL's public API is used, which shapes a few behaviours:
+pyOpenSSL's public API is used, plus the ``cryptography`` bindings it runs on (``OpenSSL._util``) where it
+falls short, each feature-detected at import:
 
-* Hostname verification is ``service_identity``'s (RFC 6125 on the subjectAltName, no CN fallback, as the
-  stdlib), run inside the verify callback on the leaf once OpenSSL accepted the chain; a mismatch aborts the
-  handshake with ``verify_code`` 62 (64 for an IP address) and the stdlib's message. The server then sees
-  the alert OpenSSL sends for a callback rejection (``internal_error``), not ``bad_certificate``.
-* An SNI callback that raises or returns an alert switches the connection to a context without
-  certificate, so the handshake fails with a ``handshake_failure`` alert whatever alert was returned; the
-  server reports ``CALLBACK_FAILED`` as the stdlib does.
+* The SNI callback is OpenSSL's servername callback, registered through the bindings (pyOpenSSL's wrapper
+  drops the callback's result), so the alert it returns is the alert sent, as with the stdlib. Without
+  those bindings the backend does not declare ``Capability.SNI_CALLBACK``.
+* Hostname verification is OpenSSL's own (``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``, with the
+  stdlib's host flags), so a mismatch fails with OpenSSL's ``verify_code`` 62 (64 for an IP address) and
+  alert (``bad_certificate``). Without those bindings it is ``service_identity``'s (RFC 6125 on the
+  subjectAltName, no CN fallback), run in the verify callback on the leaf OpenSSL accepted; the peer then
+  sees the alert OpenSSL sends for a callback rejection (``internal_error``).
 * ``session_reused`` is derived from the handshake: a resumed handshake carries no server Certificate.
 * ``set_groups`` can select one NIST curve only; ``num_tickets`` stays at OpenSSL's 2; there is no
   post-handshake authentication; ``shared_ciphers()`` reads the client's offer from its ClientHello, which
@@ -26,6 +28,7 @@ Only pyOpenSSL's public API is used, which shapes a few behaviours:
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 import ssl
 import threading
@@ -36,6 +39,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from OpenSSL import SSL, crypto
+
+try:
+    from OpenSSL._util import ffi, lib
+except ImportError:  # pyOpenSSL moved its bindings: the public API only
+    ffi = lib = None
 
 import tlsapi._errors as errors
 from tlsapi._certinfo import certificate_dict
@@ -79,6 +87,28 @@ _VERIFY_MODES = {
 #: The groups ``set_groups`` can select: pyOpenSSL's ``set_tmp_ecdh`` takes one NIST curve.
 _CURVES: dict[str, ec.EllipticCurve] = {"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1()}
 
+
+def _has_bindings(*names: str) -> bool:
+    return lib is not None and all(hasattr(lib, name) for name in names)
+
+
+# pyOpenSSL's private handles on the OpenSSL objects: SSL_CTX*, SSL*, and the SSL* -> Connection map.
+_PROBE = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+_HANDLES = hasattr(_PROBE.get_context(), "_context") and hasattr(_PROBE, "_ssl") and hasattr(
+    SSL.Connection, "_reverse_mapping"
+)
+#: The servername callback can set the alert: ``SSL_CTX_set_tlsext_servername_callback`` is bound.
+SNI_ALERTS = _HANDLES and _has_bindings(
+    "SSL_CTX_set_tlsext_servername_callback", "SSL_TLSEXT_ERR_OK", "SSL_TLSEXT_ERR_ALERT_FATAL"
+)
+#: OpenSSL checks the hostname itself: ``X509_VERIFY_PARAM_set1_host`` / ``set1_ip`` are bound.
+OPENSSL_HOST_CHECK = _HANDLES and _has_bindings(
+    "SSL_get0_param", "X509_VERIFY_PARAM_set1_host", "X509_VERIFY_PARAM_set1_ip",
+    "X509_VERIFY_PARAM_set_hostflags", "X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS",
+    "X509_CHECK_FLAG_NEVER_CHECK_SUBJECT",
+)
+del _PROBE
+
 # -- errors -------------------------------------------------------------------------------------------------
 
 _LIBRARIES = {
@@ -110,69 +140,6 @@ _ALERTS_BY_TEXT = {
     for reason in _ALERT_REASONS
 }
 _ALERT_TEXT = re.compile(r"(?:sslv3|tlsv1|tlsv13|tls)(?: alert)? (.+)")
-# OpenSSL's verify messages (X509_verify_cert_error_string) in the stdlib's OpenSSL 3.0 wording; OpenSSL
-# 3.5+ reworded some (code 9), so they are not taken from the library pyOpenSSL runs on.
-_VERIFY_MESSAGES = {
-    1: "unspecified certificate verification error",
-    2: "unable to get issuer certificate",
-    3: "unable to get certificate CRL",
-    4: "unable to decrypt certificate's signature",
-    5: "unable to decrypt CRL's signature",
-    6: "unable to decode issuer public key",
-    7: "certificate signature failure",
-    8: "CRL signature failure",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    11: "CRL is not yet valid",
-    12: "CRL has expired",
-    13: "format error in certificate's notBefore field",
-    14: "format error in certificate's notAfter field",
-    15: "format error in CRL's lastUpdate field",
-    16: "format error in CRL's nextUpdate field",
-    17: "out of memory",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    22: "certificate chain too long",
-    23: "certificate revoked",
-    25: "path length constraint exceeded",
-    26: "unsuitable certificate purpose",
-    27: "certificate not trusted",
-    28: "certificate rejected",
-    29: "subject issuer mismatch",
-    30: "authority and subject key identifier mismatch",
-    31: "authority and issuer serial number mismatch",
-    32: "key usage does not include certificate signing",
-    33: "unable to get CRL issuer certificate",
-    34: "unhandled critical extension",
-    35: "key usage does not include CRL signing",
-    36: "unhandled critical CRL extension",
-    37: "invalid non-CA certificate (has CA markings)",
-    38: "proxy path length constraint exceeded",
-    39: "key usage does not include digital signature",
-    40: "proxy certificates not allowed, please set the appropriate flag",
-    41: "invalid or inconsistent certificate extension",
-    42: "invalid or inconsistent certificate policy extension",
-    43: "no explicit policy",
-    44: "different CRL scope",
-    45: "unsupported extension feature",
-    46: "RFC 3779 resource not subset of parent's resources",
-    47: "permitted subtree violation",
-    48: "excluded subtree violation",
-    49: "name constraints minimum and maximum not supported",
-    50: "application verification failure",
-    51: "unsupported name constraint type",
-    52: "unsupported or invalid name constraint syntax",
-    53: "unsupported or invalid name syntax",
-    54: "CRL path validation error",
-    62: "Hostname mismatch, certificate is not valid for '{}'.",
-    63: "email address mismatch",
-    64: "IP address mismatch, certificate is not valid for '{}'.",
-    79: "invalid CA certificate",
-}
-X509_V_ERR_HOSTNAME_MISMATCH = 62
-X509_V_ERR_IP_ADDRESS_MISMATCH = 64
 
 
 def _reason(text: str) -> tuple[str, str]:
@@ -185,7 +152,8 @@ def _reason(text: str) -> tuple[str, str]:
 
 
 def _verify_message(code: int, hostname: str | None) -> str:
-    return _VERIFY_MESSAGES.get(code, f"certificate verification error {code}").format(hostname)
+    """The stdlib's ``verify_message`` (OpenSSL 3.0's wording, whatever OpenSSL pyOpenSSL runs on)."""
+    return errors.VERIFY_MESSAGES.get(code, "unknown certificate verification error").format(hostname)
 
 
 def openssl_error(exc: SSL.Error, verify_failure: tuple[int, str] | None) -> errors.SSLError:
@@ -250,7 +218,7 @@ def _owner(conn: SSL.Connection) -> PyOpenSSLConnection:
 
 
 def _verify_callback(conn: SSL.Connection, cert: crypto.X509, code: int, depth: int, ok: int) -> bool:
-    """OpenSSL's verdict, plus the hostname check on an accepted leaf; records the failure for the error."""
+    """OpenSSL's verdict (plus ``service_identity``'s host check, see ``_check_name``); records a failure."""
     owner = _owner(conn)
     hostname = owner._check_name
     if ok and depth == 0 and hostname is not None:
@@ -261,7 +229,8 @@ def _verify_callback(conn: SSL.Connection, cert: crypto.X509, code: int, depth: 
             else:
                 service_identity.cryptography.verify_certificate_hostname(certificate, hostname)
         except (service_identity.VerificationError, service_identity.CertificateError):
-            code = X509_V_ERR_IP_ADDRESS_MISMATCH if _is_ip_address(hostname) else X509_V_ERR_HOSTNAME_MISMATCH
+            ip = _is_ip_address(hostname)
+            code = errors.X509_V_ERR_IP_ADDRESS_MISMATCH if ip else errors.X509_V_ERR_HOSTNAME_MISMATCH
             ok = 0
     if not ok and owner._verify_failure is None:
         owner._verify_failure = (code, _verify_message(code, owner._hostname))
@@ -279,37 +248,61 @@ def _info_callback(conn: SSL.Connection, where: int, ret: int) -> None:
             owner._full_handshake = True
 
 
-def _servername_callback(conn: SSL.Connection) -> None:
-    """Run the tlsapi SNI callback; on an alert or exception, fail the handshake (see the module doc)."""
+def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
+    """OpenSSL's servername callback: run the tlsapi SNI callback and send its alert, as ``_ssl.c`` does.
+
+    A callback that raises sends ``handshake_failure``; a result that is not an integer, or a name that is
+    not ASCII, sends ``internal_error``; each exception goes to :func:`sys.unraisablehook`.
+    """
+    conn = SSL.Connection._reverse_mapping[ssl_pointer]
     owner = _owner(conn)
     context = owner._context
     callback = context.sni_callback
     if callback is None:
-        return
+        return int(lib.SSL_TLSEXT_ERR_OK)
+    raw = conn.get_servername()
     try:
-        raw = conn.get_servername()
-        result = callback(owner, None if raw is None else raw.decode("idna"), context)
-        if result is not None and not isinstance(result, int):
-            raise TypeError(f"the SNI callback must return None or an alert number, not {result!r}")
+        name = None if raw is None else raw.decode("ascii")  # the A-label, as the stdlib passes it
+    except UnicodeDecodeError as exc:
+        _Unraisable(exc)
+        alert[0] = ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
+        return int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
+    try:
+        result = callback(owner, name, context)
     except Exception as exc:
         _Unraisable(exc)
-        result = ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
-    if result is not None:
-        owner._sni_failed = True
-        conn.set_context(_no_certificate_context())
-    elif owner._context is not context:
-        conn.set_context(owner._context._openssl_context())
+        alert[0] = ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
+        return int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
+    if result is None:
+        if owner._context is not context:
+            conn.set_context(owner._context._openssl_context())
+        return int(lib.SSL_TLSEXT_ERR_OK)
+    try:
+        alert[0] = operator.index(result)
+    except (TypeError, OverflowError) as exc:
+        _Unraisable(exc)
+        alert[0] = ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
+    return int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
 
 
-_refusal: SSL.Context | None = None
+# One C callback for every context (it finds the connection through pyOpenSSL's map); it lives forever.
+_SERVERNAME_CALLBACK = ffi.callback("int (*)(SSL *, int *, void *)", _servername) if SNI_ALERTS else None
 
 
-def _no_certificate_context() -> SSL.Context:
-    """A server context without certificate: switching to it makes OpenSSL refuse the handshake."""
-    global _refusal
-    if _refusal is None:
-        _refusal = SSL.Context(SSL.TLS_SERVER_METHOD)
-    return _refusal
+def _check_host(conn: SSL.Connection, hostname: str) -> None:
+    """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it."""
+    param = lib.SSL_get0_param(conn._ssl)
+    lib.X509_VERIFY_PARAM_set_hostflags(
+        param, lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+    )
+    if _is_ip_address(hostname):
+        packed = ipaddress.ip_address(hostname).packed
+        done = lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+    else:
+        name = hostname.encode("ascii")
+        done = lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
+    if done != 1:  # out of memory: never run without the check
+        raise errors.SSLError("cannot configure the hostname check")
 
 
 # -- sessions and connections --------------------------------------------------------------------------------
@@ -335,9 +328,8 @@ class PyOpenSSLConnection(Connection):
     _outgoing: BIO
     _server_side: bool
     _hostname: str | None
-    _check_name: str | None  # the name verified, when hostname checking is on
+    _check_name: str | None  # the name service_identity verifies (hostname checking without OpenSSL's)
     _verify_failure: tuple[int, str] | None
-    _sni_failed: bool
     _handshake_done: bool
     _full_handshake: bool
     _completed: bool  # the post-handshake bookkeeping ran
@@ -364,9 +356,9 @@ class PyOpenSSLConnection(Connection):
         self._outgoing = outgoing
         self._server_side = server_side
         self._hostname = None if server_hostname is None else server_hostname.encode("idna").decode("ascii")
-        self._check_name = self._hostname if context.check_hostname else None
+        checked = self._hostname if context.check_hostname else None
+        self._check_name = None if OPENSSL_HOST_CHECK else checked
         self._verify_failure = None
-        self._sni_failed = False
         self._handshake_done = False
         self._full_handshake = False
         self._completed = False
@@ -385,6 +377,8 @@ class PyOpenSSLConnection(Connection):
             self._conn.set_connect_state()
             if self._hostname is not None and not _is_ip_address(self._hostname):
                 self._conn.set_tlsext_host_name(self._hostname.encode("ascii"))
+            if checked is not None and OPENSSL_HOST_CHECK:
+                _check_host(self._conn, checked)
             if session is not None:
                 self.session = session
         return self
@@ -475,9 +469,6 @@ class PyOpenSSLConnection(Connection):
             self._ragged_reported = True
             raise (errors.ragged_eof(ORIGIN) if first else errors.closed_eof(ORIGIN)) from None
         except SSL.Error as exc:
-            if self._sni_failed and self._server_side:
-                raise errors.make_error(errors.SSLError, "callback failed", "CALLBACK_FAILED",
-                                        origin=ORIGIN) from None
             error = openssl_error(exc, self._verify_failure)
             if error.reason == "UNEXPECTED_EOF_WHILE_READING":
                 self._ragged_reported = True
@@ -489,12 +480,8 @@ class PyOpenSSLConnection(Connection):
         return result
 
     def _complete(self) -> None:
-        """Bookkeeping once the handshake is done; refuses a resumption the SNI callback rejected."""
+        """Bookkeeping once the handshake is done."""
         self._completed = True
-        if self._sni_failed:
-            self._conn.shutdown()
-            self._drain()
-            raise errors.make_error(errors.SSLError, "callback failed", "CALLBACK_FAILED", origin=ORIGIN)
         side = "accept" if self._server_side else "connect"
         self._context.record_stat(f"{side}_good")
         if self.session_reused:
@@ -622,14 +609,16 @@ def _der(chain: list[x509.Certificate]) -> list[bytes]:
 
 
 def capabilities() -> list[Capability]:
-    """What this build negotiates: OpenSSL 3.5+ adds the hybrid post-quantum X25519MLKEM768 group."""
+    """What this build does: the SNI callback needs ``SNI_ALERTS``; OpenSSL 3.5+ adds X25519MLKEM768."""
     declared = [
-        Capability.TLSv1_2, Capability.TLSv1_3, Capability.ALPN, Capability.SNI_CALLBACK,
-        Capability.CLIENT_AUTH, Capability.SESSION_RESUMPTION, Capability.KEYLOG, Capability.CHANNEL_BINDING,
+        Capability.TLSv1_2, Capability.TLSv1_3, Capability.ALPN, Capability.CLIENT_AUTH,
+        Capability.SESSION_RESUMPTION, Capability.KEYLOG, Capability.CHANNEL_BINDING,
         Capability.SET_CIPHERS, Capability.EXPORTER, Capability.KEY_RSA, Capability.KEY_RSA_PSS,
         Capability.KEY_ECDSA, Capability.KEY_ED25519, Capability.GROUP_X25519, Capability.GROUP_SECP256R1,
         Capability.GROUP_SECP384R1,
     ]
+    if SNI_ALERTS:
+        declared.append(Capability.SNI_CALLBACK)
     if SSL.OPENSSL_VERSION_NUMBER >= 0x30500000:
         declared.append(Capability.GROUP_X25519MLKEM768)
     return declared
@@ -702,8 +691,8 @@ class PyOpenSSLContext(Context):
                 ctx.set_alpn_protos(list(self._alpn_protocols))
             else:
                 ctx.set_alpn_select_callback(self._select_alpn)
-        if self._sni_callback is not None:
-            ctx.set_tlsext_servername_callback(_servername_callback)
+        if self._sni_callback is not None:  # set only with Capability.SNI_CALLBACK, hence SNI_ALERTS
+            lib.SSL_CTX_set_tlsext_servername_callback(ctx._context, _SERVERNAME_CALLBACK)
         if self._keylog_filename is not None:
             ctx.set_keylog_callback(self._log_key)
         return ctx
