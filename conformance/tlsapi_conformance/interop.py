@@ -23,6 +23,9 @@ from .pki import PKI, Credential
 
 #: The name the matrix uses for the OpenSSL binary peer.
 OPENSSL_PEER = "openssl"
+#: Groups defined for TLS 1.3 only (hybrid post-quantum key exchange has no TLS 1.2 codepoint use).
+TLS13_ONLY_GROUPS = frozenset({"X25519MLKEM768"})
+
 #: tlsapi group names as the openssl command line spells them.
 OPENSSL_GROUPS = {"x25519": "X25519", "secp256r1": "P-256", "secp384r1": "P-384",
                   "X25519MLKEM768": "X25519MLKEM768"}
@@ -224,7 +227,8 @@ def matrix_cells(peers: list[Any], subjects: list[Any]) -> list[Any]:
                     continue
                 groups: list[tuple[str | None, Any]] = [(None, None)]
                 groups += [(name, cap) for cap, name in GROUP_CAPABILITIES.items()
-                           if declares(client, cap) and declares(server, cap)]
+                           if declares(client, cap) and declares(server, cap)
+                           and (name not in TLS13_ONLY_GROUPS or version == ssl.TLSVersion.TLSv1_3)]
                 for group, group_cap in groups:
                     marks = [pytest.mark.capability(version_cap)]
                     if group_cap is not None:
