@@ -63,3 +63,6 @@ GROUP_CAPABILITIES: dict[Capability, str] = {
     Capability.GROUP_SECP384R1: "secp384r1",
     Capability.GROUP_X25519MLKEM768: "X25519MLKEM768",
 }
+
+#: Groups that exist for TLS 1.3 only: the hybrid post-quantum key exchange is not defined for TLS 1.2.
+TLS13_ONLY_GROUPS = frozenset({"X25519MLKEM768"})

@@ -23,9 +23,6 @@ from .pki import PKI, Credential
 
 #: The name the matrix uses for the OpenSSL binary peer.
 OPENSSL_PEER = "openssl"
-#: Groups defined for TLS 1.3 only (hybrid post-quantum key exchange has no TLS 1.2 codepoint use).
-TLS13_ONLY_GROUPS = frozenset({"X25519MLKEM768"})
-
 #: tlsapi group names as the openssl command line spells them.
 OPENSSL_GROUPS = {"x25519": "X25519", "secp256r1": "P-256", "secp384r1": "P-384",
                   "X25519MLKEM768": "X25519MLKEM768"}
@@ -200,7 +197,7 @@ def matrix_cells(peers: list[Any], subjects: list[Any]) -> list[Any]:
     import pytest
 
     from tlsapi import Capability
-    from tlsapi._enums import GROUP_CAPABILITIES
+    from tlsapi._enums import GROUP_CAPABILITIES, TLS13_ONLY_GROUPS
 
     version_caps = {ssl.TLSVersion.TLSv1_2: Capability.TLSv1_2, ssl.TLSVersion.TLSv1_3: Capability.TLSv1_3}
     subject_names = {b.name for b in subjects}

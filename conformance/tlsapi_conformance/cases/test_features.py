@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import tlsapi
-from tlsapi._enums import GROUP_CAPABILITIES
+from tlsapi._enums import GROUP_CAPABILITIES, TLS13_ONLY_GROUPS
 from tlsapi_conformance.harness import (
     VERSIONS,
     BIOPair,
@@ -240,12 +240,17 @@ def test_exporter(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) ->
 
 
 def _group_params() -> list[Any]:
-    return [pytest.param(name, marks=pytest.mark.capability(cap), id=name)
-            for cap, name in GROUP_CAPABILITIES.items()]
+    """(group, version) for every group and the versions it exists in, tagged with both capabilities."""
+    return [
+        pytest.param(name, version.values[0], marks=[pytest.mark.capability(cap), *version.marks],
+                     id=f"{name}-{version.id}")
+        for cap, name in GROUP_CAPABILITIES.items()
+        for version in VERSIONS
+        if name not in TLS13_ONLY_GROUPS or version.values[0] == ssl.TLSVersion.TLSv1_3
+    ]
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("group", _group_params())
+@pytest.mark.parametrize(("group", "version"), _group_params())
 def test_group(backend: tlsapi.Backend, pki: PKI, group: str, version: ssl.TLSVersion) -> None:
     client = client_context(backend, pki, version=version)
     server = server_context(backend, pki, leaf=group_test_leaf(backend))
