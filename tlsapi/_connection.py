@@ -154,6 +154,13 @@ class Connection(abc.ABC):
         """RFC 5705 / RFC 8446 7.5 keying material exporter."""
         raise UnsupportedFeatureError(self.context.backend.name, "the keying material exporter")
 
+    def key_update(self, request_peer: bool = True) -> None:
+        """TLS 1.3: send a KeyUpdate now (new write keys), asking the peer to update too if ``request_peer``.
+
+        ``ValueError`` unless a TLS 1.3 connection is established and open.
+        """
+        raise UnsupportedFeatureError(self.context.backend.name, "KeyUpdate")
+
     def group(self) -> str | None:
         """The negotiated key-exchange group (``'x25519'``, ``'X25519MLKEM768'``, ...), if known."""
         raise UnsupportedFeatureError(self.context.backend.name, "reporting the negotiated group")

@@ -359,6 +359,11 @@ class TLSSocket(ssl.SSLSocket):
         """The negotiated key-exchange group (tlsapi extension)."""
         return self._connection().group()
 
+    def key_update(self, request_peer: bool = True) -> None:
+        """TLS 1.3 KeyUpdate (tlsapi extension); the message is sent at once."""
+        self._connection().key_update(request_peer)
+        self._flush()
+
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 5705 / RFC 8446 keying material exporter (tlsapi extension)."""
         return self._connection().export_keying_material(label, context, length)

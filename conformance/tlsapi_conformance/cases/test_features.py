@@ -225,6 +225,23 @@ def test_set_ciphers_tls12(backend: tlsapi.Backend, pki: PKI, suite: str) -> Non
     assert any(c["name"] == suite for c in client.get_ciphers())
 
 
+@pytest.mark.capability(Capability.KEY_UPDATE, requires=(Capability.TLSv1_3,))
+@pytest.mark.parametrize("request_peer", [True, False], ids=["update-requested", "update-not-requested"])
+def test_key_update(backend: tlsapi.Backend, pki: PKI, request_peer: bool) -> None:
+    """Either side may update its keys at any time; data keeps flowing both ways, many times over."""
+    pair = BIOPair(client_context(backend, pki, version=ssl.TLSVersion.TLSv1_3), server_context(backend, pki))
+    pair.connect().exchange()
+    for round_ in range(3):
+        for sender in (pair.client, pair.server):
+            sender.key_update(request_peer)
+            message = f"after update {round_}".encode()
+            assert pair.send(message, from_client=True) == message
+            assert pair.send(message, from_client=False) == message
+    unestablished = BIOPair(client_context(backend, pki), server_context(backend, pki))
+    with pytest.raises(ValueError):
+        unestablished.client.key_update()
+
+
 @pytest.mark.capability(Capability.EXPORTER)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exporter(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
