@@ -359,10 +359,10 @@ def test_keylog(tmp_path: Any) -> None:
 
 def test_get_ciphers_and_set_ciphers() -> None:
     ctx = NativeContext(ssl.PROTOCOL_TLS_CLIENT)
-    names = [c["name"] for c in ctx.get_ciphers()]
+    names = [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.3"]
     assert names == ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
     ctx.set_ciphers("TLS_CHACHA20_POLY1305_SHA256")
-    assert [c["name"] for c in ctx.get_ciphers()] == ["TLS_CHACHA20_POLY1305_SHA256"]
+    assert [c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.3"] == ["TLS_CHACHA20_POLY1305_SHA256"]
     with pytest.raises(ssl.SSLError):
         ctx.set_ciphers("NOTHING")
     with pytest.raises(ValueError):
@@ -416,7 +416,7 @@ def test_malformed_client_hellos() -> None:
     error, alert = send(duplicate)
     assert alert.endswith(b"\x02\x2f")  # illegal_parameter
     no_tls13 = m.ClientHello(hello.random, hello.session_id, hello.cipher_suites,
-                             [e for e in hello.extensions if e[0] != m.SUPPORTED_VERSIONS])
+                             [e for e in hello.extensions if e[0] != m.SUPPORTED_VERSIONS], legacy_version=0x0302)
     error, alert = send(no_tls13)
     assert error.reason == "UNSUPPORTED_PROTOCOL" and alert.endswith(b"\x02\x46")
     no_suite = m.ClientHello(hello.random, hello.session_id, [0x00FF], hello.extensions)

@@ -79,7 +79,7 @@ def test_group_round_trip(group: int) -> None:
 def test_group_names() -> None:
     assert _groups.GROUPS_BY_NAME["P-256"] == _groups.GROUPS_BY_NAME["prime256v1"] == _groups.SECP256R1
     assert _groups.parse_groups("X25519MLKEM768:X25519:P-384") == [0x11EC, 0x1D, 0x18]
-    assert _groups.DEFAULT_GROUPS == (0x1D, 0x17, 0x18)
+    assert _groups.DEFAULT_GROUPS == (0x11EC, 0x1D, 0x17, 0x18)
 
 
 def test_shared_x25519_key_between_hybrid_and_x25519() -> None:

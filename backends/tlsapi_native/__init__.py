@@ -1,4 +1,4 @@
-"""tlsapi's native engine: TLS 1.3 in pure Python on ``cryptography`` primitives (sans-IO, RFC 8446)."""
+"""tlsapi's native engine: TLS 1.3 and TLS 1.2 in pure Python on ``cryptography`` primitives (sans-IO)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ __version__ = "0.1.0"
 BACKEND = Backend(
     "native",
     version=__version__,
-    description="pure-Python TLS 1.3 engine on cryptography (no TLS 1.2, no resumption yet)",
+    description="pure-Python TLS 1.3 and 1.2 engine on cryptography",
     context_class="tlsapi_native._context:NativeContext",
     capabilities=[
         Capability.TLSv1_3,
+        Capability.TLSv1_2,
         Capability.ALPN,
         Capability.SNI_CALLBACK,
         Capability.CLIENT_AUTH,
         Capability.KEYLOG,
         Capability.SET_CIPHERS,
+        Capability.SESSION_RESUMPTION,
+        Capability.POST_HANDSHAKE_AUTH,
+        Capability.CHANNEL_BINDING,
         Capability.HELLO_RETRY_REQUEST,
         Capability.KEY_UPDATE,
         Capability.EXPORTER,

@@ -16,25 +16,29 @@ from ._alerts import (
     DECODE_ERROR,
     DECRYPT_ERROR,
     ILLEGAL_PARAMETER,
+    INTERNAL_ERROR,
     MISSING_EXTENSION,
     PROTOCOL_VERSION,
     UNEXPECTED_MESSAGE,
     UNSUPPORTED_EXTENSION,
     TLSAlert,
 )
-from ._groups import ClientKeyShare, generate_key_share, generate_key_shares
+from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_share, generate_key_shares
 from ._handshake import Handshake, State, unexpected
+from ._handshake12 import enabled_protocols
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE
+from ._session import NativeSession
 from ._signatures import (
     DEFAULT_CERT_SIGNATURE_SCHEMES,
     DEFAULT_SIGNATURE_SCHEMES,
+    DEFAULT_TLS12_SIGNATURE_SCHEMES,
     choose_scheme,
     sign,
     tls13_certificate_verify_input,
     verify,
 )
-from ._suites import TLS13_SUITES
+from ._suites import TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
@@ -78,35 +82,96 @@ class ClientHandshake(Handshake):
         self.client_handshake_secret = b""
         self.server_handshake_secret = b""
         self.sent_sni = False
+        self.session: NativeSession | None = None  # the session to offer (set before ``start``)
+        self.psk_suite: CipherSuite | None = None  # the offered session's suite, while it is offered
+        self.psk_schedule: KeySchedule | None = None
 
     # -- ClientHello -----------------------------------------------------------------------------------
 
     def start(self) -> None:
         context = self.context
+        versions = enabled_protocols(context)
+        if m.TLS13 not in versions:  # TLS 1.2 only: a plain TLS 1.2 ClientHello
+            from ._client12 import ClientHandshake12
+
+            ClientHandshake12.start_from(self)
+            return
         groups = context.native_groups
         self.client_random = os.urandom(32)
         compat = bool(context.options & ssl.OP_ENABLE_MIDDLEBOX_COMPAT)
-        self.key_shares = {share.group: share for share in generate_key_shares(groups[:1])}
+        # X25519MLKEM768 first and x25519 second: send both shares, sharing one X25519 key.
+        first = groups[:2] if groups[:2] == (X25519MLKEM768, X25519) else groups[:1]
+        self.key_shares = {share.group: share for share in generate_key_shares(first)}
         extensions: m.Extensions = []
         hostname = self.server_hostname
         if hostname and not _is_ip_address(hostname):
             extensions.append((m.SERVER_NAME, m.build_server_name(hostname.encode("idna").decode("ascii"))))
             self.sent_sni = True
         extensions += [
-            (m.SUPPORTED_VERSIONS, m.build_supported_versions_client([m.TLS13])),
+            (m.SUPPORTED_VERSIONS, m.build_supported_versions_client(versions)),
             (m.SUPPORTED_GROUPS, m.build_u16_list(groups)),
             (m.KEY_SHARE, self._key_share_extension()),
-            (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
+            (m.SIGNATURE_ALGORITHMS, m.build_u16_list(
+                DEFAULT_TLS12_SIGNATURE_SCHEMES if m.TLS12 in versions else DEFAULT_SIGNATURE_SCHEMES)),
             (m.SIGNATURE_ALGORITHMS_CERT, m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)),
         ]
         if context.alpn_protocols:
             extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
+        if context.post_handshake_auth:
+            extensions.append((m.POST_HANDSHAKE_AUTH, b""))
+        suites = list(context.native_suites)
+        tls12_session_id = False
+        if m.TLS12 in versions:  # offer TLS 1.2 as well
+            from ._client12 import tls12_offer
+
+            tls12_suites, tls12_extensions, tls12_session_id = tls12_offer(context, self.session, hostname)
+            suites += tls12_suites
+            extensions += tls12_extensions
+        extensions.append((m.PSK_KEY_EXCHANGE_MODES, m.build_psk_key_exchange_modes(bytes((m.PSK_DHE_KE,)))))
+        self.psk_suite = self._resumable_suite()
         self.client_hello = m.ClientHello(
-            self.client_random, os.urandom(32) if compat else b"", list(context.native_suites), extensions
+            self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
         )
-        self.client_hello_raw = self.client_hello.build()
+        self.client_hello_raw = self._bind(None)
         self.records.write(HANDSHAKE, self.client_hello_raw)
         self.state = State.WAIT_SERVER_HELLO
+
+    def _resumable_suite(self) -> CipherSuite | None:
+        """The suite of the session to offer, if it can be offered: TLS 1.3, unexpired, same server name."""
+        session = self.session
+        if session is None or session.protocol != m.TLS13 or not session.has_ticket or not session.is_valid():
+            return None
+        suite = TLS13_SUITES.get(session.cipher_suite)
+        if suite is None or session.server_hostname != self.server_hostname:
+            return None
+        if not any(TLS13_SUITES[code].hash is suite.hash for code in self.context.native_suites):
+            return None
+        return suite
+
+    def _bind(self, transcript: Transcript | None) -> bytes:
+        """Build the ClientHello, with a pre_shared_key extension and its binder when a session is offered.
+
+        ``transcript`` holds what precedes the ClientHello (``message_hash`` and HelloRetryRequest).
+        """
+        hello = self.client_hello
+        suite = self.psk_suite
+        session = self.session
+        if hello is None:
+            raise TLSAlert(INTERNAL_ERROR, "no ClientHello")
+        hello.extensions = [(t, d) for t, d in hello.extensions if t != m.PRE_SHARED_KEY]
+        if suite is None or session is None:
+            return hello.build()
+        binders = [bytes(suite.hash_len)]
+        hello.extensions.append((m.PRE_SHARED_KEY, m.build_pre_shared_key_client(
+            [(session.ticket, session.obfuscated_ticket_age())], binders)))
+        raw = hello.build()
+        truncated = raw[: -m.binders_length(binders)]
+        if transcript is None:
+            transcript = Transcript(suite.hash)
+        schedule = self.psk_schedule = KeySchedule(suite, session.secret)
+        binder = schedule.binder(transcript.digest_with(truncated))
+        hello.extensions[-1] = (m.PRE_SHARED_KEY, hello.extensions[-1][1][: -len(binder)] + binder)
+        return raw[: -len(binder)] + binder
 
     def _key_share_extension(self) -> bytes:
         return m.build_key_share_client([(share.group, share.public) for share in self.key_shares.values()])
@@ -149,6 +214,11 @@ class ClientHandshake(Handshake):
         if versions is None:
             if hello.random[-8:] in (m.DOWNGRADE_TLS12, m.DOWNGRADE_TLS11):
                 raise TLSAlert(ILLEGAL_PARAMETER, "downgrade detected", "INAPPROPRIATE_FALLBACK")
+            if m.TLS12 in enabled_protocols(self.context):
+                from ._client12 import ClientHandshake12
+
+                ClientHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
+                return
             raise TLSAlert(PROTOCOL_VERSION, "server does not speak TLS 1.3", "UNSUPPORTED_PROTOCOL")
         if m.parse_u16(versions) != m.TLS13:
             raise TLSAlert(ILLEGAL_PARAMETER, "server selected a version we did not offer", "UNSUPPORTED_PROTOCOL")
@@ -161,7 +231,8 @@ class ClientHandshake(Handshake):
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
             return
-        if not extensions.keys() <= _SERVER_HELLO_EXTENSIONS:
+        allowed = _SERVER_HELLO_EXTENSIONS | {m.PRE_SHARED_KEY} if self.psk_suite else _SERVER_HELLO_EXTENSIONS
+        if not extensions.keys() <= allowed:
             raise TLSAlert(UNSUPPORTED_EXTENSION, "unexpected extension in ServerHello", "UNSOLICITED_EXTENSION")
         if self.retried and hello.cipher_suite != self.retry_suite:
             raise TLSAlert(ILLEGAL_PARAMETER, "suite changed after HelloRetryRequest", "WRONG_CIPHER_RETURNED")
@@ -179,8 +250,12 @@ class ClientHandshake(Handshake):
         if self.transcript is None:
             self.transcript = Transcript(suite.hash, self.client_hello_raw)
         self.transcript.update(raw)
-        self.schedule = KeySchedule(suite)
-        client_secret, server_secret = self.schedule.handshake_secrets(shared_secret, self.transcript.digest())
+        selected = extensions.get(m.PRE_SHARED_KEY)
+        if selected is not None:
+            self._resume(m.parse_u16(selected), suite)
+        else:
+            self.schedule = KeySchedule(suite)
+        client_secret, server_secret = self.ks.handshake_secrets(shared_secret, self.transcript.digest())
         self.client_handshake_secret = client_secret
         self.server_handshake_secret = server_secret
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_secret)
@@ -190,6 +265,21 @@ class ClientHandshake(Handshake):
         self.install_write_key(client_secret)
         self.key_shares = {}
         self.state = State.WAIT_ENCRYPTED_EXTENSIONS
+
+    def _resume(self, selected_identity: int, suite: CipherSuite) -> None:
+        """The server accepted our PSK: key the schedule with it and take the peer from the session."""
+        session = self.session
+        if selected_identity != 0 or self.psk_suite is None or session is None or self.psk_schedule is None:
+            raise TLSAlert(ILLEGAL_PARAMETER, "server selected a PSK we did not offer", "BAD_PSK_IDENTITY")
+        if suite.hash is not self.psk_suite.hash:
+            raise TLSAlert(ILLEGAL_PARAMETER, "suite hash differs from the PSK's", "BAD_PSK")
+        self.schedule = self.psk_schedule
+        self.resumed = True
+        self.peer_chain = list(session.peer_chain)
+        if self.peer_chain:
+            self.peer_certificate = load_certificate(self.peer_chain[0])
+        if session.verified_chain:
+            self.verified_chain = [load_certificate(der) for der in session.verified_chain]
 
     def _hello_retry_request(self, hello: m.ServerHello, raw: bytes, extensions: dict[int, bytes]) -> None:
         client_hello = self.client_hello
@@ -220,7 +310,9 @@ class ClientHandshake(Handshake):
         self.transcript = Transcript(suite.hash, m.message_hash(digest.finalize()))
         self.transcript.update(raw)
         client_hello.extensions = new_extensions
-        self.client_hello_raw = client_hello.build()
+        if self.psk_suite is not None and self.psk_suite.hash is not suite.hash:
+            self.psk_suite = None  # the PSK cannot be used with the suite the server chose
+        self.client_hello_raw = self._bind(self.transcript)
         self._send_ccs_once()
         self.send(self.client_hello_raw)
 
@@ -244,7 +336,7 @@ class ClientHandshake(Handshake):
             else:
                 raise TLSAlert(UNSUPPORTED_EXTENSION, "unsolicited extension", "UNSOLICITED_EXTENSION")
         self.th.update(raw)
-        self.state = State.WAIT_CERTIFICATE_OR_REQUEST
+        self.state = State.WAIT_FINISHED if self.resumed else State.WAIT_CERTIFICATE_OR_REQUEST
 
     def _certificate_request(self, message: m.CertificateRequest, raw: bytes) -> None:
         if message.context:
@@ -308,6 +400,8 @@ class ClientHandshake(Handshake):
         verify_data = schedule.finished_verify_data(self.client_handshake_secret, transcript.digest())
         self.send(m.Finished(verify_data).build())
         self.client_finished = verify_data
+        self.server_finished = message.verify_data
+        self.resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
         self.install_write_key(client_secret)
         self.state = State.CONNECTED
 

@@ -14,7 +14,6 @@ from tlsapi._errors import (
     SSLError,
     SSLWantReadError,
     SSLWantWriteError,
-    UnsupportedFeatureError,
     ragged_eof,
     want_read,
     zero_return,
@@ -25,6 +24,7 @@ from ._alerts import (
     BAD_CERTIFICATE,
     CLOSE_NOTIFY,
     DECODE_ERROR,
+    ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     ORIGIN,
     UNEXPECTED_MESSAGE,
@@ -35,7 +35,10 @@ from ._alerts import (
 )
 from ._client import ClientHandshake
 from ._groups import GROUP_NAMES
-from ._handshake import Handshake, State
+from ._handshake import Handshake, State, der_chain
+from ._handshake12 import Handshake12
+from ._limits import MAX_EMPTY_RECORDS, MAX_KEY_UPDATES, MAX_POST_HANDSHAKE_MESSAGES, MAX_WARNING_ALERTS
+from ._posthandshake import PostHandshakeAuth
 from ._record import (
     ALERT,
     APPLICATION_DATA,
@@ -44,7 +47,8 @@ from ._record import (
     RecordLayer,
 )
 from ._server import ServerHandshake
-from ._suites import TLS13_SUITES
+from ._session import NativeSession
+from ._suites import TLS12_SUITES, TLS13_SUITES
 
 if TYPE_CHECKING:
     from typing import Self
@@ -54,7 +58,17 @@ if TYPE_CHECKING:
 
     from ._context import NativeContext
 
-MAX_USELESS_RECORDS = 32  # empty records, warning alerts, CCS and KeyUpdates in a row (Go allows 16)
+# What a peer may send without data, in a row: (limit, OpenSSL's reason, message), by _EMPTY.._POST_HANDSHAKE.
+_EMPTY, _WARNING, _KEY_UPDATE, _POST_HANDSHAKE = range(4)
+_FLOOD_LIMITS: tuple[tuple[int, str, str], ...] = (
+    (MAX_EMPTY_RECORDS, "RECORD_TOO_SMALL", "too many empty records"),
+    (MAX_WARNING_ALERTS, "TOO_MANY_WARN_ALERTS", "too many warning alerts"),
+    (MAX_KEY_UPDATES, "TOO_MANY_KEY_UPDATES", "too many KeyUpdates"),
+    (MAX_POST_HANDSHAKE_MESSAGES, "UNEXPECTED_MESSAGE", "too many post-handshake messages"),
+)
+# RFC 8446 5.5: AES-GCM keys are safe for 2^24.5 full records; update our write key well before that.
+KEY_UPDATE_AFTER_RECORDS = 1 << 24
+MAX_TICKET_LIFETIME = 604800  # RFC 8446 4.6.1: seven days
 
 
 class NativeConnection(Connection):
@@ -77,8 +91,11 @@ class NativeConnection(Connection):
     _failed: SSLError | None
     _ccs_seen: bool
     _useless: int
+    _floods: list[int]
     _read_secret: bytes
     _write_secret: bytes
+    _session: NativeSession | None
+    _pha: PostHandshakeAuth | None
 
     @classmethod
     def _create(
@@ -94,8 +111,6 @@ class NativeConnection(Connection):
 
         if not isinstance(context, NativeContext):
             raise TypeError("the native backend needs a NativeContext")
-        if session is not None:
-            raise UnsupportedFeatureError("native", "session resumption")
         self = object.__new__(cls)
         self._context = context
         self._incoming = incoming
@@ -103,6 +118,7 @@ class NativeConnection(Connection):
         self._server_side = server_side
         self._server_hostname = server_hostname
         self._records = RecordLayer(incoming, outgoing)
+        self._records.padding = context.record_padding or 0
         self._hs_buffer = HandshakeBuffer()
         if server_side:
             self._handshake = ServerHandshake(self, context, self._records)
@@ -117,8 +133,13 @@ class NativeConnection(Connection):
         self._failed = None
         self._ccs_seen = False
         self._useless = 0
+        self._floods = [0, 0, 0, 0]
         self._read_secret = b""
         self._write_secret = b""
+        self._session = None
+        self._pha = None
+        if session is not None:
+            self.session = session
         return self
 
     # -- identity --------------------------------------------------------------------------------------
@@ -144,17 +165,28 @@ class NativeConnection(Connection):
         return self._server_hostname
 
     @property
-    def session(self) -> Any:
-        return None
+    def session(self) -> NativeSession | None:
+        """Client: the session to resume, then the newest one from the server's tickets."""
+        return self._session
 
     @session.setter
     def session(self, session: Any) -> None:
-        if session is not None:
-            raise UnsupportedFeatureError("native", "session resumption")
+        if not isinstance(session, NativeSession):
+            raise TypeError("Value is not a SSLSession.")
+        if not session.belongs_to(self._context):
+            raise ValueError("Session refers to a different SSLContext.")
+        if self._server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if self._started:
+            raise ValueError("Cannot set session after handshake.")
+        self._session = session
+        handshake = self._handshake
+        if isinstance(handshake, ClientHandshake):
+            handshake.session = session
 
     @property
     def session_reused(self) -> bool:
-        return False
+        return self._done and self._handshake.resumed
 
     # -- error handling -----------------------------------------------------------------------------------
 
@@ -193,14 +225,24 @@ class NativeConnection(Connection):
             raise want_read(ORIGIN)
         return record
 
-    def _useless_record(self) -> None:
+    def _useless_record(self, kind: int) -> None:
+        """Count a record or message that carries no data; past its ``_limits`` count, refuse the peer."""
         self._useless += 1
-        if self._useless > MAX_USELESS_RECORDS:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "too many records without data", "TOO_MANY_WARN_ALERTS")
+        floods = self._floods
+        floods[kind] += 1
+        limit, reason, message = _FLOOD_LIMITS[kind]
+        if floods[kind] > limit:
+            raise TLSAlert(UNEXPECTED_MESSAGE, message, reason)
+
+    def _data_received(self) -> None:
+        """Data (or handshake progress) arrived: the counts of records without data start again."""
+        self._useless = 0
+        self._floods = [0, 0, 0, 0]
 
     def _dispatch(self, content_type: int, payload: bytes | memoryview) -> None:
         if content_type == HANDSHAKE:
-            self._useless = 0
+            if self._useless and not self._done:
+                self._data_received()
             buffer = self._hs_buffer
             buffer.feed(payload)
             while (message := buffer.pop()) is not None:
@@ -215,17 +257,21 @@ class NativeConnection(Connection):
                 if handshake.complete:
                     self._handshake_complete()
         elif content_type == APPLICATION_DATA:
-            if not self._done:
+            if not self._done and (payload or not self._server_side):
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data during the handshake", "UNEXPECTED_RECORD")
-            self._useless_record()  # only empty records get here
+            if self._done:  # only empty records get here; before, only skipped 0-RTT records (bounded in bytes)
+                self._useless_record(_EMPTY)
         elif content_type == ALERT:
             self._alert(payload)
         else:  # CHANGE_CIPHER_SPEC
+            handshake = self._handshake
+            if isinstance(handshake, Handshake12) and not self._done:  # TLS 1.2: switches the read keys
+                handshake.change_cipher_spec(payload, len(self._hs_buffer))
+                return
             if (self._done or self._ccs_seen or bytes(payload) != b"\x01"
                     or self._handshake.state in (State.START, State.WAIT_CLIENT_HELLO)):
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
             self._ccs_seen = True
-            self._useless_record()
 
     def _alert(self, payload: bytes | memoryview) -> None:
         if len(payload) != 2:
@@ -234,20 +280,37 @@ class NativeConnection(Connection):
         if description == CLOSE_NOTIFY:
             self._peer_closed = True
             return
-        if description == USER_CANCELED and level == 1:
-            self._useless_record()
+        if level == 1 and (description == USER_CANCELED or isinstance(self._handshake, Handshake12)):
+            self._useless_record(_WARNING)
             return
         raise received_alert_error(description)
 
     def _post_handshake(self, msg_type: int, raw: bytes) -> None:
+        handshake = self._handshake
+        if isinstance(handshake, Handshake12):  # only renegotiation attempts, refused
+            self._useless_record(_POST_HANDSHAKE)
+            handshake.post_handshake(msg_type, raw)
+            return
+        if msg_type in (m.NEW_SESSION_TICKET, m.CERTIFICATE_REQUEST):
+            self._useless_record(_POST_HANDSHAKE)
         if msg_type == m.NEW_SESSION_TICKET and not self._server_side:
-            m.NewSessionTicket.parse(raw[4:])  # no resumption: checked and dropped
+            self._new_session_ticket(m.NewSessionTicket.parse(raw[4:]))
+            return
+        if msg_type == m.CERTIFICATE_REQUEST and not self._server_side:
+            if not self._context.post_handshake_auth:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "CertificateRequest without post_handshake_auth")
+            PostHandshakeAuth.answer(self._handshake, raw, self._write_secret)
+            return
+        pha = self._pha
+        if pha is not None and msg_type in (m.CERTIFICATE, m.CERTIFICATE_VERIFY, m.FINISHED):
+            if pha.handle(msg_type, raw, self._read_secret):
+                self._pha = None
             return
         if msg_type == m.KEY_UPDATE:
             update = m.KeyUpdate.parse(raw[4:])
             if len(self._hs_buffer):
                 raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
-            self._useless_record()
+            self._useless_record(_KEY_UPDATE)
             schedule = self._handshake.ks
             self._read_secret = schedule.next_traffic_secret(self._read_secret)
             self._handshake.install_read_key(self._read_secret)
@@ -255,6 +318,26 @@ class NativeConnection(Connection):
                 self._send_key_update(False)
             return
         raise TLSAlert(UNEXPECTED_MESSAGE, f"post-handshake message {msg_type}")
+
+    def _new_session_ticket(self, ticket: m.NewSessionTicket) -> None:
+        """Make a session of a TLS 1.3 ticket: it becomes ``session`` (a lifetime of 0 means discard)."""
+        if ticket.lifetime > MAX_TICKET_LIFETIME:
+            raise TLSAlert(ILLEGAL_PARAMETER, "ticket lifetime over seven days", "BAD_VALUE")
+        max_early_data = 0
+        for ext_type, data in ticket.extensions:
+            if ext_type == m.EARLY_DATA:
+                max_early_data = m.parse_u32(data)
+        if ticket.lifetime == 0:
+            return
+        handshake = self._handshake
+        schedule = handshake.ks
+        self._session = NativeSession(
+            self._context, protocol=m.TLS13, cipher_suite=schedule.suite.code,
+            secret=schedule.resumption_psk(handshake.resumption_master_secret, ticket.nonce),
+            ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime, ticket_age_add=ticket.age_add,
+            server_hostname=self._server_hostname, alpn=handshake.alpn, peer_chain=tuple(handshake.peer_chain),
+            verified_chain=der_chain(handshake.verified_chain), max_early_data=max_early_data,
+        )
 
     def _send_key_update(self, request_peer: bool) -> None:
         """Send KeyUpdate and switch to the next write key (``request_peer`` asks the peer to do the same)."""
@@ -275,6 +358,10 @@ class NativeConnection(Connection):
             self._read_secret = handshake.server_application_secret
             self._write_secret = handshake.client_application_secret
             self._context.record_stat("connect_good")
+            if handshake.resumed:
+                self._context.record_stat("hits")
+            if isinstance(handshake, Handshake12) and handshake.new_session is not None:
+                self._session = handshake.new_session
 
     # -- I/O ----------------------------------------------------------------------------------------------
 
@@ -323,7 +410,8 @@ class NativeConnection(Connection):
                 if content_type == APPLICATION_DATA and payload:
                     self._app_data = payload
                     self._app_pos = 0
-                    self._useless = 0
+                    if self._useless:
+                        self._data_received()
                     break
                 self._dispatch(content_type, payload)
         except (SSLWantReadError, SSLWantWriteError):
@@ -361,7 +449,10 @@ class NativeConnection(Connection):
             data = memoryview(data).cast("B")
         size: int = data.__len__()
         if size:
-            self._records.write(APPLICATION_DATA, data)
+            records = self._records
+            if records.write_sequence >= KEY_UPDATE_AFTER_RECORDS:
+                self._send_key_update(False)
+            records.write(APPLICATION_DATA, data)
         return size
 
     def pending(self) -> int:
@@ -414,33 +505,50 @@ class NativeConnection(Connection):
         suite = self._handshake.suite
         if not self._done or suite is None:
             return None
-        return suite.name, "TLSv1.3", suite.secret_bits
+        return suite.name, self._handshake.version_name, suite.secret_bits
 
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
         codes = self._handshake.shared_suites
         if not self._done or codes is None:
             return None
-        return [(TLS13_SUITES[c].name, "TLSv1.3", TLS13_SUITES[c].secret_bits) for c in codes]
+        suites = [TLS13_SUITES.get(c) or TLS12_SUITES[c] for c in codes]
+        return [(suite.name, suite.protocol, suite.secret_bits) for suite in suites]
 
     def version(self) -> str | None:
-        return "TLSv1.3" if self._done else None
+        return self._handshake.version_name if self._done else None
 
     def selected_alpn_protocol(self) -> str | None:
         alpn = self._handshake.alpn
         return alpn.decode("ascii", "replace") if self._done and alpn is not None else None
 
     def verify_client_post_handshake(self) -> None:
-        raise UnsupportedFeatureError("native", "post-handshake authentication")
+        """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2)."""
+        if not self._server_side:
+            raise error("NOT_SERVER")
+        if not self._done:
+            raise error("STILL_IN_INIT")
+        if not self._handshake.peer_offered_pha:
+            raise error("EXTENSION_NOT_RECEIVED")
+        if self._pha is not None:
+            raise error("REQUEST_SENT")
+        self._check_failed()
+        self._pha = PostHandshakeAuth.request(self._handshake)
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266)."""
+        if cb_type == "tls-exporter":
+            return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32) if self._done else None
         if cb_type != "tls-unique":
             raise ValueError(f"{cb_type!r} channel binding type not implemented")
-        return self._handshake.client_finished if self._done else None
+        if not self._done:
+            return None
+        handshake = self._handshake
+        return handshake.server_finished if handshake.resumed else handshake.client_finished
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         if not self._done:
             raise ValueError("handshake not done yet")
-        return self._handshake.ks.exporter(self._handshake.exporter_secret, label, context or b"", length)
+        return self._handshake.export(label, context, length)
 
     def group(self) -> str | None:
         group = self._handshake.group
@@ -450,8 +558,8 @@ class NativeConnection(Connection):
 
     def key_update(self, request_peer: bool = True) -> None:
         """Send a KeyUpdate now (TLS 1.3 only), optionally asking the peer to update its keys too."""
-        if not self._done or self._sent_close:
-            raise ValueError("key update needs an established connection")
+        if not self._done or self._sent_close or isinstance(self._handshake, Handshake12):
+            raise ValueError("key update needs an established TLS 1.3 connection")
         self._send_key_update(request_peer)
 
     def __repr__(self) -> str:

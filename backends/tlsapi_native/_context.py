@@ -10,7 +10,15 @@ from tlsapi._context import Context
 from . import BACKEND
 from ._connection import NativeConnection
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
-from ._suites import DEFAULT_TLS13_SUITES, TLS13_SUITES, cipher_dict, parse_cipher_string
+from ._suites import (
+    DEFAULT_TLS12_SUITES,
+    DEFAULT_TLS13_SUITES,
+    TLS12_SUITES,
+    TLS13_SUITES,
+    cipher_dict,
+    parse_cipher_string,
+)
+from ._tickets import TicketKeys
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
                 "X25519": "x25519", "x25519": "x25519"}
@@ -25,8 +33,35 @@ class NativeContext(Context):
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
         self._native_suites: tuple[int, ...] = DEFAULT_TLS13_SUITES
-        # A client sends one key share (x25519) by default; a server accepts every group it implements.
+        self._native_tls12_suites: tuple[int, ...] = DEFAULT_TLS12_SUITES
+        # A client offers X25519MLKEM768 first (with an x25519 share too); a server prefers it as well.
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
+        self._ticket_keys: TicketKeys | None = None
+        self._record_padding: int | None = None
+
+    @property
+    def ticket_keys(self) -> TicketKeys:
+        """The server's session-ticket keys (made on first use, rotated as they age)."""
+        if self._ticket_keys is None:
+            self._ticket_keys = TicketKeys()
+        return self._ticket_keys
+
+    @property
+    def record_padding(self) -> int | None:
+        """Pad each protected record's plaintext to a multiple of this many bytes (``None``: no padding)."""
+        return self._record_padding
+
+    @record_padding.setter
+    def record_padding(self, value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1 << 14):
+            raise ValueError("record_padding must be None or a block size from 1 to 16384")
+        self._record_padding = value
+        self._changed("record_padding")
+
+    @property
+    def max_early_data(self) -> int:
+        """0-RTT is not supported: no early data is ever sent or accepted."""
+        return 0
 
     @property
     def native_suites(self) -> tuple[int, ...]:
@@ -34,20 +69,30 @@ class NativeContext(Context):
         return self._native_suites
 
     @property
+    def native_tls12_suites(self) -> tuple[int, ...]:
+        """The TLS 1.2 suite codes in preference order (the cipher string's TLS 1.2 part)."""
+        return self._native_tls12_suites
+
+    @property
     def native_groups(self) -> tuple[int, ...]:
         """The key-exchange groups in preference order (the client sends a key share for the first)."""
         return self._native_groups
 
     def set_ciphers(self, cipherlist: str) -> None:
-        """OpenSSL cipher string; TLS 1.3 suite names restrict the TLS 1.3 suites, as ``set_ciphersuites``."""
+        """OpenSSL cipher string: its TLS 1.2 suites replace the TLS 1.2 list; TLS 1.3 suite names restrict
+        the TLS 1.3 suites, as ``set_ciphersuites``."""
         codes = parse_cipher_string(cipherlist)
         tls13 = tuple(code for code in codes if code in TLS13_SUITES)
         if tls13:
             self._native_suites = tls13
+        tls12 = tuple(code for code in codes if code in TLS12_SUITES)
+        if tls12:
+            self._native_tls12_suites = tls12
         self._changed("ciphers")
 
     def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
-        return [cipher_dict(TLS13_SUITES[code]) for code in self._native_suites]
+        return ([cipher_dict(TLS13_SUITES[code]) for code in self._native_suites]
+                + [cipher_dict(TLS12_SUITES[code]) for code in self._native_tls12_suites])
 
     def set_groups(self, names: str | Iterable[str]) -> None:
         """Restrict and order the key-exchange groups: ``"x25519:secp256r1"`` or a list of names."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ._alerts import INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._keyschedule import KeySchedule, Transcript
@@ -31,7 +34,23 @@ class State(enum.Enum):
     WAIT_CLIENT_CERTIFICATE = "wait client Certificate"
     WAIT_CLIENT_CERTIFICATE_VERIFY = "wait client CertificateVerify"
     WAIT_CLIENT_FINISHED = "wait client Finished"
+    # TLS 1.2 (with the states above that mean the same)
+    WAIT_SERVER_KEY_EXCHANGE = "wait ServerKeyExchange"
+    WAIT_SERVER_HELLO_DONE = "wait CertificateRequest or ServerHelloDone"
+    WAIT_NEW_SESSION_TICKET = "wait NewSessionTicket"
+    WAIT_CHANGE_CIPHER_SPEC = "wait ChangeCipherSpec"
+    WAIT_CLIENT_KEY_EXCHANGE = "wait ClientKeyExchange"
     CONNECTED = "connected"
+
+
+@functools.lru_cache(maxsize=64)
+def _der_chain(certificates: tuple[x509.Certificate, ...]) -> tuple[bytes, ...]:
+    return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
+
+
+def der_chain(certificates: Sequence[x509.Certificate] | None) -> tuple[bytes, ...]:
+    """The DER encodings of ``certificates`` (cached: a server sends the same chain every handshake)."""
+    return _der_chain(tuple(certificates)) if certificates else ()
 
 
 def unexpected(msg_type: int, state: State) -> TLSAlert:
@@ -42,6 +61,7 @@ class Handshake:
     """State shared by both roles; subclasses implement ``handle(msg_type, raw)``."""
 
     is_server: bool = False
+    version_name = "TLSv1.3"
 
     def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
         self.connection = connection
@@ -61,6 +81,10 @@ class Handshake:
         self.server_application_secret = b""
         self.exporter_secret = b""
         self.client_finished = b""
+        self.server_finished = b""
+        self.resumed = False  # a PSK (session ticket) was accepted
+        self.resumption_master_secret = b""
+        self.peer_offered_pha = False  # the client sent post_handshake_auth (server side)
         self.shared_suites: list[int] | None = None
         self.client_ccs_allowed = False
 
@@ -70,6 +94,10 @@ class Handshake:
 
     def handle(self, msg_type: int, raw: bytes) -> None:
         raise NotImplementedError
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """Keying material (RFC 8446 section 7.5)."""
+        return self.ks.exporter(self.exporter_secret, label, context or b"", length)
 
     # -- helpers ------------------------------------------------------------------------------------------
 

@@ -28,7 +28,12 @@ def hkdf_expand_label(
     full_label = b"tls13 " + label
     info = b"".join((length.to_bytes(2, "big"), len(full_label).to_bytes(1, "big"), full_label,
                      len(context).to_bytes(1, "big"), context))
-    return HKDFExpand(hash_cls(), length, info).derive(secret)
+    algorithm = hash_cls()
+    if length <= algorithm.digest_size:  # one block: T(1) = HMAC(secret, info || 0x01)
+        mac = HMAC(secret, algorithm)
+        mac.update(info + b"\x01")
+        return mac.finalize()[:length]
+    return HKDFExpand(algorithm, length, info).derive(secret)
 
 
 class Transcript:
@@ -47,9 +52,20 @@ class Transcript:
     def digest(self) -> bytes:
         return self._hash.copy().finalize()
 
+    def digest_with(self, data: bytes) -> bytes:
+        """The hash as if ``data`` were appended (the transcript itself is unchanged)."""
+        running = self._hash.copy()
+        running.update(data)
+        return running.finalize()
+
+    def copy(self) -> Transcript:
+        clone = Transcript.__new__(Transcript)
+        clone._hash = self._hash.copy()
+        return clone
+
 
 class KeySchedule:
-    """Secrets of one TLS 1.3 connection with ``suite`` (no PSK: the early secret uses zeros)."""
+    """Secrets of one TLS 1.3 connection with ``suite`` (without a PSK the early secret uses zeros)."""
 
     __slots__ = ("_empty_hash", "_hash_cls", "_hash_len", "_secret", "suite")
 
@@ -83,6 +99,15 @@ class KeySchedule:
         return (self.derive_secret(self._secret, b"c ap traffic", transcript_hash),
                 self.derive_secret(self._secret, b"s ap traffic", transcript_hash),
                 self.derive_secret(self._secret, b"exp master", transcript_hash))
+
+    def binder(self, truncated_hello_hash: bytes) -> bytes:
+        """The PSK binder (RFC 8446 4.2.11.2) of a resumption PSK, over ``Hash(... truncated ClientHello)``."""
+        binder_key = self.derive_secret(self._secret, b"res binder", self._empty_hash)
+        return self.finished_verify_data(binder_key, truncated_hello_hash)
+
+    def resumption_psk(self, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+        """The PSK of a NewSessionTicket (RFC 8446 4.6.1)."""
+        return self.expand_label(resumption_master_secret, b"resumption", ticket_nonce, self._hash_len)
 
     def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
         """``res master`` for ``Hash(CH..client Finished)`` (call after ``application_secrets``)."""

@@ -38,6 +38,7 @@ EARLY_DATA: Final = 42
 SUPPORTED_VERSIONS: Final = 43
 COOKIE: Final = 44
 PSK_KEY_EXCHANGE_MODES: Final = 45
+POST_HANDSHAKE_AUTH: Final = 49
 SIGNATURE_ALGORITHMS_CERT: Final = 50
 KEY_SHARE: Final = 51
 
@@ -64,7 +65,7 @@ def parse_extensions(reader: Reader) -> Extensions:
         ext_type = block.u16()
         data = block.vec16()
         if ext_type in seen:
-            raise TLSAlert(ILLEGAL_PARAMETER, f"duplicate extension {ext_type}", "DUPLICATE_EXTENSION")
+            raise TLSAlert(ILLEGAL_PARAMETER, f"duplicate extension {ext_type}", "BAD_EXTENSION")
         seen.add(ext_type)
         extensions.append((ext_type, data))
     return extensions
@@ -301,6 +302,14 @@ def parse_u16(data: bytes) -> int:
     return value
 
 
+def parse_u32(data: bytes) -> int:
+    """A single u32 (NewSessionTicket early_data max_early_data_size)."""
+    reader = Reader(data)
+    value = reader.u32()
+    _end(reader)
+    return value
+
+
 def parse_u16_list(data: bytes) -> list[int]:
     """supported_groups, signature_algorithms(_cert)."""
     reader = Reader(data)
@@ -422,3 +431,21 @@ def parse_pre_shared_key_client(data: bytes) -> tuple[list[tuple[bytes, int]], l
 def expect_empty(data: bytes) -> None:
     if data:
         raise TLSAlert(DECODE_ERROR, "extension should be empty", "BAD_EXTENSION")
+
+
+PSK_DHE_KE: Final = 1
+
+
+def build_psk_key_exchange_modes(modes: bytes) -> bytes:
+    return vec8(modes)
+
+
+def build_pre_shared_key_client(identities: Sequence[tuple[bytes, int]], binders: Sequence[bytes]) -> bytes:
+    """The ClientHello pre_shared_key body; its last ``binders_length(binders)`` bytes are the binders."""
+    ids = b"".join(vec16(identity) + age.to_bytes(4, "big") for identity, age in identities)
+    return vec16(ids) + vec16(b"".join(vec8(binder) for binder in binders))
+
+
+def binders_length(binders: Sequence[bytes]) -> int:
+    """Bytes at the end of a ClientHello taken by the binders list (what the binder hash leaves out)."""
+    return 2 + sum(1 + len(binder) for binder in binders)

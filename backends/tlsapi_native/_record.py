@@ -20,15 +20,13 @@ from ._alerts import (
     UNEXPECTED_MESSAGE,
     TLSAlert,
 )
+from ._limits import MAX_CIPHERTEXT, MAX_CIPHERTEXT12, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT
 
 CHANGE_CIPHER_SPEC: Final = 20
 ALERT: Final = 21
 HANDSHAKE: Final = 22
 APPLICATION_DATA: Final = 23
 
-MAX_PLAINTEXT: Final = 1 << 14
-MAX_CIPHERTEXT: Final = MAX_PLAINTEXT + 256
-MAX_HANDSHAKE_MESSAGE: Final = 1 << 17  # Go caps at 64 KiB; leave room for long certificate chains
 _TAG_LEN: Final = 16
 _MAX_SEQ: Final = (1 << 64) - 1
 
@@ -40,7 +38,7 @@ class RecordLayer:
 
     __slots__ = (
         "_buf", "_incoming", "_outgoing", "_pos", "_read_aead", "_read_iv", "_read_seq", "_write_aead",
-        "_write_iv", "_write_seq", "records_read",
+        "_write_iv", "_write_seq", "early_data_budget", "padding", "records_read",
     )
 
     def __init__(self, incoming: Any, outgoing: Any) -> None:
@@ -55,6 +53,10 @@ class RecordLayer:
         self._write_iv = 0
         self._write_seq = 0
         self.records_read = 0
+        self.padding = 0  # pad protected records' plaintext to a multiple of this (0: no padding)
+        # Server, after a ClientHello with early_data that we reject: bytes of 0-RTT records still to skip
+        # (RFC 8446 4.2.10); a skipped record reads as empty application data.
+        self.early_data_budget = 0
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -75,6 +77,11 @@ class RecordLayer:
     @property
     def write_protected(self) -> bool:
         return self._write_aead is not None
+
+    @property
+    def write_sequence(self) -> int:
+        """Records written under the current write key."""
+        return self._write_seq
 
     @property
     def buffered(self) -> int:
@@ -118,8 +125,9 @@ class RecordLayer:
         aead = self._read_aead
         if length > (MAX_CIPHERTEXT if aead is not None and content_type == APPLICATION_DATA
                      else MAX_PLAINTEXT):
-            raise TLSAlert(RECORD_OVERFLOW, reason="ENCRYPTED_LENGTH_TOO_LONG" if aead is not None
-                           else "PACKET_LENGTH_TOO_LONG")
+            raise TLSAlert(RECORD_OVERFLOW, reason="PACKET_LENGTH_TOO_LONG" if length >= MAX_CIPHERTEXT12
+                           else "ENCRYPTED_LENGTH_TOO_LONG" if aead is not None and content_type == APPLICATION_DATA
+                           else "DATA_LENGTH_TOO_LONG")
         end = pos + 5 + length
         if len(buf) < end:
             if not self._fill(5 + length):
@@ -131,6 +139,9 @@ class RecordLayer:
         self.records_read += 1
         if content_type != APPLICATION_DATA or aead is None:
             if content_type == APPLICATION_DATA:
+                if self.early_data_budget >= length > _TAG_LEN:  # 0-RTT data sent before a second ClientHello
+                    self.early_data_budget -= length
+                    return APPLICATION_DATA, b""
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
             if length == 0 and content_type != APPLICATION_DATA:
                 raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE,
@@ -146,7 +157,12 @@ class RecordLayer:
                 (self._read_iv ^ seq).to_bytes(12, "big"), memoryview(buf)[pos + 5 : end], buf[pos : pos + 5]
             )
         except InvalidTag:
+            if self.early_data_budget >= length:  # rejected 0-RTT data, under a key we never had
+                self.early_data_budget -= length
+                return APPLICATION_DATA, b""
             raise TLSAlert(BAD_RECORD_MAC) from None
+        if self.early_data_budget:
+            self.early_data_budget = 0
         self._read_seq = seq + 1
         last = len(plaintext) - 1
         if last >= 0 and plaintext[last]:
@@ -182,6 +198,7 @@ class RecordLayer:
                 write(chunk)
             return
         type_byte = _CONTENT_TYPE_BYTES[content_type]
+        padding = self.padding
         iv = self._write_iv
         seq = self._write_seq
         view = memoryview(data) if total > MAX_PLAINTEXT else data
@@ -190,8 +207,16 @@ class RecordLayer:
             chunk = view[start : start + MAX_PLAINTEXT] if total > MAX_PLAINTEXT else view
             n = len(chunk) + 1 + _TAG_LEN
             header = bytes((APPLICATION_DATA, 3, 3, n >> 8, n & 255))
+            if padding:
+                inner_len = n - _TAG_LEN  # content + type byte, padded to a multiple of ``padding``
+                pad = min(-inner_len % padding, MAX_PLAINTEXT + 1 - inner_len)
+                n += pad
+                header = bytes((APPLICATION_DATA, 3, 3, n >> 8, n & 255))
+                inner = b"".join((chunk, type_byte, bytes(pad)))
+            else:
+                inner = b"".join((chunk, type_byte))
             write(header)
-            write(aead.encrypt((iv ^ seq).to_bytes(12, "big"), b"".join((chunk, type_byte)), header))
+            write(aead.encrypt((iv ^ seq).to_bytes(12, "big"), inner, header))
             seq += 1
             start += MAX_PLAINTEXT
             if start >= total:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import ssl
 import sys
+import time
 import types
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _messages as m
 from ._alerts import (
@@ -19,13 +20,14 @@ from ._alerts import (
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     MISSING_EXTENSION,
-    PROTOCOL_VERSION,
     TLSAlert,
 )
 from ._client import load_certificate
 from ._groups import server_key_exchange
-from ._handshake import Handshake, State, unexpected
+from ._handshake import Handshake, State, der_chain, unexpected
 from ._keyschedule import KeySchedule, Transcript
+from ._record import HANDSHAKE
+from ._server12 import ServerHandshake12, negotiate_version
 from ._signatures import (
     DEFAULT_SIGNATURE_SCHEMES,
     choose_scheme,
@@ -34,10 +36,14 @@ from ._signatures import (
     verify,
 )
 from ._suites import TLS13_SUITES, CipherSuite
+from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
     from ._context import NativeContext
     from ._record import RecordLayer
+
+# 0-RTT is never accepted: after a ClientHello offering early_data, skip this many bytes of 0-RTT records.
+SKIPPED_EARLY_DATA_LIMIT = 1 << 15
 
 
 class ServerHandshake(Handshake):
@@ -54,6 +60,7 @@ class ServerHandshake(Handshake):
         self.client_handshake_secret = b""
         self.certificate_requested = False
         self.sent_ccs = False
+        self.selected_identity = 0
 
     def handle(self, msg_type: int, raw: bytes) -> None:
         state = self.state
@@ -67,7 +74,7 @@ class ServerHandshake(Handshake):
         elif state is State.WAIT_CLIENT_CERTIFICATE_VERIFY and msg_type == m.CERTIFICATE_VERIFY:
             self._client_certificate_verify(m.CertificateVerify.parse(body), raw)
         elif state is State.WAIT_CLIENT_FINISHED and msg_type == m.FINISHED:
-            self._client_finished(m.Finished.parse(body, self.ks.suite.hash_len))
+            self._client_finished(m.Finished.parse(body, self.ks.suite.hash_len), raw)
         else:
             raise unexpected(msg_type, state)
 
@@ -77,12 +84,15 @@ class ServerHandshake(Handshake):
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
-        versions = extensions.get(m.SUPPORTED_VERSIONS)
-        if versions is None or m.TLS13 not in m.parse_supported_versions_client(versions):
-            raise TLSAlert(PROTOCOL_VERSION, "client does not offer TLS 1.3", "UNSUPPORTED_PROTOCOL")
+        if negotiate_version(self.context, hello, extensions) == m.TLS12:
+            ServerHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
+            return
         if hello.compression_methods != b"\x00":
             raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
         self.client_random = hello.random
+        self.peer_offered_pha = m.POST_HANDSHAKE_AUTH in extensions
+        if m.EARLY_DATA in extensions:
+            self.records.early_data_budget = SKIPPED_EARLY_DATA_LIMIT
         server_name = extensions.get(m.SERVER_NAME)
         self.server_name = m.parse_server_name(server_name) if server_name is not None else None
         self._sni_callback()
@@ -104,8 +114,8 @@ class ServerHandshake(Handshake):
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SUITABLE_KEY_SHARE")
             self._hello_retry_request(hello, raw, suite, group)
             return
-        self.transcript = Transcript(suite.hash, raw)
-        self._negotiate(hello, suite, group, shares[group])
+        self.transcript = Transcript(suite.hash)
+        self._negotiate(hello, raw, suite, group, shares[group])
 
     def _second_client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         first = self.first_hello
@@ -113,6 +123,7 @@ class ServerHandshake(Handshake):
         if first is None or suite is None:
             raise unexpected(m.CLIENT_HELLO, self.state)
         extensions = dict(hello.extensions)
+        self.records.early_data_budget = 0
         if hello.session_id != first.session_id or hello.random != first.random:
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
         shares_data = extensions.get(m.KEY_SHARE)
@@ -123,8 +134,7 @@ class ServerHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "wrong key share after HelloRetryRequest", "BAD_KEY_SHARE")
         if suite.code not in hello.cipher_suites or m.EARLY_DATA in extensions:
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
-        self.th.update(raw)
-        self._negotiate(hello, suite, self.retry_group, shares[0][1])
+        self._negotiate(hello, raw, suite, self.retry_group, shares[0][1])
 
     def _sni_callback(self) -> None:
         callback = self.context.sni_callback
@@ -175,17 +185,69 @@ class ServerHandshake(Handshake):
 
     # -- the server flight -----------------------------------------------------------------------------
 
-    def _negotiate(self, hello: m.ClientHello, suite: CipherSuite, group: int, client_share: bytes) -> None:
+    def _accept_psk(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite) -> KeySchedule | None:
+        """The key schedule of the first offered ticket we can resume with ``suite``, else ``None``.
+
+        Call with the transcript holding what precedes this ClientHello. A ticket we cannot open or use is
+        skipped (a full handshake follows); a usable ticket with a wrong binder is a decrypt_error.
+        """
         extensions = dict(hello.extensions)
-        schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
-        if schemes_data is None:
-            raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
+        psk_data = extensions.get(m.PRE_SHARED_KEY)
+        if psk_data is None:
+            return None
+        identities, binders = m.parse_pre_shared_key_client(psk_data)
+        modes = extensions.get(m.PSK_KEY_EXCHANGE_MODES)
+        if modes is None:
+            raise TLSAlert(MISSING_EXTENSION, "pre_shared_key without psk_key_exchange_modes",
+                           "MISSING_PSK_KEX_MODES_EXTENSION")
+        if m.PSK_DHE_KE in m.parse_psk_key_exchange_modes(modes):
+            keys = self.context.ticket_keys
+            now_ms = int(time.time() * 1000)
+            for index, (identity, _age) in enumerate(identities):
+                sealed = keys.open(identity)
+                state = TicketState.decode(sealed) if sealed is not None else None
+                if state is None or state.protocol != m.TLS13 or state.server_name != self.server_name:
+                    continue
+                ticket_suite = TLS13_SUITES.get(state.cipher_suite)
+                if ticket_suite is None or ticket_suite.hash is not suite.hash:
+                    continue
+                if not 0 <= now_ms - state.issued_ms <= state.lifetime * 1000:
+                    continue
+                schedule = KeySchedule(suite, state.secret)
+                expected = schedule.binder(self.th.digest_with(raw[: -m.binders_length(binders)]))
+                if not hmac.compare_digest(expected, binders[index]):
+                    raise TLSAlert(DECRYPT_ERROR, "bad PSK binder", "BINDER_DOES_NOT_VERIFY")
+                self._resume(index, state)
+                return schedule
+        self.context.record_stat("misses")
+        return None
+
+    def _resume(self, index: int, state: TicketState) -> None:
+        self.resumed = True
+        self.selected_identity = index
+        self.peer_chain = list(state.peer_chain)
+        if self.peer_chain:
+            self.peer_certificate = load_certificate(self.peer_chain[0])
+        if state.verified_chain:
+            self.verified_chain = [load_certificate(der) for der in state.verified_chain]
+        self.context.record_stat("hits")
+
+    def _negotiate(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int,
+                   client_share: bytes) -> None:
+        extensions = dict(hello.extensions)
+        psk_schedule = self._accept_psk(hello, raw, suite)
+        self.th.update(raw)
         chain = self.connection.context.cert_chain
-        if chain is None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-        scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), certificate=chain.leaf)
-        if scheme is None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+        scheme = None
+        if psk_schedule is None:
+            schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
+            if schemes_data is None:
+                raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
+            if chain is None:
+                raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
+            scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), certificate=chain.leaf)
+            if scheme is None:
+                raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
@@ -198,9 +260,11 @@ class ServerHandshake(Handshake):
             (m.SUPPORTED_VERSIONS, m.TLS13.to_bytes(2, "big")),
             (m.KEY_SHARE, m.build_key_share_server(group, server_share)),
         ]
+        if psk_schedule is not None:
+            hello_extensions.append((m.PRE_SHARED_KEY, self.selected_identity.to_bytes(2, "big")))
         self.send(m.ServerHello(os.urandom(32), hello.session_id, suite.code, hello_extensions).build())
         self._send_ccs_once(hello)
-        schedule = self.schedule = KeySchedule(suite)
+        schedule = self.schedule = psk_schedule or KeySchedule(suite)
         client_secret, server_secret = schedule.handshake_secrets(shared_secret, transcript.digest())
         self.client_handshake_secret = client_secret
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_secret)
@@ -214,18 +278,20 @@ class ServerHandshake(Handshake):
         if self.alpn is not None:
             encrypted.append((m.ALPN, m.build_alpn([self.alpn])))
         self.send(m.EncryptedExtensions(encrypted).build())
-        if self.context.verify_mode != ssl.CERT_NONE:
-            self.certificate_requested = True
-            request = m.CertificateRequest(b"", [
-                (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
-            ])
-            self.send(request.build())
-        entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
-                                                     for cert in chain.certificates]
-        self.send(m.Certificate(b"", entries).build())
-        signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=True))
-        self.send(m.CertificateVerify(scheme, signature).build())
-        self.send(m.Finished(schedule.finished_verify_data(server_secret, transcript.digest())).build())
+        if chain is not None and scheme is not None:  # a full handshake: authenticate with the certificate
+            # As OpenSSL with SSL_VERIFY_POST_HANDSHAKE: post_handshake_auth defers the request.
+            if self.context.verify_mode != ssl.CERT_NONE and not self.context.post_handshake_auth:
+                self.certificate_requested = True
+                request = m.CertificateRequest(b"", [
+                    (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
+                ])
+                self.send(request.build())
+            entries: list[tuple[bytes, m.Extensions]] = [(der, []) for der in der_chain(chain.certificates)]
+            self.send(m.Certificate(b"", entries).build())
+            signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=True))
+            self.send(m.CertificateVerify(scheme, signature).build())
+        self.server_finished = schedule.finished_verify_data(server_secret, transcript.digest())
+        self.send(m.Finished(self.server_finished).build())
 
         client_app, server_app, exporter = schedule.application_secrets(transcript.digest())
         self.client_application_secret = client_app
@@ -272,10 +338,34 @@ class ServerHandshake(Handshake):
         self.th.update(raw)
         self.state = State.WAIT_CLIENT_FINISHED
 
-    def _client_finished(self, message: m.Finished) -> None:
+    def _client_finished(self, message: m.Finished, raw: bytes) -> None:
         schedule = self.ks
-        if not schedule.check_finished(self.client_handshake_secret, self.th.digest(), message.verify_data):
+        transcript = self.th
+        if not schedule.check_finished(self.client_handshake_secret, transcript.digest(), message.verify_data):
             raise TLSAlert(DECRYPT_ERROR, "bad client Finished", "DIGEST_CHECK_FAILED")
         self.client_finished = message.verify_data
+        transcript.update(raw)
+        self.resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
         self.install_read_key(self.client_application_secret)
         self.state = State.CONNECTED
+        self._issue_tickets()
+
+    def _issue_tickets(self) -> None:
+        """Send ``num_tickets`` NewSessionTickets (none with ``OP_NO_TICKET``), each sealing its own PSK."""
+        context = self.context
+        count = 0 if context.options & ssl.OP_NO_TICKET else context.num_tickets
+        if not count:
+            return
+        schedule = self.ks
+        keys = context.ticket_keys
+        now_ms = int(time.time() * 1000)
+        verified = der_chain(self.verified_chain)
+        for index in range(count):
+            nonce = index.to_bytes(8, "big")
+            age_add = int.from_bytes(os.urandom(4), "big")
+            state = TicketState(m.TLS13, schedule.suite.code,
+                                schedule.resumption_psk(self.resumption_master_secret, nonce), now_ms,
+                                TICKET_LIFETIME, age_add, self.server_name, self.alpn, tuple(self.peer_chain),
+                                verified)
+            ticket = m.NewSessionTicket(TICKET_LIFETIME, age_add, nonce, keys.seal(state.encode()))
+            self.records.write(HANDSHAKE, ticket.build())

@@ -55,15 +55,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from tlsapi._errors import SSLCertVerificationError, verification_error
+from tlsapi._errors import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
 
 from ._alerts import TLSAlert
+from ._limits import MAX_CHAIN_LENGTH
 
-__all__ = ["VERIFY_MESSAGES", "TrustStore", "build_store", "verify_peer_chain"]
+__all__ = ["TrustStore", "build_store", "verify_peer_chain"]
 
 _AD = ssl.AlertDescription
 
-# OpenSSL 3's verify codes and messages, as the stdlib reports them.
+# OpenSSL 3's verify codes (their messages: tlsapi._errors.VERIFY_MESSAGES).
 UNSPECIFIED = 1
 UNABLE_TO_GET_ISSUER_CERT = 2
 CERT_SIGNATURE_FAILURE = 7
@@ -72,6 +73,7 @@ CERT_HAS_EXPIRED = 10
 DEPTH_ZERO_SELF_SIGNED_CERT = 18
 SELF_SIGNED_CERT_IN_CHAIN = 19
 UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
+CERT_CHAIN_TOO_LONG = 22
 PATH_LENGTH_EXCEEDED = 25
 INVALID_PURPOSE = 26
 CERT_REJECTED = 28
@@ -82,27 +84,6 @@ IP_ADDRESS_MISMATCH = 64
 EE_KEY_TOO_SMALL = 66
 CA_MD_TOO_WEAK = 68
 INVALID_CA = 79
-
-VERIFY_MESSAGES: dict[int, str] = {
-    UNSPECIFIED: "unspecified certificate verification error",
-    UNABLE_TO_GET_ISSUER_CERT: "unable to get issuer certificate",
-    CERT_SIGNATURE_FAILURE: "certificate signature failure",
-    CERT_NOT_YET_VALID: "certificate is not yet valid",
-    CERT_HAS_EXPIRED: "certificate has expired",
-    DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
-    SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in certificate chain",
-    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unable to get local issuer certificate",
-    PATH_LENGTH_EXCEEDED: "path length constraint exceeded",
-    INVALID_PURPOSE: "unsuitable certificate purpose",
-    CERT_REJECTED: "certificate rejected",
-    PERMITTED_VIOLATION: "permitted subtree violation",
-    EXCLUDED_VIOLATION: "excluded subtree violation",
-    HOSTNAME_MISMATCH: "Hostname mismatch, certificate is not valid for '{}'.",
-    IP_ADDRESS_MISMATCH: "IP address mismatch, certificate is not valid for '{}'.",
-    EE_KEY_TOO_SMALL: "EE certificate key too weak",
-    CA_MD_TOO_WEAK: "CA signature digest algorithm too weak",
-    INVALID_CA: "invalid CA certificate",
-}
 
 # The alert OpenSSL sends for each code (ssl_verify_alarm_type); certificate_unknown otherwise.
 _ALERTS: dict[int, int] = {
@@ -115,6 +96,7 @@ _ALERTS: dict[int, int] = {
     SELF_SIGNED_CERT_IN_CHAIN: _AD.ALERT_DESCRIPTION_UNKNOWN_CA,
     UNABLE_TO_GET_ISSUER_CERT_LOCALLY: _AD.ALERT_DESCRIPTION_UNKNOWN_CA,
     PATH_LENGTH_EXCEEDED: _AD.ALERT_DESCRIPTION_UNKNOWN_CA,
+    CERT_CHAIN_TOO_LONG: _AD.ALERT_DESCRIPTION_UNKNOWN_CA,
     INVALID_CA: _AD.ALERT_DESCRIPTION_UNKNOWN_CA,
     INVALID_PURPOSE: _AD.ALERT_DESCRIPTION_UNSUPPORTED_CERTIFICATE,
     CERT_REJECTED: _AD.ALERT_DESCRIPTION_BAD_CERTIFICATE,
@@ -380,7 +362,11 @@ def verify_peer_chain(
     ``anchors`` is the trust store, or a :class:`TrustStore` from :func:`build_store`. Raises
     :class:`tlsapi.SSLCertVerificationError` with OpenSSL's ``verify_code``/``verify_message`` and an
     ``alert`` attribute (the alert description to send), or ``TLSAlert(decode_error)`` for undecodable DER.
+    A chain of more than ``MAX_CHAIN_LENGTH`` certificates fails with ``CERT_CHAIN_TOO_LONG`` before any
+    is parsed.
     """
+    if len(chain) > MAX_CHAIN_LENGTH:
+        raise _error(CERT_CHAIN_TOO_LONG, "")
     certificates = _load(chain)
     trust = anchors if isinstance(anchors, TrustStore) else _cached_store(anchors)
     hostname = server_hostname if server_side_peer and check_hostname else None

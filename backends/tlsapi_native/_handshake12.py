@@ -1,0 +1,153 @@
+"""What the TLS 1.2 client and server handshakes share: the message log, the PRF secrets, ChangeCipherSpec,
+Finished, the exporter, and the refusal of renegotiation.
+
+The log keeps the exact handshake bytes sent and received: the EMS session hash, Finished and a client's
+CertificateVerify (which signs the messages themselves, with the scheme's hash) are computed from it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes
+
+from . import _messages as m
+from . import _messages12 as m12
+from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
+from ._handshake import Handshake, State, unexpected
+from ._prf import exporter, extended_master_secret, key_block, verify_data
+from ._record import ALERT, HANDSHAKE
+from ._record12 import RecordLayer12, use_tls12
+from ._suites import CipherSuite
+
+if TYPE_CHECKING:
+    from ._context import NativeContext
+    from ._record import RecordLayer
+    from ._session import NativeSession
+
+NO_RENEGOTIATION = 100
+_WARNING = 1
+
+
+def enabled_protocols(context: NativeContext) -> list[int]:
+    """The context's enabled versions as wire codes, newest first."""
+    codes = {ssl.TLSVersion.TLSv1_3: m.TLS13, ssl.TLSVersion.TLSv1_2: m.TLS12}
+    return [codes[v] for v in context.enabled_versions() if v in codes]
+
+
+class Handshake12(Handshake):
+    """State shared by both TLS 1.2 roles; subclasses implement ``handle(msg_type, raw)``."""
+
+    version_name = "TLSv1.2"
+
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
+        super().__init__(connection, context, records)
+        self.records: RecordLayer12 = use_tls12(records)
+        self.log = bytearray()
+        self.server_random = b""
+        self.master_secret = b""
+        self.new_session: NativeSession | None = None
+        self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
+
+    # -- the log and the secrets --------------------------------------------------------------------------
+
+    @property
+    def cipher_suite(self) -> CipherSuite:
+        if self.suite is None:
+            raise TLSAlert(INTERNAL_ERROR, "no cipher suite yet")
+        return self.suite
+
+    def received(self, raw: bytes) -> None:
+        self.log += raw
+
+    def send(self, raw: bytes) -> None:
+        self.log += raw
+        self.records.write(HANDSHAKE, raw)
+
+    def log_hash(self, hash_cls: type[hashes.HashAlgorithm] | None = None) -> bytes:
+        digest = hashes.Hash((hash_cls or self.cipher_suite.hash)())
+        digest.update(self.log)
+        return digest.finalize()
+
+    def set_master_secret(self, master: bytes) -> None:
+        """Install the master secret and derive the key block (called once per handshake)."""
+        suite = self.cipher_suite
+        self.master_secret = master
+        block = key_block(suite.hash, master, self.client_random, self.server_random,
+                          2 * (suite.key_len + suite.iv_len))
+        k, i = suite.key_len, suite.iv_len
+        self._keys = (block[:k], block[k : 2 * k], block[2 * k : 2 * k + i], block[2 * k + i : 2 * k + 2 * i])
+        self.keylog("CLIENT_RANDOM", master)
+
+    def derive_master_secret(self, premaster: bytes) -> None:
+        """The extended master secret over the log so far (which ends with ClientKeyExchange)."""
+        self.set_master_secret(extended_master_secret(self.cipher_suite.hash, premaster, self.log_hash()))
+
+    def _install(self, read: bool) -> None:
+        if self._keys is None:
+            raise TLSAlert(INTERNAL_ERROR, "no keys yet")
+        client_key, server_key, client_iv, server_iv = self._keys
+        mine = (server_key, server_iv) if self.is_server else (client_key, client_iv)
+        peers = (client_key, client_iv) if self.is_server else (server_key, server_iv)
+        key, iv = peers if read else mine
+        if read:
+            self.records.set_read_key(self.cipher_suite.aead, key, iv)
+        else:
+            self.records.set_write_key(self.cipher_suite.aead, key, iv)
+
+    # -- ChangeCipherSpec and Finished ---------------------------------------------------------------------
+
+    def expects_change_cipher_spec(self) -> bool:
+        return self.state is State.WAIT_CHANGE_CIPHER_SPEC
+
+    def change_cipher_spec(self, payload: bytes | memoryview, buffered: int) -> None:
+        """The peer's ChangeCipherSpec: switch to its keys (only where the state machine expects it)."""
+        if not self.expects_change_cipher_spec() or bytes(payload) != b"\x01":
+            raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
+        if buffered:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
+        self._install(read=True)
+        self.state = State.WAIT_CLIENT_FINISHED if self.is_server else State.WAIT_FINISHED
+
+    def finished(self, server: bool) -> bytes:
+        """The Finished verify_data ``server`` would send now."""
+        return verify_data(self.cipher_suite.hash, self.master_secret, server, self.log_hash())
+
+    def send_finished(self) -> None:
+        """ChangeCipherSpec, our keys, then our Finished."""
+        self.records.write_change_cipher_spec()
+        self._install(read=False)
+        data = self.finished(self.is_server)
+        self._record_finished(data, self.is_server)
+        self.send(m.Finished(data).build())
+
+    def check_finished(self, message: m.Finished, raw: bytes) -> None:
+        """Check the peer's Finished and add it to the log."""
+        if not hmac.compare_digest(self.finished(not self.is_server), message.verify_data):
+            raise TLSAlert(DECRYPT_ERROR, "bad Finished", "DIGEST_CHECK_FAILED")
+        self._record_finished(message.verify_data, not self.is_server)
+        self.received(raw)
+
+    def _record_finished(self, data: bytes, server: bool) -> None:
+        """Keep each side's verify_data (``tls-unique`` is the first one: the server's when resuming)."""
+        if server:
+            self.server_finished = data
+        else:
+            self.client_finished = data
+
+    # -- after the handshake -------------------------------------------------------------------------------
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        return exporter(self.cipher_suite.hash, self.master_secret, self.client_random, self.server_random,
+                        label, context, length)
+
+    def post_handshake(self, msg_type: int, raw: bytes) -> None:
+        """Renegotiation is refused with a warning (RFC 5746); any other message is unexpected."""
+        renegotiation = m12.HELLO_REQUEST if not self.is_server else m.CLIENT_HELLO
+        if msg_type != renegotiation:
+            raise unexpected(msg_type, self.state)
+        if msg_type == m12.HELLO_REQUEST:
+            m12.expect_empty_body(raw[4:])
+        self.records.write(ALERT, bytes((_WARNING, NO_RENEGOTIATION)))

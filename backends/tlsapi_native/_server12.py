@@ -1,0 +1,265 @@
+"""The TLS 1.2 server handshake (RFC 5246), the modern subset only.
+
+What it does: ECDHE (RFC 8422) over x25519, secp256r1 and secp384r1; ECDSA, Ed25519 and RSA certificates
+(rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
+secret (RFC 7627), required: a client that does not offer it gets handshake_failure; renegotiation_info
+(RFC 5746) echoed; TLS_FALLBACK_SCSV (RFC 7507) honoured; the ``DOWNGRD\\x01`` sentinel in
+ServerHello.random whenever TLS 1.3 is enabled (RFC 8446 section 4.1.3); RFC 5077 session tickets, sealed
+with the same ticket keys as TLS 1.3 (``_tickets``); ALPN, SNI and its callback, client certificates.
+
+Deliberately absent (no Lucky13, ROBOT/Bleichenbacher/Marvin, Raccoon, triple-handshake or SMACK surface):
+CBC and other MAC-then-encrypt suites, static RSA key exchange, finite-field DHE, compression, export and
+NULL suites, session-id caching (tickets only), and renegotiation: a ClientHello after the handshake is
+answered with a ``no_renegotiation`` warning and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from . import _messages as m
+from . import _messages12 as m12
+from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, PROTOCOL_VERSION, TLSAlert
+from ._client import load_certificate
+from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
+from ._handshake import State, unexpected
+from ._handshake12 import Handshake12, enabled_protocols
+from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify
+from ._suites import TLS12_SUITES, CipherSuite
+from ._tickets import TICKET_LIFETIME, TicketState
+
+if TYPE_CHECKING:
+    from ._server import ServerHandshake
+
+INAPPROPRIATE_FALLBACK = 86
+TLS12_GROUPS = (X25519, SECP256R1, SECP384R1)
+
+
+def negotiate_version(context: Any, hello: m.ClientHello, extensions: dict[int, bytes]) -> int:
+    """The version to speak: the highest the client offers and we enable (protocol_version if none)."""
+    data = extensions.get(m.SUPPORTED_VERSIONS)
+    offered = (m.parse_supported_versions_client(data) if data is not None
+               else [min(hello.legacy_version, m.TLS12)])
+    ours = enabled_protocols(context)
+    version = next((v for v in ours if v in offered), None)
+    if version is None:
+        raise TLSAlert(PROTOCOL_VERSION, "no protocol version in common", "UNSUPPORTED_PROTOCOL")
+    if m12.FALLBACK_SCSV in hello.cipher_suites and max(v for v in offered if v <= m.TLS13) < ours[0]:
+        raise TLSAlert(INAPPROPRIATE_FALLBACK, "client fell back to a lower version", "INAPPROPRIATE_FALLBACK")
+    return version
+
+
+def _auth_of(key: Any) -> str:
+    return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
+
+
+class ServerHandshake12(Handshake12):
+    """A TLS 1.2 server handshake, taking over from the TLS 1.3 one once the ClientHello chose TLS 1.2."""
+
+    is_server = True
+
+    def __init__(self, previous: ServerHandshake) -> None:
+        super().__init__(previous.connection, previous.context, previous.records)
+        self.client_random = previous.client_random
+        self.server_name = previous.server_name
+        self.certificate_requested = False
+        self.key_share = generate_key_share(X25519)  # replaced by the chosen group's key in ``_client_hello``
+        self.offered_ticket = False
+
+    @classmethod
+    def take_over(cls, previous: ServerHandshake, hello: m.ClientHello, raw: bytes) -> None:
+        """Continue ``previous``, which received ``hello`` and chose TLS 1.2, as a TLS 1.2 handshake."""
+        previous.client_random = hello.random
+        server_name = dict(hello.extensions).get(m.SERVER_NAME)
+        previous.server_name = m.parse_server_name(server_name) if server_name is not None else None
+        previous._sni_callback()
+        handshake = cls(previous)
+        previous.connection._handshake = handshake
+        handshake._client_hello(hello, raw)
+
+    def handle(self, msg_type: int, raw: bytes) -> None:
+        state = self.state
+        body = raw[4:]
+        if state is State.WAIT_CLIENT_CERTIFICATE and msg_type == m.CERTIFICATE:
+            self._client_certificate(m12.Certificate12.parse(body), raw)
+        elif state is State.WAIT_CLIENT_KEY_EXCHANGE and msg_type == m12.CLIENT_KEY_EXCHANGE:
+            self._client_key_exchange(m12.ClientKeyExchange.parse(body), raw)
+        elif state is State.WAIT_CLIENT_CERTIFICATE_VERIFY and msg_type == m.CERTIFICATE_VERIFY:
+            self._client_certificate_verify(m.CertificateVerify.parse(body), raw)
+        elif state is State.WAIT_CLIENT_FINISHED and msg_type == m.FINISHED:
+            self._client_finished(m.Finished.parse(body, 12), raw)
+        else:
+            raise unexpected(msg_type, state)
+
+    # -- ClientHello ---------------------------------------------------------------------------------
+
+    def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+        extensions = dict(hello.extensions)
+        self.received(raw)
+        if 0 not in hello.compression_methods:
+            raise TLSAlert(ILLEGAL_PARAMETER, "no null compression", "NO_COMPRESSION_SPECIFIED")
+        renegotiation_info = extensions.get(m12.RENEGOTIATION_INFO)
+        if renegotiation_info is not None and m12.parse_renegotiation_info(renegotiation_info):
+            raise TLSAlert(HANDSHAKE_FAILURE, "renegotiation_info not empty", "RENEGOTIATION_MISMATCH")
+        secure_renegotiation = (renegotiation_info is not None
+                                or m12.EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites)
+        if m12.EXTENDED_MASTER_SECRET not in extensions:
+            raise TLSAlert(HANDSHAKE_FAILURE, "the extended master secret is required",
+                           "EXTENDED_MASTER_SECRET_REQUIRED")
+        m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
+        formats = extensions.get(m12.EC_POINT_FORMATS)
+        if formats is not None:
+            m12.parse_ec_point_formats(formats)
+        alpn_data = extensions.get(m.ALPN)
+        if alpn_data is not None:
+            offered = m.parse_alpn(alpn_data)
+            self.alpn = next((p for p in self.context.alpn_protocols if p in offered), None)
+        ours = self.context.native_tls12_suites
+        self.shared_suites = [code for code in hello.cipher_suites if code in ours]
+        ticket = extensions.get(m12.SESSION_TICKET)
+        self.offered_ticket = (ticket is not None and not self.context.options & ssl.OP_NO_TICKET
+                               and self.context.num_tickets > 0)
+        state = self._open_ticket(hello, ticket) if ticket else None
+        self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in enabled_protocols(self.context)
+                                               else os.urandom(8))
+        hello_extensions: m.Extensions = []
+        if secure_renegotiation:
+            hello_extensions.append((m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO))
+        hello_extensions.append((m12.EXTENDED_MASTER_SECRET, b""))
+        if self.alpn is not None:
+            hello_extensions.append((m.ALPN, m.build_alpn([self.alpn])))
+        if state is not None:
+            self._resume(hello, state, hello_extensions)
+            return
+        if ticket:
+            self.context.record_stat("misses")
+        self._full_handshake(hello, extensions, hello_extensions)
+
+    def _open_ticket(self, hello: m.ClientHello, ticket: bytes) -> TicketState | None:
+        sealed = self.context.ticket_keys.open(ticket)
+        state = TicketState.decode(sealed) if sealed is not None else None
+        if (state is None or state.protocol != m.TLS12 or state.server_name != self.server_name
+                or state.cipher_suite not in hello.cipher_suites or state.cipher_suite not in TLS12_SUITES
+                or not 0 <= int(time.time() * 1000) - state.issued_ms <= state.lifetime * 1000
+                or not hello.session_id):
+            return None
+        return state
+
+    def _resume(self, hello: m.ClientHello, state: TicketState, hello_extensions: m.Extensions) -> None:
+        """The abbreviated handshake: ServerHello echoing the session id, ChangeCipherSpec, Finished."""
+        self.resumed = True
+        self.suite = TLS12_SUITES[state.cipher_suite]
+        self.peer_chain = list(state.peer_chain)
+        if self.peer_chain:
+            self.peer_certificate = load_certificate(self.peer_chain[0])
+        if state.verified_chain:
+            self.verified_chain = [load_certificate(der) for der in state.verified_chain]
+        self.context.record_stat("hits")
+        self.send(m.ServerHello(self.server_random, hello.session_id, state.cipher_suite, hello_extensions).build())
+        self.set_master_secret(state.secret)
+        self.send_finished()
+        self.state = State.WAIT_CHANGE_CIPHER_SPEC
+
+    def _choose_suite(self, hello: m.ClientHello, auth: str) -> CipherSuite:
+        ours = [code for code in self.context.native_tls12_suites if TLS12_SUITES[code].auth == auth]
+        offered = hello.cipher_suites
+        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
+            code = next((c for c in ours if c in offered), None)
+        else:
+            code = next((c for c in offered if c in ours), None)
+        if code is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
+        return TLS12_SUITES[code]
+
+    def _full_handshake(self, hello: m.ClientHello, extensions: dict[int, bytes],
+                        hello_extensions: m.Extensions) -> None:
+        chain = self.connection.context.cert_chain
+        if chain is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
+        suite = self._choose_suite(hello, _auth_of(chain.key))
+        schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
+        if schemes_data is None:  # RFC 5246 would imply SHA-1, which we do not sign with
+            raise TLSAlert(HANDSHAKE_FAILURE, "no signature_algorithms", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+        scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), tls13=False, certificate=chain.leaf)
+        if scheme is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+        groups_data = extensions.get(m.SUPPORTED_GROUPS)
+        client_groups = m.parse_u16_list(groups_data) if groups_data is not None else [SECP256R1]
+        group = next((g for g in self.context.native_groups if g in TLS12_GROUPS and g in client_groups), None)
+        if group is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SHARED_GROUP")
+        self.suite = suite
+        self.group = group
+        if self.offered_ticket:
+            hello_extensions.append((m12.SESSION_TICKET, b""))
+        if m12.EC_POINT_FORMATS in extensions:
+            hello_extensions.append((m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA))
+        self.send(m.ServerHello(self.server_random, b"", suite.code, hello_extensions).build())
+        self.send(m12.Certificate12([cert.public_bytes(Encoding.DER) for cert in chain.certificates]).build())
+        self.key_share = generate_key_share(group)
+        params = m12.ServerKeyExchange(group, self.key_share.public, scheme, b"")
+        params.signature = sign(scheme, chain.key, self.client_random + self.server_random + params.params)
+        self.send(params.build())
+        if self.context.verify_mode != ssl.CERT_NONE:
+            self.certificate_requested = True
+            self.send(m12.CertificateRequest12(m12.CERTIFICATE_TYPES, list(DEFAULT_TLS12_SIGNATURE_SCHEMES)).build())
+        self.send(m.handshake_message(m12.SERVER_HELLO_DONE, b""))
+        self.state = State.WAIT_CLIENT_CERTIFICATE if self.certificate_requested else State.WAIT_CLIENT_KEY_EXCHANGE
+
+    # -- the client's flight --------------------------------------------------------------------------------
+
+    def _client_certificate(self, message: m12.Certificate12, raw: bytes) -> None:
+        self.received(raw)
+        self.state = State.WAIT_CLIENT_KEY_EXCHANGE
+        if not message.chain:
+            if self.context.verify_mode == ssl.CERT_REQUIRED:
+                raise TLSAlert(HANDSHAKE_FAILURE, "client sent no certificate", "PEER_DID_NOT_RETURN_A_CERTIFICATE")
+            return
+        self.peer_chain = message.chain
+        self.peer_certificate = load_certificate(message.chain[0])
+        from ._trust import verify_peer_chain
+
+        self.verified_chain = verify_peer_chain(
+            self.peer_chain, anchors=self.context.trust_anchors, server_hostname=None,
+            server_side_peer=False, check_hostname=False,
+            partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+        )
+
+    def _client_key_exchange(self, message: m12.ClientKeyExchange, raw: bytes) -> None:
+        premaster = self.key_share.shared_secret(message.public)
+        self.received(raw)
+        self.derive_master_secret(premaster)
+        self.state = (State.WAIT_CLIENT_CERTIFICATE_VERIFY if self.peer_certificate is not None
+                      else State.WAIT_CHANGE_CIPHER_SPEC)
+
+    def _client_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
+        certificate = self.peer_certificate
+        if certificate is None:
+            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
+        if message.scheme not in DEFAULT_TLS12_SIGNATURE_SCHEMES:
+            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
+        verify(message.scheme, certificate.public_key(), message.signature, bytes(self.log), tls13=False,
+               certificate=certificate)
+        self.received(raw)
+        self.state = State.WAIT_CHANGE_CIPHER_SPEC
+
+    def _client_finished(self, message: m.Finished, raw: bytes) -> None:
+        self.check_finished(message, raw)
+        if not self.resumed:
+            self._issue_ticket()
+            self.send_finished()
+        self.state = State.CONNECTED
+
+    def _issue_ticket(self) -> None:
+        if not self.offered_ticket:
+            return
+        verified = tuple(cert.public_bytes(Encoding.DER) for cert in self.verified_chain or ())
+        state = TicketState(m.TLS12, self.cipher_suite.code, self.master_secret, int(time.time() * 1000),
+                            TICKET_LIFETIME, 0, self.server_name, self.alpn, tuple(self.peer_chain), verified)
+        self.send(m12.NewSessionTicket12(TICKET_LIFETIME, self.context.ticket_keys.seal(state.encode())).build())
