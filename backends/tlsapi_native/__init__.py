@@ -32,6 +32,7 @@ BACKEND = Backend(
         Capability.GROUP_SECP384R1,
         Capability.GROUP_X25519MLKEM768,
         Capability.KEY_RSA,
+        Capability.KEY_RSA_PSS,
         Capability.KEY_ECDSA,
         Capability.KEY_ED25519,
     ],
