@@ -28,6 +28,17 @@ from .floor import crypto_floor
 
 C = tlsapi.Capability
 REFERENCE = "stdlib"
+FULL_CASE = "full handshake, ecdsa-p256 leaf, x25519 (BIO)"
+RESUMED_CASE = "resumed handshake, TLS 1.3, x25519 where selectable (BIO)"
+BIO_BULK_CASE = "bulk one way, 16 KiB writes, AES-256-GCM (BIO)"
+SOCKET_BULK_CASE = "bulk one way, 16 KiB writes, AES-256-GCM, TLSSocket client (loopback, per client CPU second)"
+PUMP_BULK_CASE = "bulk one way, 16 KiB writes, AES-256-GCM, minimal BIO pump client (loopback, per client CPU second)"
+BASELINE_CASES = {"hs/s": FULL_CASE, "MB/s": BIO_BULK_CASE}
+# Ratios within one backend: (label, numerator case, denominator case).
+WITHIN_BACKEND = (
+    ("resumed / full handshake", RESUMED_CASE, FULL_CASE),
+    ("TLSSocket / minimal pump (bulk)", SOCKET_BULK_CASE, PUMP_BULK_CASE),
+)
 SUITES = {  # bulk suites: the TLS 1.3 name, and the TLS 1.2 suite with the same AEAD for engines that
     # cannot select TLS 1.3 suites (the ssl module cannot)
     "AES-128-GCM": ("TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"),
@@ -64,6 +75,7 @@ class Plan:
     series: Series
     make: Callable[[], Work]
     work: Work | None = None
+    clock: Callable[[], float] = time.perf_counter  # what a rate is per: wall time, or this process's CPU time
 
 
 def _declares(name: str, capability: C) -> bool:
@@ -104,11 +116,12 @@ def _bulk_pair(name: str, suite: str, pki: pki_module.PKI) -> tuple[Pair, str | 
 def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[Plan]:
     plans: list[Plan] = []
 
-    def add(case: str, variant: str, unit: str, make: Callable[[], Work], backend: str | None = None) -> None:
-        plans.append(Plan(Series(case, variant, unit, backend), make))
+    def add(case: str, variant: str, unit: str, make: Callable[[], Work], backend: str | None = None,
+            clock: Callable[[], float] = time.perf_counter) -> None:
+        plans.append(Plan(Series(case, variant, unit, backend), make, clock=clock))
 
     for leaf in ("ecdsa-p256", "rsa-2048"):
-        case = f"full handshake, {leaf} leaf, x25519 (BIO)"
+        case = FULL_CASE if leaf == "ecdsa-p256" else f"full handshake, {leaf} leaf, x25519 (BIO)"
         for name in backends:
             group = "x25519" if _can_select_group(name, "x25519") else None
             pair = Pair(name, name, leaf, group)
@@ -122,10 +135,9 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
         add("full handshake, ecdsa-p256, X25519MLKEM768 (BIO)", name, "hs/s",
             partial(cases.full_handshake, pair, pki), name)
     for name in backends:
-        if _declares(name, C.SESSION_RESUMPTION):
-            pair = Pair(name, name)
-            add("resumed handshake, TLS 1.3 (BIO)", name, "hs/s",
-                partial(cases.resumed_handshake, pair, pki), name)
+        if _declares(name, C.SESSION_RESUMPTION):  # the full case's group, so the two compare like for like
+            pair = Pair(name, name, group="x25519" if _can_select_group(name, "x25519") else None)
+            add(RESUMED_CASE, name, "hs/s", partial(cases.resumed_handshake, pair, pki), name)
     for name in backends:
         if _declares(name, C.TLSv1_2):
             pair = Pair(name, name, version=ssl.TLSVersion.TLSv1_2)
@@ -143,8 +155,10 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
         pair = Pair(name, name)
         add("full handshake (loopback socket)", name, "hs/s",
             partial(cases.handshake_socket, pair, pki), name)
-        add("bulk one way, 16 KiB writes (loopback socket)", name, "MB/s",
-            partial(cases.bulk_socket, pair, pki, megabytes), name)
+        add(SOCKET_BULK_CASE, name, "MB/s", partial(cases.bulk_socket, pair, pki, megabytes), name,
+            clock=time.process_time)
+        add(PUMP_BULK_CASE, name, "MB/s", partial(cases.bulk_socket_pump, pair, pki, megabytes), name,
+            clock=time.process_time)
     for name in backends:
         if name == REFERENCE:
             continue
@@ -156,15 +170,16 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
     return plans
 
 
-def measure(work: Work, duration: float, unit: str) -> float:
+def measure(work: Work, duration: float, unit: str, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Units per second of ``clock`` over about ``duration`` wall-clock seconds of ``work``."""
     done = 0
     start = time.perf_counter()
+    begin = clock()
     while True:
         done += work()
-        elapsed = time.perf_counter() - start
-        if elapsed >= duration:
+        if time.perf_counter() - start >= duration:
             break
-    return done / elapsed / (1e6 if unit == "MB/s" else 1.0)
+    return done / (clock() - begin) / (1e6 if unit == "MB/s" else 1.0)
 
 
 def run(plans: list[Plan], rounds: int, duration: float) -> None:
@@ -180,15 +195,11 @@ def run(plans: list[Plan], rounds: int, duration: float) -> None:
             try:
                 if item.work is None:
                     item.work = item.make()
-                item.series.rates.append(measure(item.work, duration, item.series.unit))
+                item.series.rates.append(measure(item.work, duration, item.series.unit, item.clock))
             except Exception as exc:  # a backend that fails a case is reported, not fatal to the run
                 item.series.note = f"failed: {type(exc).__name__}: {exc}"[:120]
     if interactive:
         print(file=sys.stderr)
-
-
-BASELINE_CASES = {"hs/s": "full handshake, ecdsa-p256 leaf, x25519 (BIO)",
-                  "MB/s": "bulk one way, 16 KiB writes, AES-256-GCM (BIO)"}
 
 
 def ratio(series: Series, table: list[Series]) -> float | None:
@@ -200,6 +211,18 @@ def ratio(series: Series, table: list[Series]) -> float | None:
     if base is None:
         base = next((s for s in table if s.case == BASELINE_CASES[series.unit] and s.backend == REFERENCE), None)
     return series.median / base.median if base is not None and base.median else None
+
+
+def within_backend(table: list[Series]) -> dict[str, dict[str, float]]:
+    """Per backend, the ``WITHIN_BACKEND`` ratios of its own medians (resumed/full, socket/BIO bulk)."""
+    medians = {(s.case, s.backend): s.median for s in table if s.backend is not None and s.median}
+    result: dict[str, dict[str, float]] = {}
+    for backend in dict.fromkeys(s.backend for s in table if s.backend is not None):
+        for label, numerator, denominator in WITHIN_BACKEND:
+            top, bottom = medians.get((numerator, backend)), medians.get((denominator, backend))
+            if top and bottom:
+                result.setdefault(backend, {})[label] = top / bottom
+    return result
 
 
 def _row(series: Series, table: list[Series], width: int) -> str:
@@ -216,6 +239,12 @@ def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
         lines.append(f"\n{case}")
         for series in (s for s in table if s.case == case):
             lines.append(_row(series, table, width))
+    ratios = within_backend(table)
+    if ratios:
+        lines.append("\nratios within one backend (medians of the rows above)")
+        for name, figures in ratios.items():
+            text = "   ".join(f"{label} {value:5.2f}x" for label, value in figures.items())
+            lines.append(f"  {name:<{width}}{text}")
     if memory:
         lines.append("\nmemory per idle established connection end (and Python-heap peak of one handshake)")
         for name, figures in memory.items():
@@ -258,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration": duration, "rounds": rounds, "megabytes": megabytes, "backends": names,
             "series": [{**asdict(s), "median": s.median, "spread": s.spread, "ratio_to_stdlib": ratio(s, table)}
                        for s in table],
+            "within_backend": within_backend(table),
             "memory": {name: asdict(figures) for name, figures in memory.items()},
         }
         args.json.write_text(json.dumps(payload, indent=2))

@@ -15,7 +15,7 @@ def test_quick_run_writes_every_series(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     cases = {series["case"] for series in data["series"]}
     assert "full handshake, ecdsa-p256 leaf, x25519 (BIO)" in cases
-    assert "bulk one way, 16 KiB writes (loopback socket)" in cases
+    assert "bulk one way, 16 KiB writes, AES-256-GCM, TLSSocket client (loopback, per client CPU second)" in cases
     for series in data["series"]:
         assert series["rates"] and series["median"] > 0, series
         if series["backend"] != "stdlib":

@@ -108,8 +108,21 @@ class TLSSocket(ssl.SSLSocket):
 
     def _flush(self) -> None:
         """Send all pending ciphertext; on a non-blocking socket keep what did not fit and want-write."""
-        data = self._unsent + self._outgoing.read() if self._unsent else self._outgoing.read()
-        view = memoryview(data)
+        if self._unsent:
+            data = self._unsent + self._outgoing.read()
+        elif self._outgoing.pending:
+            data = self._outgoing.read()
+        else:
+            return
+        try:
+            sent = socket.socket.send(self, data)
+        except BlockingIOError:
+            self._unsent = data
+            raise want_write("socket") from None
+        if sent == len(data):  # the usual case: all of it at once
+            self._unsent = b""
+            return
+        view = memoryview(data)[sent:]
         try:
             while view:
                 sent = socket.socket.send(self, view)
@@ -251,6 +264,10 @@ class TLSSocket(ssl.SSLSocket):
             return
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
+        if type(data) is bytes and len(data) <= WRITE_CHUNK:  # the common case, without a memoryview
+            if data:
+                self._call(self._connection().write, data)
+            return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):
                 self.write(payload[start : start + WRITE_CHUNK])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import ssl
@@ -24,7 +25,7 @@ from ._alerts import (
     TLSAlert,
 )
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_share, generate_key_shares
-from ._handshake import Handshake, State, unexpected
+from ._handshake import Handshake, State, parse_certificate, unexpected
 from ._handshake12 import enabled_protocols
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE
@@ -48,6 +49,7 @@ _SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
 _HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
 
 
+@functools.lru_cache(maxsize=256)
 def _is_ip_address(hostname: str) -> bool:
     try:
         ipaddress.ip_address(hostname)
@@ -56,9 +58,23 @@ def _is_ip_address(hostname: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
+def _server_name_extension(hostname: str) -> bytes:
+    return m.build_server_name(hostname.encode("idna").decode("ascii"))
+
+
+# Extension data that only depends on the configuration, built once.
+_SIGNATURE_ALGORITHMS = m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)
+_SIGNATURE_ALGORITHMS_TLS12 = m.build_u16_list(DEFAULT_TLS12_SIGNATURE_SCHEMES)
+_SIGNATURE_ALGORITHMS_CERT = m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)
+_PSK_MODES = m.build_psk_key_exchange_modes(bytes((m.PSK_DHE_KE,)))
+_supported_groups = functools.lru_cache(maxsize=32)(m.build_u16_list)
+_supported_versions = functools.lru_cache(maxsize=8)(m.build_supported_versions_client)
+
+
 def load_certificate(der: bytes) -> x509.Certificate:
     try:
-        return x509.load_der_x509_certificate(der)
+        return parse_certificate(der)
     except ValueError:
         raise TLSAlert(DECODE_ERROR, "unparseable certificate", "BAD_CERTIFICATE") from None
 
@@ -86,6 +102,13 @@ class ClientHandshake(Handshake):
         self.psk_suite: CipherSuite | None = None  # the offered session's suite, while it is offered
         self.psk_schedule: KeySchedule | None = None
 
+    def release(self) -> None:
+        super().release()
+        self.client_hello = None
+        self.client_hello_raw = b""
+        self.psk_schedule = None
+        self.client_handshake_secret = self.server_handshake_secret = b""
+
     # -- ClientHello -----------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -105,15 +128,14 @@ class ClientHandshake(Handshake):
         extensions: m.Extensions = []
         hostname = self.server_hostname
         if hostname and not _is_ip_address(hostname):
-            extensions.append((m.SERVER_NAME, m.build_server_name(hostname.encode("idna").decode("ascii"))))
+            extensions.append((m.SERVER_NAME, _server_name_extension(hostname)))
             self.sent_sni = True
         extensions += [
-            (m.SUPPORTED_VERSIONS, m.build_supported_versions_client(versions)),
-            (m.SUPPORTED_GROUPS, m.build_u16_list(groups)),
+            (m.SUPPORTED_VERSIONS, _supported_versions(tuple(versions))),
+            (m.SUPPORTED_GROUPS, _supported_groups(groups)),
             (m.KEY_SHARE, self._key_share_extension()),
-            (m.SIGNATURE_ALGORITHMS, m.build_u16_list(
-                DEFAULT_TLS12_SIGNATURE_SCHEMES if m.TLS12 in versions else DEFAULT_SIGNATURE_SCHEMES)),
-            (m.SIGNATURE_ALGORITHMS_CERT, m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)),
+            (m.SIGNATURE_ALGORITHMS, _SIGNATURE_ALGORITHMS_TLS12 if m.TLS12 in versions else _SIGNATURE_ALGORITHMS),
+            (m.SIGNATURE_ALGORITHMS_CERT, _SIGNATURE_ALGORITHMS_CERT),
         ]
         if context.alpn_protocols:
             extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
@@ -127,7 +149,7 @@ class ClientHandshake(Handshake):
             tls12_suites, tls12_extensions, tls12_session_id = tls12_offer(context, self.session, hostname)
             suites += tls12_suites
             extensions += tls12_extensions
-        extensions.append((m.PSK_KEY_EXCHANGE_MODES, m.build_psk_key_exchange_modes(bytes((m.PSK_DHE_KE,)))))
+        extensions.append((m.PSK_KEY_EXCHANGE_MODES, _PSK_MODES))
         self.psk_suite = self._resumable_suite()
         self.client_hello = m.ClientHello(
             self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions

@@ -350,6 +350,7 @@ class NativeConnection(Connection):
         handshake = self._handshake
         self._done = True
         self._ccs_seen = True  # no CCS after the handshake
+        handshake.release()
         if self._server_side:
             self._read_secret = handshake.client_application_secret
             self._write_secret = handshake.server_application_secret

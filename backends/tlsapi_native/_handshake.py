@@ -53,6 +53,26 @@ def der_chain(certificates: Sequence[x509.Certificate] | None) -> tuple[bytes, .
     return _der_chain(tuple(certificates)) if certificates else ()
 
 
+_PARSED: dict[bytes, x509.Certificate] = {}
+_PARSED_LIMIT = 64
+
+
+def parse_certificate(der: bytes) -> x509.Certificate:
+    """``der`` parsed (``ValueError`` if it cannot be), reusing the object of a recent identical DER.
+
+    A peer sends the same chain on every handshake and a resumed session carries it again; certificates
+    are immutable, so one object serves them all. The cache is emptied when it reaches its limit.
+    """
+    der = bytes(der)
+    certificate = _PARSED.get(der)
+    if certificate is None:
+        certificate = x509.load_der_x509_certificate(der)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[der] = certificate
+    return certificate
+
+
 def unexpected(msg_type: int, state: State) -> TLSAlert:
     return TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} in state {state.value}")
 
@@ -94,6 +114,12 @@ class Handshake:
 
     def handle(self, msg_type: int, raw: bytes) -> None:
         raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop what only the handshake needed, once it is complete (subclasses add their own state); the
+        transcript stays while post-handshake authentication may still use it."""
+        if not (self.peer_offered_pha if self.is_server else self.context.post_handshake_auth):
+            self.transcript = None
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """Keying material (RFC 8446 section 7.5)."""

@@ -51,6 +51,10 @@ class Handshake12(Handshake):
         self.new_session: NativeSession | None = None
         self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
 
+    def release(self) -> None:
+        super().release()
+        self.log = bytearray()
+
     # -- the log and the secrets --------------------------------------------------------------------------
 
     @property

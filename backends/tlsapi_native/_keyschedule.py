@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac as _hmac
 
 from cryptography.hazmat.primitives import hashes
@@ -21,19 +22,43 @@ def hkdf_extract(hash_cls: type[hashes.HashAlgorithm], salt: bytes, ikm: bytes) 
     return mac.finalize()
 
 
+@functools.lru_cache(maxsize=128)
+def _label_prefix(label: bytes, length: int) -> bytes:
+    """The constant start of an HkdfLabel: ``uint16 length || opaque label<7..255>`` ("tls13 " + label)."""
+    full_label = b"tls13 " + label
+    return length.to_bytes(2, "big") + len(full_label).to_bytes(1, "big") + full_label
+
+
+def _expand(keyed: HMAC, label: bytes, context: bytes, length: int) -> bytes:
+    """HKDF-Expand-Label with ``keyed``, an HMAC already keyed with the secret (copied, never consumed).
+
+    One HMAC block suffices up to the hash length: ``T(1) = HMAC(secret, info || 0x01)``.
+    """
+    mac = keyed.copy()
+    mac.update(b"".join((_label_prefix(label, length), len(context).to_bytes(1, "big"), context, b"\x01")))
+    output = mac.finalize()
+    return output if length == len(output) else output[:length]
+
+
 def hkdf_expand_label(
     hash_cls: type[hashes.HashAlgorithm], secret: bytes, label: bytes, context: bytes, length: int
 ) -> bytes:
     """HKDF-Expand-Label (RFC 8446 section 7.1)."""
-    full_label = b"tls13 " + label
-    info = b"".join((length.to_bytes(2, "big"), len(full_label).to_bytes(1, "big"), full_label,
-                     len(context).to_bytes(1, "big"), context))
     algorithm = hash_cls()
-    if length <= algorithm.digest_size:  # one block: T(1) = HMAC(secret, info || 0x01)
-        mac = HMAC(secret, algorithm)
-        mac.update(info + b"\x01")
-        return mac.finalize()[:length]
+    if length <= algorithm.digest_size:
+        return _expand(HMAC(secret, algorithm), label, context, length)
+    info = _label_prefix(label, length) + len(context).to_bytes(1, "big") + context
     return HKDFExpand(algorithm, length, info).derive(secret)
+
+
+@functools.lru_cache(maxsize=8)
+def _empty_hash(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
+    return hashes.Hash(hash_cls()).finalize()
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_early_secret(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
+    return hkdf_extract(hash_cls, b"", bytes(hash_cls().digest_size))
 
 
 class Transcript:
@@ -67,25 +92,36 @@ class Transcript:
 class KeySchedule:
     """Secrets of one TLS 1.3 connection with ``suite`` (without a PSK the early secret uses zeros)."""
 
-    __slots__ = ("_empty_hash", "_hash_cls", "_hash_len", "_secret", "suite")
+    __slots__ = ("_algorithm", "_empty_hash", "_hash_cls", "_hash_len", "_keyed", "_secret", "suite")
 
     def __init__(self, suite: CipherSuite, psk: bytes | None = None) -> None:
         self.suite = suite
         self._hash_cls = suite.hash
         self._hash_len = suite.hash_len
-        digest = hashes.Hash(suite.hash())
-        self._empty_hash = digest.finalize()
-        self._secret = hkdf_extract(suite.hash, b"", psk or bytes(suite.hash_len))  # the early secret
+        self._algorithm = suite.hash()
+        self._empty_hash = _empty_hash(suite.hash)
+        # The early secret (without a PSK a constant of the hash).
+        self._enter(hkdf_extract(suite.hash, b"", psk) if psk else _zero_early_secret(suite.hash))
+
+    def _enter(self, secret: bytes) -> None:
+        """Make ``secret`` the current stage secret, keeping an HMAC keyed with it for its derivations."""
+        self._secret = secret
+        self._keyed = HMAC(secret, self._algorithm)
+
+    def _hmac(self, secret: bytes) -> HMAC:
+        return self._keyed if secret is self._secret else HMAC(secret, self._algorithm)
 
     def expand_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
-        return hkdf_expand_label(self._hash_cls, secret, label, context, length)
+        if length > self._hash_len:
+            return hkdf_expand_label(self._hash_cls, secret, label, context, length)
+        return _expand(self._hmac(secret), label, context, length)
 
     def derive_secret(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
-        return hkdf_expand_label(self._hash_cls, secret, label, transcript_hash, self._hash_len)
+        return _expand(self._hmac(secret), label, transcript_hash, self._hash_len)
 
     def _next_stage(self, ikm: bytes) -> None:
         derived = self.derive_secret(self._secret, b"derived", self._empty_hash)
-        self._secret = hkdf_extract(self._hash_cls, derived, ikm)
+        self._enter(hkdf_extract(self._hash_cls, derived, ikm))
 
     def handshake_secrets(self, shared_secret: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """Enter the handshake stage; ``(client, server)`` handshake traffic secrets for ``Hash(CH..SH)``."""
@@ -115,7 +151,7 @@ class KeySchedule:
 
     def finished_verify_data(self, base_secret: bytes, transcript_hash: bytes) -> bytes:
         finished_key = self.expand_label(base_secret, b"finished", b"", self._hash_len)
-        mac = HMAC(finished_key, self._hash_cls())
+        mac = HMAC(finished_key, self._algorithm)
         mac.update(transcript_hash)
         return mac.finalize()
 
@@ -125,8 +161,8 @@ class KeySchedule:
     def traffic_keys(self, secret: bytes) -> tuple[bytes, bytes]:
         """``(key, iv)`` for a traffic secret."""
         suite = self.suite
-        return (self.expand_label(secret, b"key", b"", suite.key_len),
-                self.expand_label(secret, b"iv", b"", suite.iv_len))
+        keyed = self._hmac(secret)
+        return _expand(keyed, b"key", b"", suite.key_len), _expand(keyed, b"iv", b"", suite.iv_len)
 
     def next_traffic_secret(self, secret: bytes) -> bytes:
         """``application_traffic_secret_N+1`` (KeyUpdate)."""

@@ -19,6 +19,10 @@ MAX_CIPHERTEXT12: Final = MAX_PLAINTEXT + 2048
 #: The largest handshake message body buffered (Go: 64 KiB; OpenSSL's certificate list: 100 KiB). A larger
 #: one is refused from its 4-byte header with ``illegal_parameter`` / ``EXCESSIVE_MESSAGE_SIZE``.
 MAX_HANDSHAKE_MESSAGE: Final = 1 << 17
+#: 0-RTT is never accepted: after a ClientHello offering early_data, the server skips this many bytes of
+#: records it cannot decrypt (RFC 8446 4.2.10), then fails with ``bad_record_mac``. Only records that can
+#: be real ciphertexts (over 16 bytes) are skipped; skipped records are not counted as empty.
+MAX_SKIPPED_EARLY_DATA: Final = 1 << 15
 #: Empty application-data records in a row (OpenSSL ``MAX_EMPTY_RECORDS``; reason ``RECORD_TOO_SMALL``).
 MAX_EMPTY_RECORDS: Final = 32
 #: Warning alerts in a row: user_canceled in TLS 1.3, any warning in TLS 1.2 (OpenSSL

@@ -135,7 +135,11 @@ class RecordLayer:
             buf = self._buf
             pos = self._pos
             end = pos + 5 + length
-        self._pos = end
+        if end == len(buf):  # all consumed: hold no buffer (an idle connection keeps none)
+            self._buf = b""
+            self._pos = 0
+        else:
+            self._pos = end
         self.records_read += 1
         if content_type != APPLICATION_DATA or aead is None:
             if content_type == APPLICATION_DATA:
@@ -157,7 +161,7 @@ class RecordLayer:
                 (self._read_iv ^ seq).to_bytes(12, "big"), memoryview(buf)[pos + 5 : end], buf[pos : pos + 5]
             )
         except InvalidTag:
-            if self.early_data_budget >= length:  # rejected 0-RTT data, under a key we never had
+            if self.early_data_budget >= length > _TAG_LEN:  # rejected 0-RTT data, under a key we never had
                 self.early_data_budget -= length
                 return APPLICATION_DATA, b""
             raise TLSAlert(BAD_RECORD_MAC) from None

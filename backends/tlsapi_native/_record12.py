@@ -70,7 +70,11 @@ class RecordLayer12(RecordLayer):
             buf = self._buf
             pos = self._pos
         end = pos + 5 + length
-        self._pos = end
+        if end == len(buf):  # all consumed: hold no buffer (an idle connection keeps none)
+            self._buf = b""
+            self._pos = 0
+        else:
+            self._pos = end
         self.records_read += 1
         if content_type == CHANGE_CIPHER_SPEC:
             raise TLSAlert(UNEXPECTED_MESSAGE, "change_cipher_spec after the keys changed", "UNEXPECTED_CCS_MESSAGE")

@@ -26,6 +26,7 @@ from ._client import load_certificate
 from ._groups import server_key_exchange
 from ._handshake import Handshake, State, der_chain, unexpected
 from ._keyschedule import KeySchedule, Transcript
+from ._limits import MAX_SKIPPED_EARLY_DATA
 from ._record import HANDSHAKE
 from ._server12 import ServerHandshake12, negotiate_version
 from ._signatures import (
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from ._context import NativeContext
     from ._record import RecordLayer
 
-# 0-RTT is never accepted: after a ClientHello offering early_data, skip this many bytes of 0-RTT records.
-SKIPPED_EARLY_DATA_LIMIT = 1 << 15
 
 
 class ServerHandshake(Handshake):
@@ -61,6 +60,11 @@ class ServerHandshake(Handshake):
         self.certificate_requested = False
         self.sent_ccs = False
         self.selected_identity = 0
+
+    def release(self) -> None:
+        super().release()
+        self.first_hello = None
+        self.client_handshake_secret = b""
 
     def handle(self, msg_type: int, raw: bytes) -> None:
         state = self.state
@@ -92,7 +96,7 @@ class ServerHandshake(Handshake):
         self.client_random = hello.random
         self.peer_offered_pha = m.POST_HANDSHAKE_AUTH in extensions
         if m.EARLY_DATA in extensions:
-            self.records.early_data_budget = SKIPPED_EARLY_DATA_LIMIT
+            self.records.early_data_budget = MAX_SKIPPED_EARLY_DATA
         server_name = extensions.get(m.SERVER_NAME)
         self.server_name = m.parse_server_name(server_name) if server_name is not None else None
         self._sni_callback()

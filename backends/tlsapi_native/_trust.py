@@ -58,6 +58,7 @@ from cryptography.x509.verification import (
 from tlsapi._errors import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
 
 from ._alerts import TLSAlert
+from ._handshake import parse_certificate
 from ._limits import MAX_CHAIN_LENGTH
 
 __all__ = ["TrustStore", "build_store", "verify_peer_chain"]
@@ -340,7 +341,7 @@ def _load(chain: Sequence[bytes]) -> list[x509.Certificate]:
     certificates = []
     for der in chain:
         try:
-            certificates.append(x509.load_der_x509_certificate(bytes(der)))
+            certificates.append(parse_certificate(der))
         except ValueError:
             raise TLSAlert(_AD.ALERT_DESCRIPTION_DECODE_ERROR, "malformed certificate") from None
     return certificates
