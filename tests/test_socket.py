@@ -26,8 +26,13 @@ def _contexts(backend: tlsapi.Backend, pki: PKI) -> tuple[tlsapi.Context, tlsapi
 
 
 @contextmanager
-def _serving(context: tlsapi.Context, handler: Callable[[tlsapi.TLSSocket], None]) -> Iterator[int]:
-    """Accept one connection on 127.0.0.1 in a thread, wrap it with ``context`` and run ``handler``."""
+def _serving(
+    context: tlsapi.Context, handler: Callable[[tlsapi.TLSSocket], None], gate: threading.Event | None = None
+) -> Iterator[int]:
+    """Accept one connection on 127.0.0.1 in a thread, wrap it with ``context`` and run ``handler``.
+
+    With a ``gate``, the server handshakes only once the gate is set.
+    """
     errors: list[BaseException] = []
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(10)
@@ -36,6 +41,8 @@ def _serving(context: tlsapi.Context, handler: Callable[[tlsapi.TLSSocket], None
         try:
             raw, _ = listener.accept()
             raw.settimeout(10)
+            if gate is not None:
+                gate.wait(10)
             with context.wrap_socket(raw, server_side=True) as tls:
                 handler(tls)
         except BaseException as exc:  # reported in the test's thread
@@ -136,12 +143,14 @@ def test_non_blocking_want_errors_and_nothing_lost(backend: tlsapi.Backend, pki:
             received += tls.recv(65536)
         tls.sendall(received)
 
-    with _serving(server, echo_exact) as port, socket.create_connection(("127.0.0.1", port)) as raw:
+    gate = threading.Event()
+    with _serving(server, echo_exact, gate) as port, socket.create_connection(("127.0.0.1", port)) as raw:
         tls = client.wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
         tls.setblocking(False)
         with pytest.raises(ssl.SSLWantReadError) as info:
-            tls.do_handshake()
+            tls.do_handshake()  # the ClientHello is out; the gated server has not answered
         assert info.value.errno == ssl.SSL_ERROR_WANT_READ  # httpcore relies on errno being set
+        gate.set()
         _drive(tls.do_handshake, tls)
         view = memoryview(payload)
         for start in range(0, len(payload), 100_000):
