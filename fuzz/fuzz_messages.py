@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""atheris harness: Every handshake-message and extension parser (first byte picks one); parse(build(x)) must equal x.
+
+    python fuzz/fuzz_messages.py -max_total_time=600 fuzz/corpus/messages
+
+Any exception other than the engine's alert/``ssl.SSLError`` (reported as ``Finding``) is a crash.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import _setup  # noqa: F401  (puts tests/ on sys.path)
+import atheris
+
+with atheris.instrument_imports(include=["tlsapi_native", "tlsapi", "hostile_peer", "fuzz_targets"]):
+    import fuzz_targets
+
+
+def test_one_input(data: bytes) -> None:
+    """One fuzzer input."""
+    fuzz_targets.messages_target(data)
+
+
+def main() -> None:
+    fuzz_targets.setup()
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
