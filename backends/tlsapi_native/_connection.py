@@ -390,60 +390,64 @@ class NativeConnection(Connection):
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         if not self._done:
             self.do_handshake()
-        self._check_failed()
+        if self._failed is not None:
+            raise self._failed
         if buffer is None and len < 0:
             raise ValueError("size should not be negative")
-        try:
-            while self._app_data is None:
-                if self._peer_closed:
-                    if self._sent_close:
-                        raise zero_return(ORIGIN)
-                    return 0 if buffer is not None else b""
-                record = self._records.read_record()
-                if record is None:
-                    if self._incoming.eof:
-                        if self._context.options & ssl.OP_IGNORE_UNEXPECTED_EOF:
-                            self._peer_closed = True
-                            continue
-                        raise ragged_eof(ORIGIN)
-                    raise want_read(ORIGIN)
-                content_type, payload = record
-                if content_type == APPLICATION_DATA and payload:
-                    self._app_data = payload
-                    self._app_pos = 0
-                    if self._useless:
-                        self._data_received()
-                    break
-                self._dispatch(content_type, payload)
-        except (SSLWantReadError, SSLWantWriteError):
-            raise
-        except Exception as exc:
-            if isinstance(exc, SSLError) and exc.errno == ssl.SSL_ERROR_ZERO_RETURN:
-                raise
-            raise self._fail(exc) from None
         data = self._app_data
-        if data is None:  # unreachable: the loop above only ends with data
-            raise want_read(ORIGIN)
-        pos = self._app_pos
+        if data is None:  # process records until one carries data; what is left of it stays in _app_data
+            pos = 0
+            try:
+                while True:
+                    if self._peer_closed:
+                        if self._sent_close:
+                            raise zero_return(ORIGIN)
+                        return 0 if buffer is not None else b""
+                    record = self._records.read_record()
+                    if record is None:
+                        if self._incoming.eof:
+                            if self._context.options & ssl.OP_IGNORE_UNEXPECTED_EOF:
+                                self._peer_closed = True
+                                continue
+                            raise ragged_eof(ORIGIN)
+                        raise want_read(ORIGIN)
+                    content_type, data = record
+                    if content_type == APPLICATION_DATA and data:
+                        if self._useless:
+                            self._data_received()
+                        break
+                    self._dispatch(content_type, data)
+            except (SSLWantReadError, SSLWantWriteError):
+                raise
+            except Exception as exc:
+                if isinstance(exc, SSLError) and exc.errno == ssl.SSL_ERROR_ZERO_RETURN:
+                    raise
+                raise self._fail(exc) from None
+        else:
+            pos = self._app_pos
         available = data.__len__() - pos
         if buffer is not None:
-            target = memoryview(buffer).cast("B")
-            size = target.nbytes if len <= 0 or len > target.nbytes else len
-            count = size if size < available else available
+            target = memoryview(buffer) if type(buffer) is bytearray else memoryview(buffer).cast("B")
+            count = target.nbytes if len <= 0 or len > target.nbytes else len
+            if count >= available:
+                target[:available] = data if pos == 0 else data[pos:]
+                self._app_data = None
+                return available
             target[:count] = data[pos : pos + count]
-        else:
-            count = len if len < available else available
-            result = bytes(data) if pos == 0 and count == available else bytes(data[pos : pos + count])
-        if count == available:
+        elif len >= available:
             self._app_data = None
+            return bytes(data) if pos == 0 else bytes(data[pos:])
         else:
-            self._app_pos = pos + count
-        return count if buffer is not None else result
+            count = len
+        self._app_data = data
+        self._app_pos = pos + count
+        return count if buffer is not None else bytes(data[pos : pos + count])
 
     def write(self, data: Any) -> int:
         if not self._done:
             self.do_handshake()
-        self._check_failed()
+        if self._failed is not None:
+            raise self._failed
         if self._sent_close:
             raise error("PROTOCOL_IS_SHUTDOWN")
         if type(data) is not bytes:
@@ -451,7 +455,7 @@ class NativeConnection(Connection):
         size: int = data.__len__()
         if size:
             records = self._records
-            if records.write_sequence >= KEY_UPDATE_AFTER_RECORDS:
+            if records._write_seq >= KEY_UPDATE_AFTER_RECORDS:
                 self._send_key_update(False)
             records.write(APPLICATION_DATA, data)
         return size

@@ -7,6 +7,7 @@ decryption), and each outgoing record written to the BIO as header + ciphertext 
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -29,6 +30,8 @@ APPLICATION_DATA: Final = 23
 
 _TAG_LEN: Final = 16
 _MAX_SEQ: Final = (1 << 64) - 1
+_LAST_SEQ: Final = _MAX_SEQ - 1  # a record written with this sequence number exhausts the key
+_pack_header: Final = struct.Struct(">BHH").pack  # content type, legacy version, length
 
 _CONTENT_TYPE_BYTES: Final = {t: bytes((t,)) for t in (ALERT, HANDSHAKE, APPLICATION_DATA)}
 
@@ -106,48 +109,59 @@ class RecordLayer:
         self._pos = pos
         return True
 
+    def _check_header(self, content_type: int, major: int, length: int) -> None:
+        """Refuse a record header with a bad version, content type or length."""
+        if major != 3:
+            raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
+        if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
+            raise TLSAlert(UNEXPECTED_MESSAGE, reason="WRONG_VERSION_NUMBER" if self.records_read == 0
+                           else "UNEXPECTED_RECORD")
+        protected = self._read_aead is not None and content_type == APPLICATION_DATA
+        if length > (MAX_CIPHERTEXT if protected else MAX_PLAINTEXT):
+            raise TLSAlert(RECORD_OVERFLOW, reason="PACKET_LENGTH_TOO_LONG" if length >= MAX_CIPHERTEXT12
+                           else "ENCRYPTED_LENGTH_TOO_LONG" if protected else "DATA_LENGTH_TOO_LONG")
+
     def read_record(self) -> tuple[int, bytes | memoryview] | None:
         """The next record as ``(content_type, plaintext)``, or ``None`` until a whole record is here."""
         buf = self._buf
         pos = self._pos
         if len(buf) - pos < 5:
-            if not self._fill(5):
-                return None
-            buf = self._buf
-            pos = self._pos
+            if pos == len(buf):  # nothing buffered (the usual case): take all the BIO holds
+                self._buf = buf = self._incoming.read()
+                self._pos = pos = 0
+            if len(buf) - pos < 5:
+                if not self._fill(5):
+                    return None
+                buf = self._buf
+                pos = self._pos
         content_type = buf[pos]
         length = (buf[pos + 3] << 8) | buf[pos + 4]
-        if buf[pos + 1] != 3:
-            raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
-        if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
-            raise TLSAlert(UNEXPECTED_MESSAGE, reason="WRONG_VERSION_NUMBER" if self.records_read == 0
-                           else "UNEXPECTED_RECORD")
         aead = self._read_aead
-        if length > (MAX_CIPHERTEXT if aead is not None and content_type == APPLICATION_DATA
-                     else MAX_PLAINTEXT):
-            raise TLSAlert(RECORD_OVERFLOW, reason="PACKET_LENGTH_TOO_LONG" if length >= MAX_CIPHERTEXT12
-                           else "ENCRYPTED_LENGTH_TOO_LONG" if aead is not None and content_type == APPLICATION_DATA
-                           else "DATA_LENGTH_TOO_LONG")
+        protected = content_type == APPLICATION_DATA and aead is not None
+        if not protected or length > MAX_CIPHERTEXT or buf[pos + 1] != 3:  # else every check passes
+            self._check_header(content_type, buf[pos + 1], length)
         end = pos + 5 + length
-        if len(buf) < end:
+        size = len(buf)
+        if size < end:
             if not self._fill(5 + length):
                 return None
             buf = self._buf
             pos = self._pos
             end = pos + 5 + length
-        if end == len(buf):  # all consumed: hold no buffer (an idle connection keeps none)
+            size = len(buf)
+        if end == size:  # all consumed: hold no buffer (an idle connection keeps none)
             self._buf = b""
             self._pos = 0
         else:
             self._pos = end
         self.records_read += 1
-        if content_type != APPLICATION_DATA or aead is None:
+        if not protected:
             if content_type == APPLICATION_DATA:
                 if self.early_data_budget >= length > _TAG_LEN:  # 0-RTT data sent before a second ClientHello
                     self.early_data_budget -= length
                     return APPLICATION_DATA, b""
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
-            if length == 0 and content_type != APPLICATION_DATA:
+            if length == 0:
                 raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE,
                                "empty record", "BAD_LENGTH")
             if aead is not None and content_type == HANDSHAKE:
@@ -194,6 +208,16 @@ class RecordLayer:
         aead = self._write_aead
         write = self._outgoing.write
         total = len(data)
+        if total <= MAX_PLAINTEXT and aead is not None and not self.padding:  # one record, the usual case
+            seq = self._write_seq
+            header = _pack_header(APPLICATION_DATA, 0x0303, total + 1 + _TAG_LEN)
+            write(header)
+            write(aead.encrypt((self._write_iv ^ seq).to_bytes(12, "big"),
+                               b"".join((data, _CONTENT_TYPE_BYTES[content_type])), header))
+            if seq >= _LAST_SEQ:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+            self._write_seq = seq + 1
+            return
         if aead is None:
             for start in range(0, total, MAX_PLAINTEXT):
                 chunk = data[start : start + MAX_PLAINTEXT]
