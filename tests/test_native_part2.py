@@ -311,6 +311,20 @@ def test_key_update_at_record_limit(monkeypatch: pytest.MonkeyPatch, peer: str) 
     assert pair.client._records.write_sequence <= 3
 
 
+@pytest.mark.parametrize("peer", ["native", "stdlib"])
+def test_tls12_never_sends_key_update(monkeypatch: pytest.MonkeyPatch, peer: str) -> None:
+    """TLS 1.2 has no KeyUpdate: past the TLS 1.3 limit the records simply go on."""
+    monkeypatch.setattr(_connection, "KEY_UPDATE_AFTER_RECORDS", 3)
+    client = client_context()
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    pair = Pair(client, server_context(peer))
+    assert pair.handshake() == {}
+    assert pair.client.version() == "TLSv1.2"
+    for index in range(10):
+        pair.roundtrip(b"message %d" % index)
+    assert pair.client._records.write_sequence > 10
+
+
 # -- record padding and rejected 0-RTT --------------------------------------------------------------------------
 
 

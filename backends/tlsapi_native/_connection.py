@@ -68,6 +68,7 @@ _FLOOD_LIMITS: tuple[tuple[int, str, str], ...] = (
 )
 # RFC 8446 5.5: AES-GCM keys are safe for 2^24.5 full records; update our write key well before that.
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
+NEVER_REKEY = 1 << 64  # beyond any sequence number the record layer allows
 MAX_TICKET_LIFETIME = 604800  # RFC 8446 4.6.1: seven days
 
 
@@ -126,6 +127,7 @@ class NativeConnection(Connection):
             self._handshake = ClientHandshake(self, context, self._records, server_hostname)
         self._started = False
         self._done = False
+        self._rekey_after = KEY_UPDATE_AFTER_RECORDS  # write records before our own KeyUpdate (TLS 1.3)
         self._app_data = None
         self._app_pos = 0
         self._peer_closed = False
@@ -349,6 +351,8 @@ class NativeConnection(Connection):
     def _handshake_complete(self) -> None:
         handshake = self._handshake
         self._done = True
+        # TLS 1.2 has no KeyUpdate: its record layer alone bounds the sequence numbers.
+        self._rekey_after = NEVER_REKEY if isinstance(handshake, Handshake12) else KEY_UPDATE_AFTER_RECORDS
         self._ccs_seen = True  # no CCS after the handshake
         handshake.release()
         if self._server_side:
@@ -455,7 +459,7 @@ class NativeConnection(Connection):
         size: int = data.__len__()
         if size:
             records = self._records
-            if records._write_seq >= KEY_UPDATE_AFTER_RECORDS:
+            if records._write_seq >= self._rekey_after:
                 self._send_key_update(False)
             records.write(APPLICATION_DATA, data)
         return size
