@@ -8,25 +8,7 @@ Any exception other than the engine's alert/``ssl.SSLError`` (reported as ``Find
 
 from __future__ import annotations
 
-import sys
-
-import _setup  # noqa: F401  (puts tests/ on sys.path)
-import atheris
-
-with atheris.instrument_imports(include=["tlsapi_native", "tlsapi", "hostile_peer", "fuzz_targets"]):
-    import fuzz_targets
-
-
-def test_one_input(data: bytes) -> None:
-    """One fuzzer input."""
-    fuzz_targets.handshake_bytes_target(data)
-
-
-def main() -> None:
-    fuzz_targets.setup()
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
-
+import _setup
 
 if __name__ == "__main__":
-    main()
+    _setup.fuzz("handshake_bytes_target")

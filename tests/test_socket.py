@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from tlsapi_conformance.pki import PKI
 
 import tlsapi
+from tlsapi_conformance.pki import PKI
 
 
 def _contexts(backend: tlsapi.Backend, pki: PKI) -> tuple[tlsapi.Context, tlsapi.Context]:

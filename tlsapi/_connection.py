@@ -43,25 +43,44 @@ class Connection(abc.ABC):
         )
 
     # -- identity -----------------------------------------------------------------------------------
+    # The standard attributes, set by ``_new``; a backend that keeps them elsewhere overrides the properties.
+
+    _context: Context
+    _server_side: bool
+    _server_hostname: str | None
+
+    @classmethod
+    def _new(cls, context: Context, server_side: bool, server_hostname: str | None) -> Self:
+        """A bare instance with the standard attributes set, for ``_create`` to complete."""
+        self = cls.__new__(cls)
+        self._context = context
+        self._server_side = server_side
+        self._server_hostname = server_hostname
+        return self
 
     @property
-    @abc.abstractmethod
     def context(self) -> Context:
         """The context in use; the SNI callback may assign another context of the same backend."""
+        return self._context
 
     @context.setter
-    @abc.abstractmethod
-    def context(self, context: Context) -> None: ...
+    def context(self, context: Context) -> None:
+        self._switch_context(context)
+        self._context = context
+
+    def _switch_context(self, context: Context) -> None:
+        """Check ``context`` (``TypeError`` unless it is of this backend) and move onto it what must follow."""
+        raise UnsupportedFeatureError(self.context.backend.name, "switching contexts")
 
     @property
-    @abc.abstractmethod
     def server_side(self) -> bool:
         """Whether this is the server end."""
+        return self._server_side
 
     @property
-    @abc.abstractmethod
     def server_hostname(self) -> str | None:
         """The hostname given to ``wrap_bio`` (client side), used for SNI and verification."""
+        return self._server_hostname
 
     @property
     @abc.abstractmethod
@@ -76,6 +95,17 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     def session_reused(self) -> bool:
         """Whether the handshake resumed a session."""
+
+    def _check_session(self, session: Any, session_class: type[Any], started: bool) -> None:
+        """The ``session`` setter's checks, in the stdlib's order and words (the session has ``belongs_to``)."""
+        if not isinstance(session, session_class):
+            raise TypeError("Value is not a SSLSession.")
+        if not session.belongs_to(self._context):
+            raise ValueError("Session refers to a different SSLContext.")
+        if self._server_side:
+            raise ValueError("Cannot set session for server-side SSLSocket.")
+        if started:
+            raise ValueError("Cannot set session after handshake.")
 
     # -- I/O ----------------------------------------------------------------------------------------------
 

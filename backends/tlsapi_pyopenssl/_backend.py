@@ -233,7 +233,7 @@ def _verify_callback(conn: SSL.Connection, cert: crypto.X509, code: int, depth: 
             code = errors.X509_V_ERR_IP_ADDRESS_MISMATCH if ip else errors.X509_V_ERR_HOSTNAME_MISMATCH
             ok = 0
     if not ok and owner._verify_failure is None:
-        owner._verify_failure = (code, _verify_message(code, owner._hostname))
+        owner._verify_failure = (code, _verify_message(code, owner._server_hostname))
     return bool(ok)
 
 
@@ -318,6 +318,10 @@ class PyOpenSSLSession:
         self._openssl_context = openssl_context
         self._session = session
 
+    def belongs_to(self, context: Any) -> bool:
+        """Whether ``context`` made this session (only its connections may resume it)."""
+        return self._context is context
+
 
 class PyOpenSSLConnection(Connection):
     """An ``ssl.SSLObject`` over an ``OpenSSL.SSL.Connection`` and two memory BIOs."""
@@ -326,8 +330,6 @@ class PyOpenSSLConnection(Connection):
     _context: PyOpenSSLContext
     _incoming: BIO
     _outgoing: BIO
-    _server_side: bool
-    _hostname: str | None
     _check_name: str | None  # the name service_identity verifies (hostname checking without OpenSSL's)
     _verify_failure: tuple[int, str] | None
     _handshake_done: bool
@@ -350,13 +352,12 @@ class PyOpenSSLConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, PyOpenSSLContext)  # Context.wrap_bio dispatches on the class
-        self = cls.__new__(cls)
-        self._context = context
+        self = cls._new(
+            context, server_side, None if server_hostname is None else server_hostname.encode("idna").decode("ascii")
+        )
         self._incoming = incoming
         self._outgoing = outgoing
-        self._server_side = server_side
-        self._hostname = None if server_hostname is None else server_hostname.encode("idna").decode("ascii")
-        checked = self._hostname if context.check_hostname else None
+        checked = self._server_hostname if context.check_hostname else None
         self._check_name = None if OPENSSL_HOST_CHECK else checked
         self._verify_failure = None
         self._handshake_done = False
@@ -375,8 +376,8 @@ class PyOpenSSLConnection(Connection):
             self._conn.set_accept_state()
         else:
             self._conn.set_connect_state()
-            if self._hostname is not None and not _is_ip_address(self._hostname):
-                self._conn.set_tlsext_host_name(self._hostname.encode("ascii"))
+            if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
+                self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
             if checked is not None and OPENSSL_HOST_CHECK:
                 _check_host(self._conn, checked)
             if session is not None:
@@ -385,24 +386,10 @@ class PyOpenSSLConnection(Connection):
 
     # -- identity ---------------------------------------------------------------------------------------
 
-    @property
-    def context(self) -> Context:
-        return self._context
-
-    @context.setter
-    def context(self, context: Context) -> None:
-        """Switch contexts (the SNI callback's virtual hosting); the OpenSSL context follows on return."""
+    def _switch_context(self, context: Context) -> None:
+        """The SNI callback's virtual hosting: the OpenSSL context follows on return."""
         if not isinstance(context, PyOpenSSLContext):
             raise TypeError("the SNI callback may switch only to another pyopenssl-backend context")
-        self._context = context
-
-    @property
-    def server_side(self) -> bool:
-        return self._server_side
-
-    @property
-    def server_hostname(self) -> str | None:
-        return self._hostname
 
     @property
     def session(self) -> PyOpenSSLSession | None:
@@ -412,14 +399,7 @@ class PyOpenSSLConnection(Connection):
     @session.setter
     def session(self, session: Any) -> None:
         """Offer ``session`` for resumption, with the stdlib's checks and messages."""
-        if not isinstance(session, PyOpenSSLSession):
-            raise TypeError("Value is not a SSLSession.")
-        if session._context is not self._context:
-            raise ValueError("Session refers to a different SSLContext.")
-        if self._server_side:
-            raise ValueError("Cannot set session for server-side SSLSocket.")
-        if self._handshake_done:
-            raise ValueError("Cannot set session after handshake.")
+        self._check_session(session, PyOpenSSLSession, self._handshake_done)
         # pyOpenSSL accepts only sessions of the same OpenSSL context: after a configuration change the
         # session is not offered and the handshake is a full one.
         if session._openssl_context is self._openssl_context:

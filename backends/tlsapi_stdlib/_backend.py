@@ -116,16 +116,10 @@ class StdlibConnection(Connection):
             )
         return self
 
-    @property
-    def context(self) -> Context:
-        return self._context
-
-    @context.setter
-    def context(self, context: Context) -> None:
+    def _switch_context(self, context: Context) -> None:
         if not isinstance(context, StdlibContext):
             raise TypeError("the SNI callback may switch only to another stdlib-backend context")
         self._sslobj.context = context
-        self._context = context
 
     @property
     def server_side(self) -> bool:
