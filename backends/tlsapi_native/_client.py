@@ -8,14 +8,12 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _messages as m
 from ._alerts import (
     DECODE_ERROR,
-    DECRYPT_ERROR,
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     MISSING_EXTENSION,
@@ -25,7 +23,7 @@ from ._alerts import (
     TLSAlert,
 )
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_share, generate_key_shares
-from ._handshake import Handshake, State, parse_certificate, unexpected
+from ._handshake import Handshake, State, load_certificate, unexpected
 from ._handshake12 import enabled_protocols
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE
@@ -37,7 +35,6 @@ from ._signatures import (
     choose_scheme,
     sign,
     tls13_certificate_verify_input,
-    verify,
 )
 from ._suites import TLS13_SUITES, CipherSuite
 
@@ -46,6 +43,7 @@ if TYPE_CHECKING:
     from ._record import RecordLayer
 
 _SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
+_MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag bit tests are slow
 _HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
 
 
@@ -70,13 +68,6 @@ _SIGNATURE_ALGORITHMS_CERT = m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)
 _PSK_MODES = m.build_psk_key_exchange_modes(bytes((m.PSK_DHE_KE,)))
 _supported_groups = functools.lru_cache(maxsize=32)(m.build_u16_list)
 _supported_versions = functools.lru_cache(maxsize=8)(m.build_supported_versions_client)
-
-
-def load_certificate(der: bytes) -> x509.Certificate:
-    try:
-        return parse_certificate(der)
-    except ValueError:
-        raise TLSAlert(DECODE_ERROR, "unparseable certificate", "BAD_CERTIFICATE") from None
 
 
 class ClientHandshake(Handshake):
@@ -121,7 +112,7 @@ class ClientHandshake(Handshake):
             return
         groups = context.native_groups
         self.client_random = os.urandom(32)
-        compat = bool(context.options & ssl.OP_ENABLE_MIDDLEBOX_COMPAT)
+        compat = bool(int(context.options) & _MIDDLEBOX_COMPAT)
         # X25519MLKEM768 first and x25519 second: send both shares, sharing one X25519 key.
         first = groups[:2] if groups[:2] == (X25519MLKEM768, X25519) else groups[:1]
         self.key_shares = {share.group: share for share in generate_key_shares(first)}
@@ -131,7 +122,7 @@ class ClientHandshake(Handshake):
             extensions.append((m.SERVER_NAME, _server_name_extension(hostname)))
             self.sent_sni = True
         extensions += [
-            (m.SUPPORTED_VERSIONS, _supported_versions(tuple(versions))),
+            (m.SUPPORTED_VERSIONS, _supported_versions(versions)),
             (m.SUPPORTED_GROUPS, _supported_groups(groups)),
             (m.KEY_SHARE, self._key_share_extension()),
             (m.SIGNATURE_ALGORITHMS, _SIGNATURE_ALGORITHMS_TLS12 if m.TLS12 in versions else _SIGNATURE_ALGORITHMS),
@@ -297,11 +288,7 @@ class ClientHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "suite hash differs from the PSK's", "BAD_PSK")
         self.schedule = self.psk_schedule
         self.resumed = True
-        self.peer_chain = list(session.peer_chain)
-        if self.peer_chain:
-            self.peer_certificate = load_certificate(self.peer_chain[0])
-        if session.verified_chain:
-            self.verified_chain = [load_certificate(der) for der in session.verified_chain]
+        self.restore_peer(session.peer_chain, session.verified_chain)
 
     def _hello_retry_request(self, hello: m.ServerHello, raw: bytes, extensions: dict[int, bytes]) -> None:
         client_hello = self.client_hello
@@ -382,41 +369,21 @@ class ClientHandshake(Handshake):
         self.peer_chain = [der for der, _ in message.entries]
         self.peer_certificate = load_certificate(self.peer_chain[0])
         if self.context.verify_mode != ssl.CERT_NONE:
-            from ._trust import verify_peer_chain
-
-            self.verified_chain = verify_peer_chain(
-                self.peer_chain, anchors=self.context.trust_anchors, server_hostname=self.server_hostname,
-                server_side_peer=True, check_hostname=self.context.check_hostname,
-                partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
-            )
+            self.verified_chain = self.verify_chain(self.peer_chain)
         self.th.update(raw)
         self.state = State.WAIT_CERTIFICATE_VERIFY
 
     def _certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
-        certificate = self.peer_certificate
-        if certificate is None:
-            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
-        if message.scheme not in DEFAULT_SIGNATURE_SCHEMES:
-            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
-        verify(message.scheme, certificate.public_key(), message.signature,
-               tls13_certificate_verify_input(self.th.digest(), server=True), certificate=certificate)
-        self.th.update(raw)
+        self.accept_certificate_verify(message, raw)
         self.state = State.WAIT_FINISHED
 
     def _finished(self, message: m.Finished, raw: bytes) -> None:
         schedule = self.ks
         transcript = self.th
-        if not schedule.check_finished(self.server_handshake_secret, transcript.digest(), message.verify_data):
-            raise TLSAlert(DECRYPT_ERROR, "bad server Finished", "DIGEST_CHECK_FAILED")
+        self.check_peer_finished(self.server_handshake_secret, transcript.digest(), message.verify_data, "server")
         transcript.update(raw)
-        client_secret, server_secret, exporter = schedule.application_secrets(transcript.digest())
-        self.client_application_secret = client_secret
-        self.server_application_secret = server_secret
-        self.exporter_secret = exporter
-        self.keylog("CLIENT_TRAFFIC_SECRET_0", client_secret)
-        self.keylog("SERVER_TRAFFIC_SECRET_0", server_secret)
-        self.keylog("EXPORTER_SECRET", exporter)
-        self.install_read_key(server_secret)
+        self.derive_application_secrets()
+        self.install_read_key(self.server_application_secret)
         if self.certificate_requested:
             self._send_client_certificate()
         verify_data = schedule.finished_verify_data(self.client_handshake_secret, transcript.digest())
@@ -424,7 +391,7 @@ class ClientHandshake(Handshake):
         self.client_finished = verify_data
         self.server_finished = message.verify_data
         self.resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
-        self.install_write_key(client_secret)
+        self.install_write_key(self.client_application_secret)
         self.state = State.CONNECTED
 
     def _send_client_certificate(self) -> None:

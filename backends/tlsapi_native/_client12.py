@@ -37,13 +37,13 @@ from ._alerts import (
     UNSUPPORTED_EXTENSION,
     TLSAlert,
 )
-from ._client import _is_ip_address, load_certificate
+from ._client import _is_ip_address
 from ._groups import server_key_exchange
-from ._handshake import State, unexpected
+from ._handshake import State, load_certificate, unexpected
 from ._handshake12 import Handshake12
 from ._server12 import TLS12_GROUPS
 from ._session import NativeSession
-from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify
+from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
 from ._suites import TLS12_SUITES
 from ._tickets import TICKET_LIFETIME
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientHandshake12", "tls12_offer"]
 
+_NO_TICKET = int(ssl.OP_NO_TICKET)  # a plain int: IntFlag bit tests are slow
 _SERVER_HELLO_EXTENSIONS = frozenset({
     m12.RENEGOTIATION_INFO, m12.EXTENDED_MASTER_SECRET, m12.EC_POINT_FORMATS, m12.SESSION_TICKET, m.ALPN,
     m.SERVER_NAME,
@@ -78,7 +79,7 @@ def tls12_offer(context: Any, session: NativeSession | None, server_hostname: st
         (m12.EXTENDED_MASTER_SECRET, b""),
         (m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO),
     ]
-    if not context.options & ssl.OP_NO_TICKET:
+    if not int(context.options) & _NO_TICKET:
         extensions.append((m12.SESSION_TICKET, session.ticket if session is not None else b""))
     return list(context.native_tls12_suites), extensions, session is not None
 
@@ -214,10 +215,7 @@ class ClientHandshake12(Handshake12):
                 raise TLSAlert(ILLEGAL_PARAMETER, "resumed with another cipher suite",
                                "OLD_SESSION_CIPHER_NOT_RETURNED")
             self.resumed = True
-            self.peer_chain = list(session.peer_chain)
-            self.peer_certificate = load_certificate(self.peer_chain[0]) if self.peer_chain else None
-            if session.verified_chain:
-                self.verified_chain = [load_certificate(der) for der in session.verified_chain]
+            self.restore_peer(session.peer_chain, session.verified_chain)
             self.set_master_secret(session.secret)
             self.state = State.WAIT_NEW_SESSION_TICKET if self.ticket_expected else State.WAIT_CHANGE_CIPHER_SPEC
         else:
@@ -234,13 +232,7 @@ class ClientHandshake12(Handshake12):
         if ("RSA" if isinstance(key, rsa.RSAPublicKey) else "ECDSA") != self.cipher_suite.auth:
             raise TLSAlert(ILLEGAL_PARAMETER, "certificate does not fit the cipher suite", "WRONG_CERTIFICATE_TYPE")
         if self.context.verify_mode != ssl.CERT_NONE:
-            from ._trust import verify_peer_chain
-
-            self.verified_chain = verify_peer_chain(
-                self.peer_chain, anchors=self.context.trust_anchors, server_hostname=self.server_hostname,
-                server_side_peer=True, check_hostname=self.context.check_hostname,
-                partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
-            )
+            self.verified_chain = self.verify_chain(self.peer_chain)
         self.received(raw)
         self.state = State.WAIT_SERVER_KEY_EXCHANGE
 
@@ -252,10 +244,8 @@ class ClientHandshake12(Handshake12):
         groups = m.parse_u16_list(dict(client_hello.extensions).get(m.SUPPORTED_GROUPS, b"\x00\x00"))
         if message.group not in TLS12_GROUPS or message.group not in groups:
             raise TLSAlert(ILLEGAL_PARAMETER, "server chose a group we did not offer", "WRONG_CURVE")
-        if message.scheme not in DEFAULT_TLS12_SIGNATURE_SCHEMES:
-            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
-        verify(message.scheme, certificate.public_key(), message.signature,
-               self.client_random + self.server_random + message.params, tls13=False, certificate=certificate)
+        verify_offered(message.scheme, DEFAULT_TLS12_SIGNATURE_SCHEMES, certificate, message.signature,
+                       self.client_random + self.server_random + message.params, tls13=False)
         self.client_public, self.premaster = server_key_exchange(message.group, message.public)
         self.group = message.group
         self.received(raw)

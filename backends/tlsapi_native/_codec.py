@@ -2,11 +2,90 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import struct
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from ._alerts import DECODE_ERROR, TLSAlert
 
-__all__ = ["Reader", "u8", "u16", "u24", "vec8", "vec16", "vec24"]
+__all__ = [
+    "Reader", "truncated", "u8", "u16", "u16_list_at", "u24", "vec8", "vec8_at", "vec16", "vec16_at", "vec24",
+    "vec24_at",
+]
+
+
+T = TypeVar("T")
+
+
+def truncated() -> TLSAlert:
+    """The alert for input that ends before its lengths say it does."""
+    return TLSAlert(DECODE_ERROR, "truncated message", "LENGTH_MISMATCH")
+
+
+def _too_short() -> TLSAlert:
+    return TLSAlert(DECODE_ERROR, "vector too short", "LENGTH_MISMATCH")
+
+
+# -- parsing at an offset: ``data`` is bytes, ``end`` the bound not to read past; each returns the value and
+# the offset after it. The same checks and alerts as ``Reader``, without an object per vector.
+
+
+def vec8_at(data: bytes, pos: int, end: int, minimum: int = 0) -> tuple[bytes, int]:
+    if pos >= end:
+        raise truncated()
+    length = data[pos]
+    if length < minimum:
+        raise _too_short()
+    stop = pos + 1 + length
+    if stop > end:
+        raise truncated()
+    return data[pos + 1 : stop], stop
+
+
+def vec16_at(data: bytes, pos: int, end: int, minimum: int = 0) -> tuple[bytes, int]:
+    if end - pos < 2:
+        raise truncated()
+    length = (data[pos] << 8) | data[pos + 1]
+    if length < minimum:
+        raise _too_short()
+    stop = pos + 2 + length
+    if stop > end:
+        raise truncated()
+    return data[pos + 2 : stop], stop
+
+
+def vec24_at(data: bytes, pos: int, end: int, minimum: int = 0) -> tuple[bytes, int]:
+    if end - pos < 3:
+        raise truncated()
+    length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
+    if length < minimum:
+        raise _too_short()
+    stop = pos + 3 + length
+    if stop > end:
+        raise truncated()
+    return data[pos + 3 : stop], stop
+
+
+@functools.lru_cache(maxsize=64)
+def _u16s(count: int) -> struct.Struct:
+    return struct.Struct(f">{count}H")
+
+
+def u16_list_at(data: bytes, pos: int, end: int, length_bytes: int = 2, minimum: int = 0) -> tuple[list[int], int]:
+    """A vector of u16 values with a ``length_bytes``-byte length prefix (even length required)."""
+    if end - pos < length_bytes:
+        raise truncated()
+    length = data[pos] if length_bytes == 1 else (data[pos] << 8) | data[pos + 1]
+    if length < minimum:
+        raise _too_short()
+    start = pos + length_bytes
+    stop = start + length
+    if stop > end:
+        raise truncated()
+    if length % 2:
+        raise TLSAlert(DECODE_ERROR, "odd-length u16 vector", "LENGTH_MISMATCH")
+    return list(_u16s(length >> 1).unpack_from(data, start)), stop
 
 
 class Reader:
@@ -83,6 +162,11 @@ class Reader:
         start = self._take(length)
         return Reader(self._data, start, start + length)
 
+    def parse_at(self, parser: Callable[[bytes, int, int], tuple[T, int]]) -> T:
+        """``parser(data, pos, end)`` (an ``*_at`` function) at the cursor, which moves past what it read."""
+        value, self._pos = parser(self._data, self._pos, self._end)
+        return value
+
     def u16_list(self, length_bytes: int = 2, minimum: int = 0) -> list[int]:
         """A vector of u16 values with a ``length_bytes``-byte length prefix (even length required)."""
         sub = self.sub8(minimum) if length_bytes == 1 else self.sub16(minimum)
@@ -123,5 +207,6 @@ def vec24(data: bytes) -> bytes:
 
 
 def u16_vec(values: Iterable[int], length_bytes: int = 2) -> bytes:
-    body = b"".join(value.to_bytes(2, "big") for value in values)
-    return len(body).to_bytes(length_bytes, "big") + body
+    values = tuple(values)
+    count = len(values)
+    return (2 * count).to_bytes(length_bytes, "big") + _u16s(count).pack(*values)

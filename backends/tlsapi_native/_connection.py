@@ -79,8 +79,6 @@ class NativeConnection(Connection):
     _handshake: Handshake
     _incoming: BIO
     _outgoing: BIO
-    _server_side: bool
-    _server_hostname: str | None
     _records: RecordLayer
     _hs_buffer: HandshakeBuffer
     _started: bool
@@ -112,12 +110,9 @@ class NativeConnection(Connection):
 
         if not isinstance(context, NativeContext):
             raise TypeError("the native backend needs a NativeContext")
-        self = object.__new__(cls)
-        self._context = context
+        self = cls._new(context, server_side, server_hostname)
         self._incoming = incoming
         self._outgoing = outgoing
-        self._server_side = server_side
-        self._server_hostname = server_hostname
         self._records = RecordLayer(incoming, outgoing)
         self._records.padding = context.record_padding or 0
         self._hs_buffer = HandshakeBuffer()
@@ -146,25 +141,11 @@ class NativeConnection(Connection):
 
     # -- identity --------------------------------------------------------------------------------------
 
-    @property
-    def context(self) -> NativeContext:
-        return self._context
-
-    @context.setter
-    def context(self, context: Context) -> None:
+    def _switch_context(self, context: Context) -> None:
         from ._context import NativeContext
 
         if not isinstance(context, NativeContext):
             raise TypeError("The value must be a SSLContext")
-        self._context = context
-
-    @property
-    def server_side(self) -> bool:
-        return self._server_side
-
-    @property
-    def server_hostname(self) -> str | None:
-        return self._server_hostname
 
     @property
     def session(self) -> NativeSession | None:
@@ -173,14 +154,7 @@ class NativeConnection(Connection):
 
     @session.setter
     def session(self, session: Any) -> None:
-        if not isinstance(session, NativeSession):
-            raise TypeError("Value is not a SSLSession.")
-        if not session.belongs_to(self._context):
-            raise ValueError("Session refers to a different SSLContext.")
-        if self._server_side:
-            raise ValueError("Cannot set session for server-side SSLSocket.")
-        if self._started:
-            raise ValueError("Cannot set session after handshake.")
+        self._check_session(session, NativeSession, self._started)
         self._session = session
         handshake = self._handshake
         if isinstance(handshake, ClientHandshake):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import enum
 import functools
+import ssl
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ._alerts import INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
+from . import _messages as m
+from ._alerts import DECODE_ERROR, DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE, RecordLayer
+from ._signatures import DEFAULT_SIGNATURE_SCHEMES, tls13_certificate_verify_input, verify_offered
 from ._suites import CipherSuite
 
 if TYPE_CHECKING:
@@ -73,6 +76,14 @@ def parse_certificate(der: bytes) -> x509.Certificate:
     return certificate
 
 
+def load_certificate(der: bytes) -> x509.Certificate:
+    """``parse_certificate`` for a certificate the peer sent: ``BAD_CERTIFICATE`` if it cannot be parsed."""
+    try:
+        return parse_certificate(der)
+    except ValueError:
+        raise TLSAlert(DECODE_ERROR, "unparseable certificate", "BAD_CERTIFICATE") from None
+
+
 def unexpected(msg_type: int, state: State) -> TLSAlert:
     return TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} in state {state.value}")
 
@@ -81,6 +92,7 @@ class Handshake:
     """State shared by both roles; subclasses implement ``handle(msg_type, raw)``."""
 
     is_server: bool = False
+    server_hostname: str | None = None  # the client's, for SNI and the hostname check
     version_name = "TLSv1.3"
 
     def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
@@ -162,3 +174,60 @@ class Handshake:
         if path:
             with open(path, "a") as handle:
                 handle.write(f"{label} {self.client_random.hex()} {secret.hex()}\n")
+
+    # -- the peer's certificates and Finished --------------------------------------------------------------
+
+    def restore_peer(self, peer_chain: Sequence[bytes], verified_chain: Sequence[bytes]) -> None:
+        """The peer's certificates as a resumed session recorded them (DER, leaf first)."""
+        self.peer_chain = list(peer_chain)
+        if self.peer_chain:
+            self.peer_certificate = load_certificate(self.peer_chain[0])
+        if verified_chain:
+            self.verified_chain = [load_certificate(der) for der in verified_chain]
+
+    def verify_chain(self, chain: list[bytes]) -> list[x509.Certificate]:
+        """The peer's ``chain`` (DER, leaf first) verified against the trust anchors; a client also checks the
+        server's name (``check_hostname``)."""
+        from ._trust import verify_peer_chain
+
+        context = self.context
+        peer_is_server = not self.is_server
+        return verify_peer_chain(
+            chain, anchors=context.trust_anchors, server_hostname=self.server_hostname,
+            server_side_peer=peer_is_server, check_hostname=peer_is_server and context.check_hostname,
+            partial_chain=bool(context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+        )
+
+    def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:
+        """Server: the suite to use, by our order with ``OP_CIPHER_SERVER_PREFERENCE``, else the client's."""
+        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
+            code = next((c for c in ours if c in offered), None)
+        else:
+            code = next((c for c in offered if c in ours), None)
+        if code is None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
+        return code
+
+    def accept_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
+        """TLS 1.3: check the peer's CertificateVerify over the transcript so far, then add it to the transcript."""
+        certificate = self.peer_certificate
+        if certificate is None:
+            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
+        verify_offered(message.scheme, DEFAULT_SIGNATURE_SCHEMES, certificate, message.signature,
+                       tls13_certificate_verify_input(self.th.digest(), server=not self.is_server))
+        self.th.update(raw)
+
+    def check_peer_finished(self, secret: bytes, transcript_hash: bytes, verify_data: bytes, who: str) -> None:
+        """TLS 1.3: ``DECRYPT_ERROR`` unless the peer's Finished is the HMAC under ``secret`` of the transcript."""
+        if not self.ks.check_finished(secret, transcript_hash, verify_data):
+            raise TLSAlert(DECRYPT_ERROR, f"bad {who} Finished", "DIGEST_CHECK_FAILED")
+
+    def derive_application_secrets(self) -> None:
+        """TLS 1.3: the application traffic and exporter secrets from the transcript so far, key-logged."""
+        client, server, exporter = self.ks.application_secrets(self.th.digest())
+        self.client_application_secret = client
+        self.server_application_secret = server
+        self.exporter_secret = exporter
+        self.keylog("CLIENT_TRAFFIC_SECRET_0", client)
+        self.keylog("SERVER_TRAFFIC_SECRET_0", server)
+        self.keylog("EXPORTER_SECRET", exporter)

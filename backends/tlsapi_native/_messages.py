@@ -8,12 +8,13 @@ malformed messages by editing fields. Extensions stay raw ``(type, data)`` pairs
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
-from ._codec import Reader, u16, u16_vec, vec8, vec16, vec24
+from ._codec import Reader, truncated, u16, u16_list_at, u16_vec, vec8, vec8_at, vec16, vec16_at, vec24, vec24_at
 
 # Handshake message types.
 CLIENT_HELLO: Final = 1
@@ -50,35 +51,66 @@ DOWNGRADE_TLS11: Final = b"DOWNGRD\x00"
 
 Extensions = list[tuple[int, bytes]]
 
+_pack_u16: Final = struct.Struct(">H").pack
+_pack_u16_u16: Final = struct.Struct(">HH").pack
+
+
+def _bytes(body: bytes | bytearray | memoryview) -> bytes:
+    return body if type(body) is bytes else bytes(body)
+
+
+def _trailing() -> TLSAlert:
+    return TLSAlert(DECODE_ERROR, "trailing bytes", "LENGTH_MISMATCH")
+
 
 def handshake_message(msg_type: int, body: bytes) -> bytes:
     """``body`` framed as a handshake message: type, 24-bit length, body."""
     return b"".join((bytes((msg_type,)), len(body).to_bytes(3, "big"), body))
 
 
-def parse_extensions(reader: Reader) -> Extensions:
-    """An extensions block (u16 length); duplicate types are an illegal_parameter."""
-    block = reader.sub16()
+def extensions_at(data: bytes, pos: int, end: int) -> tuple[Extensions, int]:
+    """An extensions block (u16 length) at ``pos``, and the offset after it; duplicate types are an
+    illegal_parameter."""
+    if end - pos < 2:
+        raise truncated()
+    stop = pos + 2 + ((data[pos] << 8) | data[pos + 1])
+    if stop > end:
+        raise truncated()
+    pos += 2
     extensions: Extensions = []
     seen: set[int] = set()
-    while block.remaining:
-        ext_type = block.u16()
-        data = block.vec16()
+    while pos < stop:
+        if stop - pos < 4:
+            raise truncated()
+        ext_type = (data[pos] << 8) | data[pos + 1]
+        next_pos = pos + 4 + ((data[pos + 2] << 8) | data[pos + 3])
+        if next_pos > stop:
+            raise truncated()
         if ext_type in seen:
             raise TLSAlert(ILLEGAL_PARAMETER, f"duplicate extension {ext_type}", "BAD_EXTENSION")
         seen.add(ext_type)
-        extensions.append((ext_type, data))
-    return extensions
+        extensions.append((ext_type, data[pos + 4 : next_pos]))
+        pos = next_pos
+    return extensions, stop
+
+
+def parse_extensions(reader: Reader) -> Extensions:
+    """An extensions block (u16 length) read from ``reader``; duplicate types are an illegal_parameter."""
+    return reader.parse_at(extensions_at)
 
 
 def build_extensions(extensions: Sequence[tuple[int, bytes]]) -> bytes:
-    return vec16(b"".join(u16(ext_type) + vec16(data) for ext_type, data in extensions))
+    parts: list[bytes] = []
+    for ext_type, data in extensions:
+        parts += (_pack_u16_u16(ext_type, len(data)), data)
+    body = b"".join(parts)
+    return _pack_u16(len(body)) + body
 
 
 # -- messages ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientHello:
     random: bytes
     session_id: bytes
@@ -89,27 +121,31 @@ class ClientHello:
 
     @classmethod
     def parse(cls, body: bytes) -> ClientHello:
-        reader = Reader(body)
-        legacy_version = reader.u16()
-        random = reader.raw(32)
-        session_id = reader.vec8()
+        data = _bytes(body)
+        end = len(data)
+        if end < 34:
+            raise truncated()
+        session_id, pos = vec8_at(data, 34, end)
         if len(session_id) > 32:
             raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
-        suites = reader.u16_list(minimum=2)
-        compression = reader.vec8(minimum=1)
-        extensions = parse_extensions(reader) if reader.remaining else []
-        reader.expect_end()
-        return cls(random, session_id, suites, extensions, legacy_version, compression)
+        suites, pos = u16_list_at(data, pos, end, minimum=2)
+        compression, pos = vec8_at(data, pos, end, minimum=1)
+        extensions: Extensions = []
+        if pos < end:
+            extensions, pos = extensions_at(data, pos, end)
+            if pos != end:
+                raise _trailing()
+        return cls(data[2:34], session_id, suites, extensions, (data[0] << 8) | data[1], compression)
 
     def build(self) -> bytes:
         body = b"".join((
-            u16(self.legacy_version), self.random, vec8(self.session_id), u16_vec(self.cipher_suites),
+            _pack_u16(self.legacy_version), self.random, vec8(self.session_id), u16_vec(self.cipher_suites),
             vec8(self.compression_methods), build_extensions(self.extensions),
         ))
         return handshake_message(CLIENT_HELLO, body)
 
 
-@dataclass
+@dataclass(slots=True)
 class ServerHello:
     random: bytes
     session_id: bytes
@@ -124,73 +160,91 @@ class ServerHello:
 
     @classmethod
     def parse(cls, body: bytes) -> ServerHello:
-        reader = Reader(body)
-        legacy_version = reader.u16()
-        random = reader.raw(32)
-        session_id = reader.vec8()
+        data = _bytes(body)
+        end = len(data)
+        if end < 34:
+            raise truncated()
+        session_id, pos = vec8_at(data, 34, end)
         if len(session_id) > 32:
             raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
-        suite = reader.u16()
-        compression = reader.u8()
-        extensions = parse_extensions(reader) if reader.remaining else []
-        reader.expect_end()
-        return cls(random, session_id, suite, extensions, legacy_version, compression)
+        if end - pos < 3:
+            raise truncated()
+        suite = (data[pos] << 8) | data[pos + 1]
+        compression = data[pos + 2]
+        pos += 3
+        extensions: Extensions = []
+        if pos < end:
+            extensions, pos = extensions_at(data, pos, end)
+            if pos != end:
+                raise _trailing()
+        return cls(data[2:34], session_id, suite, extensions, (data[0] << 8) | data[1], compression)
 
     def build(self) -> bytes:
         body = b"".join((
-            u16(self.legacy_version), self.random, vec8(self.session_id), u16(self.cipher_suite),
+            _pack_u16(self.legacy_version), self.random, vec8(self.session_id), _pack_u16(self.cipher_suite),
             bytes((self.compression_method,)), build_extensions(self.extensions),
         ))
         return handshake_message(SERVER_HELLO, body)
 
 
-@dataclass
+@dataclass(slots=True)
 class EncryptedExtensions:
     extensions: Extensions
 
     @classmethod
     def parse(cls, body: bytes) -> EncryptedExtensions:
-        reader = Reader(body)
-        extensions = parse_extensions(reader)
-        reader.expect_end()
+        data = _bytes(body)
+        extensions, pos = extensions_at(data, 0, len(data))
+        if pos != len(data):
+            raise _trailing()
         return cls(extensions)
 
     def build(self) -> bytes:
         return handshake_message(ENCRYPTED_EXTENSIONS, build_extensions(self.extensions))
 
 
-@dataclass
+@dataclass(slots=True)
 class CertificateRequest:
     context: bytes
     extensions: Extensions
 
     @classmethod
     def parse(cls, body: bytes) -> CertificateRequest:
-        reader = Reader(body)
-        context = reader.vec8()
-        extensions = parse_extensions(reader)
-        reader.expect_end()
+        data = _bytes(body)
+        end = len(data)
+        context, pos = vec8_at(data, 0, end)
+        extensions, pos = extensions_at(data, pos, end)
+        if pos != end:
+            raise _trailing()
         return cls(context, extensions)
 
     def build(self) -> bytes:
         return handshake_message(CERTIFICATE_REQUEST, vec8(self.context) + build_extensions(self.extensions))
 
 
-@dataclass
+@dataclass(slots=True)
 class Certificate:
     context: bytes
     entries: list[tuple[bytes, Extensions]]  # (DER certificate, per-entry extensions)
 
     @classmethod
     def parse(cls, body: bytes) -> Certificate:
-        reader = Reader(body)
-        context = reader.vec8()
-        entries_reader = reader.sub24()
-        reader.expect_end()
+        data = _bytes(body)
+        end = len(data)
+        context, pos = vec8_at(data, 0, end)
+        if end - pos < 3:
+            raise truncated()
+        stop = pos + 3 + ((data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2])
+        if stop > end:
+            raise truncated()
+        if stop != end:
+            raise _trailing()
+        pos += 3
         entries = []
-        while entries_reader.remaining:
-            der = entries_reader.vec24(minimum=1)
-            entries.append((der, parse_extensions(entries_reader)))
+        while pos < stop:
+            der, pos = vec24_at(data, pos, stop, minimum=1)
+            extensions, pos = extensions_at(data, pos, stop)
+            entries.append((der, extensions))
         return cls(context, entries)
 
     def build(self) -> bytes:
@@ -198,24 +252,27 @@ class Certificate:
         return handshake_message(CERTIFICATE, vec8(self.context) + vec24(entries))
 
 
-@dataclass
+@dataclass(slots=True)
 class CertificateVerify:
     scheme: int
     signature: bytes
 
     @classmethod
     def parse(cls, body: bytes) -> CertificateVerify:
-        reader = Reader(body)
-        scheme = reader.u16()
-        signature = reader.vec16(minimum=1)
-        reader.expect_end()
-        return cls(scheme, signature)
+        data = _bytes(body)
+        end = len(data)
+        if end < 2:
+            raise truncated()
+        signature, pos = vec16_at(data, 2, end, minimum=1)
+        if pos != end:
+            raise _trailing()
+        return cls((data[0] << 8) | data[1], signature)
 
     def build(self) -> bytes:
-        return handshake_message(CERTIFICATE_VERIFY, u16(self.scheme) + vec16(self.signature))
+        return handshake_message(CERTIFICATE_VERIFY, _pack_u16(self.scheme) + vec16(self.signature))
 
 
-@dataclass
+@dataclass(slots=True)
 class Finished:
     verify_data: bytes
 
@@ -229,7 +286,7 @@ class Finished:
         return handshake_message(FINISHED, self.verify_data)
 
 
-@dataclass
+@dataclass(slots=True)
 class NewSessionTicket:
     lifetime: int
     age_add: int
@@ -254,7 +311,7 @@ class NewSessionTicket:
         return handshake_message(NEW_SESSION_TICKET, body)
 
 
-@dataclass
+@dataclass(slots=True)
 class KeyUpdate:
     update_requested: bool
 
@@ -284,9 +341,10 @@ def _end(reader: Reader) -> None:
 
 
 def parse_supported_versions_client(data: bytes) -> list[int]:
-    reader = Reader(data)
-    versions = reader.u16_list(length_bytes=1, minimum=2)
-    _end(reader)
+    data = _bytes(data)
+    versions, pos = u16_list_at(data, 0, len(data), length_bytes=1, minimum=2)
+    if pos != len(data):
+        raise _trailing()
     return versions
 
 
@@ -296,10 +354,9 @@ def build_supported_versions_client(versions: Sequence[int]) -> bytes:
 
 def parse_u16(data: bytes) -> int:
     """A single u16 (ServerHello supported_versions, HelloRetryRequest key_share)."""
-    reader = Reader(data)
-    value = reader.u16()
-    _end(reader)
-    return value
+    if len(data) != 2:
+        raise truncated() if len(data) < 2 else _trailing()
+    return (data[0] << 8) | data[1]
 
 
 def parse_u32(data: bytes) -> int:
@@ -312,9 +369,10 @@ def parse_u32(data: bytes) -> int:
 
 def parse_u16_list(data: bytes) -> list[int]:
     """supported_groups, signature_algorithms(_cert)."""
-    reader = Reader(data)
-    values = reader.u16_list(minimum=2)
-    _end(reader)
+    data = _bytes(data)
+    values, pos = u16_list_at(data, 0, len(data), minimum=2)
+    if pos != len(data):
+        raise _trailing()
     return values
 
 
@@ -323,14 +381,23 @@ def build_u16_list(values: Sequence[int]) -> bytes:
 
 
 def parse_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
-    reader = Reader(data)
-    shares_reader = reader.sub16()
-    _end(reader)
+    data = _bytes(data)
+    end = len(data)
+    if end < 2:
+        raise truncated()
+    stop = 2 + ((data[0] << 8) | data[1])
+    if stop > end:
+        raise truncated()
+    if stop != end:
+        raise _trailing()
     shares: list[tuple[int, bytes]] = []
     groups: set[int] = set()
-    while shares_reader.remaining:
-        group = shares_reader.u16()
-        key = shares_reader.vec16(minimum=1)
+    pos = 2
+    while pos < end:
+        if end - pos < 2:
+            raise truncated()
+        group = (data[pos] << 8) | data[pos + 1]
+        key, pos = vec16_at(data, pos + 2, end, minimum=1)
         if group in groups:
             raise TLSAlert(ILLEGAL_PARAMETER, "duplicate key share", "BAD_KEY_SHARE")
         groups.add(group)
@@ -343,26 +410,31 @@ def build_key_share_client(shares: Sequence[tuple[int, bytes]]) -> bytes:
 
 
 def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
-    reader = Reader(data)
-    group = reader.u16()
-    key = reader.vec16(minimum=1)
-    _end(reader)
-    return group, key
+    data = _bytes(data)
+    end = len(data)
+    if end < 2:
+        raise truncated()
+    key, pos = vec16_at(data, 2, end, minimum=1)
+    if pos != end:
+        raise _trailing()
+    return (data[0] << 8) | data[1], key
 
 
 def build_key_share_server(group: int, key: bytes) -> bytes:
-    return u16(group) + vec16(key)
+    return _pack_u16_u16(group, len(key)) + key
 
 
 def parse_server_name(data: bytes) -> str | None:
     """The host_name of a ClientHello server_name extension (``None`` if it names none)."""
-    reader = Reader(data)
-    names = reader.sub16(minimum=1)
-    _end(reader)
+    data = _bytes(data)
+    _, end = vec16_at(data, 0, len(data), minimum=1)
+    if end != len(data):
+        raise _trailing()
     host: str | None = None
-    while names.remaining:
-        name_type = names.u8()
-        name = names.vec16(minimum=1)
+    pos = 2
+    while pos < end:
+        name_type = data[pos]
+        name, pos = vec16_at(data, pos + 1, end, minimum=1)
         if name_type == 0:
             if host is not None:
                 raise TLSAlert(ILLEGAL_PARAMETER, "two host names", "BAD_EXTENSION")
@@ -380,12 +452,15 @@ def build_server_name(host: str) -> bytes:
 
 
 def parse_alpn(data: bytes) -> list[bytes]:
-    reader = Reader(data)
-    names_reader = reader.sub16(minimum=2)
-    _end(reader)
+    data = _bytes(data)
+    _, end = vec16_at(data, 0, len(data), minimum=2)
+    if end != len(data):
+        raise _trailing()
     names = []
-    while names_reader.remaining:
-        names.append(names_reader.vec8(minimum=1))
+    pos = 2
+    while pos < end:
+        name, pos = vec8_at(data, pos, end, minimum=1)
+        names.append(name)
     return names
 
 

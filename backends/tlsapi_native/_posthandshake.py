@@ -16,13 +16,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from . import _messages as m
 from ._alerts import (
     CERTIFICATE_REQUIRED,
-    DECRYPT_ERROR,
     ILLEGAL_PARAMETER,
     MISSING_EXTENSION,
     UNEXPECTED_MESSAGE,
     TLSAlert,
 )
-from ._client import load_certificate
+from ._handshake import load_certificate
 from ._record import HANDSHAKE
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, choose_scheme, sign, tls13_certificate_verify_input, verify
 
@@ -79,13 +78,7 @@ class PostHandshakeAuth:
                 self.chain = [der for der, _ in message.entries]
                 self.certificate = load_certificate(self.chain[0])
                 if context.verify_mode != ssl.CERT_NONE:
-                    from ._trust import verify_peer_chain
-
-                    self.verified = verify_peer_chain(
-                        self.chain, anchors=context.trust_anchors, server_hostname=None,
-                        server_side_peer=False, check_hostname=False,
-                        partial_chain=bool(context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
-                    )
+                    self.verified = handshake.verify_chain(self.chain)
                 self.expect = m.CERTIFICATE_VERIFY
         elif msg_type == m.CERTIFICATE_VERIFY:
             message_cv = m.CertificateVerify.parse(body)
@@ -97,8 +90,8 @@ class PostHandshakeAuth:
             self.expect = m.FINISHED
         else:
             finished = m.Finished.parse(body, handshake.ks.suite.hash_len)
-            if not handshake.ks.check_finished(client_secret, self.transcript.digest(), finished.verify_data):
-                raise TLSAlert(DECRYPT_ERROR, "bad post-handshake Finished", "DIGEST_CHECK_FAILED")
+            handshake.check_peer_finished(client_secret, self.transcript.digest(), finished.verify_data,
+                                          "post-handshake")
             if self.certificate is not None:
                 handshake.peer_chain = self.chain
                 handshake.peer_certificate = self.certificate

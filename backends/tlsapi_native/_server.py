@@ -22,27 +22,54 @@ from ._alerts import (
     MISSING_EXTENSION,
     TLSAlert,
 )
-from ._client import load_certificate
 from ._groups import server_key_exchange
-from ._handshake import Handshake, State, der_chain, unexpected
+from ._handshake import Handshake, State, der_chain, load_certificate, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._limits import MAX_SKIPPED_EARLY_DATA
 from ._record import HANDSHAKE
 from ._server12 import ServerHandshake12, negotiate_version
 from ._signatures import (
     DEFAULT_SIGNATURE_SCHEMES,
-    choose_scheme,
+    scheme_matches_key,
     sign,
     tls13_certificate_verify_input,
-    verify,
 )
 from ._suites import TLS13_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
+    from tlsapi._material import CertChain
+
     from ._context import NativeContext
     from ._record import RecordLayer
 
+
+
+# Plain int: testing bits of an IntFlag goes through the enum machinery.
+_NO_TICKET = int(ssl.OP_NO_TICKET)
+# The messages that only depend on the configuration, built once.
+_ENCRYPTED_EXTENSIONS = m.EncryptedExtensions([]).build()
+_ENCRYPTED_EXTENSIONS_SNI = m.EncryptedExtensions([(m.SERVER_NAME, b"")]).build()
+_CERTIFICATE_REQUEST = m.CertificateRequest(b"", [
+    (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
+]).build()
+_CREDENTIALS: dict[int, tuple[CertChain, bytes, tuple[int, ...]]] = {}
+
+
+def _credentials(chain: CertChain) -> tuple[bytes, tuple[int, ...]]:
+    """The Certificate message of ``chain`` and the TLS 1.3 schemes its key can sign with, in our order.
+
+    Both are fixed per chain (``load_cert_chain`` makes a new one), so they are remembered by identity.
+    """
+    entry = _CREDENTIALS.get(id(chain))
+    if entry is None or entry[0] is not chain:
+        if len(_CREDENTIALS) >= 16:
+            _CREDENTIALS.clear()
+        message = m.Certificate(b"", [(der, []) for der in der_chain(chain.certificates)]).build()
+        usable = tuple(code for code in DEFAULT_SIGNATURE_SCHEMES
+                       if scheme_matches_key(code, chain.key, certificate=chain.leaf))
+        entry = _CREDENTIALS[id(chain)] = (chain, message, usable)
+    return entry[1], entry[2]
 
 
 class ServerHandshake(Handshake):
@@ -101,7 +128,8 @@ class ServerHandshake(Handshake):
         self.server_name = m.parse_server_name(server_name) if server_name is not None else None
         self._sni_callback()
         suite = self._choose_suite(hello)
-        self.shared_suites = [code for code in hello.cipher_suites if code in self.context.native_suites]
+        native_suites = self.context.native_suites
+        self.shared_suites = [code for code in hello.cipher_suites if code in native_suites]
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
         shares_data = extensions.get(m.KEY_SHARE)
         if groups_data is None or shares_data is None:
@@ -119,7 +147,7 @@ class ServerHandshake(Handshake):
             self._hello_retry_request(hello, raw, suite, group)
             return
         self.transcript = Transcript(suite.hash)
-        self._negotiate(hello, raw, suite, group, shares[group])
+        self._negotiate(hello, extensions, raw, suite, group, shares[group])
 
     def _second_client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         first = self.first_hello
@@ -138,7 +166,7 @@ class ServerHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "wrong key share after HelloRetryRequest", "BAD_KEY_SHARE")
         if suite.code not in hello.cipher_suites or m.EARLY_DATA in extensions:
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
-        self._negotiate(hello, raw, suite, self.retry_group, shares[0][1])
+        self._negotiate(hello, extensions, raw, suite, self.retry_group, shares[0][1])
 
     def _sni_callback(self) -> None:
         callback = self.context.sni_callback
@@ -157,15 +185,7 @@ class ServerHandshake(Handshake):
             raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
 
     def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
-        ours = self.context.native_suites
-        offered = hello.cipher_suites
-        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
-            code = next((c for c in ours if c in offered), None)
-        else:
-            code = next((c for c in offered if c in ours), None)
-        if code is None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
-        return TLS13_SUITES[code]
+        return TLS13_SUITES[self.choose_suite_code(self.context.native_suites, hello.cipher_suites)]
 
     def _hello_retry_request(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int) -> None:
         self.suite = suite
@@ -189,13 +209,13 @@ class ServerHandshake(Handshake):
 
     # -- the server flight -----------------------------------------------------------------------------
 
-    def _accept_psk(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite) -> KeySchedule | None:
+    def _accept_psk(self, extensions: dict[int, bytes], raw: bytes, suite: CipherSuite) -> KeySchedule | None:
         """The key schedule of the first offered ticket we can resume with ``suite``, else ``None``.
 
-        Call with the transcript holding what precedes this ClientHello. A ticket we cannot open or use is
-        skipped (a full handshake follows); a usable ticket with a wrong binder is a decrypt_error.
+        ``extensions`` are the ClientHello's (``raw``). Call with the transcript holding what precedes this
+        ClientHello. A ticket we cannot open or use is skipped (a full handshake follows); a usable ticket
+        with a wrong binder is a decrypt_error.
         """
-        extensions = dict(hello.extensions)
         psk_data = extensions.get(m.PRE_SHARED_KEY)
         if psk_data is None:
             return None
@@ -229,27 +249,25 @@ class ServerHandshake(Handshake):
     def _resume(self, index: int, state: TicketState) -> None:
         self.resumed = True
         self.selected_identity = index
-        self.peer_chain = list(state.peer_chain)
-        if self.peer_chain:
-            self.peer_certificate = load_certificate(self.peer_chain[0])
-        if state.verified_chain:
-            self.verified_chain = [load_certificate(der) for der in state.verified_chain]
+        self.restore_peer(state.peer_chain, state.verified_chain)
         self.context.record_stat("hits")
 
-    def _negotiate(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int,
-                   client_share: bytes) -> None:
-        extensions = dict(hello.extensions)
-        psk_schedule = self._accept_psk(hello, raw, suite)
+    def _negotiate(self, hello: m.ClientHello, extensions: dict[int, bytes], raw: bytes, suite: CipherSuite,
+                   group: int, client_share: bytes) -> None:
+        psk_schedule = self._accept_psk(extensions, raw, suite)
         self.th.update(raw)
         chain = self.connection.context.cert_chain
         scheme = None
+        certificate_message = b""
         if psk_schedule is None:
             schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
             if schemes_data is None:
                 raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
             if chain is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-            scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), certificate=chain.leaf)
+            certificate_message, usable = _credentials(chain)
+            peer_schemes = set(m.parse_u16_list(schemes_data))
+            scheme = next((code for code in usable if code in peer_schemes), None)
             if scheme is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         alpn_data = extensions.get(m.ALPN)
@@ -276,35 +294,33 @@ class ServerHandshake(Handshake):
         self.install_write_key(server_secret)
         self.install_read_key(client_secret)
 
-        encrypted: m.Extensions = []
-        if self.server_name is not None:
-            encrypted.append((m.SERVER_NAME, b""))
-        if self.alpn is not None:
+        # The encrypted flight (EncryptedExtensions to Finished) goes out in one write: one record under the
+        # handshake key unless it is larger.
+        if self.alpn is None:
+            flight = [_ENCRYPTED_EXTENSIONS_SNI if self.server_name is not None else _ENCRYPTED_EXTENSIONS]
+        else:
+            encrypted: m.Extensions = [(m.SERVER_NAME, b"")] if self.server_name is not None else []
             encrypted.append((m.ALPN, m.build_alpn([self.alpn])))
-        self.send(m.EncryptedExtensions(encrypted).build())
+            flight = [m.EncryptedExtensions(encrypted).build()]
         if chain is not None and scheme is not None:  # a full handshake: authenticate with the certificate
             # As OpenSSL with SSL_VERIFY_POST_HANDSHAKE: post_handshake_auth defers the request.
             if self.context.verify_mode != ssl.CERT_NONE and not self.context.post_handshake_auth:
                 self.certificate_requested = True
-                request = m.CertificateRequest(b"", [
-                    (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
-                ])
-                self.send(request.build())
-            entries: list[tuple[bytes, m.Extensions]] = [(der, []) for der in der_chain(chain.certificates)]
-            self.send(m.Certificate(b"", entries).build())
+                flight.append(_CERTIFICATE_REQUEST)
+            flight.append(certificate_message)
+            transcript.update(b"".join(flight))
             signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=True))
-            self.send(m.CertificateVerify(scheme, signature).build())
+            flight.append(m.CertificateVerify(scheme, signature).build())
+            transcript.update(flight[-1])
+        else:
+            transcript.update(flight[0])
         self.server_finished = schedule.finished_verify_data(server_secret, transcript.digest())
-        self.send(m.Finished(self.server_finished).build())
+        flight.append(m.Finished(self.server_finished).build())
+        transcript.update(flight[-1])
+        self.records.write(HANDSHAKE, b"".join(flight))
 
-        client_app, server_app, exporter = schedule.application_secrets(transcript.digest())
-        self.client_application_secret = client_app
-        self.server_application_secret = server_app
-        self.exporter_secret = exporter
-        self.keylog("CLIENT_TRAFFIC_SECRET_0", client_app)
-        self.keylog("SERVER_TRAFFIC_SECRET_0", server_app)
-        self.keylog("EXPORTER_SECRET", exporter)
-        self.install_write_key(server_app)
+        self.derive_application_secrets()
+        self.install_write_key(self.server_application_secret)
         self.state = State.WAIT_CLIENT_CERTIFICATE if self.certificate_requested else State.WAIT_CLIENT_FINISHED
 
     # -- client authentication and Finished ------------------------------------------------------------------
@@ -321,32 +337,18 @@ class ServerHandshake(Handshake):
             return
         self.peer_chain = [der for der, _ in message.entries]
         self.peer_certificate = load_certificate(self.peer_chain[0])
-        from ._trust import verify_peer_chain
-
-        self.verified_chain = verify_peer_chain(
-            self.peer_chain, anchors=self.context.trust_anchors, server_hostname=None,
-            server_side_peer=False, check_hostname=False,
-            partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
-        )
+        self.verified_chain = self.verify_chain(self.peer_chain)
         self.th.update(raw)
         self.state = State.WAIT_CLIENT_CERTIFICATE_VERIFY
 
     def _client_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
-        certificate = self.peer_certificate
-        if certificate is None:
-            raise unexpected(m.CERTIFICATE_VERIFY, self.state)
-        if message.scheme not in DEFAULT_SIGNATURE_SCHEMES:
-            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
-        verify(message.scheme, certificate.public_key(), message.signature,
-               tls13_certificate_verify_input(self.th.digest(), server=False), certificate=certificate)
-        self.th.update(raw)
+        self.accept_certificate_verify(message, raw)
         self.state = State.WAIT_CLIENT_FINISHED
 
     def _client_finished(self, message: m.Finished, raw: bytes) -> None:
         schedule = self.ks
         transcript = self.th
-        if not schedule.check_finished(self.client_handshake_secret, transcript.digest(), message.verify_data):
-            raise TLSAlert(DECRYPT_ERROR, "bad client Finished", "DIGEST_CHECK_FAILED")
+        self.check_peer_finished(self.client_handshake_secret, transcript.digest(), message.verify_data, "client")
         self.client_finished = message.verify_data
         transcript.update(raw)
         self.resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
@@ -355,21 +357,24 @@ class ServerHandshake(Handshake):
         self._issue_tickets()
 
     def _issue_tickets(self) -> None:
-        """Send ``num_tickets`` NewSessionTickets (none with ``OP_NO_TICKET``), each sealing its own PSK."""
+        """Send ``num_tickets`` NewSessionTickets (none with ``OP_NO_TICKET``), each sealing its own PSK, in
+        one write (one record unless they exceed its size)."""
         context = self.context
-        count = 0 if context.options & ssl.OP_NO_TICKET else context.num_tickets
+        count = 0 if int(context.options) & _NO_TICKET else context.num_tickets
         if not count:
             return
         schedule = self.ks
         keys = context.ticket_keys
         now_ms = int(time.time() * 1000)
         verified = der_chain(self.verified_chain)
+        peer_chain = tuple(self.peer_chain)
+        messages = []
         for index in range(count):
             nonce = index.to_bytes(8, "big")
             age_add = int.from_bytes(os.urandom(4), "big")
             state = TicketState(m.TLS13, schedule.suite.code,
                                 schedule.resumption_psk(self.resumption_master_secret, nonce), now_ms,
-                                TICKET_LIFETIME, age_add, self.server_name, self.alpn, tuple(self.peer_chain),
-                                verified)
+                                TICKET_LIFETIME, age_add, self.server_name, self.alpn, peer_chain, verified)
             ticket = m.NewSessionTicket(TICKET_LIFETIME, age_add, nonce, keys.seal(state.encode()))
-            self.records.write(HANDSHAKE, ticket.build())
+            messages.append(ticket.build())
+        self.records.write(HANDSHAKE, b"".join(messages))

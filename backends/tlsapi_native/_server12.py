@@ -26,11 +26,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, PROTOCOL_VERSION, TLSAlert
-from ._client import load_certificate
 from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
-from ._handshake import State, unexpected
+from ._handshake import State, load_certificate, unexpected
 from ._handshake12 import Handshake12, enabled_protocols
-from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify
+from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
 from ._suites import TLS12_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
@@ -155,11 +154,7 @@ class ServerHandshake12(Handshake12):
         """The abbreviated handshake: ServerHello echoing the session id, ChangeCipherSpec, Finished."""
         self.resumed = True
         self.suite = TLS12_SUITES[state.cipher_suite]
-        self.peer_chain = list(state.peer_chain)
-        if self.peer_chain:
-            self.peer_certificate = load_certificate(self.peer_chain[0])
-        if state.verified_chain:
-            self.verified_chain = [load_certificate(der) for der in state.verified_chain]
+        self.restore_peer(state.peer_chain, state.verified_chain)
         self.context.record_stat("hits")
         self.send(m.ServerHello(self.server_random, hello.session_id, state.cipher_suite, hello_extensions).build())
         self.set_master_secret(state.secret)
@@ -168,14 +163,7 @@ class ServerHandshake12(Handshake12):
 
     def _choose_suite(self, hello: m.ClientHello, auth: str) -> CipherSuite:
         ours = [code for code in self.context.native_tls12_suites if TLS12_SUITES[code].auth == auth]
-        offered = hello.cipher_suites
-        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
-            code = next((c for c in ours if c in offered), None)
-        else:
-            code = next((c for c in offered if c in ours), None)
-        if code is None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
-        return TLS12_SUITES[code]
+        return TLS12_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _full_handshake(self, hello: m.ClientHello, extensions: dict[int, bytes],
                         hello_extensions: m.Extensions) -> None:
@@ -223,13 +211,7 @@ class ServerHandshake12(Handshake12):
             return
         self.peer_chain = message.chain
         self.peer_certificate = load_certificate(message.chain[0])
-        from ._trust import verify_peer_chain
-
-        self.verified_chain = verify_peer_chain(
-            self.peer_chain, anchors=self.context.trust_anchors, server_hostname=None,
-            server_side_peer=False, check_hostname=False,
-            partial_chain=bool(self.context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
-        )
+        self.verified_chain = self.verify_chain(self.peer_chain)
 
     def _client_key_exchange(self, message: m12.ClientKeyExchange, raw: bytes) -> None:
         premaster = self.key_share.shared_secret(message.public)
@@ -242,10 +224,8 @@ class ServerHandshake12(Handshake12):
         certificate = self.peer_certificate
         if certificate is None:
             raise unexpected(m.CERTIFICATE_VERIFY, self.state)
-        if message.scheme not in DEFAULT_TLS12_SIGNATURE_SCHEMES:
-            raise TLSAlert(ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
-        verify(message.scheme, certificate.public_key(), message.signature, bytes(self.log), tls13=False,
-               certificate=certificate)
+        verify_offered(message.scheme, DEFAULT_TLS12_SIGNATURE_SCHEMES, certificate, message.signature,
+                       bytes(self.log), tls13=False)
         self.received(raw)
         self.state = State.WAIT_CHANGE_CIPHER_SPEC
 

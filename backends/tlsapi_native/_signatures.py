@@ -12,7 +12,7 @@ parameters), so the certificate's ``public_key_algorithm_oid`` tells them apart:
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -33,6 +33,7 @@ __all__ = [
     "sign",
     "tls13_certificate_verify_input",
     "verify",
+    "verify_offered",
 ]
 
 ECDSA_SECP256R1_SHA256 = 0x0403
@@ -196,6 +197,21 @@ def verify(
             raise TLSAlert(_ILLEGAL_PARAMETER, "unsupported key type")
     except InvalidSignature:
         raise TLSAlert(_DECRYPT_ERROR, "bad signature") from None
+
+
+def verify_offered(
+    scheme: int,
+    offered: Collection[int],
+    certificate: x509.Certificate,
+    signature: bytes,
+    data: bytes,
+    *,
+    tls13: bool = True,
+) -> None:
+    """``verify`` a peer's signature with ``certificate``'s key, by a ``scheme`` that must be one we offered."""
+    if scheme not in offered:
+        raise TLSAlert(_ILLEGAL_PARAMETER, "signature scheme not offered", "WRONG_SIGNATURE_TYPE")
+    verify(scheme, certificate.public_key(), signature, data, tls13=tls13, certificate=certificate)
 
 
 _SERVER_CONTEXT = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00"

@@ -36,6 +36,7 @@ Building a ``Store`` is the costly part: ``build_store`` makes a reusable :class
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import ssl
 from collections import OrderedDict
@@ -193,7 +194,10 @@ def _cached_store(anchors: Sequence[x509.Certificate]) -> TrustStore:
     return trust
 
 
+@functools.lru_cache(maxsize=256)
 def _subject(hostname: str) -> x509.DNSName | x509.IPAddress:
+    """The name to match (cached: general names are immutable, and parsing a host name as an IP address
+    costs a raised exception)."""
     try:
         return x509.IPAddress(ipaddress.ip_address(hostname))
     except ValueError:
