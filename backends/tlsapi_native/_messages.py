@@ -110,6 +110,26 @@ def build_extensions(extensions: Sequence[tuple[int, bytes]]) -> bytes:
 # -- messages ---------------------------------------------------------------------------------------------
 
 
+def _hello_start(data: bytes, end: int) -> tuple[bytes, int]:
+    """The start both hellos share: legacy version, random, and a session id of at most 32 bytes."""
+    if end < 34:
+        raise truncated()
+    session_id, pos = vec8_at(data, 34, end)
+    if len(session_id) > 32:
+        raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+    return session_id, pos
+
+
+def _extensions_tail(data: bytes, pos: int, end: int) -> Extensions:
+    """The optional extensions block that must end a hello (anything after it is a decode error)."""
+    if pos == end:
+        return []
+    extensions, pos = extensions_at(data, pos, end)
+    if pos != end:
+        raise _trailing()
+    return extensions
+
+
 @dataclass(slots=True)
 class ClientHello:
     random: bytes
@@ -123,18 +143,10 @@ class ClientHello:
     def parse(cls, body: bytes) -> ClientHello:
         data = _bytes(body)
         end = len(data)
-        if end < 34:
-            raise truncated()
-        session_id, pos = vec8_at(data, 34, end)
-        if len(session_id) > 32:
-            raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+        session_id, pos = _hello_start(data, end)
         suites, pos = u16_list_at(data, pos, end, minimum=2)
         compression, pos = vec8_at(data, pos, end, minimum=1)
-        extensions: Extensions = []
-        if pos < end:
-            extensions, pos = extensions_at(data, pos, end)
-            if pos != end:
-                raise _trailing()
+        extensions = _extensions_tail(data, pos, end)
         return cls(data[2:34], session_id, suites, extensions, (data[0] << 8) | data[1], compression)
 
     def build(self) -> bytes:
@@ -162,21 +174,12 @@ class ServerHello:
     def parse(cls, body: bytes) -> ServerHello:
         data = _bytes(body)
         end = len(data)
-        if end < 34:
-            raise truncated()
-        session_id, pos = vec8_at(data, 34, end)
-        if len(session_id) > 32:
-            raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+        session_id, pos = _hello_start(data, end)
         if end - pos < 3:
             raise truncated()
         suite = (data[pos] << 8) | data[pos + 1]
         compression = data[pos + 2]
-        pos += 3
-        extensions: Extensions = []
-        if pos < end:
-            extensions, pos = extensions_at(data, pos, end)
-            if pos != end:
-                raise _trailing()
+        extensions = _extensions_tail(data, pos + 3, end)
         return cls(data[2:34], session_id, suite, extensions, (data[0] << 8) | data[1], compression)
 
     def build(self) -> bytes:
