@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import http.server
 import re
@@ -330,6 +331,48 @@ def test_session_resumption(pki: PKI, server_backend: str, version: tlsapi.TLSVe
     with pytest.raises(ValueError, match="different SSLContext"):
         client_context(pki).wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="localhost",
                                      session=first.client.session)
+
+
+def test_session_survives_its_connection(pki: PKI) -> None:
+    """A chain of resumptions, each with the newest ticket, as the bench runs it: every one resumes.
+
+    OpenSSL's ``SSL_free`` marks the session of a connection that was not shut down not resumable; the
+    session handed out must not be that object (regression: the bench's chain stopped resuming after
+    2268 handshakes, when the garbage collector freed the connection the session came from). The
+    connections are dropped unshut, and a full collection every 100 resumptions frees them before the
+    next ClientHello; 2400 resumptions cross the old failure point.
+    """
+    client, server = client_context(pki), server_context(pki)
+    pair = Pair(client, server).connect()
+    pair.exchange()
+    session = pair.client.session
+    for count in range(2400):
+        del pair
+        if count % 100 == 0:
+            gc.collect()
+        pair = Pair(client, server, session=session).connect()
+        assert pair.client.session_reused, f"not resumed after {count} resumptions"
+        pair.exchange(b"?")
+        session = pair.client.session
+
+
+@pytest.mark.parametrize("server_backend", BACKENDS)
+@pytest.mark.parametrize("version", [tlsapi.TLSVersion.TLSv1_2, tlsapi.TLSVersion.TLSv1_3])
+def test_session_survives_the_connections_it_resumed(pki: PKI, server_backend: str,
+                                                      version: tlsapi.TLSVersion) -> None:
+    """A session offered again and again still resumes after the connections it resumed are freed unshut."""
+    client, server = client_context(pki), server_context(pki, server_backend)
+    client.maximum_version = version
+    first = Pair(client, server).connect()
+    first.exchange()
+    session = first.client.session
+    del first
+    gc.collect()
+    for _ in range(3):
+        resumed = Pair(client, server, session=session).connect()
+        assert resumed.client.session_reused and resumed.server.session_reused
+        del resumed
+        gc.collect()
 
 
 def test_sni_rejection_also_refuses_resumption(pki: PKI) -> None:

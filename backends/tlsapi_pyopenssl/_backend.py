@@ -20,6 +20,11 @@ falls short, each feature-detected at import:
   subjectAltName, no CN fallback), run in the verify callback on the leaf OpenSSL accepted; the peer then
   sees the alert OpenSSL sends for a callback rejection (``internal_error``).
 * ``session_reused`` is derived from the handshake: a resumed handshake carries no server Certificate.
+* ``session`` returns, and the ``session`` setter offers, a copy of the OpenSSL session (``i2d`` / ``d2i``,
+  as the stdlib does): OpenSSL's ``SSL_free`` marks the session of a connection that was not shut down not
+  resumable, and pyOpenSSL shares that object with every ``Session`` taken from the connection, so a
+  session would stop resuming whenever the garbage collector freed the connection it came from. Without
+  those bindings the session is shared.
 * ``set_groups`` can select one NIST curve only; ``num_tickets`` stays at OpenSSL's 2; there is no
   post-handshake authentication; ``shared_ciphers()`` reads the client's offer from its ClientHello, which
   pyOpenSSL does not expose.
@@ -107,6 +112,8 @@ OPENSSL_HOST_CHECK = _HANDLES and _has_bindings(
     "X509_VERIFY_PARAM_set_hostflags", "X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS",
     "X509_CHECK_FLAG_NEVER_CHECK_SUBJECT",
 )
+#: Sessions can be copied (``i2d_SSL_SESSION`` / ``d2i_SSL_SESSION``) into pyOpenSSL ``Session`` objects.
+SESSION_COPY = _HANDLES and _has_bindings("i2d_SSL_SESSION", "d2i_SSL_SESSION", "SSL_SESSION_free")
 del _PROBE
 
 # -- errors -------------------------------------------------------------------------------------------------
@@ -308,6 +315,30 @@ def _check_host(conn: SSL.Connection, hostname: str) -> None:
 # -- sessions and connections --------------------------------------------------------------------------------
 
 
+def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Session:
+    """An independent copy of ``session`` for connections of ``openssl_context`` (the stdlib's
+    ``_ssl_session_dup``): OpenSSL's ``SSL_free`` of a connection that was not shut down marks the session
+    that connection holds not resumable, and a copy is out of its reach. ``session`` without the bindings.
+    """
+    if not SESSION_COPY:
+        return session
+    length = lib.i2d_SSL_SESSION(session._session, ffi.NULL)
+    if length <= 0:
+        raise ValueError("i2d() failed.")
+    encoded = ffi.new("unsigned char[]", length)
+    cursor = ffi.new("unsigned char **", encoded)
+    if lib.i2d_SSL_SESSION(session._session, cursor) != length:
+        raise ValueError("i2d() failed.")
+    cursor = ffi.new("unsigned char **", encoded)
+    copied = lib.d2i_SSL_SESSION(ffi.NULL, cursor, length)
+    if copied == ffi.NULL:
+        raise ValueError("d2i() failed.")
+    copy = SSL.Session.__new__(SSL.Session)
+    copy._session = ffi.gc(copied, lib.SSL_SESSION_free)
+    copy._context = openssl_context  # pyOpenSSL's set_session accepts sessions of this context only
+    return copy
+
+
 class PyOpenSSLSession:
     """A session to resume with ``session=`` on the context that made it (pyOpenSSL exposes no metadata)."""
 
@@ -393,8 +424,12 @@ class PyOpenSSLConnection(Connection):
 
     @property
     def session(self) -> PyOpenSSLSession | None:
+        """A copy of the connection's session: it stays resumable whatever becomes of the connection."""
         session = self._conn.get_session()
-        return None if session is None else PyOpenSSLSession(self._context, self._conn.get_context(), session)
+        if session is None:
+            return None
+        openssl_context = self._conn.get_context()
+        return PyOpenSSLSession(self._context, openssl_context, _copy_session(session, openssl_context))
 
     @session.setter
     def session(self, session: Any) -> None:
@@ -403,7 +438,8 @@ class PyOpenSSLConnection(Connection):
         # pyOpenSSL accepts only sessions of the same OpenSSL context: after a configuration change the
         # session is not offered and the handshake is a full one.
         if session._openssl_context is self._openssl_context:
-            self._conn.set_session(session._session)
+            # A copy: this connection freed without a shutdown must not make ``session`` unresumable.
+            self._conn.set_session(_copy_session(session._session, self._openssl_context))
 
     @property
     def session_reused(self) -> bool:
