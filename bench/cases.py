@@ -112,8 +112,10 @@ class BIOLink:
 
 
 def full_handshake(pair: Pair, pki: PKI) -> Work:
-    client, server = contexts(pair, pki)
+    return full_handshake_of(*contexts(pair, pki))
 
+
+def full_handshake_of(client: tlsapi.Context, server: tlsapi.Context) -> Work:
     def work() -> int:
         BIOLink(client, server).handshake()
         return 1
@@ -125,7 +127,10 @@ def resumed_handshake(pair: Pair, pki: PKI) -> Work:
     """Resume with the newest ticket each time, as RFC 8446 C.4 asks of clients (OpenSSL 4.0 servers
     stop accepting a TLS 1.3 ticket that is reused many times); the one-byte exchange that delivers
     the new ticket is part of the unit for every backend."""
-    client, server = contexts(pair, pki)
+    return resumed_handshake_of(*contexts(pair, pki), label=pair.label)
+
+
+def resumed_handshake_of(client: tlsapi.Context, server: tlsapi.Context, label: str = "") -> Work:
     first = BIOLink(client, server)
     first.handshake()
     first.ping()
@@ -135,7 +140,7 @@ def resumed_handshake(pair: Pair, pki: PKI) -> Work:
         link = BIOLink(client, server, session=session[0])
         link.handshake()
         if not link.client.session_reused:
-            raise RuntimeError(f"{pair.label}: the session was not resumed")
+            raise RuntimeError(f"{label}: the session was not resumed")
         link.ping()
         session[0] = link.client.session
         return 1
@@ -199,24 +204,29 @@ def handshake_socket(pair: Pair, pki: PKI) -> Work:
     return work
 
 
+def serve_bulk(server: tlsapi.Context, raw: socket.socket, total: int) -> None:
+    """Serve TLS on ``raw``: read ``total`` bytes, answer ``b"!"``, again, until the client closes."""
+    with server.wrap_socket(raw, server_side=True) as tls:
+        buffer = bytearray(65536)
+        while True:
+            received = 0
+            while received < total:
+                count = tls.recv_into(buffer)
+                if not count:
+                    return
+                received += count
+            tls.sendall(b"!")
+
+
 def _bulk_server(pair: Pair, pki: PKI, total: int) -> socket.socket:
-    """A forked process serving TLS on the other end of the returned client socket: it reads ``total`` bytes,
-    answers ``b"!"``, again, until the client closes (it is a daemon, gone with this process anyway)."""
+    """A forked process running ``serve_bulk`` on the other end of the returned client socket (it is a
+    daemon, gone with this process anyway)."""
     server = contexts(pair, pki)[1]
     raw_client, raw_server = _socket_pair()
 
     def serve() -> None:
         raw_client.close()
-        with server.wrap_socket(raw_server, server_side=True) as tls:
-            buffer = bytearray(65536)
-            while True:
-                received = 0
-                while received < total:
-                    count = tls.recv_into(buffer)
-                    if not count:
-                        return
-                    received += count
-                tls.sendall(b"!")
+        serve_bulk(server, raw_server, total)
 
     multiprocessing.get_context("fork").Process(target=serve, daemon=True).start()
     raw_server.close()
@@ -227,7 +237,18 @@ def bulk_socket(pair: Pair, pki: PKI, megabytes: int = 4) -> Work:
     """The client sends ``megabytes`` per unit through ``TLSSocket.sendall``; the server acknowledges."""
     total = megabytes * 1024 * 1024
     raw = _bulk_server(pair, pki, total)
-    tls_client = contexts(pair, pki)[0].wrap_socket(raw, server_hostname="localhost")
+    return socket_sender(contexts(pair, pki)[0].wrap_socket(raw, server_hostname="localhost"), total)
+
+
+def bulk_socket_pump(pair: Pair, pki: PKI, megabytes: int = 4) -> Work:
+    """As ``bulk_socket``, with the backend's Connection over memory BIOs pumped by a minimal loop."""
+    total = megabytes * 1024 * 1024
+    return pump_sender(contexts(pair, pki)[0], _bulk_server(pair, pki, total), total)
+
+
+def socket_sender(tls_client: socket.socket, total: int) -> Work:
+    """``bulk_socket``'s client: ``total`` bytes per unit through ``tls_client`` (a ``TLSSocket`` connected
+    to a bulk server)."""
     payload = b"\x5a" * CHUNK
 
     def work() -> int:
@@ -240,12 +261,10 @@ def bulk_socket(pair: Pair, pki: PKI, megabytes: int = 4) -> Work:
     return work
 
 
-def bulk_socket_pump(pair: Pair, pki: PKI, megabytes: int = 4) -> Work:
-    """As ``bulk_socket``, with the backend's Connection over memory BIOs pumped by a minimal loop."""
-    total = megabytes * 1024 * 1024
-    raw = _bulk_server(pair, pki, total)
+def pump_sender(client: tlsapi.Context, raw: socket.socket, total: int) -> Work:
+    """``bulk_socket_pump``'s client on ``raw``: the same data through a Connection and ``socket.sendall``."""
     incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
-    connection = contexts(pair, pki)[0].wrap_bio(incoming, outgoing, server_hostname="localhost")
+    connection = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
 
     def receive_until(operation: Callable[[], Any]) -> Any:
         while True:

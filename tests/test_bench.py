@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import main
 
 
@@ -22,3 +24,18 @@ def test_quick_run_writes_every_series(tmp_path: Path) -> None:
             assert series["ratio_to_stdlib"] is not None and series["ratio_to_stdlib"] > 0, series
     for name in data["backends"]:
         assert data["memory"][name]["resident_retained"] >= 0
+
+
+def test_socket_overhead_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import sockets
+
+    assert sockets.main(["--megabytes", "1", "--rounds", "2", "--pki", str(tmp_path)]) == 0
+    assert "TLSSocket / pump" in capsys.readouterr().out
+    assert sockets.main(["--only", "socket", "--units", "1", "--megabytes", "1", "--pki", str(tmp_path)]) == 0
+
+
+def test_instruction_count_workload_runs(tmp_path: Path) -> None:
+    from bench import instructions
+
+    for case in ("full", "resumed"):  # the counted process's work (valgrind itself is not run here)
+        assert instructions.main(["--run", case, "--units", "1", "--pki", str(tmp_path)]) == 0

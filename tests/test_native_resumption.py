@@ -287,3 +287,16 @@ def test_native_client_resumes_with_openssl_s_server() -> None:
         proc.kill()
         proc.wait()
     assert reused == [False, True]
+
+
+def test_ticket_state_round_trips_and_refuses_malformed_encodings() -> None:
+    state = TicketState(m.TLS13, 0x1302, b"s" * 48, 2**40, 7200, 2**32 - 1, "example.org", b"h2",
+                        (b"leaf", b"ca"), (b"leaf",))
+    encoded = state.encode()
+    assert TicketState.decode(encoded) == state
+    assert TicketState.decode(TicketState(m.TLS12, 0xC02B, b"m" * 48, 1, 7200, 0).encode()) == (
+        TicketState(m.TLS12, 0xC02B, b"m" * 48, 1, 7200, 0))
+    for cut in range(len(encoded)):  # every truncation, and trailing bytes
+        assert TicketState.decode(encoded[:cut]) is None
+    assert TicketState.decode(encoded + b"\x00") is None
+    assert TicketState.decode(b"\x01" + encoded[1:]) is None  # another format version

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 RECEIVE_SIZE = 65536  # ciphertext read from the socket per call: a few records
 WRITE_CHUNK = 262144  # plaintext encrypted per pump in sendall: bounds the outgoing buffer
+_send = socket.socket.send  # the plain socket's send, bound once (the pump calls it per write)
 
 
 class TLSSocket(ssl.SSLSocket):
@@ -108,24 +109,26 @@ class TLSSocket(ssl.SSLSocket):
 
     def _flush(self) -> None:
         """Send all pending ciphertext; on a non-blocking socket keep what did not fit and want-write."""
-        if self._unsent:
-            data = self._unsent + self._outgoing.read()
-        elif self._outgoing.pending:
-            data = self._outgoing.read()
+        unsent, outgoing = self._unsent, self._outgoing
+        if unsent:
+            data = unsent + outgoing.read()
+        elif outgoing.pending:
+            data = outgoing.read()
         else:
             return
         try:
-            sent = socket.socket.send(self, data)
+            sent = _send(self, data)
         except BlockingIOError:
             self._unsent = data
             raise want_write("socket") from None
         if sent == len(data):  # the usual case: all of it at once
-            self._unsent = b""
+            if unsent:
+                self._unsent = b""
             return
         view = memoryview(data)[sent:]
         try:
             while view:
-                sent = socket.socket.send(self, view)
+                sent = _send(self, view)
                 view = view[sent:]
         except BlockingIOError:
             self._unsent = bytes(view)
@@ -259,14 +262,24 @@ class TLSSocket(ssl.SSLSocket):
         return self.write(data)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        if self._sslobj is None:
+        connection = self._sslobj
+        if connection is None:
             socket.socket.sendall(self, data, flags)
             return
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
         if type(data) is bytes and len(data) <= WRITE_CHUNK:  # the common case, without a memoryview
-            if data:
-                self._call(self._connection().write, data)
+            if not data:
+                return
+            if self._unsent:  # earlier ciphertext goes first: the full pump
+                self._call(connection.write, data)
+                return
+            try:  # the pump's first step inline: one call when nothing needs waiting for
+                connection.write(data)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):  # nothing was written: the full pump
+                self._call(connection.write, data)
+                return
+            self._flush()
             return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):

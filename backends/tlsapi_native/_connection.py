@@ -35,7 +35,7 @@ from ._alerts import (
 )
 from ._client import ClientHandshake
 from ._groups import GROUP_NAMES
-from ._handshake import Handshake, State, der_chain
+from ._handshake import Handshake, State
 from ._handshake12 import Handshake12
 from ._limits import MAX_EMPTY_RECORDS, MAX_KEY_UPDATES, MAX_POST_HANDSHAKE_MESSAGES, MAX_WARNING_ALERTS
 from ._posthandshake import PostHandshakeAuth
@@ -312,7 +312,7 @@ class NativeConnection(Connection):
             secret=schedule.resumption_psk(handshake.resumption_master_secret, ticket.nonce),
             ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime, ticket_age_add=ticket.age_add,
             server_hostname=self._server_hostname, alpn=handshake.alpn, peer_chain=tuple(handshake.peer_chain),
-            verified_chain=der_chain(handshake.verified_chain), max_early_data=max_early_data,
+            verified_chain=handshake.verified_der(), max_early_data=max_early_data,
         )
 
     def _send_key_update(self, request_peer: bool) -> None:

@@ -108,6 +108,8 @@ class Handshake:
         self.client_random = b""
         self.peer_chain: list[bytes] = []
         self.verified_chain: list[x509.Certificate] | None = None
+        self._der_of: list[x509.Certificate] | None = None  # the verified_chain that _der encodes
+        self._der: tuple[bytes, ...] = ()
         self.peer_certificate: x509.Certificate | None = None
         self.client_application_secret = b""
         self.server_application_secret = b""
@@ -184,6 +186,14 @@ class Handshake:
             self.peer_certificate = load_certificate(self.peer_chain[0])
         if verified_chain:
             self.verified_chain = [load_certificate(der) for der in verified_chain]
+            self._der_of, self._der = self.verified_chain, tuple(verified_chain)
+
+    def verified_der(self) -> tuple[bytes, ...]:
+        """``verified_chain`` as DER, leaf first (encoded once per chain: every ticket records it)."""
+        chain = self.verified_chain
+        if chain is not self._der_of:
+            self._der_of, self._der = chain, der_chain(chain)
+        return self._der
 
     def verify_chain(self, chain: list[bytes]) -> list[x509.Certificate]:
         """The peer's ``chain`` (DER, leaf first) verified against the trust anchors; a client also checks the

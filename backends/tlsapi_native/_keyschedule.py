@@ -89,17 +89,29 @@ class Transcript:
         return clone
 
 
+@functools.lru_cache(maxsize=64)
+def _info(label: bytes, context: bytes, length: int) -> bytes:
+    """``HkdfLabel || 0x01`` for a label with a constant context (one-block HKDF-Expand input)."""
+    return _label_prefix(label, length) + len(context).to_bytes(1, "big") + context + b"\x01"
+
+
 class KeySchedule:
     """Secrets of one TLS 1.3 connection with ``suite`` (without a PSK the early secret uses zeros)."""
 
-    __slots__ = ("_algorithm", "_empty_hash", "_hash_cls", "_hash_len", "_keyed", "_secret", "suite")
+    __slots__ = ("_algorithm", "_empty_hash", "_finished_info", "_hash_cls", "_hash_len", "_iv_info", "_key_info",
+                 "_keyed", "_rms", "_rms_keyed", "_secret", "suite")
 
     def __init__(self, suite: CipherSuite, psk: bytes | None = None) -> None:
         self.suite = suite
         self._hash_cls = suite.hash
-        self._hash_len = suite.hash_len
+        hash_len = self._hash_len = suite.hash_len
         self._algorithm = suite.hash()
         self._empty_hash = _empty_hash(suite.hash)
+        self._key_info = _info(b"key", b"", suite.key_len)
+        self._iv_info = _info(b"iv", b"", suite.iv_len)
+        self._finished_info = _info(b"finished", b"", hash_len)
+        self._rms = b""  # the resumption master secret that _rms_keyed is keyed with (every ticket's PSK uses it)
+        self._rms_keyed: HMAC | None = None
         # The early secret (without a PSK a constant of the hash).
         self._enter(hkdf_extract(suite.hash, b"", psk) if psk else _zero_early_secret(suite.hash))
 
@@ -117,11 +129,15 @@ class KeySchedule:
         return _expand(self._hmac(secret), label, context, length)
 
     def derive_secret(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
-        return _expand(self._hmac(secret), label, transcript_hash, self._hash_len)
+        mac = self._keyed.copy() if secret is self._secret else HMAC(secret, self._algorithm)
+        mac.update(b"".join((_label_prefix(label, self._hash_len), len(transcript_hash).to_bytes(1, "big"),
+                             transcript_hash, b"\x01")))
+        return mac.finalize()
 
     def _next_stage(self, ikm: bytes) -> None:
-        derived = self.derive_secret(self._secret, b"derived", self._empty_hash)
-        self._enter(hkdf_extract(self._hash_cls, derived, ikm))
+        mac = self._keyed  # consumed: the stage ends here
+        mac.update(_info(b"derived", self._empty_hash, self._hash_len))
+        self._enter(hkdf_extract(self._hash_cls, mac.finalize(), ikm))
 
     def handshake_secrets(self, shared_secret: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """Enter the handshake stage; ``(client, server)`` handshake traffic secrets for ``Hash(CH..SH)``."""
@@ -142,16 +158,22 @@ class KeySchedule:
         return self.finished_verify_data(binder_key, truncated_hello_hash)
 
     def resumption_psk(self, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
-        """The PSK of a NewSessionTicket (RFC 8446 4.6.1)."""
-        return self.expand_label(resumption_master_secret, b"resumption", ticket_nonce, self._hash_len)
+        """The PSK of a NewSessionTicket (RFC 8446 4.6.1); the HMAC keyed with the resumption master secret
+        (which the connection keeps for later tickets anyway) serves every ticket."""
+        keyed = self._rms_keyed
+        if keyed is None or resumption_master_secret is not self._rms:
+            keyed = self._rms_keyed = HMAC(resumption_master_secret, self._algorithm)
+            self._rms = resumption_master_secret
+        return _expand(keyed, b"resumption", ticket_nonce, self._hash_len)
 
     def resumption_master_secret(self, transcript_hash: bytes) -> bytes:
         """``res master`` for ``Hash(CH..client Finished)`` (call after ``application_secrets``)."""
         return self.derive_secret(self._secret, b"res master", transcript_hash)
 
     def finished_verify_data(self, base_secret: bytes, transcript_hash: bytes) -> bytes:
-        finished_key = self.expand_label(base_secret, b"finished", b"", self._hash_len)
-        mac = HMAC(finished_key, self._algorithm)
+        mac = HMAC(base_secret, self._algorithm)
+        mac.update(self._finished_info)
+        mac = HMAC(mac.finalize(), self._algorithm)  # keyed with the finished key
         mac.update(transcript_hash)
         return mac.finalize()
 
@@ -161,8 +183,11 @@ class KeySchedule:
     def traffic_keys(self, secret: bytes) -> tuple[bytes, bytes]:
         """``(key, iv)`` for a traffic secret."""
         suite = self.suite
-        keyed = self._hmac(secret)
-        return _expand(keyed, b"key", b"", suite.key_len), _expand(keyed, b"iv", b"", suite.iv_len)
+        keyed = HMAC(secret, self._algorithm)
+        mac = keyed.copy()
+        mac.update(self._key_info)
+        keyed.update(self._iv_info)
+        return mac.finalize()[: suite.key_len], keyed.finalize()[: suite.iv_len]
 
     def next_traffic_secret(self, secret: bytes) -> bytes:
         """``application_traffic_secret_N+1`` (KeyUpdate)."""

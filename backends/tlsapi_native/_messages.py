@@ -53,6 +53,9 @@ Extensions = list[tuple[int, bytes]]
 
 _pack_u16: Final = struct.Struct(">H").pack
 _pack_u16_u16: Final = struct.Struct(">HH").pack
+_U32_PAIR: Final = struct.Struct(">II")
+_pack_u32: Final = struct.Struct(">I").pack
+_pack_u32_u32_u8: Final = struct.Struct(">IIB").pack
 
 
 def _bytes(body: bytes | bytearray | memoryview) -> bytes:
@@ -299,19 +302,24 @@ class NewSessionTicket:
 
     @classmethod
     def parse(cls, body: bytes) -> NewSessionTicket:
-        reader = Reader(body)
-        lifetime = reader.u32()
-        age_add = reader.u32()
-        nonce = reader.vec8()
-        ticket = reader.vec16(minimum=1)
-        extensions = parse_extensions(reader)
-        reader.expect_end()
+        body = _bytes(body)
+        end = len(body)
+        if end < 8:
+            raise truncated()
+        lifetime, age_add = _U32_PAIR.unpack_from(body)
+        nonce, pos = vec8_at(body, 8, end)
+        ticket, pos = vec16_at(body, pos, end, 1)
+        extensions, pos = extensions_at(body, pos, end)
+        if pos != end:
+            raise _trailing()
         return cls(lifetime, age_add, nonce, ticket, extensions)
 
     def build(self) -> bytes:
-        body = b"".join((self.lifetime.to_bytes(4, "big"), self.age_add.to_bytes(4, "big"), vec8(self.nonce),
-                         vec16(self.ticket), build_extensions(self.extensions)))
-        return handshake_message(NEW_SESSION_TICKET, body)
+        nonce, ticket = self.nonce, self.ticket
+        extensions = build_extensions(self.extensions) if self.extensions else b"\x00\x00"
+        length = 11 + len(nonce) + len(ticket) + len(extensions)  # u32 u32 vec8 vec16 ..., then the header
+        return b"".join((_pack_u32(NEW_SESSION_TICKET << 24 | length), _pack_u32_u32_u8(self.lifetime, self.age_add,
+                         len(nonce)), nonce, _pack_u16(len(ticket)), ticket, extensions))
 
 
 @dataclass(slots=True)
@@ -491,16 +499,24 @@ def build_cookie(cookie: bytes) -> bytes:
 
 def parse_pre_shared_key_client(data: bytes) -> tuple[list[tuple[bytes, int]], list[bytes]]:
     """``(identities as (identity, obfuscated_ticket_age), binders)``."""
-    reader = Reader(data)
-    identities_reader = reader.sub16(minimum=7)
-    binders_reader = reader.sub16(minimum=33)
-    _end(reader)
+    data = _bytes(data)
+    identities_data, pos = vec16_at(data, 0, len(data), 7)
+    binders_data, pos = vec16_at(data, pos, len(data), 33)
+    if pos != len(data):
+        raise _trailing()
     identities = []
-    while identities_reader.remaining:
-        identities.append((identities_reader.vec16(minimum=1), identities_reader.u32()))
+    pos, end = 0, len(identities_data)
+    while pos < end:
+        identity, pos = vec16_at(identities_data, pos, end, 1)
+        if end - pos < 4:
+            raise truncated()
+        identities.append((identity, int.from_bytes(identities_data[pos : pos + 4], "big")))
+        pos += 4
     binders = []
-    while binders_reader.remaining:
-        binders.append(binders_reader.vec8(minimum=32))
+    pos, end = 0, len(binders_data)
+    while pos < end:
+        binder, pos = vec8_at(binders_data, pos, end, 32)
+        binders.append(binder)
     if len(binders) != len(identities):
         raise TLSAlert(ILLEGAL_PARAMETER, "binder count mismatch", "BAD_EXTENSION")
     return identities, binders
@@ -520,8 +536,9 @@ def build_psk_key_exchange_modes(modes: bytes) -> bytes:
 
 def build_pre_shared_key_client(identities: Sequence[tuple[bytes, int]], binders: Sequence[bytes]) -> bytes:
     """The ClientHello pre_shared_key body; its last ``binders_length(binders)`` bytes are the binders."""
-    ids = b"".join(vec16(identity) + age.to_bytes(4, "big") for identity, age in identities)
-    return vec16(ids) + vec16(b"".join(vec8(binder) for binder in binders))
+    ids = b"".join([b"".join((_pack_u16(len(identity)), identity, _pack_u32(age))) for identity, age in identities])
+    binder_list = b"".join([b"".join((bytes((len(binder),)), binder)) for binder in binders])
+    return b"".join((_pack_u16(len(ids)), ids, _pack_u16(len(binder_list)), binder_list))
 
 
 def binders_length(binders: Sequence[bytes]) -> int:

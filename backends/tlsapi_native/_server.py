@@ -366,7 +366,7 @@ class ServerHandshake(Handshake):
         schedule = self.ks
         keys = context.ticket_keys
         now_ms = int(time.time() * 1000)
-        verified = der_chain(self.verified_chain)
+        verified = self.verified_der()
         peer_chain = tuple(self.peer_chain)
         messages = []
         for index in range(count):

@@ -28,7 +28,7 @@ class NativeSession:
     """What a client needs to resume: the protocol, suite, secret, ticket and the original peer."""
 
     __slots__ = (
-        "__weakref__", "_context", "alpn", "cipher_suite", "id", "max_early_data", "peer_chain", "protocol",
+        "__weakref__", "_context", "_id", "alpn", "cipher_suite", "max_early_data", "peer_chain", "protocol",
         "received", "secret", "server_hostname", "ticket", "ticket_age_add", "ticket_lifetime_hint", "time",
         "timeout", "verified_chain",
     )
@@ -58,8 +58,7 @@ class NativeSession:
         self.ticket = ticket
         self.ticket_lifetime_hint = ticket_lifetime_hint
         self.ticket_age_add = ticket_age_add
-        # OpenSSL names a TLS 1.3 ticket's session by the SHA-256 of the ticket.
-        self.id = session_id or (hashlib.sha256(ticket).digest() if ticket else b"")
+        self._id = session_id if session_id or not ticket else None  # None: computed when first asked for
         self.server_hostname = server_hostname
         self.alpn = alpn
         self.peer_chain = peer_chain
@@ -68,6 +67,13 @@ class NativeSession:
         self.time = int(_time.time())
         self.received = _time.monotonic()  # for the TLS 1.3 obfuscated ticket age
         self.timeout = ticket_lifetime_hint if timeout is None else timeout
+
+    @property
+    def id(self) -> bytes:
+        """The session id; OpenSSL names a TLS 1.3 ticket's session by the SHA-256 of the ticket."""
+        if self._id is None:
+            self._id = hashlib.sha256(self.ticket).digest()
+        return self._id
 
     @property
     def has_ticket(self) -> bool:

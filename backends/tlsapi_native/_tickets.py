@@ -12,16 +12,18 @@ handshake's server name, ALPN protocol and client certificate chain.
 
 from __future__ import annotations
 
+import functools
 import os
+import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._alerts import TLSAlert
-from ._codec import Reader, u8, u16, vec8, vec16, vec24
+from ._codec import vec8, vec8_at, vec16, vec16_at, vec24, vec24_at
 
 __all__ = ["TICKET_KEY_ROTATION", "TICKET_LIFETIME", "TicketKeys", "TicketState"]
 
@@ -29,12 +31,20 @@ TICKET_LIFETIME = 7200  # seconds, as OpenSSL's default session timeout
 TICKET_KEY_ROTATION = 12 * 3600  # seconds between ticket keys
 _KEY_ID_LEN = 4
 _NONCE_LEN = 12
-_FORMAT = 1
+_FORMAT = 2  # 2: fixed-size fields first, in one struct
+_NO_CHAINS = bytes(6)  # two empty vec24 chains
+_HEAD = struct.Struct(">BHHQIIB")  # format, protocol, suite, issued_ms, lifetime, age_add, len(secret)
 
 
-@dataclass(frozen=True)
-class TicketState:
-    """The server's resumption state carried inside a ticket."""
+@functools.lru_cache(maxsize=16)
+def _chains(peer_chain: tuple[bytes, ...], verified_chain: tuple[bytes, ...]) -> bytes:
+    """The two certificate chains as they end a ticket, encoded once for the tickets of one handshake (a
+    server issues several with the same chains; the tuples of ``bytes`` hash by value)."""
+    return b"".join(vec24(b"".join(vec24(der) for der in chain)) for chain in (peer_chain, verified_chain))
+
+
+class TicketState(NamedTuple):
+    """The server's resumption state carried inside a ticket (a named tuple: immutable and quick to make)."""
 
     protocol: int
     cipher_suite: int
@@ -48,34 +58,38 @@ class TicketState:
     verified_chain: tuple[bytes, ...] = ()
 
     def encode(self) -> bytes:
+        secret = self.secret
         return b"".join((
-            u8(_FORMAT), u16(self.protocol), u16(self.cipher_suite), vec8(self.secret),
-            self.issued_ms.to_bytes(8, "big"), self.lifetime.to_bytes(4, "big"), self.age_add.to_bytes(4, "big"),
-            vec16((self.server_name or "").encode("ascii")), vec8(self.alpn or b""),
-            vec24(b"".join(vec24(der) for der in self.peer_chain)),
-            vec24(b"".join(vec24(der) for der in self.verified_chain)),
+            _HEAD.pack(_FORMAT, self.protocol, self.cipher_suite, self.issued_ms, self.lifetime, self.age_add,
+                       len(secret)),
+            secret, vec16((self.server_name or "").encode("ascii")), vec8(self.alpn or b""),
+            _chains(self.peer_chain, self.verified_chain) if self.peer_chain or self.verified_chain else _NO_CHAINS,
         ))
 
     @classmethod
     def decode(cls, data: bytes) -> TicketState | None:
-        """The state, or ``None`` for a format this version does not read."""
+        """The state, or ``None`` for a format this version does not read (or a malformed one)."""
         try:
-            reader = Reader(data)
-            if reader.u8() != _FORMAT:
+            version, protocol, suite, issued_ms, lifetime, age_add, length = _HEAD.unpack_from(data)
+            if version != _FORMAT:
                 return None
-            protocol, suite, secret = reader.u16(), reader.u16(), reader.vec8()
-            issued_ms = int.from_bytes(reader.raw(8), "big")
-            lifetime, age_add = reader.u32(), reader.u32()
-            server_name, alpn = reader.vec16().decode("ascii"), reader.vec8()
+            end = len(data)
+            pos = _HEAD.size
+            secret, pos = data[pos : pos + length], pos + length
+            name, pos = vec16_at(data, pos, end)
+            alpn, pos = vec8_at(data, pos, end)
             chains = []
             for _ in range(2):
-                chain_reader = reader.sub24()
-                chain = []
-                while chain_reader.remaining:
-                    chain.append(chain_reader.vec24())
+                chain_data, pos = vec24_at(data, pos, end)
+                chain, at, stop = [], 0, len(chain_data)
+                while at < stop:
+                    der, at = vec24_at(chain_data, at, stop)
+                    chain.append(der)
                 chains.append(tuple(chain))
-            reader.expect_end()
-        except (TLSAlert, UnicodeDecodeError):
+            if pos != end or len(secret) != length:
+                return None
+            server_name = name.decode("ascii")
+        except (TLSAlert, UnicodeDecodeError, struct.error):
             return None
         return cls(protocol, suite, secret, issued_ms, lifetime, age_add, server_name or None, alpn or None,
                    chains[0], chains[1])
