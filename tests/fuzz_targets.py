@@ -160,7 +160,7 @@ _MESSAGE_CLASSES: list[Any] = [
 
 def _parse_extensions(data: bytes) -> Any:
     reader = Reader(data)
-    result = m.parse_extensions(reader)
+    result = reader.parse_at(m.extensions_at)
     reader.expect_end()
     return result
 

@@ -130,9 +130,6 @@ class Reader:
         pos = self._take(count)
         return self._data[pos : pos + count]
 
-    def rest(self) -> bytes:
-        return self.raw(self.remaining)
-
     def vec8(self, minimum: int = 0) -> bytes:
         return self._vec(self.u8(), minimum)
 

@@ -120,7 +120,6 @@ class Handshake:
         self.resumption_master_secret = b""
         self.peer_offered_pha = False  # the client sent post_handshake_auth (server side)
         self.shared_suites: list[int] | None = None
-        self.client_ccs_allowed = False
 
     @property
     def complete(self) -> bool:

@@ -97,11 +97,6 @@ def extensions_at(data: bytes, pos: int, end: int) -> tuple[Extensions, int]:
     return extensions, stop
 
 
-def parse_extensions(reader: Reader) -> Extensions:
-    """An extensions block (u16 length) read from ``reader``; duplicate types are an illegal_parameter."""
-    return reader.parse_at(extensions_at)
-
-
 def build_extensions(extensions: Sequence[tuple[int, bytes]]) -> bytes:
     parts: list[bytes] = []
     for ext_type, data in extensions:

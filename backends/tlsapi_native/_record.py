@@ -78,10 +78,6 @@ class RecordLayer:
         return self._read_aead is not None
 
     @property
-    def write_protected(self) -> bool:
-        return self._write_aead is not None
-
-    @property
     def write_sequence(self) -> int:
         """Records written under the current write key."""
         return self._write_seq

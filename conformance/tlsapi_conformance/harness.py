@@ -17,10 +17,6 @@ from .pki import DEFAULT_LEAF, PKI
 #: Seconds any single blocking socket operation may take before the test fails.
 TIMEOUT = 10.0
 
-VERSION_OF: dict[tlsapi.Capability, ssl.TLSVersion] = {
-    tlsapi.Capability.TLSv1_2: ssl.TLSVersion.TLSv1_2,
-    tlsapi.Capability.TLSv1_3: ssl.TLSVersion.TLSv1_3,
-}
 VERSION_NAME = {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}
 
 
@@ -283,10 +279,6 @@ def recv_exactly(sock: Any, size: int) -> bytes:
             break
         data += piece
     return bytes(data)
-
-
-def has_method(obj: Any, name: str) -> bool:
-    return callable(getattr(obj, name, None))
 
 
 def set_groups(ctx: Any, groups: list[str]) -> bool:

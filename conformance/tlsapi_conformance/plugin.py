@@ -8,7 +8,7 @@ or the conformance cases (or :mod:`tlsapi_conformance.cli`) start a run.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -228,6 +228,3 @@ def _failure_text(report: pytest.TestReport) -> str:
         return str(crash.message)[:2000]
     return str(report.longrepr)[-2000:]
 
-
-def capability_values(caps: Iterable[Capability]) -> list[str]:
-    return [c.value for c in caps]
