@@ -71,3 +71,17 @@ def test_connect_rejects_bad_address_and_backend(capsys: pytest.CaptureFixture[s
         main(["connect", "no-port"])
     assert main(["connect", "127.0.0.1:1", "--backend", "no-such-backend"]) == 2
     assert "no-such-backend" in capsys.readouterr().err
+
+
+def test_get_server_certificate(backend: tlsapi.Backend, pki: PKI, server: int) -> None:
+    """The server's certificate as PEM: unverified by default, verified (no hostname check) with ca_certs."""
+    address = ("127.0.0.1", server)
+    pem = tlsapi.get_server_certificate(address, backend=backend.name)
+    assert tlsapi.PEM_cert_to_DER_cert(pem) == pki.leaf().der
+    verified = tlsapi.get_server_certificate(address, ca_certs=str(pki.ca_file), backend=backend.name)
+    assert verified == pem
+    with pytest.raises(tlsapi.SSLCertVerificationError) as info:
+        tlsapi.get_server_certificate(address, ca_certs=str(pki.untrusted_root.leaf_file), backend=backend.name)
+    assert info.value.verify_code == 20
+    with pytest.raises(ValueError):
+        tlsapi.get_server_certificate(address, ssl.PROTOCOL_TLSv1_2, backend=backend.name)  # legacy protocol

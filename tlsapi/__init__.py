@@ -139,9 +139,10 @@ def get_server_certificate(
     """Connect to ``addr``, handshake and return the server's certificate as PEM.
 
     The certificate is verified (without hostname check) only when ``ca_certs`` is given, as in the stdlib.
+    ``ssl_version`` must be ``PROTOCOL_TLS_CLIENT``: the legacy protocol constants raise ``ValueError``.
     """
     host, port = addr
-    context = Context(PROTOCOL_TLS_CLIENT, backend=backend)
+    context = Context(ssl_version, backend=backend)
     context.check_hostname = False
     if ca_certs is not None:
         context.verify_mode = CERT_REQUIRED
