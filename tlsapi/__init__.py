@@ -51,6 +51,7 @@ from ._errors import (
     SSLZeroReturnError,
     UnsupportedFeatureError,
 )
+from ._inject import extract_from_ssl, inject_into_ssl
 from ._material import DER_cert_to_PEM_cert, PEM_cert_to_DER_cert
 from ._registry import DEFAULT_BACKEND, Backend, BackendSpec, backends, get_backend, set_default_backend
 from ._socket import TLSSocket
@@ -94,8 +95,10 @@ __all__ = [
     "VerifyMode",
     "backends",
     "create_default_context",
+    "extract_from_ssl",
     "get_backend",
     "get_server_certificate",
+    "inject_into_ssl",
     "set_default_backend",
 ]
 

@@ -278,8 +278,15 @@ class Context(ssl.SSLContext):
         self._verify_flags = ssl.VerifyFlags(value)
         self._changed("verify_flags")
 
-    @property
-    def post_handshake_auth(self) -> bool:
+    @property  # type: ignore[override]
+    def post_handshake_auth(self) -> bool | None:
+        """Whether the client offers post-handshake authentication; ``None`` when the backend cannot.
+
+        ``None`` is what ``ssl`` reports for an OpenSSL without it, and what http.client and urllib3 test
+        before they set it to ``True``.
+        """
+        if Capability.POST_HANDSHAKE_AUTH not in self.backend.capabilities():
+            return None
         return self._post_handshake_auth
 
     @post_handshake_auth.setter

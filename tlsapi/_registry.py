@@ -145,6 +145,11 @@ def set_default_backend(backend: BackendSpec | None) -> None:
     _default = backend
 
 
+def current_default() -> Backend | str | None:
+    """The process default set with :func:`set_default_backend` (``None`` when unset)."""
+    return _default
+
+
 def _config_path() -> Path:
     explicit = os.environ.get(ENV_CONFIG)
     if explicit:
