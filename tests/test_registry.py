@@ -97,15 +97,94 @@ def test_default_config_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         tlsapi.get_backend()
 
 
-def test_bad_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_config_file_is_a_configuration_error_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text("backend = [not toml")
     monkeypatch.setenv("TLSAPI_CONFIG", str(config))
-    with pytest.raises(tlsapi.BackendError, match="not valid TOML"):
+    with pytest.raises(tlsapi.ConfigurationError, match="not valid TOML") as info:
         tlsapi.get_backend()
-    monkeypatch.setenv("TLSAPI_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(tlsapi.BackendError, match="does not exist"):
+    assert str(config) in str(info.value)
+    assert not isinstance(info.value, LookupError)  # not "no such backend": the file is the problem
+    missing = tmp_path / "missing.toml"
+    monkeypatch.setenv("TLSAPI_CONFIG", str(missing))
+    with pytest.raises(tlsapi.ConfigurationError, match=r"does not exist") as info:
         tlsapi.get_backend()
+    assert str(missing) in str(info.value) and "TLSAPI_CONFIG" in str(info.value)
+    config.write_text("backend = 3\n")
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    with pytest.raises(tlsapi.ConfigurationError, match="must be a string"):
+        tlsapi.get_backend()
+
+
+@pytest.mark.parametrize(
+    ("content", "unknown"),
+    [('backnd = "native"\n', "unknown key 'backnd'; did you mean 'backend'?"),
+     ('backend = "stdlib"\ncolour = "blue"\n', "unknown key 'colour'"),
+     ('[native]\nbackend = "native"\n', "unknown section 'native'")],
+)
+def test_unknown_config_keys_and_sections_are_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str, unknown: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    with pytest.raises(tlsapi.ConfigurationError) as info:
+        tlsapi.get_backend()
+    assert unknown in str(info.value) and str(config) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "source"),
+    [("argument", "the backend= argument"), ("default", "set_default_backend()"),
+     ("environment", "TLSAPI_BACKEND"), ("config", "config file")],
+)
+def test_selection_errors_name_their_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, setting: str, source: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "nope"\n')
+    if setting == "environment":
+        monkeypatch.setenv("TLSAPI_BACKEND", "nope")
+    elif setting == "config":
+        monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    with pytest.raises(tlsapi.BackendNotFoundError) as info:
+        if setting == "argument":
+            tlsapi.Context(backend="nope")
+        elif setting == "default":
+            tlsapi.set_default_backend("nope")
+        else:
+            tlsapi.create_default_context()
+    message = str(info.value)
+    assert "'nope'" in message and f"came from {source}" in message and "installed: " in message
+    if setting == "config":
+        assert str(config) in message
+
+
+def test_names_match_case_insensitively_without_surrounding_whitespace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert tlsapi.get_backend(" STDLIB ").name == "stdlib"
+    monkeypatch.setenv("TLSAPI_BACKEND", " Native\n")
+    assert tlsapi.get_backend().name == "native"
+    monkeypatch.delenv("TLSAPI_BACKEND")
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "  PyOpenSSL "\n')
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    assert tlsapi.get_backend().name == "pyopenssl"
+    tlsapi.set_default_backend("NATIVE")
+    assert tlsapi.get_backend().name == "native"
+
+
+def test_selection_reports_choice_and_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert (_registry.selection().name, _registry.selection().source) == ("stdlib", "the built-in default")
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "native"\n')
+    monkeypatch.setenv("TLSAPI_CONFIG", str(config))
+    assert _registry.selection().source == f"config file {str(config)!r}"
+    monkeypatch.setenv("TLSAPI_BACKEND", "pyopenssl")
+    assert (_registry.selection().name, _registry.selection().source) == ("pyopenssl", "TLSAPI_BACKEND")
 
 
 def test_unknown_backend_names_installed_ones() -> None:

@@ -53,7 +53,15 @@ from ._errors import (
 )
 from ._inject import extract_from_ssl, inject_into_ssl
 from ._material import DER_cert_to_PEM_cert, PEM_cert_to_DER_cert
-from ._registry import DEFAULT_BACKEND, Backend, BackendSpec, backends, get_backend, set_default_backend
+from ._registry import (
+    DEFAULT_BACKEND,
+    Backend,
+    BackendSpec,
+    ConfigurationError,
+    backends,
+    get_backend,
+    set_default_backend,
+)
 from ._socket import TLSSocket
 
 __version__ = "0.1.0"
@@ -73,6 +81,7 @@ __all__ = [
     "BackendUnavailableError",
     "Capability",
     "CertificateError",
+    "ConfigurationError",
     "Connection",
     "Context",
     "DER_cert_to_PEM_cert",

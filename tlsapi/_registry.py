@@ -2,23 +2,28 @@
 
 Selection, first match wins: the ``backend=`` argument (a name or a :class:`Backend`), the process default
 set with :func:`set_default_backend`, the ``TLSAPI_BACKEND`` environment variable, the config file (the
-path in ``TLSAPI_CONFIG``, else ``$XDG_CONFIG_HOME/tlsapi/config.toml``, a TOML file with
-``backend = "NAME"``), then :data:`DEFAULT_BACKEND`.
+path in ``TLSAPI_CONFIG``, else ``$XDG_CONFIG_HOME/tlsapi/config.toml``, a TOML file whose only key is
+``backend = "NAME"``), then :data:`DEFAULT_BACKEND`. Names are matched case-insensitively, surrounding
+whitespace ignored. Every selection error says where the name came from; a config file that is missing
+(when ``TLSAPI_CONFIG`` names it), not TOML, or has keys other than ``backend`` raises
+:class:`ConfigurationError`.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.metadata
 import os
 import tomllib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from ._enums import Capability
-from ._errors import BackendNotFoundError, BackendUnavailableError
+from ._errors import BackendError, BackendNotFoundError, BackendUnavailableError
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -27,6 +32,12 @@ ENTRY_POINT_GROUP = "tlsapi.backends"
 DEFAULT_BACKEND = "stdlib"
 ENV_BACKEND = "TLSAPI_BACKEND"
 ENV_CONFIG = "TLSAPI_CONFIG"
+CONFIG_KEYS = ("backend",)
+
+
+class ConfigurationError(ValueError):
+    """The tlsapi config file is missing (when ``TLSAPI_CONFIG`` names it), not valid TOML, or has a key or
+    section tlsapi does not know, or a value of the wrong type. The message names the file."""
 
 
 class Backend:
@@ -97,12 +108,17 @@ _default: Backend | str | None = None
 
 @functools.cache
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return {ep.name.lower(): ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def _installed_summary() -> str:
     names = sorted(_entry_points())
     return ", ".join(names) if names else "none"
+
+
+def normalize_name(name: str) -> str:
+    """A backend name as selection matches it: surrounding whitespace removed, lower case."""
+    return name.strip().lower()
 
 
 @functools.cache
@@ -137,11 +153,23 @@ def backends() -> list[Backend]:
     return found
 
 
+def broken_backends() -> dict[str, str]:
+    """Installed entry points that fail to load, by name, with the reason."""
+    broken = {}
+    for name in sorted(_entry_points()):
+        try:
+            _load(name)
+        except BackendUnavailableError as exc:
+            broken[name] = str(exc)
+    return broken
+
+
 def set_default_backend(backend: BackendSpec | None) -> None:
-    """Set (or with ``None`` clear) the process-wide default backend."""
+    """Set (or with ``None`` clear) the process-wide default backend; an unknown name raises at once."""
     global _default
     if isinstance(backend, str):
-        _load(backend)  # fail now, not at the first context
+        backend = normalize_name(backend)
+        _resolve(backend, "set_default_backend()")  # fail now, not at the first context
     _default = backend
 
 
@@ -150,7 +178,24 @@ def current_default() -> Backend | str | None:
     return _default
 
 
-def _config_path() -> Path:
+@dataclass(frozen=True)
+class Selection:
+    """Which backend selection picks, before it is loaded, and why.
+
+    ``source`` says where the choice came from: ``"the backend= argument"``, ``"the process default
+    (set_default_backend)"``, ``"TLSAPI_BACKEND"``, ``"config file PATH"`` or ``"the built-in default"``.
+    """
+
+    choice: BackendSpec
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.choice.name if isinstance(self.choice, Backend) else self.choice
+
+
+def config_path() -> Path:
+    """The config file selection reads: ``TLSAPI_CONFIG``, else ``$XDG_CONFIG_HOME/tlsapi/config.toml``."""
     explicit = os.environ.get(ENV_CONFIG)
     if explicit:
         return Path(explicit)
@@ -158,40 +203,70 @@ def _config_path() -> Path:
     return Path(base) / "tlsapi" / "config.toml"
 
 
-def _configured_name() -> str | None:
-    path = _config_path()
+def _configured_name(path: Path) -> str | None:
     try:
         with open(path, "rb") as handle:
             config = tomllib.load(handle)
     except FileNotFoundError:
         if os.environ.get(ENV_CONFIG):
-            raise BackendNotFoundError(
-                f"tlsapi config file {str(path)!r} (from {ENV_CONFIG}) does not exist"
+            raise ConfigurationError(
+                f"tlsapi config file {str(path)!r} (named by {ENV_CONFIG}) does not exist"
             ) from None
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"tlsapi config file {str(path)!r} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise BackendNotFoundError(f"tlsapi config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigurationError(f"tlsapi config file {str(path)!r} is not valid TOML: {exc}") from None
+    for key, value in config.items():
+        if key not in CONFIG_KEYS:
+            kind = "section" if isinstance(value, dict) else "key"
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(CONFIG_KEYS)})"
+            raise ConfigurationError(f"tlsapi config file {str(path)!r}: unknown {kind} {key!r}{hint}")
     name = config.get("backend")
     if name is not None and not isinstance(name, str):
-        raise BackendNotFoundError(f"tlsapi config file {str(path)!r}: 'backend' must be a string")
-    return name
+        raise ConfigurationError(f"tlsapi config file {str(path)!r}: 'backend' must be a string")
+    if name is None:
+        return None
+    return normalize_name(name) or None
+
+
+def selection(backend: BackendSpec | None = None) -> Selection:
+    """What :func:`get_backend` would pick for ``backend``, and from where, without loading it.
+
+    Raises :class:`ConfigurationError` when the config file has to be read and is broken.
+    """
+    if backend is not None:
+        return Selection(normalize_name(backend) if isinstance(backend, str) else backend, "the backend= argument")
+    if _default is not None:
+        return Selection(_default, "the process default (set_default_backend)")
+    from_environment = normalize_name(os.environ.get(ENV_BACKEND, ""))
+    if from_environment:
+        return Selection(from_environment, ENV_BACKEND)
+    path = config_path()
+    configured = _configured_name(path)
+    if configured is not None:
+        return Selection(configured, f"config file {str(path)!r}")
+    return Selection(DEFAULT_BACKEND, "the built-in default")
+
+
+def _resolve(name: str, source: str) -> Backend:
+    try:
+        return _load(name)
+    except BackendError as exc:
+        raise type(exc)(f"{exc}; the name came from {source}") from exc.__cause__
 
 
 def get_backend(backend: BackendSpec | None = None) -> Backend:
-    """The backend to use: the argument, else the process default, environment, config file, default."""
-    choice: BackendSpec | None = backend
-    if choice is None:
-        choice = _default
-    if choice is None:
-        choice = os.environ.get(ENV_BACKEND) or None
-    if choice is None:
-        choice = _configured_name()
-    if choice is None:
-        choice = DEFAULT_BACKEND
-    selected = choice if isinstance(choice, Backend) else _load(choice)
+    """The backend to use: the argument, else the process default, environment, config file, default.
+
+    Errors (:class:`BackendNotFoundError`, :class:`BackendUnavailableError`) name where the name came from.
+    """
+    chosen = selection(backend)
+    selected = chosen.choice if isinstance(chosen.choice, Backend) else _resolve(chosen.choice, chosen.source)
     if not selected.is_available():
         raise BackendUnavailableError(
             f"tlsapi backend {selected.name!r} is unavailable: {selected.unavailable_reason} "
-            f"(installed: {_installed_summary()})"
+            f"(installed: {_installed_summary()}); the name came from {chosen.source}"
         )
     return selected
