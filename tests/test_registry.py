@@ -223,11 +223,3 @@ def test_entry_point_that_fails_to_load(monkeypatch: pytest.MonkeyPatch) -> None
         assert "exploding" not in {backend.name for backend in tlsapi.backends()}
     finally:
         _registry._load.cache_clear()
-
-
-def test_cli_lists_backends(capsys: pytest.CaptureFixture[str]) -> None:
-    from tlsapi.cli import main
-
-    assert main(["backends"]) == 0
-    out = capsys.readouterr().out
-    assert "stdlib (default)" in out and "capabilities:" in out and "TLS 1.3" in out

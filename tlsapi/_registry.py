@@ -32,6 +32,7 @@ ENTRY_POINT_GROUP = "tlsapi.backends"
 DEFAULT_BACKEND = "stdlib"
 ENV_BACKEND = "TLSAPI_BACKEND"
 ENV_CONFIG = "TLSAPI_CONFIG"
+ENV_INJECT = "TLSAPI_INJECT"  # read at interpreter start-up by tlsapi-inject.pth (tlsapi._startup)
 CONFIG_KEYS = ("backend",)
 
 
@@ -142,6 +143,13 @@ def _load(name: str) -> Backend:
     return backend
 
 
+def _load_named(name: str, source: str) -> Backend:
+    try:
+        return _load(name)
+    except BackendError as exc:
+        raise type(exc)(f"{exc}; the name came from {source}") from exc.__cause__
+
+
 def backends() -> list[Backend]:
     """Every installed backend that loads, available or not (see :meth:`Backend.is_available`)."""
     found = []
@@ -169,7 +177,7 @@ def set_default_backend(backend: BackendSpec | None) -> None:
     global _default
     if isinstance(backend, str):
         backend = normalize_name(backend)
-        _resolve(backend, "set_default_backend()")  # fail now, not at the first context
+        _load_named(backend, "set_default_backend()")  # fail now, not at the first context
     _default = backend
 
 
@@ -250,11 +258,18 @@ def selection(backend: BackendSpec | None = None) -> Selection:
     return Selection(DEFAULT_BACKEND, "the built-in default")
 
 
-def _resolve(name: str, source: str) -> Backend:
-    try:
-        return _load(name)
-    except BackendError as exc:
-        raise type(exc)(f"{exc}; the name came from {source}") from exc.__cause__
+def resolve(name: str, source: str) -> Backend:
+    """The available backend named ``name``; errors say the name came from ``source``."""
+    return _check_available(_load_named(normalize_name(name), source), source)
+
+
+def _check_available(backend: Backend, source: str) -> Backend:
+    if not backend.is_available():
+        raise BackendUnavailableError(
+            f"tlsapi backend {backend.name!r} is unavailable: {backend.unavailable_reason} "
+            f"(installed: {_installed_summary()}); the name came from {source}"
+        )
+    return backend
 
 
 def get_backend(backend: BackendSpec | None = None) -> Backend:
@@ -263,10 +278,6 @@ def get_backend(backend: BackendSpec | None = None) -> Backend:
     Errors (:class:`BackendNotFoundError`, :class:`BackendUnavailableError`) name where the name came from.
     """
     chosen = selection(backend)
-    selected = chosen.choice if isinstance(chosen.choice, Backend) else _resolve(chosen.choice, chosen.source)
-    if not selected.is_available():
-        raise BackendUnavailableError(
-            f"tlsapi backend {selected.name!r} is unavailable: {selected.unavailable_reason} "
-            f"(installed: {_installed_summary()}); the name came from {chosen.source}"
-        )
-    return selected
+    if isinstance(chosen.choice, Backend):
+        return _check_available(chosen.choice, chosen.source)
+    return resolve(chosen.choice, chosen.source)
