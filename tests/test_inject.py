@@ -138,6 +138,7 @@ def test_extraction_restores_the_stdlib_engine(
 
 def test_injection_replaces_every_construction_path(backend: tlsapi.Backend) -> None:
     import aiohttp.connector
+    import pip._vendor.urllib3.util.ssl_ as pip_urllib3_ssl  # imported before injection, like urllib3
 
     tlsapi.inject_into_ssl(backend)
     made = [
@@ -148,6 +149,7 @@ def test_injection_replaces_every_construction_path(backend: tlsapi.Backend) -> 
         ssl._create_default_https_context(),
         ssl._create_unverified_context(),
         urllib3.util.ssl_.create_urllib3_context(),
+        pip_urllib3_ssl.create_urllib3_context(),
         aiohttp.connector._SSL_CONTEXT_VERIFIED,
         aiohttp.connector._SSL_CONTEXT_UNVERIFIED,
     ]
@@ -162,10 +164,12 @@ def test_injection_replaces_every_construction_path(backend: tlsapi.Backend) -> 
 
 def test_extraction_restores_ssl_exactly() -> None:
     import aiohttp.connector
+    import pip._vendor.urllib3.util.ssl_ as pip_urllib3_ssl
 
     before = {
         "ssl": dict(vars(ssl)),
         "urllib3": urllib3.util.ssl_.SSLContext,
+        "pip": pip_urllib3_ssl.SSLContext,
         "aiohttp": (aiohttp.connector._SSL_CONTEXT_VERIFIED, aiohttp.connector._SSL_CONTEXT_UNVERIFIED),
     }
     tlsapi.set_default_backend("stdlib")
@@ -176,6 +180,7 @@ def test_extraction_restores_ssl_exactly() -> None:
         tlsapi.extract_from_ssl()  # a second extraction does nothing
         assert dict(vars(ssl)) == before["ssl"]
         assert urllib3.util.ssl_.SSLContext is before["urllib3"]
+        assert pip_urllib3_ssl.SSLContext is before["pip"]
         assert before["aiohttp"] == (aiohttp.connector._SSL_CONTEXT_VERIFIED, aiohttp.connector._SSL_CONTEXT_UNVERIFIED)
         assert _registry.current_default() == "stdlib"  # the previous selection is back
         assert type(ssl.create_default_context()) is ORIGINAL

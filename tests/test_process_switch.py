@@ -166,3 +166,24 @@ def test_build_installs_the_start_up_hook_at_the_top_of_site_packages(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / HOOK.name).read_text() == HOOK.read_text()
     assert (tmp_path / "_tlsapi_startup.py").is_file()  # the module the hook imports
+
+
+def test_pip_runs_on_the_backend(
+    server: ObservingServer, references: dict[str, EngineFingerprint], environment: dict[str, str],
+    tmp_path: Path, pki: PKI,
+) -> None:
+    """pip (its vendored requests and urllib3) under ``tlsapi run``: the index sees native's ClientHello.
+
+    pip's urllib3 sets its own cipher list, so the groups, key shares and signature algorithms, which only
+    the engine decides, are compared; the index serves no packages, so pip itself fails afterwards.
+    """
+    result = _python(
+        ["-m", "tlsapi", "run", "--backend", "native", "-m", "pip", "download", "--isolated", "--no-deps",
+         "--no-cache-dir", "--retries", "0", "--timeout", "10", "--index-url", server.url("/simple/"),
+         "--cert", str(pki.ca_file), "-d", str(tmp_path / "downloads"), "no-such-package"],
+        environment,
+    )
+    assert "No matching distribution found for no-such-package" in result.stderr
+    seen, native = server.fingerprints[-1], references["native"]
+    assert (seen.groups, seen.key_share_groups, seen.signature_algorithms) == (
+        native.groups, native.key_share_groups, native.signature_algorithms)
