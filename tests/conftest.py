@@ -9,6 +9,8 @@ import pytest
 import tlsapi
 from tlsapi_conformance import pki as pki_module
 
+pytest_plugins = ["observing_server"]  # the observer and backend_fingerprints fixtures
+
 
 def available_backends() -> list[str]:
     """Names of the installed backends that can run here: every drop-in test runs over each."""

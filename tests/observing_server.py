@@ -18,7 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+from conftest import available_backends
+
 import tlsapi
+from tlsapi_conformance.pki import PKI
 
 BODY = b"hello over tls\n"
 
@@ -89,27 +93,37 @@ def _peek_client_hello(raw: socket.socket) -> bytes:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers ``BODY``, or the common name of the client's certificate when it sent one."""
+
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        peer = self.connection.getpeercert()  # type: ignore[attr-defined]
+        body = dict(item for rdn in peer["subject"] for item in rdn)["commonName"].encode() if peer else BODY
         self.send_response(200)
-        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(BODY)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 class ObservingServer(http.server.ThreadingHTTPServer):
-    """HTTP/1.1 behind the stdlib's TLS; ``fingerprints`` lists each connection's ClientHello fingerprint."""
+    """HTTP/1.1 behind the stdlib's TLS; ``fingerprints`` lists each connection's ClientHello fingerprint.
+
+    With ``client_ca``, clients must present a certificate issued under it.
+    """
 
     daemon_threads = True
 
-    def __init__(self, certfile: str) -> None:
+    def __init__(self, certfile: str, client_ca: str | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(certfile)
+        if client_ca is not None:
+            self.tls.verify_mode = ssl.CERT_REQUIRED
+            self.tls.load_verify_locations(client_ca)
         self.tls.set_alpn_protocols(["http/1.1"])
         self.fingerprints: list[EngineFingerprint] = []
 
@@ -134,9 +148,9 @@ class ObservingServer(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def observing_server(certfile: str) -> Iterator[ObservingServer]:
+def observing_server(certfile: str, client_ca: str | None = None) -> Iterator[ObservingServer]:
     """An :class:`ObservingServer` serving in a thread for the duration of the block."""
-    server = ObservingServer(certfile)
+    server = ObservingServer(certfile, client_ca)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -159,3 +173,16 @@ def reference_fingerprint(server: ObservingServer, backend: str, cafile: str) ->
     finally:
         connection.close()
     return server.fingerprints[-1]
+
+
+@pytest.fixture(scope="module")
+def observer(pki: PKI) -> Iterator[ObservingServer]:
+    """An :class:`ObservingServer` with the suite's default leaf, one per test module."""
+    with observing_server(str(pki.leaf().certfile)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def backend_fingerprints(observer: ObservingServer, pki: PKI) -> dict[str, EngineFingerprint]:
+    """Each available backend's engine fingerprint, as ``observer`` saw it from a tlsapi context of it."""
+    return {name: reference_fingerprint(observer, name, str(pki.ca_file)) for name in available_backends()}

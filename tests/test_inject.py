@@ -20,25 +20,13 @@ import pytest
 import requests
 import urllib3
 import urllib3.util.ssl_
-from conftest import available_backends
-from observing_server import BODY, EngineFingerprint, ObservingServer, observing_server, reference_fingerprint
+from observing_server import BODY, EngineFingerprint, ObservingServer
 
 import tlsapi
 from tlsapi import _inject, _registry
 from tlsapi_conformance.pki import PKI
 
 ORIGINAL = ssl.SSLContext
-
-
-@pytest.fixture(scope="module")
-def server(pki: PKI) -> Iterator[ObservingServer]:
-    with observing_server(pki.leaf().certfile) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def references(server: ObservingServer, pki: PKI) -> dict[str, EngineFingerprint]:
-    return {name: reference_fingerprint(server, name, str(pki.ca_file)) for name in available_backends()}
 
 
 @pytest.fixture
@@ -57,44 +45,44 @@ def always_extract() -> Iterator[None]:
     assert ssl.SSLContext is ORIGINAL
 
 
-def test_backends_are_distinguishable_on_the_wire(references: dict[str, EngineFingerprint]) -> None:
+def test_backends_are_distinguishable_on_the_wire(backend_fingerprints: dict[str, EngineFingerprint]) -> None:
     """The observation means something: no two installed backends send the same engine fingerprint."""
-    assert len(set(references.values())) == len(references)
+    assert len(set(backend_fingerprints.values())) == len(backend_fingerprints)
 
 
-def _requests(server: ObservingServer) -> bytes:
-    return requests.get(server.url("/requests"), timeout=10).content
+def _requests(observer: ObservingServer) -> bytes:
+    return requests.get(observer.url("/requests"), timeout=10).content
 
 
-def _httpx(server: ObservingServer) -> bytes:
-    return httpx.get(server.url("/httpx"), timeout=10).content
+def _httpx(observer: ObservingServer) -> bytes:
+    return httpx.get(observer.url("/httpx"), timeout=10).content
 
 
-def _urllib3(server: ObservingServer) -> bytes:
+def _urllib3(observer: ObservingServer) -> bytes:
     with urllib3.PoolManager() as pool:
-        return pool.request("GET", server.url("/urllib3"), timeout=10).data
+        return pool.request("GET", observer.url("/urllib3"), timeout=10).data
 
 
-def _urllib_request(server: ObservingServer) -> bytes:
-    with urllib.request.urlopen(server.url("/urllib"), timeout=10) as response:
+def _urllib_request(observer: ObservingServer) -> bytes:
+    with urllib.request.urlopen(observer.url("/urllib"), timeout=10) as response:
         body: bytes = response.read()
         return body
 
 
-def _aiohttp(server: ObservingServer) -> bytes:
+def _aiohttp(observer: ObservingServer) -> bytes:
     # aiohttp made its default contexts at import, before the test set SSL_CERT_FILE: pass one, as apps do
     # for a private CA (its import-time contexts are checked in test_injection_replaces_every_construction_path).
     async def main() -> bytes:
         context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-        async with aiohttp.ClientSession() as session, session.get(server.url("/aiohttp"), ssl=context) as response:
+        async with aiohttp.ClientSession() as session, session.get(observer.url("/aiohttp"), ssl=context) as response:
             return await response.read()
 
     return asyncio.run(main())
 
 
-def _asyncio(server: ObservingServer) -> bytes:
+def _asyncio(observer: ObservingServer) -> bytes:
     async def main() -> bytes:
-        reader, writer = await asyncio.open_connection("localhost", server.port, ssl=True)
+        reader, writer = await asyncio.open_connection("localhost", observer.port, ssl=True)
         writer.write(b"GET /asyncio HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         response = await reader.read()
         writer.close()
@@ -116,24 +104,24 @@ CLIENTS: dict[str, Callable[[ObservingServer], bytes]] = {
 @pytest.mark.parametrize("client", list(CLIENTS))
 @pytest.mark.usefixtures("trust_test_ca")
 def test_unmodified_client_runs_on_injected_backend(
-    client: str, backend: tlsapi.Backend, server: ObservingServer, references: dict[str, EngineFingerprint]
+    client: str, backend: tlsapi.Backend, observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint]
 ) -> None:
     assert tlsapi.inject_into_ssl(backend.name) is backend
-    assert CLIENTS[client](server) == BODY
-    assert server.fingerprints[-1] == references[backend.name]
+    assert CLIENTS[client](observer) == BODY
+    assert observer.fingerprints[-1] == backend_fingerprints[backend.name]
 
 
 @pytest.mark.usefixtures("trust_test_ca")
 def test_extraction_restores_the_stdlib_engine(
-    server: ObservingServer, references: dict[str, EngineFingerprint]
+    observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint]
 ) -> None:
-    others = [name for name in references if name != "stdlib"]
+    others = [name for name in backend_fingerprints if name != "stdlib"]
     for name in others:
         tlsapi.inject_into_ssl(name)
         tlsapi.extract_from_ssl()
     for client in CLIENTS.values():
-        assert client(server) == BODY
-        assert server.fingerprints[-1] == references["stdlib"]
+        assert client(observer) == BODY
+        assert observer.fingerprints[-1] == backend_fingerprints["stdlib"]
 
 
 def test_injection_replaces_every_construction_path(backend: tlsapi.Backend) -> None:

@@ -12,12 +12,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import available_backends
-from observing_server import BODY, EngineFingerprint, ObservingServer, observing_server, reference_fingerprint
+from observing_server import BODY, EngineFingerprint, ObservingServer
 
 from tlsapi_conformance.pki import PKI
 
@@ -30,17 +29,6 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as response:
     print(response.read().decode().strip(), sys.argv[2:], "tlsapi" in sys.modules)
 """
 NON_STDLIB = [name for name in available_backends() if name != "stdlib"]
-
-
-@pytest.fixture(scope="module")
-def server(pki: PKI) -> Iterator[ObservingServer]:
-    with observing_server(pki.leaf().certfile) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def references(server: ObservingServer, pki: PKI) -> dict[str, EngineFingerprint]:
-    return {name: reference_fingerprint(server, name, str(pki.ca_file)) for name in available_backends()}
 
 
 @pytest.fixture
@@ -70,32 +58,33 @@ def _python(args: list[str], env: dict[str, str], cwd: Path | None = None) -> su
 
 @pytest.mark.parametrize("name", NON_STDLIB)
 def test_run_script_on_backend(
-    name: str, server: ObservingServer, references: dict[str, EngineFingerprint], program: Path,
+    name: str, observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
     environment: dict[str, str],
 ) -> None:
-    result = _python(["-m", "tlsapi", "run", "--backend", name, str(program), server.url(), "--flag"], environment)
+    result = _python(["-m", "tlsapi", "run", "--backend", name, str(program), observer.url(), "--flag"], environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == BODY.decode().split()[0] and "['--flag']" in result.stdout
-    assert server.fingerprints[-1] == references[name]
+    assert observer.fingerprints[-1] == backend_fingerprints[name]
 
 
 @pytest.mark.parametrize("name", NON_STDLIB)
 def test_run_module_selected_by_environment(
-    name: str, server: ObservingServer, references: dict[str, EngineFingerprint], program: Path,
+    name: str, observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
     environment: dict[str, str],
 ) -> None:
     environment["TLSAPI_BACKEND"] = name.upper()
-    result = _python(["-m", "tlsapi", "run", "-m", "client", server.url()], environment, cwd=program.parent)
+    result = _python(["-m", "tlsapi", "run", "-m", "client", observer.url()], environment, cwd=program.parent)
     assert result.returncode == 0, result.stderr
-    assert server.fingerprints[-1] == references[name]
+    assert observer.fingerprints[-1] == backend_fingerprints[name]
 
 
 def test_run_without_setting_is_stdlib(
-    server: ObservingServer, references: dict[str, EngineFingerprint], program: Path, environment: dict[str, str]
+    observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
+    environment: dict[str, str]
 ) -> None:
-    result = _python(["-m", "tlsapi", "run", str(program), server.url()], environment)
+    result = _python(["-m", "tlsapi", "run", str(program), observer.url()], environment)
     assert result.returncode == 0, result.stderr
-    assert server.fingerprints[-1] == references["stdlib"]
+    assert observer.fingerprints[-1] == backend_fingerprints["stdlib"]
 
 
 @pytest.mark.parametrize(
@@ -116,22 +105,23 @@ def test_run_with_bad_name_fails_before_the_program(
 
 @pytest.mark.parametrize("name", NON_STDLIB)
 def test_environment_variable_switches_an_unmodified_program_at_start_up(
-    name: str, server: ObservingServer, references: dict[str, EngineFingerprint], program: Path,
+    name: str, observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
     environment: dict[str, str],
 ) -> None:
     environment["TLSAPI_INJECT"] = f" {name} "
-    result = _python([str(program), server.url()], environment)
+    result = _python([str(program), observer.url()], environment)
     assert result.returncode == 0, result.stderr
-    assert server.fingerprints[-1] == references[name]
+    assert observer.fingerprints[-1] == backend_fingerprints[name]
 
 
 def test_start_up_hook_does_nothing_when_unset(
-    server: ObservingServer, references: dict[str, EngineFingerprint], program: Path, environment: dict[str, str]
+    observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
+    environment: dict[str, str]
 ) -> None:
-    result = _python([str(program), server.url()], environment)
+    result = _python([str(program), observer.url()], environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "False"  # tlsapi was not even imported
-    assert server.fingerprints[-1] == references["stdlib"]
+    assert observer.fingerprints[-1] == backend_fingerprints["stdlib"]
 
 
 def test_start_up_hook_bad_name_stops_the_interpreter(
@@ -145,7 +135,8 @@ def test_start_up_hook_bad_name_stops_the_interpreter(
 
 
 def test_run_exports_the_switch_to_child_processes(
-    server: ObservingServer, references: dict[str, EngineFingerprint], program: Path, environment: dict[str, str],
+    observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], program: Path,
+    environment: dict[str, str],
     tmp_path: Path,
 ) -> None:
     parent = tmp_path / "parent.py"
@@ -153,9 +144,9 @@ def test_run_exports_the_switch_to_child_processes(
         "import subprocess, sys\n"
         f"subprocess.run([sys.executable, {str(program)!r}, sys.argv[1]], check=True)\n"
     )
-    result = _python(["-m", "tlsapi", "run", "--backend", "native", str(parent), server.url()], environment)
+    result = _python(["-m", "tlsapi", "run", "--backend", "native", str(parent), observer.url()], environment)
     assert result.returncode == 0, result.stderr
-    assert server.fingerprints[-1] == references["native"]
+    assert observer.fingerprints[-1] == backend_fingerprints["native"]
 
 
 def test_build_installs_the_start_up_hook_at_the_top_of_site_packages(tmp_path: Path) -> None:
@@ -169,7 +160,7 @@ def test_build_installs_the_start_up_hook_at_the_top_of_site_packages(tmp_path: 
 
 
 def test_pip_runs_on_the_backend(
-    server: ObservingServer, references: dict[str, EngineFingerprint], environment: dict[str, str],
+    observer: ObservingServer, backend_fingerprints: dict[str, EngineFingerprint], environment: dict[str, str],
     tmp_path: Path, pki: PKI,
 ) -> None:
     """pip (its vendored requests and urllib3) under ``tlsapi run``: the index sees native's ClientHello.
@@ -179,11 +170,11 @@ def test_pip_runs_on_the_backend(
     """
     result = _python(
         ["-m", "tlsapi", "run", "--backend", "native", "-m", "pip", "download", "--isolated", "--no-deps",
-         "--no-cache-dir", "--retries", "0", "--timeout", "10", "--index-url", server.url("/simple/"),
+         "--no-cache-dir", "--retries", "0", "--timeout", "10", "--index-url", observer.url("/simple/"),
          "--cert", str(pki.ca_file), "-d", str(tmp_path / "downloads"), "no-such-package"],
         environment,
     )
     assert "No matching distribution found for no-such-package" in result.stderr
-    seen, native = server.fingerprints[-1], references["native"]
+    seen, native = observer.fingerprints[-1], backend_fingerprints["native"]
     assert (seen.groups, seen.key_share_groups, seen.signature_algorithms) == (
         native.groups, native.key_share_groups, native.signature_algorithms)

@@ -3,64 +3,27 @@ servers, without ever changing the adapter's shared context."""
 
 from __future__ import annotations
 
-import http.server
 import ssl
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 import urllib3
 from cryptography.x509.oid import NameOID
+from observing_server import BODY, observing_server
 
 import tlsapi
 from tlsapi.integrations import RequestsAdapter
 from tlsapi_conformance.pki import PKI
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        peer = self.connection.getpeercert()  # type: ignore[attr-defined]
-        subject = dict(item for rdn in peer["subject"] for item in rdn)["commonName"] if peer else "anonymous"
-        body = subject.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _serve(certfile: str, client_ca: str | None = None) -> tuple[http.server.ThreadingHTTPServer, str]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certfile)
-    if client_ca is not None:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(client_ca)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"https://localhost:{server.server_address[1]}/"
-
-
 @pytest.fixture(scope="module")
 def urls(pki: PKI) -> Iterator[dict[str, str]]:
     """Three servers: one under the test CA, one under an untrusted CA, one requiring a client certificate."""
-    servers = {
-        "trusted": _serve(str(pki.leaf().certfile)),
-        "other-ca": _serve(str(pki["untrusted-root"].certfile)),
-        "mtls": _serve(str(pki.leaf().certfile), client_ca=str(pki.ca_file)),
-    }
-    yield {name: url for name, (_, url) in servers.items()}
-    for server, _ in servers.values():
-        server.shutdown()
-        server.server_close()
+    with (observing_server(str(pki.leaf().certfile)) as trusted,
+          observing_server(str(pki["untrusted-root"].certfile)) as other_ca,
+          observing_server(str(pki.leaf().certfile), client_ca=str(pki.ca_file)) as mtls):
+        yield {"trusted": trusted.url(), "other-ca": other_ca.url(), "mtls": mtls.url()}
 
 
 @pytest.fixture
@@ -84,7 +47,7 @@ def test_per_request_bundle_never_changes_the_shared_context(
 ) -> None:
     anchors = _anchors(shared)
     other_bundle = str(pki.untrusted_root.leaf_file)
-    assert session.get(urls["trusted"], timeout=10).content == b"anonymous"
+    assert session.get(urls["trusted"], timeout=10).content == BODY
     with pytest.raises(requests.exceptions.SSLError):
         session.get(urls["other-ca"], timeout=10)
     assert session.get(urls["other-ca"], verify=other_bundle, timeout=10).status_code == 200

@@ -140,12 +140,16 @@ def injected_backend() -> Backend | None:
         return None if _active is None else _active.backend
 
 
-def _patch(injection: _Injection) -> None:
-    setattr(ssl, "SSLContext", SSLContextStandIn)  # noqa: B010 (typeshed types it as the class)
-    for module_name in _SSL_CONTEXT_REFERENCES:
+def _replace_references(old: type, new: type) -> None:
+    """``ssl.SSLContext`` and the modules' own references to it: ``old`` becomes ``new`` where it is ``old``."""
+    for module_name in ("ssl", *_SSL_CONTEXT_REFERENCES):
         module = sys.modules.get(module_name)
-        if module is not None and getattr(module, "SSLContext", None) is ORIGINAL_SSL_CONTEXT:
-            module.SSLContext = SSLContextStandIn  # type: ignore[attr-defined]
+        if module is not None and getattr(module, "SSLContext", None) is old:
+            setattr(module, "SSLContext", new)  # noqa: B010 (typeshed types ssl.SSLContext as the class)
+
+
+def _patch(injection: _Injection) -> None:
+    _replace_references(ORIGINAL_SSL_CONTEXT, SSLContextStandIn)
     for module_name, attribute, build in _PREBUILT_CONTEXTS:
         module = sys.modules.get(module_name)
         if module is not None and hasattr(module, attribute):
@@ -160,11 +164,7 @@ def _extract_locked() -> None:
         return
     _active = None
     if injection.patched_ssl:
-        setattr(ssl, "SSLContext", ORIGINAL_SSL_CONTEXT)  # noqa: B010
-        for module_name in _SSL_CONTEXT_REFERENCES:
-            module = sys.modules.get(module_name)
-            if module is not None and getattr(module, "SSLContext", None) is SSLContextStandIn:
-                module.SSLContext = ORIGINAL_SSL_CONTEXT  # type: ignore[attr-defined]
+        _replace_references(SSLContextStandIn, ORIGINAL_SSL_CONTEXT)
         for module_name, attribute, build in _PREBUILT_CONTEXTS:
             module = sys.modules.get(module_name)
             if (module_name, attribute) in injection.saved:
