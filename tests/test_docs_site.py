@@ -1,14 +1,22 @@
-"""The documentation site builds with ``mkdocs build --strict``, and the strict build does catch a broken
-link and a reference to an API member that does not exist."""
+"""The documentation site builds with ``mkdocs build --strict``, the strict build does catch a broken link
+and a reference to an API member that does not exist, and the README's server example works as written."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tlsapi_conformance.pki import PKI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +62,57 @@ def test_strict_build_fails_on_broken_links_and_stale_references(
     result = _build(project_copy / "mkdocs.yml", tmp_path / "site")
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def _readme_python_block(heading: str) -> str:
+    """The first Python code block under ``### heading`` in the README."""
+    section = (ROOT / "README.md").read_text().split(f"### {heading}\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def _connect_when_listening(port: int) -> socket.socket:
+    for _ in range(200):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_readme_server_example_serves(pki: PKI) -> None:
+    """The README's server example, run as written (certificate paths and port substituted): the blocking
+    server and then the asyncio server each echo to a stdlib client that verifies them."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    leaf = pki.leaf()
+    code = (_readme_python_block("Serving").replace('"server.pem"', repr(str(leaf.certfile)))
+            .replace('"server.key"', repr(str(leaf.keyfile))).replace("8443", str(port)))
+    assert str(port) in code and str(leaf.keyfile) in code
+    namespace: dict[str, Any] = {}
+    runner = threading.Thread(target=exec, args=(code, namespace))
+    runner.start()
+    client = ssl.create_default_context(cafile=str(pki.ca_file))
+    with client.wrap_socket(_connect_when_listening(port), server_hostname="localhost") as tls:
+        tls.sendall(b"blocking")
+        assert tls.recv(100) == b"blocking"
+    runner.join(10)
+    assert not runner.is_alive()
+
+    async def talk_to_the_asyncio_server() -> bytes:
+        serving = asyncio.ensure_future(namespace["serve"]())
+        try:
+            for _ in range(200):
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client,
+                                                                  server_hostname="localhost")
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.05)
+            writer.write(b"asyncio")
+            answer = await reader.read()
+            writer.close()
+            return answer
+        finally:
+            serving.cancel()
+
+    assert asyncio.run(talk_to_the_asyncio_server()) == b"asyncio"
