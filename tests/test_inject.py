@@ -177,9 +177,12 @@ def test_extraction_restores_ssl_exactly() -> None:
 
 
 def test_injection_is_idempotent_and_switches() -> None:
+    import aiohttp.connector
+
     native = tlsapi.inject_into_ssl("native")
-    stand_in = ssl.SSLContext
-    assert tlsapi.inject_into_ssl("native") is native and ssl.SSLContext is stand_in
+    stand_in, prebuilt = ssl.SSLContext, aiohttp.connector._SSL_CONTEXT_VERIFIED
+    assert tlsapi.inject_into_ssl("NATIVE") is native and ssl.SSLContext is stand_in
+    assert aiohttp.connector._SSL_CONTEXT_VERIFIED is prebuilt  # the second call rebuilt nothing
     pyopenssl = tlsapi.inject_into_ssl("pyopenssl")
     assert ssl.create_default_context().backend is pyopenssl
     tlsapi.inject_into_ssl("stdlib")  # switching to stdlib undoes the patching, keeps the selection

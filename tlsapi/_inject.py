@@ -115,6 +115,8 @@ def inject_into_ssl(backend: BackendSpec | None = None) -> Backend:
     global _active
     selected = _registry.get_backend(backend)
     with _lock:
+        if _active is not None and _active.backend is selected:
+            return selected  # already injected: nothing is rebuilt
         previous_default = _registry.current_default() if _active is None else _active.previous_default
         _extract_locked()
         _registry.set_default_backend(selected)
