@@ -138,6 +138,7 @@ def test_version_and_help_match_the_commands(capsys: pytest.CaptureFixture[str])
 @pytest.fixture
 def clean_selection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TLSAPI_BACKEND", raising=False)
+    monkeypatch.delenv("TLSAPI_INJECT", raising=False)
     monkeypatch.delenv("TLSAPI_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
 
@@ -184,6 +185,13 @@ def test_backends_warns_about_a_broken_setting(
     monkeypatch.setenv("TLSAPI_CONFIG", str(config))
     assert main(["backends"]) == 3
     assert "unknown key 'backnd'" in capsys.readouterr().err
+    monkeypatch.delenv("TLSAPI_CONFIG")
+    monkeypatch.setenv("TLSAPI_INJECT", "Native")
+    assert main(["backends"]) == 0
+    assert "TLSAPI_INJECT: Python programs start with native injected into ssl" in capsys.readouterr().out
+    monkeypatch.setenv("TLSAPI_INJECT", "nope")
+    assert main(["backends"]) == 3
+    assert "will not start" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("clean_selection")

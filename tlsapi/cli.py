@@ -2,7 +2,8 @@
 
 ``tlsapi backends``
     lists the installed backends, marks the one selection picks now and says why, gives the reason a
-    backend is unavailable, and warns (exit status 3) when a setting names a backend that cannot be used.
+    backend is unavailable, reports ``TLSAPI_INJECT``, and warns (exit status 3) when a setting
+    (``TLSAPI_BACKEND``, the config file, ``TLSAPI_INJECT``) names a backend that cannot be used.
 ``tlsapi connect [options] HOST:PORT``
     a minimal ``openssl s_client``: handshakes and prints the backend, version, cipher, ALPN protocol, the
     peer's chain and the verification result on stdout; errors go to stderr.
@@ -63,10 +64,19 @@ def _list_backends(args: argparse.Namespace) -> int:
         print(f"    capabilities: {', '.join(names)}")
     for name, reason in _registry.broken_backends().items():
         print(f"  {name}  [unavailable: {reason}]")
+    exit_status = EXIT_OK
     if problem is not None:
         print(f"tlsapi: warning: contexts without backend= will fail: {problem}", file=sys.stderr)
-        return EXIT_SELECTION
-    return EXIT_OK
+        exit_status = EXIT_SELECTION
+    injected = os.environ.get(_registry.ENV_INJECT, "")
+    if injected.strip():
+        try:
+            name = _registry.resolve(injected, _registry.ENV_INJECT).name
+            print(f"{_registry.ENV_INJECT}: Python programs start with {name} injected into ssl")
+        except BackendError as exc:
+            print(f"tlsapi: warning: Python programs will not start: {exc}", file=sys.stderr)
+            exit_status = EXIT_SELECTION
+    return exit_status
 
 
 def _split_address(address: str) -> tuple[str, int]:
