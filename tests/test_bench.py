@@ -39,3 +39,16 @@ def test_instruction_count_workload_runs(tmp_path: Path) -> None:
 
     for case in ("full", "resumed"):  # the counted process's work (valgrind itself is not run here)
         assert instructions.main(["--run", case, "--units", "1", "--pki", str(tmp_path)]) == 0
+
+
+def test_server_load_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import server
+
+    report = tmp_path / "server.json"
+    assert server.main(["--backends", "native", "--duration", "0.2", "--rounds", "1", "--concurrency", "2",
+                        "--requests", "3", "--pki", str(tmp_path), "--json", str(report)]) == 0
+    results = {(r["server"], r["load"]): r for r in json.loads(report.read_text())}
+    assert set(results) == {(name, load) for name in ("ssl", "native") for load in server.LOADS}
+    for result in results.values():  # every server answered requests under both loads
+        assert result["rates"][0] > 0 and result["latencies"], result
+    assert "keepalive" in capsys.readouterr().out
