@@ -52,3 +52,12 @@ def test_server_load_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for result in results.values():  # every server answered requests under both loads
         assert result["rates"][0] > 0 and result["latencies"], result
     assert "keepalive" in capsys.readouterr().out
+
+
+def test_context_creation_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import contexts
+
+    assert contexts.main(["--backends", "native", "--duration", "0.05", "--rounds", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert {(row[-4], row[-2]) for row in rows if row[-4] == "ssl"} == {("ssl", "1.00x")}
+    assert len(rows) == 2 * len(contexts.CASES)
