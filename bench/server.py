@@ -33,9 +33,10 @@ from pathlib import Path
 
 import tlsapi
 
+from .cases import PLAIN_SSL, new_context
 from .sockets import ROOT, pki_files
 
-REFERENCE = "ssl"  # plain ssl, not a tlsapi backend
+REFERENCE = PLAIN_SSL
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n"
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
 LOADS = ("new", "keepalive")
@@ -44,8 +45,7 @@ LOADS = ("new", "keepalive")
 def server_context(name: str, directory: Path) -> ssl.SSLContext:
     """The server context of backend ``name`` (or of plain ``ssl``), with that engine's defaults."""
     certfile = pki_files(directory)[1]
-    context = (ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER) if name == REFERENCE
-               else tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=name))
+    context = new_context(ssl.PROTOCOL_TLS_SERVER, name)
     context.load_cert_chain(certfile)
     return context
 
