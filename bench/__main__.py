@@ -253,7 +253,8 @@ def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
     overhead = stdlib_overhead(table)
     if overhead:
         lines.append("\nthe stdlib backend's cost over plain ssl (1 - stdlib / ssl, medians; target <= 5 %)")
-        lines.extend(f"  {case:<{width + 40}}{value * 100:6.1f} %" for case, value in overhead.items())
+        case_width = max(len(case) for case in overhead) + 2
+        lines.extend(f"  {case:<{case_width}}{value * 100:6.1f} %" for case, value in overhead.items())
     ratios = within_backend(table)
     if ratios:
         lines.append("\nratios within one backend (medians of the rows above)")
