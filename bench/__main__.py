@@ -23,12 +23,13 @@ import tlsapi
 from tlsapi_conformance import pki as pki_module
 
 from . import cases
-from .cases import Pair, Work
+from .cases import PLAIN_SSL, Pair, Work
 from .floor import crypto_floor
 
 C = tlsapi.Capability
 REFERENCE = "stdlib"
 FULL_CASE = "full handshake, ecdsa-p256 leaf, x25519 (BIO)"
+DEFAULTS_CASE = "full handshake, ecdsa-p256 leaf, each backend's default groups (BIO)"
 RESUMED_CASE = "resumed handshake, TLS 1.3, x25519 where selectable (BIO)"
 BIO_BULK_CASE = "bulk one way, 16 KiB writes, AES-256-GCM (BIO)"
 SOCKET_BULK_CASE = "bulk one way, 16 KiB writes, AES-256-GCM, TLSSocket client (loopback, per client CPU second)"
@@ -79,12 +80,13 @@ class Plan:
 
 
 def _declares(name: str, capability: C) -> bool:
-    return capability in tlsapi.get_backend(name).capabilities()
+    """Whether backend ``name`` declares ``capability`` (plain ``ssl`` as the stdlib backend does)."""
+    return capability in tlsapi.get_backend(REFERENCE if name == PLAIN_SSL else name).capabilities()
 
 
 def _can_select_group(name: str, group: str) -> bool:
     """Whether backend ``name`` can restrict key exchange to ``group`` (the tlsapi ``set_groups`` extension)."""
-    context = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=name)
+    context = cases.new_context(tlsapi.PROTOCOL_TLS_CLIENT, name)
     try:
         context.set_groups([group])  # type: ignore[attr-defined]
     except (AttributeError, tlsapi.UnsupportedFeatureError):
@@ -105,7 +107,7 @@ def _bulk_pair(name: str, suite: str, pki: pki_module.PKI) -> tuple[Pair, str | 
             client, server = cases.contexts(pair, pki, suite=cipher)
             link = cases.BIOLink(client, server)
             link.handshake()
-        except (tlsapi.SSLError, tlsapi.UnsupportedFeatureError, ValueError):
+        except (ssl.SSLError, tlsapi.UnsupportedFeatureError, ValueError):
             continue
         negotiated = link.client.cipher()
         if negotiated and negotiated[0] in (tls13, tls12):
@@ -128,6 +130,8 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             add(case, name, "hs/s", partial(cases.full_handshake, pair, pki), name)
         if leaf == "ecdsa-p256":
             add(case, "crypto floor", "hs/s", partial(crypto_floor, pki))
+    for name in backends:  # what users get out of the box: each backend's own default groups
+        add(DEFAULTS_CASE, name, "hs/s", partial(cases.full_handshake, Pair(name, name), pki), name)
     pq = [name for name in backends
           if _declares(name, C.GROUP_X25519MLKEM768) and _can_select_group(name, "X25519MLKEM768")]
     for name in pq:
@@ -160,7 +164,7 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
         add(PUMP_BULK_CASE, name, "MB/s", partial(cases.bulk_socket_pump, pair, pki, megabytes), name,
             clock=time.process_time)
     for name in backends:
-        if name == REFERENCE:
+        if name in (REFERENCE, PLAIN_SSL):
             continue
         for pair in (Pair(name, REFERENCE), Pair(REFERENCE, name)):
             add("cross-backend full handshake (BIO)", pair.label, "hs/s",
@@ -225,6 +229,13 @@ def within_backend(table: list[Series]) -> dict[str, dict[str, float]]:
     return result
 
 
+def stdlib_overhead(table: list[Series]) -> dict[str, float]:
+    """Per case measured both ways, how much slower the stdlib backend is than plain ``ssl``."""
+    medians = {(s.case, s.backend): s.median for s in table if s.backend in (REFERENCE, PLAIN_SSL) and s.median}
+    return {case: 1 - medians[case, REFERENCE] / medians[case, PLAIN_SSL]
+            for case, backend in medians if backend == PLAIN_SSL and (case, REFERENCE) in medians}
+
+
 def _row(series: Series, table: list[Series], width: int) -> str:
     figure = f"{series.median:>10.1f} {series.unit:<5} ±{series.spread * 100:4.1f}%" if series.rates else (
         f"{'-':>10} {series.unit:<5}       ")
@@ -239,6 +250,11 @@ def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
         lines.append(f"\n{case}")
         for series in (s for s in table if s.case == case):
             lines.append(_row(series, table, width))
+    overhead = stdlib_overhead(table)
+    if overhead:
+        lines.append("\nthe stdlib backend's cost over plain ssl (1 - stdlib / ssl, medians; target <= 5 %)")
+        case_width = max(len(case) for case in overhead) + 2
+        lines.extend(f"  {case:<{case_width}}{value * 100:6.1f} %" for case, value in overhead.items())
     ratios = within_backend(table)
     if ratios:
         lines.append("\nratios within one backend (medians of the rows above)")
@@ -247,10 +263,10 @@ def render(table: list[Series], memory: dict[str, cases.Memory]) -> str:
             lines.append(f"  {name:<{width}}{text}")
     if memory:
         lines.append("\nmemory per idle established connection end (and Python-heap peak of one handshake)")
-        for name, figures in memory.items():
-            lines.append(f"  {name:<{width}}python heap {figures.python_retained / 1024:7.1f} KiB   "
-                         f"resident {figures.resident_retained / 1024:7.1f} KiB   "
-                         f"handshake peak {figures.handshake_peak / 1024:7.1f} KiB")
+        for name, usage in memory.items():
+            lines.append(f"  {name:<{width}}python heap {usage.python_retained / 1024:7.1f} KiB   "
+                         f"resident {usage.resident_retained / 1024:7.1f} KiB   "
+                         f"handshake peak {usage.handshake_peak / 1024:7.1f} KiB")
     return "\n".join(lines)
 
 
@@ -270,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.backends or [b.name for b in tlsapi.backends() if b.is_available()]
     if REFERENCE not in names:
         names.insert(0, REFERENCE)
+    if PLAIN_SSL not in names:  # what the default backend costs over ssl itself
+        names.insert(names.index(REFERENCE) + 1, PLAIN_SSL)
     with tempfile.TemporaryDirectory(prefix="tlsapi-bench-") as directory:
         pki = pki_module.get(Path(directory))
         plans = plan(names, pki, megabytes)
@@ -278,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(plans, rounds, duration)
         memory = {} if args.no_memory else {
             name: cases.idle_memory(Pair(name, name), pki, connections=20 if args.quick else 100)
-            for name in names
+            for name in names if name != PLAIN_SSL
         }
     table = [item.series for item in plans]
     print(render(table, memory))
@@ -288,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "series": [{**asdict(s), "median": s.median, "spread": s.spread, "ratio_to_stdlib": ratio(s, table)}
                        for s in table],
             "within_backend": within_backend(table),
+            "stdlib_overhead": stdlib_overhead(table),
             "memory": {name: asdict(figures) for name, figures in memory.items()},
         }
         args.json.write_text(json.dumps(payload, indent=2))

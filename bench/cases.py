@@ -54,11 +54,19 @@ class Pair:
         return " ".join(parts)
 
 
-def contexts(pair: Pair, pki: PKI, *, suite: str | None = None) -> tuple[tlsapi.Context, tlsapi.Context]:
+PLAIN_SSL = "ssl"  # not a tlsapi backend: plain ``ssl.SSLContext``, what the stdlib backend's overhead is over
+
+
+def new_context(protocol: ssl._SSLMethod, backend: str) -> ssl.SSLContext:
+    """A context of tlsapi backend ``backend``, or a plain ``ssl.SSLContext`` for ``PLAIN_SSL``."""
+    return ssl.SSLContext(protocol) if backend == PLAIN_SSL else tlsapi.Context(protocol, backend=backend)
+
+
+def contexts(pair: Pair, pki: PKI, *, suite: str | None = None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A verifying client context (chain and hostname) and a server context for ``pair``."""
-    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=pair.client)
+    client = new_context(tlsapi.PROTOCOL_TLS_CLIENT, pair.client)
     client.load_verify_locations(pki.ca_file)
-    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=pair.server)
+    server = new_context(tlsapi.PROTOCOL_TLS_SERVER, pair.server)
     server.load_cert_chain(pki.leaf(pair.leaf).certfile)
     if pair.group:
         for context in (client, server):
@@ -74,7 +82,7 @@ def contexts(pair: Pair, pki: PKI, *, suite: str | None = None) -> tuple[tlsapi.
 class BIOLink:
     """A client and a server connection joined by memory BIOs, with a lean pump."""
 
-    def __init__(self, client: tlsapi.Context, server: tlsapi.Context, session: Any = None) -> None:
+    def __init__(self, client: ssl.SSLContext, server: ssl.SSLContext, session: Any = None) -> None:
         self.c_in, self.c_out, self.s_in, self.s_out = (tlsapi.MemoryBIO() for _ in range(4))
         self.client = client.wrap_bio(self.c_in, self.c_out, server_hostname="localhost", session=session)
         self.server = server.wrap_bio(self.s_in, self.s_out, server_side=True)
@@ -115,7 +123,7 @@ def full_handshake(pair: Pair, pki: PKI) -> Work:
     return full_handshake_of(*contexts(pair, pki))
 
 
-def full_handshake_of(client: tlsapi.Context, server: tlsapi.Context) -> Work:
+def full_handshake_of(client: ssl.SSLContext, server: ssl.SSLContext) -> Work:
     def work() -> int:
         BIOLink(client, server).handshake()
         return 1
@@ -130,7 +138,7 @@ def resumed_handshake(pair: Pair, pki: PKI) -> Work:
     return resumed_handshake_of(*contexts(pair, pki), label=pair.label)
 
 
-def resumed_handshake_of(client: tlsapi.Context, server: tlsapi.Context, label: str = "") -> Work:
+def resumed_handshake_of(client: ssl.SSLContext, server: ssl.SSLContext, label: str = "") -> Work:
     first = BIOLink(client, server)
     first.handshake()
     first.ping()
@@ -167,7 +175,7 @@ def bulk_bio(pair: Pair, pki: PKI, suite: str | None = None, megabytes: int = 4)
             incoming.write(outgoing.read())
             received = 0
             while received < CHUNK:
-                received += read(CHUNK, buffer)
+                received += read(CHUNK, buffer)  # type: ignore[operator]  # the count (typeshed: bytes)
         return count * CHUNK
 
     return work
@@ -204,7 +212,7 @@ def handshake_socket(pair: Pair, pki: PKI) -> Work:
     return work
 
 
-def serve_bulk(server: tlsapi.Context, raw: socket.socket, total: int) -> None:
+def serve_bulk(server: ssl.SSLContext, raw: socket.socket, total: int) -> None:
     """Serve TLS on ``raw``: read ``total`` bytes, answer ``b"!"``, again, until the client closes."""
     with server.wrap_socket(raw, server_side=True) as tls:
         buffer = bytearray(65536)
@@ -261,7 +269,7 @@ def socket_sender(tls_client: socket.socket, total: int) -> Work:
     return work
 
 
-def pump_sender(client: tlsapi.Context, raw: socket.socket, total: int) -> Work:
+def pump_sender(client: ssl.SSLContext, raw: socket.socket, total: int) -> Work:
     """``bulk_socket_pump``'s client on ``raw``: the same data through a Connection and ``socket.sendall``."""
     incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
     connection = client.wrap_bio(incoming, outgoing, server_hostname="localhost")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
+from bench.__main__ import FULL_CASE, main
 
 
 def test_quick_run_writes_every_series(tmp_path: Path) -> None:
@@ -17,13 +17,17 @@ def test_quick_run_writes_every_series(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     cases = {series["case"] for series in data["series"]}
     assert "full handshake, ecdsa-p256 leaf, x25519 (BIO)" in cases
+    assert "full handshake, ecdsa-p256 leaf, each backend's default groups (BIO)" in cases
     assert "bulk one way, 16 KiB writes, AES-256-GCM, TLSSocket client (loopback, per client CPU second)" in cases
     for series in data["series"]:
         assert series["rates"] and series["median"] > 0, series
         if series["backend"] != "stdlib":
             assert series["ratio_to_stdlib"] is not None and series["ratio_to_stdlib"] > 0, series
     for name in data["backends"]:
-        assert data["memory"][name]["resident_retained"] >= 0
+        if name != "ssl":  # plain ssl is measured for the stdlib backend's overhead, not for memory
+            assert data["memory"][name]["resident_retained"] >= 0
+    assert "ssl" in data["backends"]
+    assert data["stdlib_overhead"][FULL_CASE] < 1  # a fraction, measured for the handshake case
 
 
 def test_socket_overhead_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,3 +43,25 @@ def test_instruction_count_workload_runs(tmp_path: Path) -> None:
 
     for case in ("full", "resumed"):  # the counted process's work (valgrind itself is not run here)
         assert instructions.main(["--run", case, "--units", "1", "--pki", str(tmp_path)]) == 0
+
+
+def test_server_load_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import server
+
+    report = tmp_path / "server.json"
+    assert server.main(["--backends", "native", "--duration", "0.2", "--rounds", "1", "--concurrency", "2",
+                        "--requests", "3", "--pki", str(tmp_path), "--json", str(report)]) == 0
+    results = {(r["server"], r["load"]): r for r in json.loads(report.read_text())}
+    assert set(results) == {(name, load) for name in ("ssl", "native") for load in server.LOADS}
+    for result in results.values():  # every server answered requests under both loads
+        assert result["rates"][0] > 0 and result["latencies"], result
+    assert "keepalive" in capsys.readouterr().out
+
+
+def test_context_creation_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import contexts
+
+    assert contexts.main(["--backends", "native", "--duration", "0.05", "--rounds", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert {(row[-4], row[-2]) for row in rows if row[-4] == "ssl"} == {("ssl", "1.00x")}
+    assert len(rows) == 2 * len(contexts.CASES)
