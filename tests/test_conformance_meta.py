@@ -4,18 +4,34 @@ capability, undeclared capabilities are "not declared" (not failures), and the r
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from broken_backend import HOSTNAME_BROKEN, NO_ALPN, OVERCLAIMING
+from broken_backend import (
+    FOREIGN_SESSION,
+    HOSTNAME_BROKEN,
+    IGNORES_CLIENT_AUTH,
+    IGNORES_CRL_FLAGS,
+    IGNORES_MINIMUM_VERSION,
+    NO_ALPN,
+    NO_CLIENT_AUTH,
+    OVERCLAIMING,
+    PARTIAL_WILDCARD,
+)
 
 import tlsapi
 import tlsapi_conformance
 from tlsapi_conformance.cli import main
+from tlsapi_conformance.pki import BAD_CASES
 from tlsapi_conformance.report import Report
+from tlsapi_stdlib._backend import StdlibConnection, StdlibContext, _capabilities
+
+CORE = tlsapi.Capability.CORE.value
+DIAGNOSTICS = tlsapi.Capability.VERIFY_DIAGNOSTICS.value
 
 
 def _verdict(report: Report | None, name: str) -> dict[str, str]:
@@ -24,23 +40,136 @@ def _verdict(report: Report | None, name: str) -> dict[str, str]:
     return {row.capability: row.status for row in verdict.capabilities}
 
 
+def _failed_cases(report: Report | None) -> set[str]:
+    assert report is not None
+    return {r.nodeid.split("::")[-1] for r in report.failures()}
+
+
 def test_missing_hostname_check_fails_core() -> None:
     code, report = tlsapi_conformance.run(
-        [HOSTNAME_BROKEN], pytest_args=["-q", "-k", "test_verify or test_handshake_bio"], installed_peers=False
+        [HOSTNAME_BROKEN], pytest_args=["-q", "-k", "test_bad_server or test_handshake_bio"], installed_peers=False
     )
     assert code == 1
     statuses = _verdict(report, "broken-hostname")
-    assert statuses["core"] == "failed"
+    assert statuses[CORE] == "failed"
     assert statuses["TLS 1.3"] == "passed" and statuses["TLS 1.2"] == "passed"
     assert report is not None and not report.ok
     (verdict,) = report.backends
-    assert not verdict.certified and verdict.failed_capabilities == ["core"]
-    failed = {r.nodeid.split("::")[-1] for r in report.failures()}
-    assert failed == {
-        "test_bad_server_certificate[broken-hostname-wrong-host]",
-        "test_bad_server_certificate[broken-hostname-wrong-ip]",
-        "test_bad_server_certificate[broken-hostname-wrong-ipv6]",
+    # No hostname check at all: the diagnostics of the hostname cases are wrong too.
+    assert not verdict.certified and verdict.failed_capabilities == [CORE, DIAGNOSTICS]
+    hostname_cases = ["wrong-host", "wrong-ip", "wrong-ipv6", "partial-wildcard"]
+    assert _failed_cases(report) == {
+        *(f"test_bad_server_certificate[broken-hostname-{case}]" for case in hostname_cases),
+        *(f"test_bad_server_certificate_diagnostics[broken-hostname-{case}]" for case in hostname_cases),
         "test_bad_server_certificate_socket[broken-hostname-wrong-host]",
+    }
+
+
+@pytest.mark.parametrize(
+    ("broken", "keyword", "expected"),
+    [
+        pytest.param(IGNORES_CLIENT_AUTH, "test_server_verify_mode", {
+            "test_server_verify_mode_refused_or_enforced[ignores-client-auth-required-no-cert]",
+            "test_server_verify_mode_refused_or_enforced[ignores-client-auth-required-untrusted-cert]",
+            "test_server_verify_mode_refused_or_enforced[ignores-client-auth-optional-untrusted-cert]",
+        }, id="server-ignores-verify-mode"),
+        pytest.param(IGNORES_MINIMUM_VERSION, "no_version or no_overlap or below_minimum", {
+            "test_version_no_overlap[ignores-minimum-version-1.2]",
+            "test_version_no_overlap[ignores-minimum-version-1.3]",
+            "test_client_bounds_leaving_no_version[ignores-minimum-version-min-above-max]",
+            "test_server_bounds_leaving_no_version[ignores-minimum-version-min-above-max]",
+            "test_never_below_minimum_version[ignores-minimum-version-client]",
+            "test_never_below_minimum_version[ignores-minimum-version-server]",
+        }, id="negotiates-below-minimum"),
+        pytest.param(IGNORES_CRL_FLAGS, "test_verify_flag", {
+            "test_verify_flag_refused_or_enforced[ignores-crl-flags-crl-check-leaf]",
+            "test_verify_flag_refused_or_enforced[ignores-crl-flags-crl-check-chain]",
+        }, id="verify-flags-ignored"),
+        pytest.param(PARTIAL_WILDCARD, "test_bad_server_certificate and not diagnostics", {
+            "test_bad_server_certificate[partial-wildcard-partial-wildcard]",
+        }, id="partial-wildcard-hostname"),
+        pytest.param(FOREIGN_SESSION, "test_session", {
+            "test_session_from_another_context_is_refused[foreign-session]",
+        }, id="session-of-another-context"),
+    ],
+)
+def test_accept_and_ignore_fails_core(broken: tlsapi.Backend, keyword: str, expected: set[str]) -> None:
+    """Each security property is core: a backend that accepts and ignores it is refused certification."""
+    code, report = tlsapi_conformance.run([broken], pytest_args=["-q", "-k", keyword], installed_peers=False)
+    assert code == 1
+    assert report is not None and not report.ok
+    (verdict,) = report.backends
+    assert not verdict.certified and verdict.failed_capabilities == [CORE]
+    assert _failed_cases(report) == expected
+
+
+def test_undeclared_feature_refused_is_certified() -> None:
+    """Not declaring client-certificate verification and refusing verify_mode (the base class does) passes
+    core; the client-certificate cases are "not declared"."""
+    code, report = tlsapi_conformance.run([NO_CLIENT_AUTH], pytest_args=["-q", "-k", "test_server_verify_mode or "
+                                          "test_cert_required or test_handshake_bio"], installed_peers=False)
+    assert code == 0
+    statuses = _verdict(report, "no-client-auth")
+    assert statuses[CORE] == "passed"
+    assert statuses[tlsapi.Capability.CLIENT_AUTH.value] == "not declared"
+    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=NO_CLIENT_AUTH)
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        server.verify_mode = tlsapi.CERT_REQUIRED
+
+
+# -- diagnostics: a backend over an engine whose verification codes differ from OpenSSL's ------------------
+
+_UNKNOWN_ISSUER = (20, "unable to get local issuer certificate")
+
+
+class Code20Connection(StdlibConnection):
+    """Rejects exactly the chains OpenSSL rejects, but reports every one as "unknown issuer" (20)."""
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except ssl.SSLCertVerificationError as exc:
+            exc.args = (exc.args[0], exc.args[1].replace(exc.verify_message, _UNKNOWN_ISSUER[1]))
+            exc.verify_code, exc.verify_message = _UNKNOWN_ISSUER
+            raise
+
+
+class Code20Context(StdlibContext):
+    sslobject_class = Code20Connection
+
+
+class Code20ClaimingContext(Code20Context):
+    """The same, declaring OpenSSL-identical diagnostics, which it does not have."""
+
+
+def _code20_backend(context_class: type[StdlibContext], claims_diagnostics: bool) -> tlsapi.Backend:
+    def capabilities() -> list[tlsapi.Capability]:
+        return [c for c in _capabilities() if claims_diagnostics or c is not tlsapi.Capability.VERIFY_DIAGNOSTICS]
+
+    name = "code20-claiming" if claims_diagnostics else "code20"
+    backend = tlsapi.Backend(name, version="0", description="stdlib reporting 20 for every bad chain",
+                             context_class=f"{__name__}:{context_class.__name__}", capabilities=capabilities)
+    context_class.backend = backend
+    return backend
+
+
+CODE20 = _code20_backend(Code20Context, claims_diagnostics=False)
+CODE20_CLAIMING = _code20_backend(Code20ClaimingContext, claims_diagnostics=True)
+
+
+def test_different_diagnostics_reach_core_certification() -> None:
+    code, report = tlsapi_conformance.run([CODE20, CODE20_CLAIMING], pytest_args=["-q", "-k", "test_bad_"],
+                                          installed_peers=False)
+    assert report is not None and code == 1
+    honest_verdict, claiming_verdict = report.backends
+    assert honest_verdict.certified and CORE in honest_verdict.certified_for
+    assert _verdict(report, "code20")[DIAGNOSTICS] == "not declared"
+    assert CORE in claiming_verdict.certified_for and claiming_verdict.failed_capabilities == [DIAGNOSTICS]
+    # Reported per case: exactly the chains whose OpenSSL code is not 20.
+    differing = {name for name, case in BAD_CASES.items() if case.verify_code != _UNKNOWN_ISSUER[0]}
+    assert differing and _failed_cases(report) == {
+        *(f"test_bad_server_certificate_diagnostics[code20-claiming-{name}]" for name in differing),
+        *(f"test_bad_client_certificate_diagnostics[code20-claiming-{name}]" for name in ("expired", "self-signed")),
     }
 
 
@@ -76,7 +205,7 @@ def test_cli_module_spec_and_reports(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "NOT CERTIFIED" in out and "core" in out
     data = json.loads(outputs[0].read_text())
     assert data["ok"] is False
-    assert data["backends"][0]["failed_capabilities"] == ["core"]
+    assert data["backends"][0]["failed_capabilities"] == [CORE, DIAGNOSTICS]
     assert "❌ **failed**" in outputs[1].read_text()
     assert outputs[2].read_text().startswith("<!doctype html>")
 

@@ -214,8 +214,8 @@ class StdlibConnection(Connection):
 def _capabilities() -> list[Any]:
     from tlsapi import Capability as C
 
-    declared = [C.ALPN, C.SNI_CALLBACK, C.CLIENT_AUTH, C.SESSION_RESUMPTION, C.KEYLOG, C.CHANNEL_BINDING,
-                C.SET_CIPHERS, C.KEY_RSA, C.KEY_RSA_PSS, C.KEY_ECDSA, C.KEY_ED25519,
+    declared = [C.ALPN, C.SNI_CALLBACK, C.CLIENT_AUTH, C.CLIENT_CERT, C.VERIFY_DIAGNOSTICS, C.SESSION_RESUMPTION,
+                C.KEYLOG, C.CHANNEL_BINDING, C.SET_CIPHERS, C.KEY_RSA, C.KEY_RSA_PSS, C.KEY_ECDSA, C.KEY_ED25519,
                 C.GROUP_X25519, C.GROUP_SECP256R1, C.GROUP_SECP384R1]
     if ssl.HAS_TLSv1_2:
         declared.append(C.TLSv1_2)

@@ -66,6 +66,11 @@ BAD_CASES: dict[str, BadCase] = {
     "ca-false-intermediate": BadCase("ca-false-intermediate", 79, "invalid CA certificate"),
     "wrong-eku": BadCase("wrong-eku", 26, "unsuitable certificate purpose"),
     "name-constraints": BadCase("name-constraints", 47, "permitted subtree violation"),
+    # A partial wildcard (``f*.example.com``) never matches: CPython sets X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS.
+    "partial-wildcard": BadCase(
+        "partial-wildcard", 62, "Hostname mismatch, certificate is not valid for 'foo.example.com'.",
+        "foo.example.com",
+    ),
 }
 
 
@@ -162,6 +167,7 @@ class _Builder:
         not_after: datetime.timedelta = datetime.timedelta(days=30),
         name_constraints: x509.NameConstraints | None = None,
         pss: bool = False,
+        authority_key_id: bool = True,
     ) -> x509.Certificate:
         issuer_name = issuer[0].subject if issuer else _name(subject)
         signing_key = issuer[1] if issuer else key
@@ -176,7 +182,7 @@ class _Builder:
             .not_valid_after(self.now + not_after)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         )
-        if issuer is not None:
+        if issuer is not None and authority_key_id:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
             )
@@ -294,6 +300,9 @@ def generate(directory: Path) -> PKI:
                                               excluded_subtrees=None),
     )
     leaf("name-constraints", ec_key(), (nc_inter, nc_key), (nc_inter,), eku=both, sans=_sans(("localhost",), ()))
+    leaf("partial-wildcard", ec_key(), eku=both, sans=_sans(("f*.example.com",), ()))
+    # Valid unless VERIFY_X509_STRICT is set: RFC 5280 requires the authority key identifier.
+    leaf("no-authority-key-id", ec_key(), authority_key_id=False)
     return pki
 
 

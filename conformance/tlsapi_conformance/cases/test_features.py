@@ -175,8 +175,10 @@ def test_keylog_nss_format(
 
 # -- post-handshake authentication ------------------------------------------------------------------------
 
+_PHA_PREREQUISITES = (Capability.TLSv1_3, Capability.CLIENT_AUTH, Capability.CLIENT_CERT)
 
-@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=(Capability.TLSv1_3, Capability.CLIENT_AUTH))
+
+@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=_PHA_PREREQUISITES)
 def test_post_handshake_auth(backend: tlsapi.Backend, pki: PKI) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
     server.post_handshake_auth = True
@@ -190,7 +192,7 @@ def test_post_handshake_auth(backend: tlsapi.Backend, pki: PKI) -> None:
     assert pair.server.getpeercert(binary_form=True) == pki.client.der
 
 
-@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=(Capability.TLSv1_3, Capability.CLIENT_AUTH))
+@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=_PHA_PREREQUISITES)
 def test_post_handshake_auth_not_enabled_by_client(backend: tlsapi.Backend, pki: PKI) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_OPTIONAL)
     server.post_handshake_auth = True
