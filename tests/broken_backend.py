@@ -157,3 +157,14 @@ PARTIAL_WILDCARD = _broken("partial-wildcard", "stdlib matching partial wildcard
                            PartialWildcardContext)
 FOREIGN_SESSION = _broken("foreign-session", "native resuming sessions of other contexts (deliberately broken)",
                           ForeignSessionContext, NATIVE.capabilities)
+
+
+class NoSetGroupsContext(StdlibContext):
+    """The stdlib backend without ``set_groups`` (honest): its groups are certified from interop cells
+    whose peer forces the group."""
+
+    def set_groups(self, names: list[str]) -> None:
+        raise self._unsupported("set_groups", "this backend always offers its default groups")
+
+
+NO_SET_GROUPS = _broken("no-set-groups", "stdlib without set_groups", NoSetGroupsContext)

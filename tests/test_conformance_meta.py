@@ -4,6 +4,7 @@ capability, undeclared capabilities are "not declared" (not failures), and the r
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from broken_backend import (
     IGNORES_MINIMUM_VERSION,
     NO_ALPN,
     NO_CLIENT_AUTH,
+    NO_SET_GROUPS,
     OVERCLAIMING,
     PARTIAL_WILDCARD,
 )
@@ -27,7 +29,7 @@ import tlsapi
 import tlsapi_conformance
 from tlsapi_conformance.cli import main
 from tlsapi_conformance.pki import BAD_CASES
-from tlsapi_conformance.report import Report
+from tlsapi_conformance.report import LEGEND, Report
 from tlsapi_stdlib._backend import StdlibConnection, StdlibContext, _capabilities
 
 CORE = tlsapi.Capability.CORE.value
@@ -158,13 +160,22 @@ CODE20_CLAIMING = _code20_backend(Code20ClaimingContext, claims_diagnostics=True
 
 
 def test_different_diagnostics_reach_core_certification() -> None:
-    code, report = tlsapi_conformance.run([CODE20, CODE20_CLAIMING], pytest_args=["-q", "-k", "test_bad_"],
+    """A complete run certifies the backend that reports 20 everywhere (it does not claim diagnostics)."""
+    code, report = tlsapi_conformance.run([CODE20], pytest_args=["-q"], installed_peers=False)
+    assert report is not None and code == 0, report and report.to_text()
+    (verdict,) = report.backends
+    assert verdict.verdict == "CERTIFIED" and CORE in verdict.certified_for
+    assert _verdict(report, "code20")[DIAGNOSTICS] == "not declared"
+
+
+def test_claimed_diagnostics_fail_per_case() -> None:
+    """Claiming VERIFY_DIAGNOSTICS with other codes fails that capability only, case by case."""
+    code, report = tlsapi_conformance.run([CODE20_CLAIMING], pytest_args=["-q", "-k", "test_bad_"],
                                           installed_peers=False)
     assert report is not None and code == 1
-    honest_verdict, claiming_verdict = report.backends
-    assert honest_verdict.certified and CORE in honest_verdict.certified_for
-    assert _verdict(report, "code20")[DIAGNOSTICS] == "not declared"
-    assert CORE in claiming_verdict.certified_for and claiming_verdict.failed_capabilities == [DIAGNOSTICS]
+    (verdict,) = report.backends
+    assert verdict.verdict == "NOT CERTIFIED"
+    assert CORE in verdict.passed_capabilities and verdict.failed_capabilities == [DIAGNOSTICS]
     # Reported per case: exactly the chains whose OpenSSL code is not 20.
     differing = {name for name, case in BAD_CASES.items() if case.verify_code != _UNKNOWN_ISSUER[0]}
     assert differing and _failed_cases(report) == {
@@ -191,7 +202,7 @@ def test_undeclared_capability_is_not_declared_not_failed() -> None:
     assert statuses["ALPN"] == "not declared"
     alpn = [r for r in report.results if "ALPN" in r.capabilities]
     assert alpn and {r.outcome for r in alpn} == {"not declared"}
-    assert report.backends[0].certified
+    assert report.backends[0].verdict == "PARTIAL" and not report.backends[0].certified
 
 
 def test_cli_module_spec_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -253,3 +264,66 @@ def test_backend_objects_resolve() -> None:
     with pytest.raises(TypeError):
         tlsapi_conformance.resolve_backend("sys:path")
     assert "broken_backend" in sys.modules
+
+
+
+# -- honest verdicts and reports -------------------------------------------------------------------------------
+
+
+def test_keyword_run_is_partial_never_certified(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stdlib", "--no-peers", "-k", "test_alpn"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: PARTIAL" in out and "verdict: CERTIFIED" not in out
+    assert "stdlib PARTIAL; PARTIAL (" in out  # the summary line
+
+
+def test_exitfirst_run_is_partial() -> None:
+    code, report = tlsapi_conformance.run([IGNORES_CRL_FLAGS], pytest_args=["-q", "-x", "-k", "test_verify_flag"],
+                                          installed_peers=False)
+    assert code == 1 and report is not None
+    assert "stopped early" in report.partial and "did not run" in report.partial
+    (verdict,) = report.backends
+    assert verdict.verdict == "NOT CERTIFIED" and not verdict.certified_for
+
+
+def test_tables_and_verdicts_come_before_the_failures() -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "tlsapi_conformance.cli", "broken_backend:IGNORES_CRL_FLAGS", "--no-peers", "-k",
+         "test_verify_flag or test_handshake_bio"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    out = process.stdout
+    assert process.returncode == 1, out
+    verdict = out.index("verdict: NOT CERTIFIED")
+    assert verdict < out.index("failures (2):") < out.index("= FAILURES =")  # pytest's tracebacks last
+    assert out.index("capability") < verdict
+    assert len(out[:verdict].splitlines()) < 50, "the table and verdict are on the first screen"
+
+
+def test_legend_explains_every_cell() -> None:
+    code, report = tlsapi_conformance.run([NO_SET_GROUPS], pytest_args=["-q", "-k", "interop and x25519"])
+    assert report is not None and code == 0, report and report.to_text()
+    text = report.to_text()
+    legend = text[text.index("legend:"):]
+    for word in ("declared", "passed", "FAILED", "not declared", "untested", "skipped", "not run", "ran",
+                 "CERTIFIED", "PARTIAL", "NOT CERTIFIED", "6/6 n3", "FAIL", "-"):
+        assert word in legend, word
+    shown = {row.status for verdict in report.backends for row in verdict.capabilities}
+    assert shown <= {"passed", "failed", "not declared", "untested", "skipped"}
+    assert [name for name, _ in LEGEND] == ["declared", "status", "ran", "not run", "skipped", "matrix", "verdict"]
+
+
+def test_group_credited_from_peers_that_force_it() -> None:
+    """A backend without set_groups is certified for a group by negotiating it with installed peers that
+    force it; its cells against itself cannot force anything and are not run."""
+    code, report = tlsapi_conformance.run([NO_SET_GROUPS], pytest_args=["-q", "-k", "interop and x25519"])
+    assert report is not None and code == 0
+    row = _verdict(report, "no-set-groups")
+    assert row["group x25519"] == "passed"
+    credited = [r for r in report.results if r.backend == "no-set-groups" and "group x25519" in r.capabilities]
+    peers = {r.interop["server"] if r.interop["client"] == "no-set-groups" else r.interop["client"]
+             for r in credited if r.interop and r.outcome == "passed"}
+    assert "stdlib" in peers
+    own = [r for r in report.results if r.interop and r.interop["client"] == r.interop["server"] == "no-set-groups"]
+    assert own and {r.outcome for r in own} == {"not declared"}

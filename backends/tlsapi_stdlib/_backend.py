@@ -220,7 +220,7 @@ def _capabilities() -> list[Any]:
     if ssl.HAS_TLSv1_2:
         declared.append(C.TLSv1_2)
     if ssl.HAS_TLSv1_3:
-        declared += [C.TLSv1_3, C.POST_HANDSHAKE_AUTH]
+        declared += [C.TLSv1_3, C.POST_HANDSHAKE_AUTH, C.HELLO_RETRY_REQUEST]
     return declared
 
 

@@ -110,6 +110,8 @@ class BIOPair:
         session: Any = None,
     ) -> None:
         self.c_in, self.c_out, self.s_in, self.s_out = (tlsapi.MemoryBIO() for _ in range(4))
+        #: Every byte the server has sent (the wire as the client receives it).
+        self.server_sent = bytearray()
         self.client = client_ctx.wrap_bio(self.c_in, self.c_out, server_hostname=server_hostname,
                                           session=session)
         self.server = server_ctx.wrap_bio(self.s_in, self.s_out, server_side=True)
@@ -122,6 +124,8 @@ class BIOPair:
             if data:
                 dst.write(data)
                 moved = True
+                if src is self.s_out:
+                    self.server_sent += data
         return moved
 
     def handshake(self, max_rounds: int = 100) -> HandshakeResult:
@@ -321,6 +325,11 @@ def set_groups(ctx: Any, groups: list[str]) -> bool:
     except NotImplementedError:  # UnsupportedFeatureError: it cannot restrict to these groups
         return False
     return True
+
+
+def can_force_group(backend: tlsapi.Backend, group: str) -> bool:
+    """Whether ``backend``'s ``set_groups`` can restrict a context to ``group`` alone."""
+    return set_groups(tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend), [group])
 
 
 def negotiated_group(conn: Any) -> str | None:
