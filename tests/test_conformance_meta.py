@@ -327,3 +327,48 @@ def test_group_credited_from_peers_that_force_it() -> None:
     assert "stdlib" in peers
     own = [r for r in report.results if r.interop and r.interop["client"] == r.interop["server"] == "no-set-groups"]
     assert own and {r.outcome for r in own} == {"not declared"}
+
+
+# -- installable for backend authors ------------------------------------------------------------------------
+
+
+_WITHOUT_PYTEST = "import sys; sys.modules['pytest'] = None  # as if pytest were not installed\n"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["from tlsapi_conformance.cli import main; raise SystemExit(main(['stdlib', '--no-peers']))",
+     "from tlsapi.cli import main; raise SystemExit(main(['conformance', 'stdlib']))"],
+    ids=["tlsapi-conformance", "tlsapi conformance"],
+)
+def test_without_pytest_the_command_says_what_to_install(entry: str) -> None:
+    process = subprocess.run([sys.executable, "-c", _WITHOUT_PYTEST + entry], capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert process.returncode == 2, process.stderr
+    assert 'pip install "tlsapi[conformance]"' in process.stderr
+    assert "ModuleNotFoundError" not in process.stderr and "Traceback" not in process.stderr
+
+
+def test_without_pytest_run_raises_a_helpful_import_error() -> None:
+    code = _WITHOUT_PYTEST + textwrap.dedent("""
+        import tlsapi_conformance
+        try:
+            tlsapi_conformance.run(['stdlib'])
+        except ImportError as exc:
+            assert isinstance(exc, tlsapi_conformance.MissingRequirementError) and exc.name == 'pytest'
+            print(exc)
+    """)
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode == 0, process.stderr
+    assert 'pip install "tlsapi[conformance]"' in process.stdout
+
+
+def test_conformance_extra_brings_the_runner() -> None:
+    """The ``conformance`` extra lists every module a run imports beyond tlsapi."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["conformance"]
+    assert {requirement.split(">")[0].split("=")[0].lower() for requirement in extra} >= set(
+        tlsapi_conformance.RUNNER_MODULES
+    )
