@@ -372,3 +372,21 @@ def test_conformance_extra_brings_the_runner() -> None:
     assert {requirement.split(">")[0].split("=")[0].lower() for requirement in extra} >= set(
         tlsapi_conformance.RUNNER_MODULES
     )
+
+
+def test_declared_but_untested_is_named_in_the_verdict(tmp_path: Path) -> None:
+    """A complete run where a declared capability had no case that could run: certified, but not for it,
+    and the verdict says so (no set_groups, no peers, no openssl binary: nothing can force a group)."""
+    report_path = tmp_path / "report.json"
+    process = subprocess.run(
+        [sys.executable, "-m", "tlsapi_conformance.cli", "broken_backend:NO_SET_GROUPS", "--no-peers", "--report",
+         str(report_path)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=Path(__file__).parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent), "TLSAPI_CONFORMANCE_OPENSSL": ""},
+    )
+    assert process.returncode == 0, process.stdout[-3000:]
+    (verdict,) = json.loads(report_path.read_text())["backends"]
+    rows = {row["capability"]: row for row in verdict["capabilities"]}
+    assert verdict["verdict"] == "CERTIFIED" and "group x25519" not in verdict["certified_for"]
+    assert rows["group x25519"]["status"] == "untested" and rows["group x25519"]["declared"]
+    assert "declared but not tested: group x25519, group secp256r1, group secp384r1" in process.stdout

@@ -278,12 +278,15 @@ def _align(rows: Sequence[Sequence[str]], rule: bool = True) -> list[str]:
 
 
 def _verdict_text(verdict: BackendVerdict, partial: str = "") -> str:
+    untested = [r.capability for r in verdict.capabilities if r.declared and r.status in (NO_TESTS, SKIPPED)]
+    # A declared capability no case exercised is never certified: say so next to the verdict.
+    tail = f"; declared but not tested: {', '.join(untested)}" if untested and not partial else ""
     if verdict.verdict == CERTIFIED:
-        return f"CERTIFIED; certified for: {', '.join(verdict.certified_for) or 'nothing'}"
+        return f"CERTIFIED; certified for: {', '.join(verdict.certified_for) or 'nothing'}{tail}"
     passed = ", ".join(verdict.passed_capabilities) or "nothing"
     if verdict.verdict == PARTIAL:
         return f"PARTIAL ({partial}): no failure in what ran (passed: {passed}); nothing is certified"
-    text = f"NOT CERTIFIED; failed: {', '.join(verdict.failed_capabilities)}; passed: {passed}"
+    text = f"NOT CERTIFIED; failed: {', '.join(verdict.failed_capabilities)}; passed: {passed}{tail}"
     return text + (f" (PARTIAL run: {partial})" if partial else "")
 
 
@@ -326,7 +329,7 @@ def build_report(
             elif row.passed:
                 row.status = PASSED
             else:
-                row.status = NO_TESTS if not mine else SKIPPED
+                row.status = SKIPPED if mine and counts[SKIPPED] == len(mine) else NO_TESTS
             rows.append(row)
         failed = [r.capability for r in rows if r.status == FAILED]
         passed = [r.capability for r in rows if r.status == PASSED]
