@@ -87,8 +87,10 @@ def test_missing_hostname_check_fails_core() -> None:
             "test_verify_flag_refused_or_enforced[ignores-crl-flags-crl-check-leaf]",
             "test_verify_flag_refused_or_enforced[ignores-crl-flags-crl-check-chain]",
         }, id="verify-flags-ignored"),
-        pytest.param(PARTIAL_WILDCARD, "test_bad_server_certificate and not diagnostics", {
+        pytest.param(PARTIAL_WILDCARD, "test_bad_server_certificate and not diagnostics or partial_wildcards", {
             "test_bad_server_certificate[partial-wildcard-partial-wildcard]",
+            "test_hostname_flags_never_match_partial_wildcards[partial-wildcard-default]",
+            "test_hostname_flags_never_match_partial_wildcards[partial-wildcard-common-name-on]",
         }, id="partial-wildcard-hostname"),
         pytest.param(FOREIGN_SESSION, "test_session", {
             "test_session_from_another_context_is_refused[foreign-session]",

@@ -26,7 +26,7 @@ from tlsapi_conformance.harness import (
     reference_server_context,
     server_context,
 )
-from tlsapi_conformance.pki import DEFAULT_LEAF, PKI
+from tlsapi_conformance.pki import BAD_CASES, DEFAULT_LEAF, PKI
 
 Capability = tlsapi.Capability
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -208,6 +208,26 @@ def test_verify_flag_refused_or_enforced(backend: tlsapi.Backend, pki: PKI, name
 
 
 # -- hostname checks ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("common_name", [None, True], ids=["default", "common-name-on"])
+def test_hostname_flags_never_match_partial_wildcards(
+    backend: tlsapi.Backend, pki: PKI, common_name: bool | None
+) -> None:
+    """``f*.example.com`` never matches ``foo.example.com``, whatever the hostname options: enabling
+    ``hostname_checks_common_name`` (or refusing it) must not enable partial wildcards."""
+    case = BAD_CASES["partial-wildcard"]
+    client = client_context(backend, pki)
+    if common_name is not None:
+        try:
+            client.hostname_checks_common_name = common_name
+        except tlsapi.UnsupportedFeatureError:
+            return
+    pair = BIOPair(client, server_context(backend, pki, leaf=case.credential), server_hostname=case.server_hostname)
+    result = pair.handshake()
+    assert result.client_error is not None, f"the partial wildcard f*.example.com matched {case.server_hostname}"
+    error = check_error(result.client_error, "SSLCertVerificationError")
+    assert error.reason == "CERTIFICATE_VERIFY_FAILED", error
 
 
 def test_check_hostname_requires_server_hostname_on_sockets(backend: tlsapi.Backend, pki: PKI) -> None:
