@@ -159,6 +159,18 @@ FOREIGN_SESSION = _broken("foreign-session", "native resuming sessions of other 
                           ForeignSessionContext, NATIVE.capabilities)
 
 
+class IgnoresClientCertContext(StdlibContext):
+    """A client context accepts ``load_cert_chain`` and never presents the certificate."""
+
+    def load_cert_chain(self, certfile: Any, keyfile: Any = None, password: Any = None) -> None:
+        if not self.is_client:
+            super().load_cert_chain(certfile, keyfile, password)
+
+
+IGNORES_CLIENT_CERT = _broken("ignores-client-cert", "stdlib whose client never presents its certificate "
+                              "(deliberately broken)", IgnoresClientCertContext)
+
+
 class NoSetGroupsContext(StdlibContext):
     """The stdlib backend without ``set_groups`` (honest): its groups are certified from interop cells
     whose peer forces the group."""

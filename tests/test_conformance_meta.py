@@ -16,6 +16,7 @@ from broken_backend import (
     FOREIGN_SESSION,
     HOSTNAME_BROKEN,
     IGNORES_CLIENT_AUTH,
+    IGNORES_CLIENT_CERT,
     IGNORES_CRL_FLAGS,
     IGNORES_MINIMUM_VERSION,
     NO_ALPN,
@@ -105,6 +106,23 @@ def test_accept_and_ignore_fails_core(broken: tlsapi.Backend, keyword: str, expe
     (verdict,) = report.backends
     assert not verdict.certified and verdict.failed_capabilities == [CORE]
     assert _failed_cases(report) == expected
+
+
+def test_client_certificates_are_judged_per_side() -> None:
+    """A client that never presents its certificate fails "client presents", not "server verifies"."""
+    code, report = tlsapi_conformance.run(
+        [IGNORES_CLIENT_CERT], pytest_args=["-q", "-k", "client_presents or mutual_tls or server_verifies"],
+        installed_peers=False,
+    )
+    assert code == 1 and report is not None
+    statuses = _verdict(report, "ignores-client-cert")
+    assert statuses[tlsapi.Capability.CLIENT_AUTH.value] == "passed"
+    assert report.backends[0].failed_capabilities == [tlsapi.Capability.CLIENT_CERT.value]
+    assert _failed_cases(report) == {
+        "test_client_presents_certificate[ignores-client-cert-TLSv1.2]",
+        "test_client_presents_certificate[ignores-client-cert-TLSv1.3]",
+        "test_mutual_tls_socket[ignores-client-cert-client-presents]",
+    }
 
 
 def test_undeclared_feature_refused_is_certified() -> None:

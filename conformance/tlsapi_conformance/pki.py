@@ -261,15 +261,15 @@ def generate(directory: Path) -> PKI:
         cert = b.certificate(f"tlsapi conformance {name}", key, chain_issuer, **kwargs)  # type: ignore[arg-type]
         creds[name] = b.write(name, cert, key, chain)
 
-    # Good leaves, one per key type.
-    leaf("ecdsa-p256", ec_key())
-    leaf("ecdsa-p384", ec_key(ec.SECP384R1()))
-    leaf("rsa-2048", b.rsa_key("leaf"))
-    leaf("ed25519", ed25519.Ed25519PrivateKey.generate())
+    # Good leaves, one per key type; serverAuth and clientAuth, so each also serves as a client certificate.
+    leaf("ecdsa-p256", ec_key(), eku=both)
+    leaf("ecdsa-p384", ec_key(ec.SECP384R1()), eku=both)
+    leaf("rsa-2048", b.rsa_key("leaf"), eku=both)
+    leaf("ed25519", ed25519.Ed25519PrivateKey.generate(), eku=both)
     pss_ca_key = b.rsa_key("pss-issuer")
     pss_ca = b.certificate("tlsapi conformance RSA-PSS intermediate CA", pss_ca_key, (root_cert, root_key),
                            ca=True, path_length=0)
-    leaf("rsa-pss", b.rsa_key("leaf"), (pss_ca, pss_ca_key), (pss_ca,), pss=True)
+    leaf("rsa-pss", b.rsa_key("leaf"), (pss_ca, pss_ca_key), (pss_ca,), pss=True, eku=both)
     leaf("client", ec_key(), eku=(ExtendedKeyUsageOID.CLIENT_AUTH,),
          sans=_sans(("client.example",), ()))
     # A second good leaf for the SNI callback to switch to.

@@ -131,11 +131,11 @@ def test_server_cert_none_ignores_client_cert(backend: tlsapi.Backend, pki: PKI)
     pair.exchange()
 
 
-@pytest.mark.capability(Capability.CLIENT_AUTH, Capability.CLIENT_CERT)
+@pytest.mark.capability(Capability.CLIENT_AUTH)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_mutual_tls(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+def test_server_verifies_client_certificate(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
-    pair = BIOPair(client_context(backend, pki, cert="client", version=version), server).connect()
+    pair = BIOPair(reference_client_context(pki, cert="client", version=version), server).connect()
     pair.exchange()
     peer = pair.server.getpeercert()
     assert dict(x[0] for x in peer["subject"])["commonName"] == "tlsapi conformance client"
@@ -143,34 +143,30 @@ def test_mutual_tls(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) 
     assert pair.server.getpeercert(binary_form=True) == pki.client.der
 
 
-@pytest.mark.capability(Capability.CLIENT_AUTH)
-@pytest.mark.parametrize("version", VERSIONS)
-def test_server_verifies_reference_client(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
-    server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
-    pair = BIOPair(reference_client_context(pki, cert="client", version=version), server).connect()
-    pair.exchange()
-    assert pair.server.getpeercert(binary_form=True) == pki.client.der
-
-
 @pytest.mark.capability(Capability.CLIENT_CERT)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_client_presents_to_reference_server(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+def test_client_presents_certificate(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
     server = reference_server_context(pki, verify_mode=ssl.CERT_REQUIRED)
     pair = BIOPair(client_context(backend, pki, cert="client", version=version), server).connect()
     pair.exchange()
     assert pair.server.getpeercert(binary_form=True) == pki.client.der
 
 
-@pytest.mark.capability(Capability.CLIENT_AUTH, Capability.CLIENT_CERT)
-@pytest.mark.parametrize("version", VERSIONS)
-def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+@pytest.mark.parametrize(
+    "side",
+    [pytest.param("server", marks=pytest.mark.capability(Capability.CLIENT_AUTH), id="server-verifies"),
+     pytest.param("client", marks=pytest.mark.capability(Capability.CLIENT_CERT), id="client-presents")],
+)
+def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, side: str) -> None:
+    """Over real sockets, the backend on one side and the reference on the other."""
     def serve(tls: Any) -> Any:
         tls.sendall(b"ok")
         return tls.getpeercert(binary_form=True)
 
-    server_ctx = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    server_ctx = server_context(backend if side == "server" else None, pki, verify_mode=ssl.CERT_REQUIRED)
+    client_ctx = client_context(backend if side == "client" else None, pki, cert="client")
     with ThreadedServer(serve, server_ctx) as server:
-        with tls_client(server, client_context(backend, pki, cert="client", version=version)) as tls:
+        with tls_client(server, client_ctx) as tls:
             assert recv_exactly(tls, 2) == b"ok"
         assert server.result() == pki.client.der
 
