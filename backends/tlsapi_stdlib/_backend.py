@@ -339,11 +339,13 @@ class StdlibContext(Context):
 
     @property
     def hostname_checks_common_name(self) -> bool:
-        value: bool = _OPENSSL._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        value: bool = _OPENSSL._host_flags.__get__(self) & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT == 0
         return value
 
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None:
+        # The flag is NEVER_CHECK_SUBJECT (0x20); 0x4 is NO_PARTIAL_WILDCARDS, which must stay set.
         flags = _OPENSSL._host_flags.__get__(self)
-        flags = flags & ~0x4 if value else flags | 0x4
+        never = _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
+        flags = flags & ~never if value else flags | never
         _OPENSSL._host_flags.__set__(self, flags)
