@@ -7,10 +7,18 @@ They are not installed as entry points: the tests pass the :class:`tlsapi.Backen
 from __future__ import annotations
 
 import _ssl
+import ssl
 from typing import Any
 
 import tlsapi
+from tlsapi_native import BACKEND as NATIVE
+from tlsapi_native._connection import NativeConnection
+from tlsapi_native._context import NativeContext
 from tlsapi_stdlib._backend import StdlibContext, _capabilities
+
+_OPENSSL: Any = _ssl._SSLContext
+_X509_CHECK_FLAG_NEVER_CHECK_SUBJECT = 0x20  # CPython's default also has NO_PARTIAL_WILDCARDS (0x4)
+_CRL_FLAGS = ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
 
 
 class NoHostnameCheckContext(StdlibContext):
@@ -56,3 +64,119 @@ NO_ALPN = tlsapi.Backend(
     context_class="broken_backend:NoALPNContext", capabilities=_without_alpn,
 )
 NoALPNContext.backend = NO_ALPN
+
+
+# -- security properties: accept and ignore -------------------------------------------------------------------
+
+
+def _without(*dropped: tlsapi.Capability) -> Any:
+    return lambda: [c for c in _capabilities() if c not in dropped]
+
+
+_NO_CLIENT_AUTH = (tlsapi.Capability.CLIENT_AUTH, tlsapi.Capability.POST_HANDSHAKE_AUTH)
+
+
+class NoClientAuthContext(StdlibContext):
+    """The stdlib backend, honestly not declaring client-certificate verification: the base class refuses
+    ``verify_mode`` on a server context."""
+
+
+def _accept_verify_mode(self: StdlibContext, value: int) -> None:
+    self._verify_mode = ssl.VerifyMode(value)  # kept in Python, never given to OpenSSL
+
+
+class IgnoresClientAuthContext(StdlibContext):
+    """Does not declare client-certificate verification, and a server accepts ``verify_mode =
+    CERT_REQUIRED`` and ignores it (the third-party adapter of the issue): any client gets in."""
+
+    verify_mode = property(StdlibContext.verify_mode.fget, _accept_verify_mode)  # type: ignore[assignment]
+
+
+class IgnoresMinimumVersionContext(StdlibContext):
+    """``minimum_version`` is accepted and never reaches OpenSSL: a client asked for TLS 1.3 only (or for
+    no version at all) negotiates TLS 1.2."""
+
+    def _changed(self, name: str) -> None:
+        if name == "minimum_version":
+            return
+        if name == "maximum_version":
+            _OPENSSL.maximum_version.__set__(self, int(self._maximum_version))
+            return
+        super()._changed(name)
+
+
+def _accept_any_flags(self: StdlibContext, value: int) -> None:
+    self._verify_flags = ssl.VerifyFlags(value)
+    _OPENSSL.verify_flags.__set__(self, int(value) & ~_CRL_FLAGS)  # the CRL checks are dropped
+
+
+class IgnoresCRLFlagsContext(StdlibContext):
+    """``VERIFY_CRL_CHECK_LEAF`` / ``_CHAIN`` are accepted and not enforced."""
+
+    verify_flags = property(StdlibContext.verify_flags.fget, _accept_any_flags)  # type: ignore[assignment]
+
+
+class PartialWildcardContext(StdlibContext):
+    """OpenSSL's hostname check without ``X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS``: ``f*.example.com``
+    matches ``foo.example.com``."""
+
+    def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(protocol, *args, **kwargs)
+        _OPENSSL._host_flags.__set__(self, _X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)
+
+
+class ForeignSessionConnection(NativeConnection):
+    """Accepts a session whatever context made it: another context resumes it without verifying."""
+
+    def _check_session(self, session: Any, session_class: type[Any], started: bool) -> None:
+        if started:
+            raise ValueError("Cannot set session after handshake.")
+
+
+class ForeignSessionContext(NativeContext):
+    sslobject_class = ForeignSessionConnection
+
+
+def _broken(name: str, description: str, context_class: type[Any], capabilities: Any = _capabilities,
+            ) -> tlsapi.Backend:
+    backend = tlsapi.Backend(name, version="0", description=description,
+                             context_class=f"broken_backend:{context_class.__name__}", capabilities=capabilities)
+    context_class.backend = backend
+    return backend
+
+
+NO_CLIENT_AUTH = _broken("no-client-auth", "stdlib honestly not declaring client-certificate verification",
+                         NoClientAuthContext, _without(*_NO_CLIENT_AUTH))
+IGNORES_CLIENT_AUTH = _broken("ignores-client-auth", "stdlib whose server ignores verify_mode (deliberately "
+                              "broken)", IgnoresClientAuthContext, _without(*_NO_CLIENT_AUTH))
+IGNORES_MINIMUM_VERSION = _broken("ignores-minimum-version", "stdlib ignoring minimum_version (deliberately "
+                                  "broken)", IgnoresMinimumVersionContext)
+IGNORES_CRL_FLAGS = _broken("ignores-crl-flags", "stdlib accepting and ignoring the CRL verify flags "
+                            "(deliberately broken)", IgnoresCRLFlagsContext)
+PARTIAL_WILDCARD = _broken("partial-wildcard", "stdlib matching partial wildcards (deliberately broken)",
+                           PartialWildcardContext)
+FOREIGN_SESSION = _broken("foreign-session", "native resuming sessions of other contexts (deliberately broken)",
+                          ForeignSessionContext, NATIVE.capabilities)
+
+
+class IgnoresClientCertContext(StdlibContext):
+    """A client context accepts ``load_cert_chain`` and never presents the certificate."""
+
+    def load_cert_chain(self, certfile: Any, keyfile: Any = None, password: Any = None) -> None:
+        if not self.is_client:
+            super().load_cert_chain(certfile, keyfile, password)
+
+
+IGNORES_CLIENT_CERT = _broken("ignores-client-cert", "stdlib whose client never presents its certificate "
+                              "(deliberately broken)", IgnoresClientCertContext)
+
+
+class NoSetGroupsContext(StdlibContext):
+    """The stdlib backend without ``set_groups`` (honest): its groups are certified from interop cells
+    whose peer forces the group."""
+
+    def set_groups(self, names: list[str]) -> None:
+        raise self._unsupported("set_groups", "this backend always offers its default groups")
+
+
+NO_SET_GROUPS = _broken("no-set-groups", "stdlib without set_groups", NoSetGroupsContext)

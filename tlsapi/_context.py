@@ -202,6 +202,9 @@ class Context(ssl.SSLContext):
         mode = ssl.VerifyMode(value)
         if mode == ssl.CERT_NONE and self._check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+        if mode != ssl.CERT_NONE and self._protocol == ssl.PROTOCOL_TLS_SERVER:
+            # A server that cannot verify client certificates must not pretend to require them.
+            self._require(Capability.CLIENT_AUTH, "verifying client certificates")
         self._verify_mode = mode
         self._changed("verify_mode")
 

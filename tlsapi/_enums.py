@@ -38,7 +38,10 @@ class Capability(enum.Enum):
     TLSv1_3 = "TLS 1.3"
     ALPN = "ALPN"
     SNI_CALLBACK = "SNI callback"
-    CLIENT_AUTH = "client certificates"
+    #: A server requests, verifies and enforces client certificates (``verify_mode`` on a server context).
+    CLIENT_AUTH = "server verifies client certificates"
+    #: A client presents the certificate of ``load_cert_chain`` when the server asks for one.
+    CLIENT_CERT = "client presents a certificate"
     SESSION_RESUMPTION = "session resumption"
     POST_HANDSHAKE_AUTH = "post-handshake auth"
     KEYLOG = "keylog file"
@@ -55,6 +58,9 @@ class Capability(enum.Enum):
     KEY_RSA_PSS = "RSA-PSS keys"
     KEY_ECDSA = "ECDSA keys"
     KEY_ED25519 = "Ed25519 keys"
+    #: ``verify_code`` / ``verify_message`` identical to OpenSSL's for every bad chain (core requires only
+    #: the exception class, ``reason`` and ``errno``).
+    VERIFY_DIAGNOSTICS = "OpenSSL verify diagnostics"
 
 
 GROUP_CAPABILITIES: dict[Capability, str] = {

@@ -19,6 +19,8 @@ BACKEND = Backend(
         Capability.ALPN,
         Capability.SNI_CALLBACK,
         Capability.CLIENT_AUTH,
+        Capability.CLIENT_CERT,
+        Capability.VERIFY_DIAGNOSTICS,
         Capability.KEYLOG,
         Capability.SET_CIPHERS,
         Capability.SESSION_RESUMPTION,

@@ -214,13 +214,13 @@ class StdlibConnection(Connection):
 def _capabilities() -> list[Any]:
     from tlsapi import Capability as C
 
-    declared = [C.ALPN, C.SNI_CALLBACK, C.CLIENT_AUTH, C.SESSION_RESUMPTION, C.KEYLOG, C.CHANNEL_BINDING,
-                C.SET_CIPHERS, C.KEY_RSA, C.KEY_RSA_PSS, C.KEY_ECDSA, C.KEY_ED25519,
+    declared = [C.ALPN, C.SNI_CALLBACK, C.CLIENT_AUTH, C.CLIENT_CERT, C.VERIFY_DIAGNOSTICS, C.SESSION_RESUMPTION,
+                C.KEYLOG, C.CHANNEL_BINDING, C.SET_CIPHERS, C.KEY_RSA, C.KEY_RSA_PSS, C.KEY_ECDSA, C.KEY_ED25519,
                 C.GROUP_X25519, C.GROUP_SECP256R1, C.GROUP_SECP384R1]
     if ssl.HAS_TLSv1_2:
         declared.append(C.TLSv1_2)
     if ssl.HAS_TLSv1_3:
-        declared += [C.TLSv1_3, C.POST_HANDSHAKE_AUTH]
+        declared += [C.TLSv1_3, C.POST_HANDSHAKE_AUTH, C.HELLO_RETRY_REQUEST]
     return declared
 
 
@@ -339,11 +339,13 @@ class StdlibContext(Context):
 
     @property
     def hostname_checks_common_name(self) -> bool:
-        value: bool = _OPENSSL._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+        value: bool = _OPENSSL._host_flags.__get__(self) & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT == 0
         return value
 
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None:
+        # The flag is NEVER_CHECK_SUBJECT (0x20); 0x4 is NO_PARTIAL_WILDCARDS, which must stay set.
         flags = _OPENSSL._host_flags.__get__(self)
-        flags = flags & ~0x4 if value else flags | 0x4
+        never = _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
+        flags = flags & ~never if value else flags | never
         _OPENSSL._host_flags.__set__(self, flags)

@@ -17,10 +17,32 @@ if TYPE_CHECKING:
 
     from .report import Report
 
-__all__ = ["CASES_DIR", "resolve_backend", "resolve_backends", "run"]
+__all__ = ["CASES_DIR", "MissingRequirementError", "require_runner", "resolve_backend", "resolve_backends", "run"]
 
 #: The directory of the shipped test modules.
 CASES_DIR = Path(__file__).parent / "cases"
+#: The modules a run needs beyond tlsapi, and how to get them.
+RUNNER_MODULES = ("pytest",)
+INSTALL_HINT = 'pip install "tlsapi[conformance]"'
+
+
+class MissingRequirementError(ImportError):
+    """The suite's runner is not installed: the message says what to install."""
+
+
+def require_runner() -> None:
+    """Raise :class:`MissingRequirementError` naming the ``conformance`` extra when pytest is missing."""
+    missing = []
+    for module in RUNNER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise MissingRequirementError(
+            f"the conformance suite needs {', '.join(missing)}, which is not installed: {INSTALL_HINT}",
+            name=missing[0],
+        )
 
 
 def resolve_backend(spec: str | Backend) -> Backend:
@@ -71,8 +93,10 @@ def run(
 ) -> tuple[int, Report | None]:
     """Run the suite in this process; returns pytest's exit code and the report.
 
-    ``pytest_args`` are passed through (``-k``, ``-x``, ``-v`` ...).
+    ``pytest_args`` are passed through (``-k``, ``-x``, ``-v`` ...). Raises :class:`MissingRequirementError`
+    when pytest (the ``conformance`` extra) is not installed.
     """
+    require_runner()
     import pytest
 
     from .plugin import ConformanceRun

@@ -1,7 +1,7 @@
 """``tlsapi-conformance [BACKEND ...] [--report FILE] [-- PYTEST_ARGS]``: certify backends.
 
-Exit status: 0 when every backend is certified and every interop cell passed, 1 otherwise, 2 on a
-usage error (unknown or unavailable backend).
+Exit status: 0 when no case failed (the verdicts say CERTIFIED, or PARTIAL for a ``-k`` / ``-x`` run), 1
+when a case failed, 2 on a usage error (unknown or unavailable backend, pytest not installed).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     import tlsapi
 
-    from . import resolve_backends, run
+    from . import MissingRequirementError, require_runner, resolve_backends, run
 
     if args.list:
         for backend in tlsapi.backends():
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not backends:
         print("tlsapi-conformance: no available tlsapi backend is installed", file=sys.stderr)
+        return 2
+    try:
+        require_runner()
+    except MissingRequirementError as exc:
+        print(f"tlsapi-conformance: {exc}", file=sys.stderr)
         return 2
     print("certifying: " + ", ".join(f"{b.name} {b.version}" for b in backends), flush=True)
     extra += ["-v"] if args.verbose else ["-q"]

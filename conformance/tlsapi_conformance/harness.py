@@ -20,15 +20,21 @@ TIMEOUT = 10.0
 VERSION_NAME = {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}
 
 
+def _new_context(protocol: ssl._SSLMethod, backend: tlsapi.Backend | None) -> Any:
+    """A context of ``backend``, or of the stdlib ``ssl`` module (the reference peer) when it is ``None``."""
+    return ssl.SSLContext(protocol) if backend is None else tlsapi.Context(protocol, backend=backend)
+
+
 def client_context(
-    backend: tlsapi.Backend,
+    backend: tlsapi.Backend | None,
     pki: PKI | None = None,
     *,
     version: ssl.TLSVersion | None = None,
     cert: str | None = None,
 ) -> Any:
-    """A client context of ``backend`` trusting the suite's root (``CERT_REQUIRED``, hostname checks)."""
-    ctx = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    """A client context of ``backend`` (``None``: the stdlib ``ssl``) trusting the suite's root
+    (``CERT_REQUIRED``, hostname checks)."""
+    ctx = _new_context(ssl.PROTOCOL_TLS_CLIENT, backend)
     if pki is not None:
         ctx.load_verify_locations(cafile=pki.ca_file)
         if cert is not None:
@@ -39,15 +45,16 @@ def client_context(
 
 
 def server_context(
-    backend: tlsapi.Backend,
+    backend: tlsapi.Backend | None,
     pki: PKI,
     *,
     leaf: str = DEFAULT_LEAF,
     version: ssl.TLSVersion | None = None,
     verify_mode: ssl.VerifyMode | None = None,
 ) -> Any:
-    """A server context of ``backend`` serving ``leaf`` (and trusting the root, for client certificates)."""
-    ctx = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
+    """A server context of ``backend`` (``None``: the stdlib ``ssl``) serving ``leaf`` (and trusting the
+    root, for client certificates)."""
+    ctx = _new_context(ssl.PROTOCOL_TLS_SERVER, backend)
     ctx.load_cert_chain(pki[leaf].certfile)
     if verify_mode is not None:
         ctx.load_verify_locations(cafile=pki.ca_file)
@@ -55,6 +62,21 @@ def server_context(
     if version is not None:
         ctx.minimum_version = ctx.maximum_version = version
     return ctx
+
+
+def reference_client_context(
+    pki: PKI, *, cert: str | None = None, version: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
+    """A client context of the stdlib ``ssl`` module (the reference peer, whatever the backend under test)."""
+    return client_context(None, pki, cert=cert, version=version)  # type: ignore[no-any-return]
+
+
+def reference_server_context(
+    pki: PKI, *, leaf: str = DEFAULT_LEAF, version: ssl.TLSVersion | None = None,
+    verify_mode: ssl.VerifyMode | None = None,
+) -> ssl.SSLContext:
+    """A server context of the stdlib ``ssl`` module (the reference peer)."""
+    return server_context(None, pki, leaf=leaf, version=version, verify_mode=verify_mode)  # type: ignore[no-any-return]
 
 
 class Stalled(AssertionError):
@@ -88,6 +110,8 @@ class BIOPair:
         session: Any = None,
     ) -> None:
         self.c_in, self.c_out, self.s_in, self.s_out = (tlsapi.MemoryBIO() for _ in range(4))
+        #: Every byte the server has sent (the wire as the client receives it).
+        self.server_sent = bytearray()
         self.client = client_ctx.wrap_bio(self.c_in, self.c_out, server_hostname=server_hostname,
                                           session=session)
         self.server = server_ctx.wrap_bio(self.s_in, self.s_out, server_side=True)
@@ -100,6 +124,8 @@ class BIOPair:
             if data:
                 dst.write(data)
                 moved = True
+                if src is self.s_out:
+                    self.server_sent += data
         return moved
 
     def handshake(self, max_rounds: int = 100) -> HandshakeResult:
@@ -172,6 +198,13 @@ def check_error(exc: BaseException | None, name: str) -> Any:
     assert isinstance(exc, expected_tlsapi), (
         f"{type(exc).__module__}.{type(exc).__name__} is an ssl.{name} but not a tlsapi.{name}"
     )
+    return exc
+
+
+def check_reference_error(exc: BaseException | None, name: str) -> Any:
+    """Assert the reference peer (the stdlib ``ssl``) raised ``ssl.<name>`` and return it."""
+    assert exc is not None, f"expected the reference peer to raise ssl.{name}, but it did not"
+    assert isinstance(exc, getattr(ssl, name)), f"the reference peer raised {exc!r}, not ssl.{name}"
     return exc
 
 
@@ -292,6 +325,11 @@ def set_groups(ctx: Any, groups: list[str]) -> bool:
     except NotImplementedError:  # UnsupportedFeatureError: it cannot restrict to these groups
         return False
     return True
+
+
+def can_force_group(backend: tlsapi.Backend, group: str) -> bool:
+    """Whether ``backend``'s ``set_groups`` can restrict a context to ``group`` alone."""
+    return set_groups(tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend), [group])
 
 
 def negotiated_group(conn: Any) -> str | None:

@@ -184,12 +184,27 @@ class Cell:
 
         names = {self.client, self.server} - {OPENSSL_PEER}
         credited = next(iter(names)) if len(names) == 1 and run.is_subject(next(iter(names))) else None
+        if credited is None and self.group is not None and len(names) == 2:
+            credited = self._credited_for_group(run)
         missing = tuple(
             c for c in needed for b in self.backends if b is not None and c not in b.capabilities()
         )
         interop = {"client": self.client, "server": self.server, "version": self.version.name,
                    "group": self.group or "default"}
         return ItemMeta(credited, caps, tuple(dict.fromkeys(missing)), interop)
+
+    def _credited_for_group(self, run: Any) -> str | None:
+        """A group cell between two backends is credited to the side under test that cannot force the group
+        itself (no ``set_groups`` for it) when the other side can: negotiating it with a peer that insists
+        on it is how such a backend is certified for the group."""
+        from .harness import can_force_group
+
+        assert self.group is not None
+        for mine, other in ((self.client_backend, self.server_backend), (self.server_backend, self.client_backend)):
+            if (run.is_subject(mine.name) and not can_force_group(mine, self.group)
+                    and can_force_group(other, self.group)):
+                return str(mine.name)
+        return None
 
 
 def matrix_cells(peers: list[Any], subjects: list[Any]) -> list[Any]:

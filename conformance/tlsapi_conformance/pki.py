@@ -66,6 +66,11 @@ BAD_CASES: dict[str, BadCase] = {
     "ca-false-intermediate": BadCase("ca-false-intermediate", 79, "invalid CA certificate"),
     "wrong-eku": BadCase("wrong-eku", 26, "unsuitable certificate purpose"),
     "name-constraints": BadCase("name-constraints", 47, "permitted subtree violation"),
+    # A partial wildcard (``f*.example.com``) never matches: CPython sets X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS.
+    "partial-wildcard": BadCase(
+        "partial-wildcard", 62, "Hostname mismatch, certificate is not valid for 'foo.example.com'.",
+        "foo.example.com",
+    ),
 }
 
 
@@ -162,6 +167,7 @@ class _Builder:
         not_after: datetime.timedelta = datetime.timedelta(days=30),
         name_constraints: x509.NameConstraints | None = None,
         pss: bool = False,
+        authority_key_id: bool = True,
     ) -> x509.Certificate:
         issuer_name = issuer[0].subject if issuer else _name(subject)
         signing_key = issuer[1] if issuer else key
@@ -176,7 +182,7 @@ class _Builder:
             .not_valid_after(self.now + not_after)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         )
-        if issuer is not None:
+        if issuer is not None and authority_key_id:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False
             )
@@ -255,15 +261,15 @@ def generate(directory: Path) -> PKI:
         cert = b.certificate(f"tlsapi conformance {name}", key, chain_issuer, **kwargs)  # type: ignore[arg-type]
         creds[name] = b.write(name, cert, key, chain)
 
-    # Good leaves, one per key type.
-    leaf("ecdsa-p256", ec_key())
-    leaf("ecdsa-p384", ec_key(ec.SECP384R1()))
-    leaf("rsa-2048", b.rsa_key("leaf"))
-    leaf("ed25519", ed25519.Ed25519PrivateKey.generate())
+    # Good leaves, one per key type; serverAuth and clientAuth, so each also serves as a client certificate.
+    leaf("ecdsa-p256", ec_key(), eku=both)
+    leaf("ecdsa-p384", ec_key(ec.SECP384R1()), eku=both)
+    leaf("rsa-2048", b.rsa_key("leaf"), eku=both)
+    leaf("ed25519", ed25519.Ed25519PrivateKey.generate(), eku=both)
     pss_ca_key = b.rsa_key("pss-issuer")
     pss_ca = b.certificate("tlsapi conformance RSA-PSS intermediate CA", pss_ca_key, (root_cert, root_key),
                            ca=True, path_length=0)
-    leaf("rsa-pss", b.rsa_key("leaf"), (pss_ca, pss_ca_key), (pss_ca,), pss=True)
+    leaf("rsa-pss", b.rsa_key("leaf"), (pss_ca, pss_ca_key), (pss_ca,), pss=True, eku=both)
     leaf("client", ec_key(), eku=(ExtendedKeyUsageOID.CLIENT_AUTH,),
          sans=_sans(("client.example",), ()))
     # A second good leaf for the SNI callback to switch to.
@@ -294,6 +300,9 @@ def generate(directory: Path) -> PKI:
                                               excluded_subtrees=None),
     )
     leaf("name-constraints", ec_key(), (nc_inter, nc_key), (nc_inter,), eku=both, sans=_sans(("localhost",), ()))
+    leaf("partial-wildcard", ec_key(), eku=both, sans=_sans(("f*.example.com",), ()))
+    # Valid unless VERIFY_X509_STRICT is set: RFC 5280 requires the authority key identifier.
+    leaf("no-authority-key-id", ec_key(), authority_key_id=False)
     return pki
 
 

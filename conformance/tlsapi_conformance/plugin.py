@@ -110,6 +110,7 @@ class ConformanceRun:
     report: Report | None = None
     _outcomes: dict[str, _Outcome] = field(default_factory=dict)
     _meta: dict[str, ItemMeta] = field(default_factory=dict)
+    _deselected: int = 0
     _started: float = field(default_factory=time.monotonic)
 
     # -- participants -------------------------------------------------------------------------------------
@@ -134,6 +135,9 @@ class ConformanceRun:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[RUN_KEY] = self
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self._deselected += len(items)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -201,18 +205,33 @@ class ConformanceRun:
                 outcome=state.outcome, duration=round(state.duration, 4), message=state.message,
                 interop=meta.interop,
             ))
-        self.report = build_report(self.backends, self.results, time.monotonic() - self._started)
+        self.report = build_report(self.backends, self.results, time.monotonic() - self._started,
+                                   self._partial_reason(session))
         for path in self.reports:
             self.report.write(path)
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.report is None:
-            return
-        terminalreporter.write_sep("=", "tlsapi conformance")
-        for line in self.report.to_text().splitlines():
-            terminalreporter.write_line(line)
-        for path in self.reports:
-            terminalreporter.write_line(f"report written to {path}")
+    def _partial_reason(self, session: pytest.Session) -> str:
+        """Why the run does not cover every case ("" when it does)."""
+        reasons = []
+        if self._deselected:
+            reasons.append(f"{self._deselected} cases deselected")
+        unfinished = sum(1 for nodeid in self._meta if nodeid not in self._outcomes)
+        if unfinished:
+            reasons.append(f"{unfinished} cases did not run")
+        if session.shouldstop or session.shouldfail:
+            reasons.append("the run stopped early")
+        return ", ".join(reasons)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
+        """The tables and verdicts before pytest's failure tracebacks: they are what a reader needs first."""
+        if self.report is not None:
+            terminalreporter.write_sep("=", "tlsapi conformance")
+            for line in self.report.to_text().splitlines():
+                terminalreporter.write_line(line)
+            for path in self.reports:
+                terminalreporter.write_line(f"report written to {path}")
+        return (yield)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

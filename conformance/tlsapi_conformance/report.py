@@ -1,10 +1,12 @@
 """The certification report: per backend and capability passed / failed / not declared, the interop
 matrix, and a verdict. Rendered as a terminal table, JSON, Markdown or HTML.
 
-Certification rule: a backend is certified when no test of a capability it declares failed. A test of an
-undeclared capability is "not declared" (not run, not a failure). Cross-backend interop cells are shown in
-the matrix; they are credited to a backend only when its peer is itself or the ``openssl`` binary (the
-reference), so a broken backend cannot fail another one's certification.
+Certification rule: a backend is certified when no test of a capability it declares failed, in a complete
+run. A run with deselected or unfinished cases (``-k``, ``-x``, an interruption) is PARTIAL, never
+CERTIFIED. A test of an undeclared capability is "not declared" (not run, not a failure). Cross-backend
+interop cells are shown in the matrix; they are credited to a backend against itself or the ``openssl``
+binary (the reference), and a key-exchange group cell also to a backend that cannot force the group itself
+(no ``set_groups`` for it) when its peer can.
 """
 
 from __future__ import annotations
@@ -22,7 +24,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tlsapi import Backend
 
-PASSED, FAILED, NOT_DECLARED, SKIPPED, NO_TESTS = "passed", "failed", "not declared", "skipped", "no tests"
+PASSED, FAILED, NOT_DECLARED, SKIPPED, NO_TESTS = "passed", "failed", "not declared", "skipped", "untested"
+CERTIFIED, PARTIAL, NOT_CERTIFIED = "CERTIFIED", "PARTIAL", "NOT CERTIFIED"
+
+#: What every column and cell of the tables means (printed under them).
+LEGEND = (
+    ("declared", "yes: the backend declares the capability; no: it does not, and must then refuse the "
+                 "feature with UnsupportedFeatureError (core checks the refusal)"),
+    ("status", "passed: every case that ran passed; FAILED: at least one failed; not declared: not claimed, "
+               "its cases were not run; untested: declared, but no case ran (deselected, or an optional API "
+               "such as set_groups is missing); skipped: the environment could not run its cases"),
+    ("ran", "cases run and credited to this backend (passed + failed); interop cells count against itself, "
+            "the openssl binary, or for a group a peer backend that forces it"),
+    ("not run", "cases not run because this backend or its interop peer lacks a capability or API they need"),
+    ("skipped", "cases the environment could not run (no IPv6, no openssl binary)"),
+    ("matrix", "'6/6 n3': 6 of the 6 cells that ran passed and 3 were not run (not declared by one side); "
+               "FAIL: a cell failed; -: no cell"),
+    ("verdict", "CERTIFIED: complete run, no failure; PARTIAL: cases were deselected or did not run (-k, -x), "
+                "nothing is certified; NOT CERTIFIED: a declared capability failed"),
+)
 
 
 @dataclass
@@ -40,6 +60,7 @@ class CaseResult:
 class CapabilityRow:
     capability: str
     status: str
+    declared: bool = False
     passed: int = 0
     failed: int = 0
     not_declared: int = 0
@@ -56,6 +77,8 @@ class BackendVerdict:
     certified: bool
     certified_for: list[str]
     failed_capabilities: list[str]
+    verdict: str = NOT_CERTIFIED
+    passed_capabilities: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -64,17 +87,21 @@ class Report:
     results: list[CaseResult]
     duration: float
     environment: dict[str, str] = field(default_factory=dict)
+    #: Why the run is partial ("" for a complete run): deselected or unfinished cases.
+    partial: str = ""
 
     # -- derived ------------------------------------------------------------------------------------------
 
     @property
-    def interop_failed(self) -> bool:
-        return any(r.interop and r.outcome == FAILED for r in self.results)
+    def ok(self) -> bool:
+        """No case failed and no backend is NOT CERTIFIED (a PARTIAL run without failures is ok, and still
+        certifies nothing)."""
+        return not self.failures() and all(b.verdict != NOT_CERTIFIED for b in self.backends)
 
     @property
-    def ok(self) -> bool:
-        """Every backend certified and every interop cell that ran passed."""
-        return all(b.certified for b in self.backends) and not self.interop_failed
+    def outcome(self) -> str:
+        """``PASS``, ``PARTIAL`` (ok, but not every case ran) or ``FAIL``."""
+        return "FAIL" if not self.ok else PARTIAL if self.partial else "PASS"
 
     def matrix(self) -> tuple[list[str], list[str], dict[tuple[str, str], Counter[str]]]:
         """Clients, servers and per-cell outcome counts of the interop matrix."""
@@ -100,6 +127,7 @@ class Report:
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)
         data["ok"] = self.ok
+        data["summary"] = self.summary()
         clients, servers, cells = self.matrix()
         data["interop_matrix"] = {
             "clients": clients, "servers": servers,
@@ -107,30 +135,32 @@ class Report:
         }
         return json.dumps(data, indent=2)
 
+    def summary(self) -> str:
+        """One line: every backend's verdict, then the run's outcome."""
+        verdicts = ", ".join(f"{v.name} {v.verdict}" for v in self.backends)
+        cases = Counter(r.outcome for r in self.results)
+        counts = ", ".join(f"{cases[k]} {k}" for k in (PASSED, FAILED, NOT_DECLARED, SKIPPED) if cases[k])
+        partial = f" [PARTIAL: {self.partial}]" if self.partial else ""
+        return f"tlsapi conformance: {verdicts}; {self.outcome} ({counts}) in {self.duration:.1f} s{partial}"
+
     def to_text(self) -> str:
-        lines: list[str] = []
+        """The tables and verdicts first (the first screen), then the matrix, the legend and the failures."""
+        lines: list[str] = [self.summary(), ""]
         for verdict in self.backends:
             lines.append(f"backend {verdict.name} {verdict.version}: {verdict.description}")
-            rows: list[tuple[str, ...]] = [("capability", "status", "passed", "failed", "not declared", "skipped")]
-            rows += [(r.capability, r.status.upper() if r.status == FAILED else r.status, str(r.passed),
-                      str(r.failed), str(r.not_declared), str(r.skipped)) for r in verdict.capabilities]
-            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-            for index, row in enumerate(rows):
-                lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-                if index == 0:
-                    lines.append("  " + "  ".join("-" * w for w in widths))
-            lines.append(f"  verdict: {_verdict_text(verdict)}")
+            lines += ["  " + row for row in _align([_HEADER, *(_row_cells(r) for r in _shown(verdict))])]
+            lines.append(f"  verdict: {_verdict_text(verdict, self.partial)}")
             lines.append("")
         clients, servers, cells = self.matrix()
         if cells:
-            lines.append("interop matrix (rows: client, columns: server; passed/run, n = not declared)")
-            header = ["client \\ server", *servers]
-            grid: list[list[str]] = [header, *([c, *(_cell_text(cells.get((c, s))) for s in servers)]
-                                               for c in clients)]
-            widths = [max(len(row[i]) for row in grid) for i in range(len(header))]
-            for grid_row in grid:
-                lines.append("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(grid_row)).rstrip())
+            lines.append("interop matrix (rows: client, columns: server)")
+            grid = [["client \\ server", *servers],
+                    *([c, *(_cell_text(cells.get((c, s))) for s in servers)] for c in clients)]
+            lines += ["  " + row for row in _align(grid, rule=False)]
             lines.append("")
+        lines.append("legend:")
+        lines += [f"  {name:<9} {text}" for name, text in LEGEND]
+        lines.append("")
         failures = self.failures()
         if failures:
             lines.append(f"failures ({len(failures)}):")
@@ -138,21 +168,24 @@ class Report:
                 lines.append(f"  {result.nodeid}")
                 lines.append(f"      {result.message.splitlines()[0] if result.message else ''}"[:200])
             lines.append("")
-        lines.append(f"overall: {'PASS' if self.ok else 'FAIL'} in {self.duration:.1f} s")
+        lines.append(self.summary())
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         out = ["# tlsapi conformance report", ""]
-        out.append(f"Overall: **{'PASS' if self.ok else 'FAIL'}** ({self.duration:.1f} s; "
+        out.append(f"Overall: **{self.outcome}** ({self.duration:.1f} s; "
                    + ", ".join(f"{k} {v}" for k, v in self.environment.items()) + ")")
+        if self.partial:
+            out.append(f"\n**PARTIAL run** ({self.partial}): nothing is certified.")
         out.append("")
         for verdict in self.backends:
             out += [f"## {verdict.name} {verdict.version}", "", verdict.description, "",
-                    f"**Verdict:** {_verdict_text(verdict)}", "",
-                    "| capability | status | passed | failed | not declared | skipped |",
-                    "|---|---|---:|---:|---:|---:|"]
-            out += [f"| {r.capability} | {_md_status(r.status)} | {r.passed} | {r.failed} | {r.not_declared} "
-                    f"| {r.skipped} |" for r in verdict.capabilities]
+                    f"**Verdict:** {_verdict_text(verdict, self.partial)}", "",
+                    "| " + " | ".join(_HEADER) + " |", "|---|---|---|---:|---:|---:|---:|---:|"]
+            for row in _shown(verdict):
+                row_cells = _row_cells(row)
+                row_cells[2] = _md_status(row.status)
+                out.append("| " + " | ".join(row_cells) + " |")
             out.append("")
         clients, servers, cells = self.matrix()
         if cells:
@@ -162,6 +195,7 @@ class Report:
             out += [f"| {c} | " + " | ".join(_cell_text(cells.get((c, s))) for s in servers) + " |"
                     for c in clients]
             out.append("")
+        out += ["## Legend", ""] + [f"- **{name}**: {text}" for name, text in LEGEND] + [""]
         failures = self.failures()
         if failures:
             out += ["## Failures", ""]
@@ -178,17 +212,16 @@ class Report:
         parts = ["<!doctype html><html><head><meta charset='utf-8'><title>tlsapi conformance report</title>",
                  "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin:1em 0}"
                  "td,th{border:1px solid #999;padding:2px 8px}</style></head><body>",
-                 f"<h1>tlsapi conformance report: {'PASS' if self.ok else 'FAIL'}</h1>",
+                 f"<h1>tlsapi conformance report: {self.outcome}</h1>",
                  f"<p>{self.duration:.1f} s; " + esc(", ".join(f"{k} {v}" for k, v in self.environment.items()))
                  + "</p>"]
         for verdict in self.backends:
             parts.append(f"<h2>{esc(verdict.name)} {esc(verdict.version)}</h2><p>{esc(verdict.description)}</p>")
-            parts.append(f"<p><b>Verdict:</b> {esc(_verdict_text(verdict))}</p><table><tr><th>capability</th>"
-                         "<th>status</th><th>passed</th><th>failed</th><th>not declared</th><th>skipped</th></tr>")
-            for r in verdict.capabilities:
-                parts.append(f"<tr style='background:{colour.get(r.status, '#fff')}'><td>{esc(r.capability)}</td>"
-                             f"<td>{esc(r.status)}</td><td>{r.passed}</td><td>{r.failed}</td>"
-                             f"<td>{r.not_declared}</td><td>{r.skipped}</td></tr>")
+            parts.append(f"<p><b>Verdict:</b> {esc(_verdict_text(verdict, self.partial))}</p><table><tr>"
+                         + "".join(f"<th>{esc(h)}</th>" for h in _HEADER) + "</tr>")
+            for r in _shown(verdict):
+                parts.append(f"<tr style='background:{colour.get(r.status, '#fff')}'>"
+                             + "".join(f"<td>{esc(c)}</td>" for c in _row_cells(r)) + "</tr>")
             parts.append("</table>")
         clients, servers, cells = self.matrix()
         if cells:
@@ -203,6 +236,8 @@ class Report:
                     parts.append(f"<td style='background:{colour[status]}'>{esc(_cell_text(counts))}</td>")
                 parts.append("</tr>")
             parts.append("</table>")
+        parts.append("<h2>Legend</h2><dl>" + "".join(f"<dt>{esc(n)}</dt><dd>{esc(t)}</dd>" for n, t in LEGEND)
+                     + "</dl>")
         failures = self.failures()
         if failures:
             parts.append("<h2>Failures</h2><ul>")
@@ -220,12 +255,39 @@ class Report:
         target.write_text(text + "\n", encoding="utf-8")
 
 
-def _verdict_text(verdict: BackendVerdict) -> str:
-    head = "CERTIFIED" if verdict.certified else "NOT CERTIFIED"
-    text = f"{head}; certified for: {', '.join(verdict.certified_for) or 'nothing'}"
-    if verdict.failed_capabilities:
-        text += f"; failed: {', '.join(verdict.failed_capabilities)}"
-    return text
+_HEADER = ["capability", "declared", "status", "ran", "passed", "failed", "not run", "skipped"]
+
+
+def _row_cells(row: CapabilityRow) -> list[str]:
+    status = row.status.upper() if row.status == FAILED else row.status
+    return [row.capability, "yes" if row.declared else "no", status, str(row.passed + row.failed),
+            str(row.passed), str(row.failed), str(row.not_declared), str(row.skipped)]
+
+
+def _shown(verdict: BackendVerdict) -> list[CapabilityRow]:
+    """The rows worth a line: declared, or with cases (an undeclared capability without cases is noise)."""
+    return [r for r in verdict.capabilities if r.declared or r.passed or r.failed or r.not_declared or r.skipped]
+
+
+def _align(rows: Sequence[Sequence[str]], rule: bool = True) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _verdict_text(verdict: BackendVerdict, partial: str = "") -> str:
+    untested = [r.capability for r in verdict.capabilities if r.declared and r.status in (NO_TESTS, SKIPPED)]
+    # A declared capability no case exercised is never certified: say so next to the verdict.
+    tail = f"; declared but not tested: {', '.join(untested)}" if untested and not partial else ""
+    if verdict.verdict == CERTIFIED:
+        return f"CERTIFIED; certified for: {', '.join(verdict.certified_for) or 'nothing'}{tail}"
+    passed = ", ".join(verdict.passed_capabilities) or "nothing"
+    if verdict.verdict == PARTIAL:
+        return f"PARTIAL ({partial}): no failure in what ran (passed: {passed}); nothing is certified"
+    text = f"NOT CERTIFIED; failed: {', '.join(verdict.failed_capabilities)}; passed: {passed}{tail}"
+    return text + (f" (PARTIAL run: {partial})" if partial else "")
 
 
 def _md_status(status: str) -> str:
@@ -244,8 +306,11 @@ def _cell_text(counts: Counter[str] | None) -> str:
     return text
 
 
-def build_report(backends: Sequence[Backend], results: list[CaseResult], duration: float) -> Report:
-    """Aggregate case results into per-backend capability rows and verdicts."""
+def build_report(
+    backends: Sequence[Backend], results: list[CaseResult], duration: float, partial: str = ""
+) -> Report:
+    """Aggregate case results into per-backend capability rows and verdicts (``partial``: why the run did not
+    cover every case, which makes every verdict at best PARTIAL)."""
     from tlsapi import Capability
 
     verdicts = []
@@ -255,8 +320,8 @@ def build_report(backends: Sequence[Backend], results: list[CaseResult], duratio
         for capability in Capability:
             mine = [r for r in results if r.backend == backend.name and capability.value in r.capabilities]
             counts = Counter(r.outcome for r in mine)
-            row = CapabilityRow(capability.value, "", counts[PASSED], counts[FAILED], counts[NOT_DECLARED],
-                                counts[SKIPPED])
+            row = CapabilityRow(capability.value, "", capability in declared, counts[PASSED], counts[FAILED],
+                                counts[NOT_DECLARED], counts[SKIPPED])
             if capability not in declared:
                 row.status = NOT_DECLARED
             elif row.failed:
@@ -264,14 +329,17 @@ def build_report(backends: Sequence[Backend], results: list[CaseResult], duratio
             elif row.passed:
                 row.status = PASSED
             else:
-                row.status = NO_TESTS if not mine else SKIPPED
+                row.status = SKIPPED if mine and counts[SKIPPED] == len(mine) else NO_TESTS
             rows.append(row)
         failed = [r.capability for r in rows if r.status == FAILED]
+        passed = [r.capability for r in rows if r.status == PASSED]
+        certified = not failed and bool(passed) and not partial
         verdicts.append(BackendVerdict(
             name=backend.name, version=backend.version, description=backend.description,
-            declared=[c.value for c in Capability if c in declared], capabilities=rows,
-            certified=not failed and any(r.status == PASSED for r in rows),
-            certified_for=[r.capability for r in rows if r.status == PASSED], failed_capabilities=failed,
+            declared=[c.value for c in Capability if c in declared], capabilities=rows, certified=certified,
+            certified_for=passed if certified else [], failed_capabilities=failed,
+            verdict=CERTIFIED if certified else NOT_CERTIFIED if failed or not passed else PARTIAL,
+            passed_capabilities=passed,
         ))
     from .interop import openssl_version
 
@@ -281,4 +349,4 @@ def build_report(backends: Sequence[Backend], results: list[CaseResult], duratio
         "ssl": ssl.OPENSSL_VERSION,
         "openssl peer": ".".join(map(str, version)) if version else "absent",
     }
-    return Report(verdicts, results, round(duration, 2), environment)
+    return Report(verdicts, results, round(duration, 2), environment, partial)

@@ -20,12 +20,15 @@ from tlsapi_conformance.harness import (
     group_test_leaf,
     negotiated_group,
     not_declared,
+    reference_server_context,
     server_context,
     set_groups,
 )
 from tlsapi_conformance.pki import PKI
+from tlsapi_conformance.plugin import get_run
 
 Capability = tlsapi.Capability
+GROUP_CAPABILITY = {name: capability for capability, name in GROUP_CAPABILITIES.items()}
 
 # -- ALPN -------------------------------------------------------------------------------------------------
 
@@ -175,8 +178,10 @@ def test_keylog_nss_format(
 
 # -- post-handshake authentication ------------------------------------------------------------------------
 
+_PHA_PREREQUISITES = (Capability.TLSv1_3, Capability.CLIENT_AUTH, Capability.CLIENT_CERT)
 
-@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=(Capability.TLSv1_3, Capability.CLIENT_AUTH))
+
+@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=_PHA_PREREQUISITES)
 def test_post_handshake_auth(backend: tlsapi.Backend, pki: PKI) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
     server.post_handshake_auth = True
@@ -190,7 +195,7 @@ def test_post_handshake_auth(backend: tlsapi.Backend, pki: PKI) -> None:
     assert pair.server.getpeercert(binary_form=True) == pki.client.der
 
 
-@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=(Capability.TLSv1_3, Capability.CLIENT_AUTH))
+@pytest.mark.capability(Capability.POST_HANDSHAKE_AUTH, requires=_PHA_PREREQUISITES)
 def test_post_handshake_auth_not_enabled_by_client(backend: tlsapi.Backend, pki: PKI) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_OPTIONAL)
     server.post_handshake_auth = True
@@ -279,15 +284,46 @@ def test_group(backend: tlsapi.Backend, pki: PKI, group: str, version: ssl.TLSVe
         assert reported in (None, group), f"negotiated {reported!r}, restricted to {group!r}"
 
 
-@pytest.mark.capability(
-    Capability.HELLO_RETRY_REQUEST,
-    requires=(Capability.TLSv1_3, Capability.GROUP_X25519, Capability.GROUP_SECP256R1),
-)
-def test_hello_retry_request(backend: tlsapi.Backend, pki: PKI) -> None:
-    """The client's first key share (x25519) is refused by a secp256r1-only server: HRR, then success."""
-    client = client_context(backend, pki, version=ssl.TLSVersion.TLSv1_3)
+#: The ServerHello.random of a HelloRetryRequest (RFC 8446, 4.1.3): how the case sees one on the wire.
+_HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+#: The reference server restricted to one group, in the ``set_ecdh_curve`` spelling.
+_REFERENCE_CURVES = {"secp256r1": "prime256v1", "x25519": "X25519", "secp384r1": "secp384r1"}
+
+
+@pytest.mark.capability(Capability.HELLO_RETRY_REQUEST, requires=(Capability.TLSv1_3,))
+def test_hello_retry_request_client(backend: tlsapi.Backend, pki: PKI) -> None:
+    """The backend's client, with its default groups, against the reference server accepting one group
+    only: when its first key share is refused it answers the HelloRetryRequest (tried per group until the
+    server sends one)."""
+    declared = backend.capabilities()
+    for group, curve in _REFERENCE_CURVES.items():
+        if GROUP_CAPABILITY[group] not in declared:
+            continue
+        server = reference_server_context(pki)
+        server.set_ecdh_curve(curve)
+        pair = BIOPair(client_context(backend, pki, version=ssl.TLSVersion.TLSv1_3), server).connect()
+        if _HRR_RANDOM in pair.server_sent:
+            pair.exchange()
+            assert negotiated_group(pair.client) in (None, group)
+            return
+    not_declared("the client's first key share is in every group the reference server could be limited to")
+
+
+@pytest.mark.capability(Capability.HELLO_RETRY_REQUEST, requires=(Capability.TLSv1_3, Capability.GROUP_SECP256R1))
+def test_hello_retry_request_server(backend: tlsapi.Backend, pki: PKI, request: pytest.FixtureRequest) -> None:
+    """A client offering x25519 then secp256r1 (one key share, x25519) to the backend's server restricted to
+    secp256r1: the server sends a HelloRetryRequest. The client is any installed backend (this one
+    included) whose ``set_groups`` takes both."""
     server = server_context(backend, pki)
-    if not (set_groups(client, ["x25519", "secp256r1"]) and set_groups(server, ["secp256r1"])):
-        not_declared("set_groups() cannot offer x25519 then secp256r1")
+    if not set_groups(server, ["secp256r1"]):
+        not_declared("the server cannot be restricted to secp256r1 (set_groups)")
+    for peer in get_run(request.config).peers():
+        client = client_context(peer, pki, version=ssl.TLSVersion.TLSv1_3)
+        if Capability.GROUP_X25519 in peer.capabilities() and set_groups(client, ["x25519", "secp256r1"]):
+            break
+    else:
+        not_declared("no installed backend can offer x25519 then secp256r1 as a client")
     pair = BIOPair(client, server).connect()
-    assert negotiated_group(pair.client) in (None, "secp256r1")
+    assert _HRR_RANDOM in pair.server_sent, "the server accepted a key share in a group it was not limited to"
+    pair.exchange()
+    assert negotiated_group(pair.server) in (None, "secp256r1")

@@ -13,22 +13,34 @@ from tlsapi_conformance.harness import (
     BIOPair,
     ThreadedServer,
     check_error,
+    check_reference_error,
     client_context,
     recv_exactly,
+    reference_client_context,
+    reference_server_context,
     server_context,
     tls_client,
 )
 from tlsapi_conformance.pki import BAD_CASES, GOOD_NAMES, PKI, BadCase
 
 Capability = tlsapi.Capability
+_BAD_CLIENT_CERTS = ["expired", "untrusted-root", "self-signed"]
 
 
-def _check_verify_error(exc: BaseException | None, case: BadCase) -> None:
+def _check_verify_error(exc: BaseException | None, case: BadCase) -> Any:
+    """What code branches on (core): the class, ``reason``, ``library``, ``errno`` and the message prefix."""
     error = check_error(exc, "SSLCertVerificationError")
     assert isinstance(exc, ValueError), "SSLCertVerificationError is also a ValueError"
     assert error.reason == "CERTIFICATE_VERIFY_FAILED", error
     assert error.library == "SSL", error
     assert error.errno == ssl.SSL_ERROR_SSL, error
+    assert "certificate verify failed" in str(error), str(error)
+    return error
+
+
+def _check_verify_diagnostics(exc: BaseException | None, case: BadCase) -> None:
+    """OpenSSL's own ``verify_code`` and ``verify_message`` (the VERIFY_DIAGNOSTICS capability)."""
+    error = check_error(exc, "SSLCertVerificationError")
     assert error.verify_code == case.verify_code, (
         f"verify_code {error.verify_code} ({error.verify_message!r}), expected {case.verify_code} "
         f"({case.verify_message!r})"
@@ -37,16 +49,26 @@ def _check_verify_error(exc: BaseException | None, case: BadCase) -> None:
     assert f"certificate verify failed: {case.verify_message}" in str(error), str(error)
 
 
-@pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))
-def test_bad_server_certificate(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> None:
+def _bad_server_handshake(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> Any:
     pair = BIOPair(client_context(backend, pki), server_context(backend, pki, leaf=case.credential),
                    server_hostname=case.server_hostname)
-    result = pair.handshake()
+    return pair.handshake()
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))
+def test_bad_server_certificate(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> None:
+    result = _bad_server_handshake(backend, pki, case)
     _check_verify_error(result.client_error, case)
     # The server learns of it from the client's alert: an SSLError, never a verification error.
     server_error = check_error(result.server_error, "SSLError")
     assert not isinstance(server_error, ssl.SSLCertVerificationError), server_error
     assert str(server_error.reason).startswith(("SSLV3_ALERT_", "TLSV1_ALERT_")), server_error
+
+
+@pytest.mark.capability(Capability.VERIFY_DIAGNOSTICS)
+@pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))
+def test_bad_server_certificate_diagnostics(backend: tlsapi.Backend, pki: PKI, case: BadCase) -> None:
+    _check_verify_diagnostics(_bad_server_handshake(backend, pki, case).client_error, case)
 
 
 @pytest.mark.parametrize("case", [BAD_CASES["expired"], BAD_CASES["wrong-host"]], ids=["expired", "wrong-host"])
@@ -99,19 +121,21 @@ def test_cadata_trust(backend: tlsapi.Backend, pki: PKI) -> None:
 
 
 # -- the server side: CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED and mutual TLS ---------------------------
+# CLIENT_AUTH (the server requests and verifies) is certified against the stdlib ``ssl`` as the client, and
+# CLIENT_CERT (the client presents) against the stdlib as the server, so each side is judged on its own.
 
 
 def test_server_cert_none_ignores_client_cert(backend: tlsapi.Backend, pki: PKI) -> None:
-    pair = BIOPair(client_context(backend, pki, cert="client"), server_context(backend, pki)).connect()
+    pair = BIOPair(reference_client_context(pki, cert="client"), server_context(backend, pki)).connect()
     assert pair.server.getpeercert() is None
     pair.exchange()
 
 
 @pytest.mark.capability(Capability.CLIENT_AUTH)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_mutual_tls(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+def test_server_verifies_client_certificate(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
-    pair = BIOPair(client_context(backend, pki, cert="client", version=version), server).connect()
+    pair = BIOPair(reference_client_context(pki, cert="client", version=version), server).connect()
     pair.exchange()
     peer = pair.server.getpeercert()
     assert dict(x[0] for x in peer["subject"])["commonName"] == "tlsapi conformance client"
@@ -119,16 +143,30 @@ def test_mutual_tls(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) 
     assert pair.server.getpeercert(binary_form=True) == pki.client.der
 
 
-@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.capability(Capability.CLIENT_CERT)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+def test_client_presents_certificate(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+    server = reference_server_context(pki, verify_mode=ssl.CERT_REQUIRED)
+    pair = BIOPair(client_context(backend, pki, cert="client", version=version), server).connect()
+    pair.exchange()
+    assert pair.server.getpeercert(binary_form=True) == pki.client.der
+
+
+@pytest.mark.parametrize(
+    "side",
+    [pytest.param("server", marks=pytest.mark.capability(Capability.CLIENT_AUTH), id="server-verifies"),
+     pytest.param("client", marks=pytest.mark.capability(Capability.CLIENT_CERT), id="client-presents")],
+)
+def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, side: str) -> None:
+    """Over real sockets, the backend on one side and the reference on the other."""
     def serve(tls: Any) -> Any:
         tls.sendall(b"ok")
         return tls.getpeercert(binary_form=True)
 
-    server_ctx = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
+    server_ctx = server_context(backend if side == "server" else None, pki, verify_mode=ssl.CERT_REQUIRED)
+    client_ctx = client_context(backend if side == "client" else None, pki, cert="client")
     with ThreadedServer(serve, server_ctx) as server:
-        with tls_client(server, client_context(backend, pki, cert="client", version=version)) as tls:
+        with tls_client(server, client_ctx) as tls:
             assert recv_exactly(tls, 2) == b"ok"
         assert server.result() == pki.client.der
 
@@ -137,7 +175,7 @@ def test_mutual_tls_socket(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVe
 @pytest.mark.parametrize("with_cert", [False, True], ids=["no-cert", "cert"])
 def test_cert_optional(backend: tlsapi.Backend, pki: PKI, with_cert: bool) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_OPTIONAL)
-    client = client_context(backend, pki, cert="client" if with_cert else None)
+    client = reference_client_context(pki, cert="client" if with_cert else None)
     pair = BIOPair(client, server).connect()
     pair.exchange()
     if with_cert:
@@ -150,7 +188,7 @@ def test_cert_optional(backend: tlsapi.Backend, pki: PKI, with_cert: bool) -> No
 @pytest.mark.parametrize("version", VERSIONS)
 def test_cert_required_without_client_cert(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
-    pair = BIOPair(client_context(backend, pki, version=version), server)
+    pair = BIOPair(reference_client_context(pki, version=version), server)
     result = pair.handshake()
     server_error = check_error(result.server_error, "SSLError")
     assert server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE", server_error
@@ -159,17 +197,22 @@ def test_cert_required_without_client_cert(backend: tlsapi.Backend, pki: PKI, ve
         with pytest.raises(ssl.SSLError) as info:
             pair.client.read(10)
         client_error = info.value
-    client_error = check_error(client_error, "SSLError")
+    client_error = check_reference_error(client_error, "SSLError")
     assert str(client_error.reason).startswith(("SSLV3_ALERT_", "TLSV13_ALERT_", "TLSV1_ALERT_")), client_error
 
 
-@pytest.mark.capability(Capability.CLIENT_AUTH)
-@pytest.mark.parametrize("name", ["expired", "untrusted-root", "self-signed"])
-def test_bad_client_certificate(backend: tlsapi.Backend, pki: PKI, name: str) -> None:
+def _bad_client_handshake(backend: tlsapi.Backend, pki: PKI, name: str) -> Any:
     server = server_context(backend, pki, verify_mode=ssl.CERT_REQUIRED)
-    pair = BIOPair(client_context(backend, pki, cert=name), server)
-    result = pair.handshake()
-    case = BAD_CASES[name]
-    error = check_error(result.server_error, "SSLCertVerificationError")
-    assert error.verify_code == case.verify_code, (error.verify_code, error.verify_message)
-    assert error.verify_message == case.verify_message
+    return BIOPair(reference_client_context(pki, cert=name), server).handshake()
+
+
+@pytest.mark.capability(Capability.CLIENT_AUTH)
+@pytest.mark.parametrize("name", _BAD_CLIENT_CERTS)
+def test_bad_client_certificate(backend: tlsapi.Backend, pki: PKI, name: str) -> None:
+    _check_verify_error(_bad_client_handshake(backend, pki, name).server_error, BAD_CASES[name])
+
+
+@pytest.mark.capability(Capability.VERIFY_DIAGNOSTICS, requires=(Capability.CLIENT_AUTH,))
+@pytest.mark.parametrize("name", _BAD_CLIENT_CERTS)
+def test_bad_client_certificate_diagnostics(backend: tlsapi.Backend, pki: PKI, name: str) -> None:
+    _check_verify_diagnostics(_bad_client_handshake(backend, pki, name).server_error, BAD_CASES[name])
