@@ -51,6 +51,7 @@ def test_peek_reads_what_the_stdlib_client_offers() -> None:
     assert 0x1301 in info.cipher_suites
     assert "x25519" in {spi.GROUP_NAMES.get(group) for group in info.groups}
     assert set(info.key_share_groups) <= set(info.groups)
+    assert {0, 10, 16, 43, 51} <= set(info.extensions)  # SNI, groups, ALPN, versions, key_share
 
 
 def test_peek_without_sni_or_alpn() -> None:

@@ -40,7 +40,8 @@ class ClientHelloInfo:
 
     ``versions`` holds the ``supported_versions`` extension (``0x0304`` is TLS 1.3), or the legacy version
     alone when the extension is absent. ``cipher_suites``, ``groups`` (``supported_groups``) and
-    ``key_share_groups`` are IANA code points; GREASE values are kept, as the client sent them.
+    ``key_share_groups`` are IANA code points, and ``extensions`` the extension types in order; GREASE values
+    are kept, as the client sent them.
     """
 
     server_name: str | None
@@ -49,6 +50,7 @@ class ClientHelloInfo:
     cipher_suites: tuple[int, ...]
     groups: tuple[int, ...]
     key_share_groups: tuple[int, ...]
+    extensions: tuple[int, ...]
 
 
 class _Reader:
@@ -126,11 +128,13 @@ def peek_client_hello(records: bytes) -> ClientHelloInfo | None:
     versions: tuple[int, ...] = (legacy_version,)
     groups: tuple[int, ...] = ()
     key_share_groups: tuple[int, ...] = ()
+    kinds: list[int] = []
     extensions = hello.vector(2) if not hello.done() else _Reader(b"")
     if not hello.done():
         raise ValueError("trailing bytes after the ClientHello extensions")
     while not extensions.done():
         kind = extensions.number(2)
+        kinds.append(kind)
         body = extensions.vector(2)
         if kind == _SERVER_NAME:
             server_name = _server_name(body)
@@ -142,7 +146,7 @@ def peek_client_hello(records: bytes) -> ClientHelloInfo | None:
             groups = body.u16_list(2)
         elif kind == _KEY_SHARE:
             key_share_groups = _key_share_groups(body)
-    return ClientHelloInfo(server_name, alpn, versions, cipher_suites, groups, key_share_groups)
+    return ClientHelloInfo(server_name, alpn, versions, cipher_suites, groups, key_share_groups, tuple(kinds))
 
 
 def _server_name(body: _Reader) -> str | None:

@@ -55,6 +55,7 @@ class Capability(enum.Enum):
     KEY_RSA_PSS = "RSA-PSS keys"
     KEY_ECDSA = "ECDSA keys"
     KEY_ED25519 = "Ed25519 keys"
+    ECH = "Encrypted Client Hello"
 
 
 GROUP_CAPABILITIES: dict[Capability, str] = {

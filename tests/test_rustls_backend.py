@@ -1,0 +1,211 @@
+"""The rustls backend over real loopback sockets against the stdlib's ``ssl`` as the independent peer.
+
+What rustls does not do by itself and the adapter adds (the SNI callback and the stdlib's ALPN rule through
+the ClientHello peek, close_notify told apart from "no data yet", the stdlib's error values), what it refuses
+honestly (client-certificate requests, sessions, channel binding), and its extension, Encrypted Client Hello.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import ssl
+import struct
+from typing import Any
+
+import pytest
+
+import tlsapi
+import tlsapi.spi as spi
+from tlsapi_conformance.harness import ThreadedServer, recv_exactly, tls_client
+from tlsapi_conformance.pki import PKI
+
+RUSTLS = tlsapi.get_backend("rustls") if "rustls" in {b.name for b in tlsapi.backends()} else None
+pytestmark = pytest.mark.skipif(
+    RUSTLS is None or not RUSTLS.is_available(),
+    reason=f"rustls backend unavailable: {RUSTLS.unavailable_reason if RUSTLS else 'not installed'}",
+)
+
+
+def _server(pki: PKI, leaf: str = "ecdsa-p256") -> Any:
+    context = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="rustls")
+    context.load_cert_chain(pki[leaf].certfile)
+    return context
+
+
+def _stdlib_client(pki: PKI) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki.ca_file))
+    return context
+
+
+def test_server_refuses_to_request_client_certificates(pki: PKI) -> None:
+    context = _server(pki)
+    for mode in (ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED):
+        with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
+            context.verify_mode = mode
+        assert context.verify_mode == ssl.CERT_NONE
+
+
+def test_sessions_and_channel_binding_are_refused(pki: PKI) -> None:
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    connection = client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="localhost")
+    assert connection.session is None and connection.session_reused is False
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        connection.session = object()
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="localhost", session=object())
+    with pytest.raises(ValueError, match="not implemented"):
+        connection.get_channel_binding("tls-exporter-bogus")
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        connection.get_channel_binding("tls-unique")
+
+
+def test_sni_callback_switches_certificate_for_a_stdlib_client(pki: PKI) -> None:
+    """rustls has no servername hook: the peeked name runs the callback, which serves another certificate."""
+    seen: list[str | None] = []
+    alternate = _server(pki, "alternate")
+    server = _server(pki)
+
+    def callback(connection: Any, name: str | None, context: Any) -> None:
+        seen.append(name)
+        connection.context = alternate
+
+    server.sni_callback = callback
+    with ThreadedServer(lambda tls: tls.sendall(b"ok"), server) as listener:
+        with tls_client(listener, _stdlib_client(pki), server_hostname="alternate.example") as tls:
+            assert recv_exactly(tls, 2) == b"ok"
+            assert tls.getpeercert(binary_form=True) == pki["alternate"].der
+        listener.result()
+    assert seen == ["alternate.example"]
+
+
+def test_sni_callback_alert_reaches_a_stdlib_client(pki: PKI) -> None:
+    """The callback's alert goes out before rustls sees the hello (over memory BIOs: the socket layer's
+    flushing of a final alert is another issue's)."""
+    server = _server(pki)
+    server.sni_callback = lambda connection, name, context: ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+    to_server, to_client = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+    client = _stdlib_client(pki).wrap_bio(to_client, to_server, server_hostname="localhost")
+    conn = server.wrap_bio(to_server, to_client, server_side=True)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    with pytest.raises(ssl.SSLError) as server_error:
+        conn.do_handshake()
+    assert server_error.value.reason == "CALLBACK_FAILED"
+    with pytest.raises(ssl.SSLError) as client_error:
+        client.do_handshake()
+    assert client_error.value.reason == "TLSV1_UNRECOGNIZED_NAME"
+
+
+def test_alpn_without_overlap_completes_as_the_stdlib_does(pki: PKI) -> None:
+    """rustls alone would send no_application_protocol; the stdlib's server goes on without ALPN."""
+    server = _server(pki)
+    server.set_alpn_protocols(["h2"])
+    client = _stdlib_client(pki)
+    client.set_alpn_protocols(["http/1.1"])
+    with ThreadedServer(lambda tls: (tls.sendall(b"ok"), tls.selected_alpn_protocol())[1], server) as listener:
+        with tls_client(listener, client) as tls:
+            assert recv_exactly(tls, 2) == b"ok"
+            assert tls.selected_alpn_protocol() is None
+        assert listener.result() is None
+
+
+def test_close_notify_is_told_apart_from_no_data(pki: PKI) -> None:
+    """Before the stdlib peer's close_notify ``read`` wants more; after it, ``read`` returns ``b""``."""
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    client.load_verify_locations(cafile=pki.ca_file)
+
+    def handler(tls: ssl.SSLSocket) -> None:
+        tls.sendall(b"x")
+        recv_exactly(tls, 1)
+        tls.unwrap()
+
+    stdlib_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    stdlib_server.load_cert_chain(pki.leaf().certfile)
+    with ThreadedServer(handler, stdlib_server) as listener:
+        raw = listener.connect()
+        incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+        conn = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        data = _drive(conn, raw, incoming, outgoing, lambda: conn.read(10))
+        assert data == b"x"
+        with pytest.raises(ssl.SSLWantReadError) as want:
+            conn.read(10)  # nothing received yet: not an end of stream
+        assert want.value.errno == ssl.SSL_ERROR_WANT_READ
+        conn.write(b"y")
+        raw.sendall(outgoing.read())
+        assert _drive(conn, raw, incoming, outgoing, lambda: conn.read(10)) == b""
+        conn.unwrap()  # the peer's close_notify is in: ours goes out and unwrap completes at once
+        raw.sendall(outgoing.read())
+        raw.close()
+        listener.result()
+
+
+def _drive(conn: Any, raw: Any, incoming: Any, outgoing: Any, operation: Any) -> Any:
+    """Run ``operation`` over the socket, feeding ``incoming`` until it stops wanting to read."""
+    while True:
+        try:
+            return operation()
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            data = raw.recv(65536)
+            if data:
+                incoming.write(data)
+            else:
+                incoming.write_eof()
+        finally:
+            pending = outgoing.read()
+            if pending:
+                raw.sendall(pending)
+
+
+def test_ragged_eof_from_a_stdlib_peer(pki: PKI) -> None:
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    client.load_verify_locations(cafile=pki.ca_file)
+    stdlib_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    stdlib_server.load_cert_chain(pki.leaf().certfile)
+    with ThreadedServer(lambda tls: tls.sendall(b"x"), stdlib_server) as listener:
+        with tls_client(listener, client, suppress_ragged_eofs=False) as tls:
+            assert recv_exactly(tls, 1) == b"x"
+            listener.result()  # the server closed its socket without close_notify
+            with pytest.raises(ssl.SSLEOFError) as info:
+                tls.recv(10)
+            assert info.value.reason == "UNEXPECTED_EOF_WHILE_READING"
+
+
+def _ech_config_list(public_name: bytes) -> bytes:
+    """An ECHConfigList (draft-ietf-tls-esni, version 0xfe0d): X25519 / HKDF-SHA256 / AES-128-GCM."""
+    public_key = bytes(range(1, 33))
+    contents = (b"\x07" + struct.pack(">HH", 0x0020, 32) + public_key  # config_id, DHKEM(X25519), key
+                + struct.pack(">HHH", 4, 0x0001, 0x0001)  # HKDF-SHA256, AES-128-GCM
+                + b"\x00" + bytes([len(public_name)]) + public_name + b"\x00\x00")
+    config = struct.pack(">HH", 0xFE0D, len(contents)) + contents
+    return struct.pack(">H", len(config)) + config
+
+
+@pytest.mark.skipif(RUSTLS is not None and tlsapi.Capability.ECH not in RUSTLS.capabilities(),
+                    reason="rtls built without aws-lc-rs has no ECH")
+def test_ech_hides_the_server_name_on_the_wire() -> None:
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    client.set_ech_configs(_ech_config_list(b"public.example"))
+    outgoing = tlsapi.MemoryBIO()
+    conn = client.wrap_bio(tlsapi.MemoryBIO(), outgoing, server_hostname="secret.example")
+    with pytest.raises(ssl.SSLWantReadError):
+        conn.do_handshake()
+    hello = spi.peek_client_hello(outgoing.read())
+    assert hello is not None
+    assert hello.server_name == "public.example"  # the outer hello names the config's public name
+    assert 0xFE0D in hello.extensions  # encrypted_client_hello
+    assert hello.versions == (0x0304,)  # ECH exists for TLS 1.3 only
+    assert conn.ech_status() == "offered"
+
+
+def test_ech_configs_are_client_only(pki: PKI) -> None:
+    with pytest.raises(ValueError, match="client"):
+        _server(pki).set_ech_configs(_ech_config_list(b"public.example"))
+
+
+def test_an_untested_rtls_makes_the_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tlsapi_rustls._backend as backend_module
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2027.1.0")
+    with pytest.raises(ImportError, match="outside the tested range"):
+        backend_module._check_rtls_version()
