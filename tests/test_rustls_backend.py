@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import ssl
-import struct
 from typing import Any
 
 import pytest
 
 import tlsapi
-import tlsapi.spi as spi
+from tlsapi_conformance.ech import ech_config_list
 from tlsapi_conformance.harness import ThreadedServer, recv_exactly, tls_client
 from tlsapi_conformance.pki import PKI
 
@@ -171,36 +170,15 @@ def test_ragged_eof_from_a_stdlib_peer(pki: PKI) -> None:
             assert info.value.reason == "UNEXPECTED_EOF_WHILE_READING"
 
 
-def _ech_config_list(public_name: bytes) -> bytes:
-    """An ECHConfigList (draft-ietf-tls-esni, version 0xfe0d): X25519 / HKDF-SHA256 / AES-128-GCM."""
-    public_key = bytes(range(1, 33))
-    contents = (b"\x07" + struct.pack(">HH", 0x0020, 32) + public_key  # config_id, DHKEM(X25519), key
-                + struct.pack(">HHH", 4, 0x0001, 0x0001)  # HKDF-SHA256, AES-128-GCM
-                + b"\x00" + bytes([len(public_name)]) + public_name + b"\x00\x00")
-    config = struct.pack(">HH", 0xFE0D, len(contents)) + contents
-    return struct.pack(">H", len(config)) + config
-
-
 @pytest.mark.skipif(RUSTLS is not None and tlsapi.Capability.ECH not in RUSTLS.capabilities(),
                     reason="rtls built without aws-lc-rs has no ECH")
-def test_ech_hides_the_server_name_on_the_wire() -> None:
+def test_ech_status_reports_the_offer() -> None:
     client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
-    client.set_ech_configs(_ech_config_list(b"public.example"))
-    outgoing = tlsapi.MemoryBIO()
-    conn = client.wrap_bio(tlsapi.MemoryBIO(), outgoing, server_hostname="secret.example")
-    with pytest.raises(ssl.SSLWantReadError):
-        conn.do_handshake()
-    hello = spi.peek_client_hello(outgoing.read())
-    assert hello is not None
-    assert hello.server_name == "public.example"  # the outer hello names the config's public name
-    assert 0xFE0D in hello.extensions  # encrypted_client_hello
-    assert hello.versions == (0x0304,)  # ECH exists for TLS 1.3 only
-    assert conn.ech_status() == "offered"
-
-
-def test_ech_configs_are_client_only(pki: PKI) -> None:
-    with pytest.raises(ValueError, match="client"):
-        _server(pki).set_ech_configs(_ech_config_list(b"public.example"))
+    plain = client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="secret.example")
+    client.set_ech_configs(ech_config_list("public.example"))
+    offered = client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="secret.example")
+    assert plain.ech_status() == "not_offered"  # made before the configs: keeps its configuration
+    assert offered.ech_status() == "offered"
 
 
 def test_an_untested_rtls_makes_the_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
