@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,13 @@ def test_every_public_name_resolves() -> None:
     assert set(spi.__all__) <= set(dir(spi))
     assert spi.Connection is tlsapi.Connection and spi.Context is tlsapi.Context
     assert spi.Capability is tlsapi.Capability and spi.Backend is tlsapi.Backend
+
+
+def test_backend_guide_documents_every_spi_name() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "backends.md").read_text()
+    missing = [name for name in spi.__all__ if f"`{name}" not in guide and f"{name}`" not in guide
+               and f"{name}(" not in guide]
+    assert not missing, f"docs/backends.md does not document {missing}"
 
 
 def test_peek_reads_what_the_stdlib_client_offers() -> None:
