@@ -167,3 +167,26 @@ def test_run_sni_callback(monkeypatch: pytest.MonkeyPatch, callback: Any, alert:
     monkeypatch.setattr(sys, "unraisablehook", reported.append)
     assert spi.run_sni_callback(_FakeConnection(callback), "a.test") == alert  # type: ignore[arg-type]
     assert bool(reported) == unraisable
+
+
+def _hello_with(extensions: list[tuple[int, bytes]]) -> bytes:
+    """A minimal ClientHello record carrying ``extensions`` (type, body) as given."""
+    blob = b"".join(struct.pack(">HH", kind, len(body)) + body for kind, body in extensions)
+    body = (b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+            + struct.pack(">H", len(blob)) + blob)
+    message = b"\x01" + len(body).to_bytes(3, "big") + body
+    return struct.pack(">BHH", 22, 0x0301, len(message)) + message
+
+
+def test_peek_refuses_a_repeated_extension() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        spi.peek_client_hello(_hello_with([(16, b"\x00\x03\x02h2"), (16, b"\x00\x03\x02h2")]))
+
+
+def test_a_malformed_extension_fails_when_its_field_is_read() -> None:
+    info = spi.peek_client_hello(_hello_with([(0, b"\x00\x09\x00\x00\x05abc"), (16, b"\x00\x03\x02h2")]))
+    assert info is not None
+    assert info.alpn_protocols == (b"h2",) and info.cipher_suites == (0x1301,)
+    assert info.versions == (0x0303,)  # no supported_versions: the legacy version
+    with pytest.raises(ValueError):
+        info.server_name  # noqa: B018  # the name's length runs past the extension

@@ -9,7 +9,6 @@ which also rejects a malformed hello with its own alert.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 __all__ = ["GROUP_NAMES", "ClientHelloInfo", "peek_client_hello"]
 
@@ -34,53 +33,102 @@ GROUP_NAMES: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True)
 class ClientHelloInfo:
     """What a ClientHello offers, in the client's order.
 
+    The record and message framing and the extension list were checked by :func:`peek_client_hello`; each
+    field below is decoded when read (engines read the few they need once), and raises ``ValueError`` then if
+    its extension is malformed.
     ``versions`` holds the ``supported_versions`` extension (``0x0304`` is TLS 1.3), or the legacy version
     alone when the extension is absent. ``cipher_suites``, ``groups`` (``supported_groups``) and
     ``key_share_groups`` are IANA code points, and ``extensions`` the extension types in order; GREASE values
     are kept, as the client sent them.
     """
 
-    server_name: str | None
-    alpn_protocols: tuple[bytes, ...]
-    versions: tuple[int, ...]
-    cipher_suites: tuple[int, ...]
-    groups: tuple[int, ...]
-    key_share_groups: tuple[int, ...]
-    extensions: tuple[int, ...]
+    def __init__(self, legacy_version: int, suites: bytes, extensions: dict[int, bytes]) -> None:
+        self._legacy_version = legacy_version
+        self._suites = suites
+        self._extensions = extensions
+        self.extensions: tuple[int, ...] = tuple(extensions)
+
+    def __repr__(self) -> str:
+        return (f"<ClientHelloInfo server_name={self.server_name!r} alpn={self.alpn_protocols!r} "
+                f"versions={self.versions!r} extensions={self.extensions!r}>")
+
+    def _body(self, kind: int) -> _Reader | None:
+        data = self._extensions.get(kind)
+        return None if data is None else _Reader(data)
+
+    @property
+    def server_name(self) -> str | None:
+        """The ``host_name`` of the server_name extension (ASCII, an A-label), or ``None``."""
+        body = self._body(_SERVER_NAME)
+        return None if body is None else _server_name(body)
+
+    @property
+    def alpn_protocols(self) -> tuple[bytes, ...]:
+        body = self._body(_ALPN)
+        return () if body is None else _alpn(body)
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        body = self._body(_SUPPORTED_VERSIONS)
+        return (self._legacy_version,) if body is None else _whole(body, body.u16_list(1))
+
+    @property
+    def cipher_suites(self) -> tuple[int, ...]:
+        return _Reader(self._suites).u16_list(0)
+
+    @property
+    def groups(self) -> tuple[int, ...]:
+        body = self._body(_SUPPORTED_GROUPS)
+        return () if body is None else _whole(body, body.u16_list(2))
+
+    @property
+    def key_share_groups(self) -> tuple[int, ...]:
+        body = self._body(_KEY_SHARE)
+        return () if body is None else _key_share_groups(body)
 
 
 class _Reader:
-    """Bounds-checked big-endian reads; a short or overlong field raises ``ValueError``."""
+    """Bounds-checked big-endian reads over ``data[pos:end]``; a short or overlong field raises ``ValueError``."""
 
-    def __init__(self, data: bytes) -> None:
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
         self.data = data
-        self.pos = 0
+        self.pos = pos
+        self.end = len(data) if end is None else end
 
-    def take(self, count: int) -> bytes:
-        if self.pos + count > len(self.data):
+    def skip(self, count: int) -> int:
+        """Advance over ``count`` bytes; their start offset."""
+        start = self.pos
+        self.pos = start + count
+        if self.pos > self.end:
             raise ValueError("truncated ClientHello field")
-        chunk = self.data[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
+        return start
 
     def number(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
+        start = self.skip(size)
+        return int.from_bytes(self.data[start : self.pos], "big")
 
     def vector(self, length_size: int) -> _Reader:
-        return _Reader(self.take(self.number(length_size)))
+        length = self.number(length_size)
+        start = self.skip(length)
+        return _Reader(self.data, start, self.pos)
+
+    def bytes(self) -> bytes:
+        return self.data[self.pos : self.end]
 
     def u16_list(self, length_size: int) -> tuple[int, ...]:
-        body = self.take(self.number(length_size))
+        """A list of 16-bit values behind a ``length_size``-byte length (0: the rest of the data)."""
+        body = self.vector(length_size).bytes() if length_size else self.bytes()
         if len(body) % 2:
             raise ValueError("odd-length list of 16-bit values")
         return struct.unpack(f">{len(body) // 2}H", body)
 
     def done(self) -> bool:
-        return self.pos == len(self.data)
+        return self.pos == self.end
 
 
 def _handshake_bytes(records: bytes) -> bytes | None:
@@ -114,46 +162,57 @@ def peek_client_hello(records: bytes) -> ClientHelloInfo | None:
     handshake = _handshake_bytes(records)
     if handshake is None:
         return None
-    message = _Reader(handshake)
-    if message.number(1) != _CLIENT_HELLO:
+    if handshake[0] != _CLIENT_HELLO:
         raise ValueError("the first handshake message is not a ClientHello")
-    hello = message.vector(3)
-    legacy_version = hello.number(2)
-    hello.take(32)  # random
-    hello.vector(1)  # legacy_session_id
-    cipher_suites = hello.u16_list(2)
-    hello.vector(1)  # legacy_compression_methods
-    server_name: str | None = None
-    alpn: tuple[bytes, ...] = ()
-    versions: tuple[int, ...] = (legacy_version,)
-    groups: tuple[int, ...] = ()
-    key_share_groups: tuple[int, ...] = ()
-    kinds: list[int] = []
-    extensions = hello.vector(2) if not hello.done() else _Reader(b"")
-    if not hello.done():
-        raise ValueError("trailing bytes after the ClientHello extensions")
-    while not extensions.done():
-        kind = extensions.number(2)
-        kinds.append(kind)
-        body = extensions.vector(2)
-        if kind == _SERVER_NAME:
-            server_name = _server_name(body)
-        elif kind == _ALPN:
-            alpn = _alpn(body)
-        elif kind == _SUPPORTED_VERSIONS:
-            versions = body.u16_list(1)
-        elif kind == _SUPPORTED_GROUPS:
-            groups = body.u16_list(2)
-        elif kind == _KEY_SHARE:
-            key_share_groups = _key_share_groups(body)
-    return ClientHelloInfo(server_name, alpn, versions, cipher_suites, groups, key_share_groups, tuple(kinds))
+    end = len(handshake)
+    legacy_version = int.from_bytes(handshake[4:6], "big")
+    pos = 4 + 2 + 32  # type and length, legacy_version, random
+    pos = _skip_vector(handshake, pos, 1, end)  # legacy_session_id
+    suites_start = pos + 2
+    pos = _skip_vector(handshake, pos, 2, end)
+    suites = handshake[suites_start:pos]
+    if len(suites) % 2:
+        raise ValueError("odd-length cipher suite list")
+    pos = _skip_vector(handshake, pos, 1, end)  # legacy_compression_methods
+    extensions: dict[int, bytes] = {}
+    if pos < end:
+        if _skip_vector(handshake, pos, 2, end) != end:
+            raise ValueError("trailing bytes after the ClientHello extensions")
+        pos += 2
+        while pos < end:
+            if pos + 4 > end:
+                raise ValueError("truncated extension header")
+            kind, length = struct.unpack_from(">HH", handshake, pos)
+            start, pos = pos + 4, pos + 4 + length
+            if pos > end:
+                raise ValueError("truncated extension")
+            if kind in extensions:
+                raise ValueError(f"extension {kind} appears twice")
+            extensions[kind] = handshake[start:pos]
+    return ClientHelloInfo(legacy_version, suites, extensions)
+
+
+def _skip_vector(data: bytes, pos: int, length_size: int, end: int) -> int:
+    """The offset after the vector with a ``length_size``-byte length at ``pos``."""
+    if pos + length_size > end:
+        raise ValueError("truncated ClientHello field")
+    after = pos + length_size + int.from_bytes(data[pos : pos + length_size], "big")
+    if after > end:
+        raise ValueError("truncated ClientHello field")
+    return after
+
+
+def _whole(body: _Reader, value: tuple[int, ...]) -> tuple[int, ...]:
+    if not body.done():
+        raise ValueError("trailing bytes in an extension")
+    return value
 
 
 def _server_name(body: _Reader) -> str | None:
     names = body.vector(2)
     while not names.done():
         name_type = names.number(1)
-        name = names.vector(2).data
+        name = names.vector(2).bytes()
         if name_type == 0:
             return name.decode("ascii")  # UnicodeDecodeError is a ValueError: not a host name
     return None
@@ -163,7 +222,7 @@ def _alpn(body: _Reader) -> tuple[bytes, ...]:
     protocols = body.vector(2)
     offered = []
     while not protocols.done():
-        protocol = protocols.vector(1).data
+        protocol = protocols.vector(1).bytes()
         if not protocol:
             raise ValueError("empty ALPN protocol name")
         offered.append(protocol)

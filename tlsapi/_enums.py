@@ -47,6 +47,7 @@ class Capability(enum.Enum):
     HELLO_RETRY_REQUEST = "HelloRetryRequest"
     KEY_UPDATE = "KeyUpdate"
     EXPORTER = "keying material exporter"
+    ECH = "Encrypted Client Hello"
     GROUP_X25519 = "group x25519"
     GROUP_SECP256R1 = "group secp256r1"
     GROUP_SECP384R1 = "group secp384r1"
@@ -55,7 +56,6 @@ class Capability(enum.Enum):
     KEY_RSA_PSS = "RSA-PSS keys"
     KEY_ECDSA = "ECDSA keys"
     KEY_ED25519 = "Ed25519 keys"
-    ECH = "Encrypted Client Hello"
 
 
 GROUP_CAPABILITIES: dict[Capability, str] = {

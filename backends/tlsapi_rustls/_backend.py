@@ -136,6 +136,7 @@ class RustlsConnection(Connection):
     _failed: SSLError | None
     _close_sent: bool
     _eof_reported: bool
+    _no_versions: bool  # the context's bounds leave no version: the handshake fails, as the stdlib's does
 
     @classmethod
     def _create(
@@ -159,6 +160,7 @@ class RustlsConnection(Connection):
         self._failed = None
         self._close_sent = False
         self._eof_reported = False
+        self._no_versions = not context._versions()
         context.record_stat("accept" if server_side else "connect")
         if server_side:
             self._conn = None
@@ -218,7 +220,6 @@ class RustlsConnection(Connection):
                 data = data[taken:]
                 conn.process_new_packets()
             self._backlog = data
-            conn.process_new_packets()
         except ssl.SSLError as exc:
             self._failed = self._translate(exc)
             raise self._failed from None
@@ -306,7 +307,7 @@ class RustlsConnection(Connection):
         self._raise_if_failed()
         if self._handshake_done:
             return
-        if not self._context.enabled_versions():
+        if self._no_versions:
             raise make_error(SSLError, "no protocols available", "NO_PROTOCOLS_AVAILABLE", origin=ORIGIN)
         if self._conn is None:
             self._start_server()
@@ -443,7 +444,7 @@ class RustlsConnection(Connection):
         """Server side: rustls's suites that the client offered (read from its ClientHello), else ``None``."""
         if not self._server_side or not self._handshake_done or self._hello is None:
             return None
-        allowed = {_VERSIONS[_VERSION_CODES[version]] for version in self._context.enabled_versions()}
+        allowed = {_VERSIONS[code] for code in self._context._versions()}
         return [(openssl, protocol, bits) for code, (_, openssl, protocol, bits) in _SUITES.items()
                 if code in self._hello.cipher_suites and protocol in allowed]
 
@@ -506,6 +507,7 @@ class RustlsContext(Context):
         super().__init__(protocol, *args, **kwargs)
         self._ech_configs: bytes | None = None
         self._builders: dict[bytes | None, _rustls.RustlsConfigBuilder] = {}
+        self._enabled: list[int] | None = None
 
     def _changed(self, name: str) -> None:
         """Drop the rustls configurations built from the old settings; refuse client-certificate requests."""
@@ -513,6 +515,15 @@ class RustlsContext(Context):
             self._verify_mode = ssl.CERT_NONE
             raise self._unsupported("requesting client certificates", "rtls's server never requests one")
         self._builders.clear()
+        self._enabled = None
+
+    def _versions(self) -> list[int]:
+        """The enabled versions' code points (computed once per configuration: every handshake asks)."""
+        if self._enabled is None:
+            self._enabled = [_VERSION_CODES[version] for version in self.enabled_versions()]
+            if self._ech_configs is not None:
+                self._enabled = [code for code in self._enabled if code == 0x0304]  # ECH exists for TLS 1.3 only
+        return self._enabled
 
     def _builder(self, alpn: bytes | None = None) -> _rustls.RustlsConfigBuilder:
         """The rustls configuration for the current settings (servers: one per ALPN answer)."""
@@ -532,9 +543,7 @@ class RustlsContext(Context):
                 builder.set_client_cert_chain_pem(*pem)
             else:
                 builder.set_server_cert_chain_pem(*pem)
-        versions = [_VERSION_CODES[version] for version in self.enabled_versions()]
-        if self._ech_configs is not None:
-            versions = [code for code in versions if code == 0x0304]  # ECH exists for TLS 1.3 only
+        versions = self._versions()
         if versions:
             builder.set_min_version(min(versions))
             builder.set_max_version(max(versions))
