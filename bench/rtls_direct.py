@@ -96,21 +96,20 @@ def _api_link(client_context: Any, server_context: Any) -> tuple[Any, Any, list[
     server = server_context.wrap_bio(s_in, s_out, server_side=True)
     client_done = server_done = False
     while not (client_done and server_done):
-        if not client_done:
-            try:
-                client.do_handshake()
-                client_done = True
-            except ssl.SSLWantReadError:
-                pass
+        client_done = client_done or _handshake_step(client)
         s_in.write(c_out.read())
-        if not server_done:
-            try:
-                server.do_handshake()
-                server_done = True
-            except ssl.SSLWantReadError:
-                pass
+        server_done = server_done or _handshake_step(server)
         c_in.write(s_out.read())
     return client, server, bios
+
+
+def _handshake_step(connection: Any) -> bool:
+    """One ``do_handshake`` call: whether the handshake is complete."""
+    try:
+        connection.do_handshake()
+    except ssl.SSLWantReadError:
+        return False
+    return True
 
 
 def api_full_handshake(pki: PKI) -> Work:
