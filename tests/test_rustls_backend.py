@@ -187,3 +187,41 @@ def test_an_untested_rtls_makes_the_backend_unavailable(monkeypatch: pytest.Monk
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "2027.1.0")
     with pytest.raises(ImportError, match="outside the tested range"):
         backend_module._check_rtls_version()
+
+
+def test_client_without_versions_sends_nothing(pki: PKI) -> None:
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    client.minimum_version = ssl.TLSVersion.TLSv1_3
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    outgoing = tlsapi.MemoryBIO()
+    conn = client.wrap_bio(tlsapi.MemoryBIO(), outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLError) as info:
+        conn.do_handshake()
+    assert info.value.reason == "NO_PROTOCOLS_AVAILABLE"
+    assert outgoing.read() == b""
+
+
+def test_server_without_versions_answers_protocol_version(pki: PKI) -> None:
+    server = _server(pki)
+    server.options |= ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3
+    to_server, to_client = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+    client = _stdlib_client(pki).wrap_bio(to_client, to_server, server_hostname="localhost")
+    conn = server.wrap_bio(to_server, to_client, server_side=True)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    with pytest.raises(ssl.SSLError) as server_error:
+        conn.do_handshake()
+    assert server_error.value.reason == "NO_PROTOCOLS_AVAILABLE"
+    with pytest.raises(ssl.SSLError) as client_error:
+        client.do_handshake()
+    assert client_error.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION"
+
+
+@pytest.mark.parametrize("flag", [ssl.VERIFY_X509_STRICT, ssl.VERIFY_X509_PARTIAL_CHAIN])
+def test_openssl_verify_modes_are_refused(flag: ssl.VerifyFlags) -> None:
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
+    before = client.verify_flags
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        client.verify_flags = before | flag
+    assert client.verify_flags == before
+    client.verify_flags = ssl.VERIFY_DEFAULT  # what webpki does anyway is accepted

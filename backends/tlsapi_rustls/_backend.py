@@ -120,6 +120,7 @@ _LOCAL_REASONS: dict[str, str] = {
     "peer sent oversized record": "PACKET_LENGTH_TOO_LONG",
 }
 _ALERT_RECORD = b"\x15\x03\x03\x00\x02\x02"  # a plaintext fatal alert header, then the description byte
+_PROTOCOL_VERSION = 70
 _PLAINTEXT_CHUNK = 16384  # TLS's largest record plaintext: ``read`` returns at most this much at a time
 
 
@@ -162,8 +163,8 @@ class RustlsConnection(Connection):
         self._eof_reported = False
         self._no_versions = not context._versions()
         context.record_stat("accept" if server_side else "connect")
-        if server_side:
-            self._conn = None
+        if server_side or self._no_versions:
+            self._conn = None  # a client with no version sends nothing, not even a ClientHello
         else:
             self._conn = context._client_connection(server_hostname)
             self._flush()
@@ -301,6 +302,19 @@ class RustlsConnection(Connection):
         alpn = select_alpn(context.alpn_protocols, hello.alpn_protocols) if hello is not None else None
         self._conn = context._server_connection(alpn)
 
+    def _refuse_without_versions(self) -> None:
+        """No version is enabled: fail with ``NO_PROTOCOLS_AVAILABLE``, as OpenSSL does; a server first answers
+        the client's hello with ``protocol_version``."""
+        if self._server_side:
+            if not self._incoming.pending:
+                if self._incoming.eof:
+                    raise self._eof_error()
+                raise want_read(ORIGIN)
+            self._incoming.read()
+            self._outgoing.write(_ALERT_RECORD + bytes([_PROTOCOL_VERSION]))
+        self._failed = make_error(SSLError, "no protocols available", "NO_PROTOCOLS_AVAILABLE", origin=ORIGIN)
+        raise self._failed
+
     # -- I/O ------------------------------------------------------------------------------------------------------
 
     def do_handshake(self) -> None:
@@ -308,7 +322,7 @@ class RustlsConnection(Connection):
         if self._handshake_done:
             return
         if self._no_versions:
-            raise make_error(SSLError, "no protocols available", "NO_PROTOCOLS_AVAILABLE", origin=ORIGIN)
+            self._refuse_without_versions()
         if self._conn is None:
             self._start_server()
         conn = self._conn
@@ -508,6 +522,19 @@ class RustlsContext(Context):
         self._ech_configs: bytes | None = None
         self._builders: dict[bytes | None, _rustls.RustlsConfigBuilder] = {}
         self._enabled: list[int] | None = None
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return self._verify_flags
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        """rustls's verifier (webpki) has its own fixed rules: OpenSSL's strict and partial-chain modes are
+        refused rather than ignored."""
+        unsupported = int(value) & (ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN)
+        if unsupported:
+            raise self._unsupported(f"verify flags {ssl.VerifyFlags(unsupported)!r}", "webpki has no such mode")
+        Context.verify_flags.fset(self, value)  # type: ignore[attr-defined]
 
     def _changed(self, name: str) -> None:
         """Drop the rustls configurations built from the old settings; refuse client-certificate requests."""
