@@ -118,6 +118,13 @@ _LOCAL_REASONS: dict[str, str] = {
     "peer is incompatible: SupportedVersionsExtensionRequired": "UNSUPPORTED_PROTOCOL",
     "decrypt error": "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
     "peer sent oversized record": "PACKET_LENGTH_TOO_LONG",
+    "received corrupt message of type MessageTooLarge": "PACKET_LENGTH_TOO_LONG",
+    "received corrupt message of type HandshakePayloadTooLarge": "EXCESSIVE_MESSAGE_SIZE",
+    "received corrupt message of type TrailingData": "LENGTH_MISMATCH",
+    "received corrupt message of type DuplicateExtension": "BAD_EXTENSION",
+    "peer misbehaved: KeyEpochWithPendingFragment": "NOT_ON_RECORD_BOUNDARY",
+    "peer misbehaved: UnsolicitedServerHelloExtension": "UNSOLICITED_EXTENSION",
+    "peer misbehaved: UnsolicitedEncryptedExtension": "UNSOLICITED_EXTENSION",
 }
 _ALERT_RECORD = b"\x15\x03\x03\x00\x02\x02"  # a plaintext fatal alert header, then the description byte
 _PROTOCOL_VERSION = 70
