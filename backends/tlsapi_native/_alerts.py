@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from tlsapi._alerts import reason_text
-from tlsapi._alerts import received_alert_error as shared_received_alert_error
-from tlsapi._errors import SSLError, make_error
+from tlsapi.spi import SSLError, make_error, reason_text
+from tlsapi.spi import received_alert_error as shared_received_alert_error
 
 ORIGIN: Final = "native"
 
