@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import ssl
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +228,29 @@ def test_openssl_verify_modes_are_refused(flag: ssl.VerifyFlags) -> None:
         client.verify_flags = before | flag
     assert client.verify_flags == before
     client.verify_flags = ssl.VERIFY_DEFAULT  # what webpki does anyway is accepted
+
+
+def test_without_rtls_the_backend_reports_why() -> None:
+    """An interpreter without rtls (no wheel for it): listed, unavailable with the reason, named in the test
+    report header and by ``tlsapi-conformance --list``, and refused with that reason when selected."""
+    script = (
+        "import sys; sys.modules['rtls'] = None  # what a missing wheel looks like\n"
+        "import tlsapi, conftest\n"
+        "from tlsapi_conformance.cli import main\n"
+        "backend = next(b for b in tlsapi.backends() if b.name == 'rustls')\n"
+        "print('available', backend.is_available())\n"
+        "print('header', conftest.pytest_report_header())\n"
+        "main(['--list'])\n"
+        "try:\n"
+        "    tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend='rustls')\n"
+        "except tlsapi.BackendUnavailableError as exc:\n"
+        "    print('refused', exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parent, check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "available False" in out
+    assert "tlsapi backend rustls skipped: unavailable: cannot import rtls._rustls" in out
+    assert "rustls rtls" in out and "(unavailable: cannot import rtls._rustls" in out
+    assert "refused tlsapi backend 'rustls' is unavailable: cannot import rtls._rustls" in out
