@@ -22,12 +22,15 @@ from pathlib import Path
 import tlsapi
 from tlsapi_conformance import pki as pki_module
 
-from . import cases
+from . import cases, rtls_direct
 from .cases import PLAIN_SSL, Pair, Work
 from .floor import crypto_floor
 
 C = tlsapi.Capability
 REFERENCE = "stdlib"
+RUSTLS = "rustls"
+RTLS_API = "rtls's own wrap_bio (no adapter)"  # rtls used directly, as its users do: the adapter's cost
+RTLS_ENGINE = "rtls engine pumped by hand"  # the floor: rustls's sans-IO calls with no SSLObject layer
 FULL_CASE = "full handshake, ecdsa-p256 leaf, x25519 (BIO)"
 DEFAULTS_CASE = "full handshake, ecdsa-p256 leaf, each backend's default groups (BIO)"
 RESUMED_CASE = "resumed handshake, TLS 1.3, x25519 where selectable (BIO)"
@@ -130,6 +133,9 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             add(case, name, "hs/s", partial(cases.full_handshake, pair, pki), name)
         if leaf == "ecdsa-p256":
             add(case, "crypto floor", "hs/s", partial(crypto_floor, pki))
+            if RUSTLS in backends:
+                add(case, RTLS_API, "hs/s", partial(rtls_direct.api_full_handshake, pki))
+                add(case, RTLS_ENGINE, "hs/s", partial(rtls_direct.full_handshake, pki))
     for name in backends:  # what users get out of the box: each backend's own default groups
         add(DEFAULTS_CASE, name, "hs/s", partial(cases.full_handshake, Pair(name, name), pki), name)
     pq = [name for name in backends
@@ -155,6 +161,11 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             pair, cipher, note = found
             add(f"bulk one way, 16 KiB writes, {suite} (BIO)", name + note, "MB/s",
                 partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
+    if RUSTLS in backends:  # rustls's first TLS 1.3 suite is AES-128-GCM, and rtls cannot select another
+        add("bulk one way, 16 KiB writes, AES-128-GCM (BIO)", RTLS_API, "MB/s",
+            partial(rtls_direct.api_bulk, pki, megabytes))
+        add("bulk one way, 16 KiB writes, AES-128-GCM (BIO)", RTLS_ENGINE, "MB/s",
+            partial(rtls_direct.bulk, pki, megabytes))
     for name in backends:
         pair = Pair(name, name)
         add("full handshake (loopback socket)", name, "hs/s",

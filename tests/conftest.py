@@ -17,6 +17,12 @@ def available_backends() -> list[str]:
     return [backend.name for backend in tlsapi.backends() if backend.is_available()]
 
 
+def pytest_report_header() -> list[str]:
+    """Name each installed backend that cannot run here, and why: its tests are skipped, not failed."""
+    return [f"tlsapi backend {backend.name} skipped: unavailable: {backend.unavailable_reason}"
+            for backend in tlsapi.backends() if not backend.is_available()]
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> pki_module.PKI:
     """The suite's certificates (root, intermediate, leaves of every key type, client, bad ones)."""

@@ -28,6 +28,10 @@ def test_quick_run_writes_every_series(tmp_path: Path) -> None:
             assert data["memory"][name]["resident_retained"] >= 0
     assert "ssl" in data["backends"]
     assert data["stdlib_overhead"][FULL_CASE] < 1  # a fraction, measured for the handshake case
+    if "rustls" in data["backends"]:  # the adapter's cost: rtls measured without it, handshake and bulk
+        direct = {(s["case"], s["variant"]) for s in data["series"] if s["variant"].startswith("rtls")}
+        assert {variant for _, variant in direct} == {"rtls's own wrap_bio (no adapter)", "rtls engine pumped by hand"}
+        assert len(direct) == 4
 
 
 def test_socket_overhead_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

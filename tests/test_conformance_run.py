@@ -11,7 +11,7 @@ import pytest
 
 import tlsapi
 
-FIRST_PARTY = ("stdlib", "pyopenssl", "native")
+FIRST_PARTY = ("stdlib", "pyopenssl", "native", "rustls")
 
 
 def _installed() -> list[str]:

@@ -50,6 +50,7 @@ class Capability(enum.Enum):
     HELLO_RETRY_REQUEST = "HelloRetryRequest"
     KEY_UPDATE = "KeyUpdate"
     EXPORTER = "keying material exporter"
+    ECH = "Encrypted Client Hello"
     GROUP_X25519 = "group x25519"
     GROUP_SECP256R1 = "group secp256r1"
     GROUP_SECP384R1 = "group secp384r1"

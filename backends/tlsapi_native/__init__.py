@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tlsapi._enums import Capability
-from tlsapi._registry import Backend
+from tlsapi import Backend, Capability
 
 __all__ = ["BACKEND"]
 __version__ = "0.1.0"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from tlsapi._errors import SSLError, make_error
+from tlsapi.spi import SSLError, make_error, reason_text
+from tlsapi.spi import received_alert_error as shared_received_alert_error
 
 ORIGIN: Final = "native"
 
@@ -36,43 +37,6 @@ UNRECOGNIZED_NAME: Final = 112
 CERTIFICATE_REQUIRED: Final = 116
 NO_APPLICATION_PROTOCOL: Final = 120
 
-# OpenSSL's reason for each alert received from the peer (SSL_AD_REASON_OFFSET + description).
-RECEIVED_REASONS: Final[dict[int, str]] = {
-    10: "SSLV3_ALERT_UNEXPECTED_MESSAGE",
-    20: "SSLV3_ALERT_BAD_RECORD_MAC",
-    21: "TLSV1_ALERT_DECRYPTION_FAILED",
-    22: "TLSV1_ALERT_RECORD_OVERFLOW",
-    30: "SSLV3_ALERT_DECOMPRESSION_FAILURE",
-    40: "SSLV3_ALERT_HANDSHAKE_FAILURE",
-    41: "SSLV3_ALERT_NO_CERTIFICATE",
-    42: "SSLV3_ALERT_BAD_CERTIFICATE",
-    43: "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
-    44: "SSLV3_ALERT_CERTIFICATE_REVOKED",
-    45: "SSLV3_ALERT_CERTIFICATE_EXPIRED",
-    46: "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-    47: "SSLV3_ALERT_ILLEGAL_PARAMETER",
-    48: "TLSV1_ALERT_UNKNOWN_CA",
-    49: "TLSV1_ALERT_ACCESS_DENIED",
-    50: "TLSV1_ALERT_DECODE_ERROR",
-    51: "TLSV1_ALERT_DECRYPT_ERROR",
-    60: "TLSV1_ALERT_EXPORT_RESTRICTION",
-    70: "TLSV1_ALERT_PROTOCOL_VERSION",
-    71: "TLSV1_ALERT_INSUFFICIENT_SECURITY",
-    80: "TLSV1_ALERT_INTERNAL_ERROR",
-    86: "TLSV1_ALERT_INAPPROPRIATE_FALLBACK",
-    90: "TLSV1_ALERT_USER_CANCELLED",
-    100: "TLSV1_ALERT_NO_RENEGOTIATION",
-    109: "TLSV13_ALERT_MISSING_EXTENSION",
-    110: "TLSV1_UNSUPPORTED_EXTENSION",
-    111: "TLSV1_CERTIFICATE_UNOBTAINABLE",
-    112: "TLSV1_UNRECOGNIZED_NAME",
-    113: "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE",
-    114: "TLSV1_BAD_CERTIFICATE_HASH_VALUE",
-    115: "TLSV1_ALERT_UNKNOWN_PSK_IDENTITY",
-    116: "TLSV13_ALERT_CERTIFICATE_REQUIRED",
-    120: "TLSV1_ALERT_NO_APPLICATION_PROTOCOL",
-}
-
 # The reason reported locally when we send an alert and the raising site named no better one.
 _SENT_REASONS: Final[dict[int, str]] = {
     UNEXPECTED_MESSAGE: "UNEXPECTED_MESSAGE",
@@ -92,11 +56,6 @@ _SENT_REASONS: Final[dict[int, str]] = {
 }
 
 
-def reason_text(reason: str) -> str:
-    """OpenSSL's error string for a reason code: ``WRONG_VERSION_NUMBER`` -> ``wrong version number``."""
-    return reason.lower().replace("_", " ")
-
-
 class TLSAlert(Exception):
     """A fatal protocol error: send alert ``description``; the caller sees ``reason`` (OpenSSL's name)."""
 
@@ -113,10 +72,7 @@ class TLSAlert(Exception):
 
 def received_alert_error(description: int) -> SSLError:
     """The error for a fatal alert received from the peer."""
-    reason = RECEIVED_REASONS.get(description)
-    if reason is None:
-        return make_error(SSLError, f"unknown alert {description}", origin=ORIGIN)
-    return make_error(SSLError, reason_text(reason), reason, origin=ORIGIN)
+    return shared_received_alert_error(description, origin=ORIGIN)
 
 
 def error(reason: str, cls: type[SSLError] = SSLError) -> SSLError:

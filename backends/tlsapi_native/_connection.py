@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tlsapi._connection import Connection
-from tlsapi._errors import (
+from tlsapi.spi import (
+    Connection,
     SSLCertVerificationError,
     SSLError,
     SSLWantReadError,
@@ -53,8 +53,7 @@ from ._suites import TLS12_SUITES, TLS13_SUITES
 if TYPE_CHECKING:
     from typing import Self
 
-    from tlsapi._bio import BIO
-    from tlsapi._context import Context
+    from tlsapi.spi import BIO, Context
 
     from ._context import NativeContext
 
@@ -473,7 +472,7 @@ class NativeConnection(Connection):
             return handshake.peer_chain[0]
         if handshake.verified_chain is None:
             return {}
-        from tlsapi._certinfo import certificate_dict
+        from tlsapi.spi import certificate_dict
 
         return certificate_dict(certificate)
 

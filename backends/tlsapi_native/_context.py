@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from tlsapi._context import Context
+from tlsapi.spi import Context
 
 from . import BACKEND
 from ._connection import NativeConnection

@@ -38,7 +38,7 @@ from ._suites import TLS13_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
-    from tlsapi._material import CertChain
+    from tlsapi.spi import CertChain
 
     from ._context import NativeContext
     from ._record import RecordLayer

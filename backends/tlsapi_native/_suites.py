@@ -126,7 +126,7 @@ def is_tls13_suite(code: int) -> bool:
 def _no_cipher_match() -> ssl.SSLError:
     # The stdlib raises ssl.SSLError("No cipher can be selected.") with that single argument; we keep its
     # args and str() and add OpenSSL's library/reason.
-    from tlsapi._errors import SSLError
+    from tlsapi import SSLError
 
     error = SSLError("No cipher can be selected.")
     error.library = "SSL"

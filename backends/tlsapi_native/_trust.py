@@ -56,7 +56,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from tlsapi._errors import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
+from tlsapi.spi import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
 
 from ._alerts import TLSAlert
 from ._handshake import parse_certificate
@@ -66,7 +66,7 @@ __all__ = ["TrustStore", "build_store", "verify_peer_chain"]
 
 _AD = ssl.AlertDescription
 
-# OpenSSL 3's verify codes (their messages: tlsapi._errors.VERIFY_MESSAGES).
+# OpenSSL 3's verify codes (their messages: tlsapi.spi.VERIFY_MESSAGES).
 UNSPECIFIED = 1
 UNABLE_TO_GET_ISSUER_CERT = 2
 CERT_SIGNATURE_FAILURE = 7

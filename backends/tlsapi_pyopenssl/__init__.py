@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 from typing import TYPE_CHECKING
 
-from tlsapi._registry import Backend
+from tlsapi import Backend
 
 if TYPE_CHECKING:
     from tlsapi import Capability

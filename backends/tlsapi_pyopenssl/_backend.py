@@ -51,11 +51,9 @@ try:
 except ImportError:  # pyOpenSSL moved its bindings: the public API only
     ffi = lib = None
 
-import tlsapi._errors as errors
-from tlsapi._certinfo import certificate_dict
-from tlsapi._connection import Connection
-from tlsapi._context import Context
-from tlsapi._enums import Capability, TLSVersion
+import tlsapi.spi as errors
+from tlsapi import Capability, TLSVersion
+from tlsapi.spi import Connection, Context, certificate_dict
 
 from . import BACKEND
 
@@ -63,7 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Self
 
-    from tlsapi._bio import BIO
+    from tlsapi.spi import BIO
 
 ORIGIN = "pyopenssl"
 #: CPython's default cipher string (``PY_SSL_DEFAULT_CIPHER_STRING``), so both backends offer the same suites.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 
-from tlsapi._registry import Backend
+from tlsapi import Backend
 
 from ._backend import StdlibContext, _capabilities
 

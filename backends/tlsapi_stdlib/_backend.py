@@ -19,15 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
-import tlsapi._errors as errors
-from tlsapi import _material
-from tlsapi._connection import Connection
-from tlsapi._context import Context
+import tlsapi.spi as errors
+from tlsapi.spi import Connection, Context, Password, StrPath
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from tlsapi._bio import BIO
+    from tlsapi.spi import BIO
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -267,17 +265,17 @@ class StdlibContext(Context):
     @_translating
     def load_cert_chain(
         self,
-        certfile: _material.StrPath,
-        keyfile: _material.StrPath | None = None,
-        password: _material.Password = None,
+        certfile: StrPath,
+        keyfile: StrPath | None = None,
+        password: Password = None,
     ) -> None:
         _OPENSSL.load_cert_chain(self, certfile, keyfile, password)
 
     @_translating
     def load_verify_locations(  # type: ignore[override]
         self,
-        cafile: _material.StrPath | None = None,
-        capath: _material.StrPath | None = None,
+        cafile: StrPath | None = None,
+        capath: StrPath | None = None,
         cadata: str | bytes | None = None,
     ) -> None:
         _OPENSSL.load_verify_locations(self, cafile, capath, cadata)
@@ -293,7 +291,7 @@ class StdlibContext(Context):
             _OPENSSL.load_verify_locations(self, certifi.where())
 
     @_translating
-    def load_dh_params(self, path: _material.StrPath) -> None:
+    def load_dh_params(self, path: StrPath) -> None:
         _OPENSSL.load_dh_params(self, path)
 
     @_translating

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tlsapi-conformance: {exc}", file=sys.stderr)
         return 2
     print("certifying: " + ", ".join(f"{b.name} {b.version}" for b in backends), flush=True)
+    if not args.backends:  # an installed backend that cannot run here is skipped, with the reason
+        for backend in tlsapi.backends():
+            if not backend.is_available():
+                print(f"skipping {backend.name}: unavailable: {backend.unavailable_reason}", flush=True)
     extra += ["-v"] if args.verbose else ["-q"]
     if args.keyword:
         extra += ["-k", args.keyword]
