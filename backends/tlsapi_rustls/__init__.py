@@ -24,14 +24,15 @@ def _rtls_version() -> str:
 
 
 def capabilities() -> list[Capability]:
-    """What rustls does through rtls here: no client-certificate requests, resumption, exporter or PHA.
+    """What rustls does through rtls here: a client presents certificates, but the server never requests
+    them (no CLIENT_AUTH); no resumption, exporter or PHA.
 
     The SNI callback and the stdlib's ALPN choice run on tlsapi's ClientHello peek before the server is
     configured. Encrypted Client Hello needs rtls built on aws-lc-rs.
     """
     declared = [
         Capability.TLSv1_2, Capability.TLSv1_3, Capability.ALPN, Capability.SNI_CALLBACK,
-        Capability.KEY_RSA, Capability.KEY_ECDSA, Capability.KEY_ED25519,
+        Capability.KEY_RSA, Capability.KEY_ECDSA, Capability.KEY_ED25519, Capability.CLIENT_CERT,
     ]
     try:
         from rtls import _rustls
