@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlsapi import _material
 from tlsapi._context import Context
+from tlsapi._errors import SSLError, make_error
 
 from . import BACKEND
 from ._connection import NativeConnection
@@ -19,6 +27,12 @@ from ._suites import (
     parse_cipher_string,
 )
 from ._tickets import TicketKeys
+
+# The verify flags the native engine enforces (see _trust.verify_peer_chain).
+_NATIVE_VERIFY_FLAGS = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
+                        | ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN)
+_CRL_BEGIN = b"-----BEGIN X509 CRL-----"
+_CRL_END = b"-----END X509 CRL-----"
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
                 "X25519": "x25519", "x25519": "x25519"}
@@ -38,6 +52,54 @@ class NativeContext(Context):
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
+        self._crls: list[x509.CertificateRevocationList] = []
+
+    @property
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        """The CRLs found in what ``load_verify_locations`` loaded (used with ``VERIFY_CRL_CHECK_*``)."""
+        return self._crls
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return self._verify_flags
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        extra = int(value) & ~_NATIVE_VERIFY_FLAGS
+        if extra:
+            raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
+        self._verify_flags = ssl.VerifyFlags(value)
+        self._changed("verify_flags")
+
+    def load_verify_locations(
+        self,
+        cafile: _material.StrPath | None = None,
+        capath: _material.StrPath | None = None,
+        cadata: str | bytes | None = None,  # type: ignore[override]
+    ) -> None:
+        """As ``ssl``: PEM files, directories and text may hold CRLs beside certificates (or instead of
+        them); the CRLs are kept for ``VERIFY_CRL_CHECK_LEAF``/``VERIFY_CRL_CHECK_CHAIN``."""
+        crls: list[x509.CertificateRevocationList] = []
+        if cafile is not None:
+            with open(os.fspath(cafile), "rb") as handle:
+                data = handle.read()
+            crls += _pem_crls(data)
+            cafile = None if crls and b"CERTIFICATE-----" not in data else cafile
+        if isinstance(cadata, str) and _CRL_BEGIN.decode() in cadata:
+            crls += _pem_crls(cadata.encode("ascii"))
+            cadata = cadata if "CERTIFICATE-----" in cadata else None
+        if capath is not None and Path(os.fsdecode(capath)).is_dir():
+            for entry in sorted(Path(os.fsdecode(capath)).iterdir()):
+                if entry.is_file():
+                    crls += _pem_crls(entry.read_bytes())
+        if not crls or (cafile, capath, cadata) != (None, None, None):
+            super().load_verify_locations(cafile, capath, cadata)
+        known = {crl.public_bytes(serialization.Encoding.DER) for crl in self._crls}
+        self._crls += [crl for crl in crls if crl.public_bytes(serialization.Encoding.DER) not in known]
+        self._changed("crls")
+
+    def cert_store_stats(self) -> dict[str, int]:
+        return {**super().cert_store_stats(), "crl": len(self._crls)}
 
     @property
     def ticket_keys(self) -> TicketKeys:
@@ -117,3 +179,19 @@ class NativeContext(Context):
         if group is None:
             raise ValueError(f"unknown elliptic curve name {text!r}")
         self.set_groups([group])
+
+
+def _pem_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every PEM CRL in ``data`` (a malformed one is the stdlib's ``SSLError``)."""
+    crls = []
+    start = data.find(_CRL_BEGIN)
+    while start != -1:
+        end = data.find(_CRL_END, start)
+        if end == -1:
+            break
+        try:
+            crls.append(x509.load_pem_x509_crl(data[start : end + len(_CRL_END)]))
+        except ValueError:
+            raise make_error(SSLError, "bad base64 decode", "BAD_BASE64_DECODE", library="PEM") from None
+        start = data.find(_CRL_BEGIN, end)
+    return crls

@@ -204,7 +204,7 @@ class Handshake:
         return verify_peer_chain(
             chain, anchors=context.trust_anchors, server_hostname=self.server_hostname,
             server_side_peer=peer_is_server, check_hostname=peer_is_server and context.check_hostname,
-            partial_chain=bool(context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+            flags=context.verify_flags, crls=context.crls,
         )
 
     def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:
