@@ -8,6 +8,7 @@ one-liner, and ``cryptography`` (``test_native_glue.make``).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
@@ -20,11 +21,13 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from test_native_glue import CHAIN_CRL, LEAF_CRL, STRICT, Pair, make, make_crl
 
 import tlsapi
 from tlsapi_conformance.harness import ThreadedServer
+from tlsapi_native._context import NativeContext
 
 OPENSSL = shutil.which("openssl")
 PARTIAL = ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -282,3 +285,103 @@ def test_unsupported_verify_flags_are_refused() -> None:
     native.verify_flags = ssl.VERIFY_CRL_CHECK_CHAIN | ssl.VERIFY_X509_STRICT
     assert native.verify_flags == ssl.VERIFY_CRL_CHECK_CHAIN | ssl.VERIFY_X509_STRICT
 
+
+
+# -- the server's certificates: chain completion, one chain per key type, what the client can verify -------
+
+
+def s_client(server_ctx: Any, *args: str) -> str:
+    """Run ``openssl s_client -showcerts`` with ``args`` against a loopback server; its output (and stderr)."""
+    assert OPENSSL is not None
+    server = ThreadedServer(_echo, server_ctx)
+    result = subprocess.run([OPENSSL, "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", "localhost",
+                             "-showcerts", *args], input=b"ping\n", capture_output=True, timeout=30, check=False)
+    with contextlib.suppress(ssl.SSLError, OSError):
+        server.result()
+    return result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+
+
+def _presented(output: str) -> list[str]:
+    """The subjects of the certificates the server presented, in order, from s_client's chain listing."""
+    return [line.split("s:", 1)[1] for line in output.splitlines() if line.strip()[:1].isdigit() and " s:" in line]
+
+
+def _servers(*configure: Callable[[Any], None]) -> list[Any]:
+    """A plain ``ssl`` server context and a native one, each configured by every function in ``configure``."""
+    contexts: list[Any] = [ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER),
+                           tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend="native")]
+    for context in contexts:
+        for step in configure:
+            step(context)
+    return contexts
+
+
+@needs_openssl
+def test_server_completes_a_lone_leaf_from_the_trust_store(tmp_path: Path) -> None:
+    root = make("Root", ca=True)
+    inter = make("Inter", root, ca=True)
+    leaf = make("localhost", inter)
+    leaf_file, key_file = _pem_file(tmp_path, "leaf.pem", leaf[0]), _pem_file(tmp_path, "leaf.key", leaf[1])
+    cas = _pem_file(tmp_path, "cas.pem", root[0], inter[0])
+    plain, native = _servers(lambda c: c.load_cert_chain(leaf_file, key_file), lambda c: c.load_verify_locations(cas))
+    assert _presented(s_client(native)) == _presented(s_client(plain)) == ["CN = localhost", "CN = Inter", "CN = Root"]
+    root_file = _pem_file(tmp_path, "root.pem", root[0])
+    assert both(native, root_file) == ("ok", "ok")
+    # A certfile with its intermediates is sent as it is.
+    with_inter = _pem_file(tmp_path, "with-inter.pem", leaf[0], inter[0])
+    plain, native = _servers(lambda c: c.load_cert_chain(with_inter, key_file), lambda c: c.load_verify_locations(cas))
+    assert _presented(s_client(native)) == _presented(s_client(plain)) == ["CN = localhost", "CN = Inter"]
+
+
+def _dual(tmp_path: Path) -> tuple[Callable[[Any], None], Path]:
+    """Load an RSA chain then an ECDSA P-256 one (CNs "rsa" and "ecdsa"); and the root's file."""
+    root = make("Root", ca=True)
+    rsa_leaf = make("rsa", root, key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    ecdsa_leaf = make("ecdsa", root)
+    files = [(_pem_file(tmp_path, f"{name}.pem", pair[0]), _pem_file(tmp_path, f"{name}.key", pair[1]))
+             for name, pair in (("rsa", rsa_leaf), ("ecdsa", ecdsa_leaf))]
+
+    def load(context: Any) -> None:
+        for certfile, keyfile in files:
+            context.load_cert_chain(certfile, keyfile)
+
+    return load, _pem_file(tmp_path, "root.pem", root[0])
+
+
+@needs_openssl
+@pytest.mark.parametrize(("args", "expected"), [
+    (("-tls1_3", "-sigalgs", "rsa_pss_rsae_sha256"), "CN = rsa"),
+    (("-tls1_3", "-sigalgs", "ecdsa_secp256r1_sha256"), "CN = ecdsa"),
+    (("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"), "CN = rsa"),
+    (("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"), "CN = ecdsa"),
+    (("-tls1_2", "-curves", "P-384:X25519"), "CN = rsa"),
+], ids=["tls13-rsa", "tls13-ecdsa", "tls12-rsa", "tls12-ecdsa", "tls12-no-p256"])
+def test_dual_certificates_pick_per_client(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    """RSA + ECDSA loaded one after the other: both kept, and each client gets one it asked for."""
+    load, _ = _dual(tmp_path)
+    plain, native = _servers(load)
+    assert _presented(s_client(native, *args))[:1] == _presented(s_client(plain, *args))[:1] == [expected]
+
+
+@needs_openssl
+def test_tls12_refuses_a_certificate_the_client_cannot_verify(tmp_path: Path) -> None:
+    """An ECDSA P-256 server and a TLS 1.2 client without P-256: handshake_failure, not "wrong curve"."""
+    leaf = make("localhost", make("Root", ca=True))
+    files = _pem_file(tmp_path, "leaf.pem", leaf[0]), _pem_file(tmp_path, "leaf.key", leaf[1])
+    plain, native = _servers(lambda c: c.load_cert_chain(*files))
+    for server in (plain, native):
+        output = s_client(server, "-tls1_2", "-curves", "P-384:X25519")
+        assert "alert handshake failure" in output and "wrong curve" not in output, output
+    for server in (plain, native):  # the same client is served by the RSA chain of a dual server
+        load, _ = _dual(tmp_path)
+        load(server)
+        assert _presented(s_client(server, "-tls1_2", "-curves", "P-384:X25519"))[:1] == ["CN = rsa"]
+
+
+def test_second_chain_of_the_same_type_replaces_the_first(tmp_path: Path) -> None:
+    root = make("Root", ca=True)
+    first, second = make("first", root), make("second", root)
+    native = NativeContext(ssl.PROTOCOL_TLS_SERVER)
+    for name, pair in (("first", first), ("second", second)):
+        native.load_cert_chain(_pem_file(tmp_path, f"{name}.pem", pair[0]), _pem_file(tmp_path, f"{name}.key", pair[1]))
+    assert [chain.leaf for chain in native.credentials] == [second[0]]

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from tlsapi import _material
 from tlsapi._context import Context
@@ -18,6 +20,7 @@ from tlsapi._errors import SSLError, make_error
 from . import BACKEND
 from ._connection import NativeConnection
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
+from ._limits import MAX_CHAIN_LENGTH
 from ._suites import (
     DEFAULT_TLS12_SUITES,
     DEFAULT_TLS13_SUITES,
@@ -27,6 +30,13 @@ from ._suites import (
     parse_cipher_string,
 )
 from ._tickets import TicketKeys
+
+# A chain, the trust store it was completed from, and the certificates to send.
+_Completion = tuple[_material.CertChain, list[x509.Certificate], tuple[x509.Certificate, ...]]
+
+# The key types OpenSSL keeps one certificate each for.
+_KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                                ed448.Ed448PrivateKey)
 
 # The verify flags the native engine enforces (see _trust.verify_peer_chain).
 _NATIVE_VERIFY_FLAGS = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
@@ -53,6 +63,42 @@ class NativeContext(Context):
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
         self._crls: list[x509.CertificateRevocationList] = []
+        self._credentials: dict[type, _material.CertChain] = {}
+        self._completed: dict[int, _Completion] = {}
+
+    def load_cert_chain(
+        self,
+        certfile: _material.StrPath,
+        keyfile: _material.StrPath | None = None,
+        password: _material.Password = None,
+    ) -> None:
+        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
+        ones loaded before, one of the same type replaces its predecessor; ``cert_chain`` is the last."""
+        super().load_cert_chain(certfile, keyfile, password)
+        chain = self.cert_chain
+        assert chain is not None
+        kind = next(kind for kind in _KEY_TYPES if isinstance(chain.key, kind))
+        self._credentials.pop(kind, None)
+        self._credentials[kind] = chain
+
+    @property
+    def credentials(self) -> tuple[_material.CertChain, ...]:
+        """Every certificate chain the server may present (one per key type), in loading order."""
+        return tuple(self._credentials.values())
+
+    def certificates_to_send(self, chain: _material.CertChain) -> tuple[x509.Certificate, ...]:
+        """What to present for ``chain``: its certificates, or for a lone leaf the chain completed from the
+        trust store (issuers up to and including the anchor), as OpenSSL does when the certfile holds no
+        intermediates. Remembered until the trust store changes."""
+        anchors = self.trust_anchors
+        entry = self._completed.get(id(chain))
+        if entry is not None and entry[0] is chain and entry[1] is anchors:
+            return entry[2]
+        certificates = chain.certificates
+        if len(certificates) == 1:
+            certificates = _complete(chain.leaf, anchors)
+        self._completed[id(chain)] = (chain, anchors, certificates)
+        return certificates
 
     @property
     def crls(self) -> list[x509.CertificateRevocationList]:
@@ -179,6 +225,27 @@ class NativeContext(Context):
         if group is None:
             raise ValueError(f"unknown elliptic curve name {text!r}")
         self.set_groups([group])
+
+
+def _complete(leaf: x509.Certificate, anchors: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """``leaf`` and its issuers found among ``anchors`` (by name and signature), up to a self-issued one."""
+    chain = [leaf]
+    while chain[-1].issuer != chain[-1].subject and len(chain) <= MAX_CHAIN_LENGTH:
+        issuer = next((candidate for candidate in anchors
+                       if candidate.subject == chain[-1].issuer and candidate not in chain
+                       and _issued_by(chain[-1], candidate)), None)
+        if issuer is None:
+            break
+        chain.append(issuer)
+    return tuple(chain)
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _pem_crls(data: bytes) -> list[x509.CertificateRevocationList]:

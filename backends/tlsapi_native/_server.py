@@ -38,6 +38,8 @@ from ._suites import TLS13_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from tlsapi._material import CertChain
 
     from ._context import NativeContext
@@ -53,23 +55,37 @@ _ENCRYPTED_EXTENSIONS_SNI = m.EncryptedExtensions([(m.SERVER_NAME, b"")]).build(
 _CERTIFICATE_REQUEST = m.CertificateRequest(b"", [
     (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
 ]).build()
-_CREDENTIALS: dict[int, tuple[CertChain, bytes, tuple[int, ...]]] = {}
+_CREDENTIALS: dict[int, tuple[tuple[x509.Certificate, ...], bytes, tuple[int, ...]]] = {}
 
 
-def _credentials(chain: CertChain) -> tuple[bytes, tuple[int, ...]]:
-    """The Certificate message of ``chain`` and the TLS 1.3 schemes its key can sign with, in our order.
+def _credentials(chain: CertChain, certificates: tuple[x509.Certificate, ...]) -> tuple[bytes, tuple[int, ...]]:
+    """The Certificate message of ``certificates`` (what ``chain`` presents) and the TLS 1.3 schemes its key
+    can sign with, in our order.
 
-    Both are fixed per chain (``load_cert_chain`` makes a new one), so they are remembered by identity.
+    Both are fixed per tuple of certificates (the context keeps it until the chain or the trust store
+    changes), so they are remembered by identity.
     """
-    entry = _CREDENTIALS.get(id(chain))
-    if entry is None or entry[0] is not chain:
+    entry = _CREDENTIALS.get(id(certificates))
+    if entry is None or entry[0] is not certificates:
         if len(_CREDENTIALS) >= 16:
             _CREDENTIALS.clear()
-        message = m.Certificate(b"", [(der, []) for der in der_chain(chain.certificates)]).build()
+        message = m.Certificate(b"", [(der, []) for der in der_chain(certificates)]).build()
         usable = tuple(code for code in DEFAULT_SIGNATURE_SCHEMES
                        if scheme_matches_key(code, chain.key, certificate=chain.leaf))
-        entry = _CREDENTIALS[id(chain)] = (chain, message, usable)
+        entry = _CREDENTIALS[id(certificates)] = (certificates, message, usable)
     return entry[1], entry[2]
+
+
+def choose_credential(context: NativeContext, peer_schemes: set[int]) -> tuple[CertChain, bytes, int] | None:
+    """TLS 1.3: the chain to present, its Certificate message and the scheme to sign with. As OpenSSL, the
+    first of our schemes that the client offers and one of the chains (one per key type) can sign with."""
+    options = [(chain, *_credentials(chain, context.certificates_to_send(chain))) for chain in context.credentials]
+    for scheme in DEFAULT_SIGNATURE_SCHEMES:
+        if scheme in peer_schemes:
+            for chain, message, usable in options:
+                if scheme in usable:
+                    return chain, message, scheme
+    return None
 
 
 class ServerHandshake(Handshake):
@@ -265,11 +281,10 @@ class ServerHandshake(Handshake):
                 raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
             if chain is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-            certificate_message, usable = _credentials(chain)
-            peer_schemes = set(m.parse_u16_list(schemes_data))
-            scheme = next((code for code in usable if code in peer_schemes), None)
-            if scheme is None:
+            choice = choose_credential(self.connection.context, set(m.parse_u16_list(schemes_data)))
+            if choice is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+            chain, certificate_message, scheme = choice
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
