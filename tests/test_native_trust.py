@@ -385,3 +385,65 @@ def test_second_chain_of_the_same_type_replaces_the_first(tmp_path: Path) -> Non
     for name, pair in (("first", first), ("second", second)):
         native.load_cert_chain(_pem_file(tmp_path, f"{name}.pem", pair[0]), _pem_file(tmp_path, f"{name}.key", pair[1]))
     assert [chain.leaf for chain in native.credentials] == [second[0]]
+
+
+# -- TLS 1.2 clients without the extended master secret ----------------------------------------------------
+
+_NO_EMS_CONFIG = """openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+Options = -ExtendedMasterSecret
+"""
+
+
+def _bindings(tls: Any) -> tuple[bytes | None, bool]:
+    """Echo one line; the connection's tls-unique, and whether an exporter answered."""
+    line = b""
+    while not line.endswith(b"\n"):
+        line += tls.recv(100)
+    binding = tls.get_channel_binding("tls-unique")
+    try:
+        tls._sslobj.export_keying_material(b"EXPERIMENTAL-test", None, 16)
+        exported = True
+    except ValueError:
+        exported = False
+    tls.sendall(line)
+    return binding, exported
+
+
+@needs_openssl
+@pytest.mark.parametrize("ems", [True, False], ids=["ems", "no-ems"])
+def test_tls12_client_without_ems(tmp_path: Path, ems: bool) -> None:
+    """A TLS 1.2 client without RFC 7627 (GnuTLS 3.7's wget) is served, but its session is not resumed and
+    has no tls-unique and no exporter; with the extension, all three work."""
+    assert OPENSSL is not None
+    leaf = make("localhost", make("Root", ca=True))
+    server_ctx = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend="native")
+    server_ctx.load_cert_chain(_pem_file(tmp_path, "leaf.pem", leaf[0]), _pem_file(tmp_path, "leaf.key", leaf[1]))
+    config = tmp_path / "openssl.cnf"
+    config.write_text(_NO_EMS_CONFIG if not ems else "")
+    session = tmp_path / "session.pem"
+    outputs, results = [], []
+
+    def connect(*session_args: str) -> None:
+        assert OPENSSL is not None
+        server = ThreadedServer(_bindings, server_ctx)
+        completed = subprocess.run(
+            [OPENSSL, "s_client", "-connect", f"127.0.0.1:{server.port}", "-tls1_2", "-ign_eof", *session_args],
+            input=b"ping\n", capture_output=True, timeout=30, check=False, env={"OPENSSL_CONF": str(config)})
+        results.append(server.result())
+        outputs.append(completed.stdout.decode(errors="replace"))
+
+    connect("-sess_out", str(session))
+    assert f"Extended master secret: {'yes' if ems else 'no'}" in outputs[0]
+    assert ("TLS session ticket:" in outputs[0]) == ems  # no ticket for a session bound to nothing
+    assert session.exists() == ems  # s_client keeps no session that cannot be resumed
+    if ems:
+        connect("-sess_in", str(session))
+        assert "Reused, TLSv1.2" in outputs[1]
+    assert all("ping" in output for output in outputs)
+    binding, exported = results[0]
+    assert (binding is not None, exported) == (ems, ems)

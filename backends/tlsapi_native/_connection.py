@@ -518,14 +518,16 @@ class NativeConnection(Connection):
         self._pha = PostHandshakeAuth.request(self._handshake)
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266)."""
-        if cb_type == "tls-exporter":
-            return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32) if self._done else None
-        if cb_type != "tls-unique":
+        """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266); ``None``
+        before the handshake, and for a TLS 1.2 session without the extended master secret, which binds
+        nothing (RFC 7627)."""
+        if cb_type not in ("tls-unique", "tls-exporter"):
             raise ValueError(f"{cb_type!r} channel binding type not implemented")
-        if not self._done:
-            return None
         handshake = self._handshake
+        if not self._done or not handshake.uses_ems:
+            return None
+        if cb_type == "tls-exporter":
+            return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
         return handshake.server_finished if handshake.resumed else handshake.client_finished
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:

@@ -94,6 +94,8 @@ class Handshake:
     is_server: bool = False
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
     version_name = "TLSv1.3"
+    # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).
+    uses_ems = True
 
     def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
         self.connection = connection

@@ -2,7 +2,7 @@
 
 What it does: ECDHE (RFC 8422) over x25519, secp256r1 and secp384r1; ECDSA, Ed25519 and RSA certificates
 (rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
-secret (RFC 7627), required: a client that does not offer it gets handshake_failure; renegotiation_info
+secret (RFC 7627), optional (a session without it gets no ticket, tls-unique or exporter); renegotiation_info
 (RFC 5746) echoed; TLS_FALLBACK_SCSV (RFC 7507) honoured; the ``DOWNGRD\\x01`` sentinel in
 ServerHello.random whenever TLS 1.3 is enabled (RFC 8446 section 4.1.3); RFC 5077 session tickets, sealed
 with the same ticket keys as TLS 1.3 (``_tickets``); ALPN, SNI and its callback, client certificates.
@@ -91,6 +91,7 @@ class ServerHandshake12(Handshake12):
 
     def __init__(self, previous: ServerHandshake) -> None:
         super().__init__(previous.connection, previous.context, previous.records)
+        self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
         self.client_random = previous.client_random
         self.server_name = previous.server_name
         self.certificate_requested = False
@@ -134,10 +135,11 @@ class ServerHandshake12(Handshake12):
             raise TLSAlert(HANDSHAKE_FAILURE, "renegotiation_info not empty", "RENEGOTIATION_MISMATCH")
         secure_renegotiation = (renegotiation_info is not None
                                 or m12.EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites)
-        if m12.EXTENDED_MASTER_SECRET not in extensions:
-            raise TLSAlert(HANDSHAKE_FAILURE, "the extended master secret is required",
-                           "EXTENDED_MASTER_SECRET_REQUIRED")
-        m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
+        # RFC 7627: a client without the extended master secret (GnuTLS 3.7's wget) is served, but its
+        # session is bound to nothing: no ticket, no resumption, no tls-unique, no exporter.
+        self.uses_ems = m12.EXTENDED_MASTER_SECRET in extensions
+        if self.uses_ems:
+            m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
         formats = extensions.get(m12.EC_POINT_FORMATS)
         if formats is not None:
             m12.parse_ec_point_formats(formats)
@@ -148,15 +150,16 @@ class ServerHandshake12(Handshake12):
         ours = self.context.native_tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)
-        self.offered_ticket = (ticket is not None and not self.context.options & ssl.OP_NO_TICKET
+        self.offered_ticket = (ticket is not None and self.uses_ems and not self.context.options & ssl.OP_NO_TICKET
                                and self.context.num_tickets > 0)
-        state = self._open_ticket(hello, ticket) if ticket else None
+        state = self._open_ticket(hello, ticket) if ticket and self.uses_ems else None
         self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in enabled_protocols(self.context)
                                                else os.urandom(8))
         hello_extensions: m.Extensions = []
         if secure_renegotiation:
             hello_extensions.append((m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO))
-        hello_extensions.append((m12.EXTENDED_MASTER_SECRET, b""))
+        if self.uses_ems:
+            hello_extensions.append((m12.EXTENDED_MASTER_SECRET, b""))
         if self.alpn is not None:
             hello_extensions.append((m.ALPN, m.build_alpn([self.alpn])))
         if state is not None:
