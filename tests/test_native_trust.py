@@ -447,3 +447,41 @@ def test_tls12_client_without_ems(tmp_path: Path, ems: bool) -> None:
     assert all("ping" in output for output in outputs)
     binding, exported = results[0]
     assert (binding is not None, exported) == (ems, ems)
+
+
+# -- the server's session ------------------------------------------------------------------------------
+
+
+def _session_facts(tls: Any) -> tuple[Any, ...]:
+    """Echo one message; what the server's ``session`` shows (and the error of assigning it)."""
+    tls.sendall(tls.recv(100))
+    session = tls.session
+    try:
+        tls.session = session
+        refused = ""
+    except ValueError as error:
+        refused = str(error)
+    return (type(session.id), len(session.id), session.has_ticket, session.ticket_lifetime_hint, session.timeout,
+            isinstance(session.time, int), session == tls.session, refused)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2], ids=["tls13", "tls12"])
+def test_server_session(tmp_path: Path, version: ssl.TLSVersion) -> None:
+    """A server's ``session`` after the handshake is a session object, as in ``ssl`` (not ``None``)."""
+    root = make("Root", ca=True)
+    leaf = make("localhost", root)
+    files = _pem_file(tmp_path, "leaf.pem", leaf[0]), _pem_file(tmp_path, "leaf.key", leaf[1])
+    facts = []
+    for server_ctx in _servers(lambda c: c.load_cert_chain(*files)):
+        server_ctx.maximum_version = version
+        assert server_ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True).session is None
+        server = ThreadedServer(_session_facts, server_ctx)
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.load_verify_locations(_pem_file(tmp_path, "root.pem", root[0]))
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"ping")
+            assert tls.recv(100) == b"ping"
+        facts.append(server.result())
+    assert facts[0] == facts[1]
+    assert facts[1][1] == (32 if version == ssl.TLSVersion.TLSv1_3 else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,10 @@ from ._record import (
     RecordLayer,
 )
 from ._server import ServerHandshake
+from ._server12 import ServerHandshake12
 from ._session import NativeSession
 from ._suites import TLS12_SUITES, TLS13_SUITES
+from ._tickets import TICKET_LIFETIME
 
 if TYPE_CHECKING:
     from typing import Self
@@ -149,7 +152,8 @@ class NativeConnection(Connection):
 
     @property
     def session(self) -> NativeSession | None:
-        """Client: the session to resume, then the newest one from the server's tickets."""
+        """Client: the session to resume, then the newest one from the server's tickets. Server: after the
+        handshake, the session it established (not resumable through this object, as in ``ssl``)."""
         return self._session
 
     @session.setter
@@ -333,6 +337,8 @@ class NativeConnection(Connection):
             self._read_secret = handshake.client_application_secret
             self._write_secret = handshake.server_application_secret
             self._context.record_stat("accept_good")
+            assert isinstance(handshake, ServerHandshake | ServerHandshake12)
+            self._session = _server_session(self._context, handshake)
         else:
             self._read_secret = handshake.server_application_secret
             self._write_secret = handshake.client_application_secret
@@ -551,3 +557,14 @@ class NativeConnection(Connection):
         side = "server" if self._server_side else "client"
         return f"<tlsapi_native.NativeConnection {side} {self._handshake.state.value}>"
 
+
+def _server_session(context: Any, handshake: ServerHandshake | ServerHandshake12) -> NativeSession:
+    """What ``session`` reads on a server after the handshake, as OpenSSL's: the protocol and suite, a random
+    32-byte id in TLS 1.3 (empty in TLS 1.2, where tickets carry the session), no ticket, no secret."""
+    tls12 = isinstance(handshake, Handshake12)
+    assert handshake.suite is not None
+    return NativeSession(
+        context, protocol=0x0303 if tls12 else 0x0304, cipher_suite=handshake.suite.code, secret=b"",
+        session_id=b"" if tls12 else os.urandom(32), server_hostname=handshake.server_name, alpn=handshake.alpn,
+        timeout=TICKET_LIFETIME,
+    )
