@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +30,9 @@ from ._suites import (
     parse_cipher_string,
 )
 from ._tickets import TicketKeys
+
+PSKClientCallback = Callable[[str | None], tuple[str | None, bytes]]
+PSKServerCallback = Callable[[str | None], bytes]
 
 # A chain, the trust store it was completed from, and the certificates to send.
 _Completion = tuple[_material.CertChain, list[x509.Certificate], tuple[x509.Certificate, ...]]
@@ -65,6 +68,46 @@ class NativeContext(Context):
         self._crls: list[x509.CertificateRevocationList] = []
         self._credentials: dict[type, _material.CertChain] = {}
         self._completed: dict[int, _Completion] = {}
+        self._psk_client_callback: PSKClientCallback | None = None
+        self._psk_server_callback: PSKServerCallback | None = None
+        self._psk_identity_hint: str | None = None
+
+    @property
+    def psk_client_callback(self) -> PSKClientCallback | None:
+        """The callback of ``set_psk_client_callback`` (``None``: no external PSK is offered)."""
+        return self._psk_client_callback
+
+    @property
+    def psk_server_callback(self) -> PSKServerCallback | None:
+        """The callback of ``set_psk_server_callback`` (``None``: external PSKs are not accepted)."""
+        return self._psk_server_callback
+
+    def set_psk_client_callback(self, callback: PSKClientCallback | None) -> None:
+        """Python 3.13's TLS 1.3 external PSK, client side: ``callback(hint)`` returns ``(identity, psk)``;
+        in TLS 1.3 the hint is always ``None``. Native has no TLS 1.2 PSK suites, so only TLS 1.3 uses it."""
+        if not self.is_client:
+            raise make_error(SSLError, "Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context",
+                             origin="native", errno=0)
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        self._psk_client_callback = callback
+        self._changed("psk_client_callback")
+
+    def set_psk_server_callback(self, callback: PSKServerCallback | None, identity_hint: str | None = None) -> None:
+        """Python 3.13's TLS 1.3 external PSK, server side: ``callback(identity)`` returns the PSK for the
+        client's identity, or empty bytes to refuse it. ``identity_hint`` is a TLS 1.2 PSK notion, which
+        TLS 1.3 does not send (it is kept, as ``ssl`` keeps it)."""
+        if self.is_client:
+            raise make_error(SSLError, "Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context",
+                             origin="native", errno=0)
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        if identity_hint is not None and not isinstance(identity_hint, str):
+            raise TypeError("set_psk_server_callback() argument 'identity_hint' must be str or None, "
+                            f"not {type(identity_hint).__name__}")
+        self._psk_server_callback = callback
+        self._psk_identity_hint = identity_hint
+        self._changed("psk_server_callback")
 
     def load_cert_chain(
         self,
