@@ -184,23 +184,20 @@ def test_strict_refuses_loose_ca(tmp_path: Path) -> None:
     assert plain == native == (89, "Basic Constraints of CA cert not marked critical")
 
 
-def test_partial_chain_makes_an_intermediate_an_anchor(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("trusted", "code", "message"), [
+    ("intermediate", 2, "unable to get issuer certificate"),
+    ("leaf", 20, "unable to get local issuer certificate"),
+])
+def test_partial_chain_makes_a_stored_certificate_an_anchor(tmp_path: Path, trusted: str, code: int,
+                                                            message: str) -> None:
+    """VERIFY_X509_PARTIAL_CHAIN: an intermediate, or the leaf itself, in the trust store is an anchor."""
     root = make("Root", ca=True)
     inter = make("Inter", root, ca=True)
-    server = served(tmp_path, [make("leaf", inter), inter])
-    cafile = _pem_file(tmp_path, "inter.pem", inter[0])
+    leaf = make("leaf", inter)
+    server = served(tmp_path, [leaf, inter])
+    cafile = _pem_file(tmp_path, "anchor.pem", inter[0] if trusted == "intermediate" else leaf[0])
     plain, native = both(server, cafile)
-    assert plain == native == (2, "unable to get issuer certificate")
-    assert both(server, cafile, flags=PARTIAL) == ("ok", "ok")
-
-
-def test_partial_chain_makes_the_leaf_an_anchor(tmp_path: Path) -> None:
-    root = make("Root", ca=True)
-    leaf = make("leaf", root)
-    server = served(tmp_path, [leaf])
-    cafile = _pem_file(tmp_path, "leaf.pem", leaf[0])
-    plain, native = both(server, cafile)
-    assert plain == native == (20, "unable to get local issuer certificate")
+    assert plain == native == (code, message)
     assert both(server, cafile, flags=PARTIAL) == ("ok", "ok")
 
 

@@ -41,9 +41,8 @@ _Completion = tuple[_material.CertChain, list[x509.Certificate], tuple[x509.Cert
 _KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
                                 ed448.Ed448PrivateKey)
 
-# The verify flags the native engine enforces (see _trust.verify_peer_chain).
-_NATIVE_VERIFY_FLAGS = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
-                        | ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN)
+# The verify flags native enforces beyond the interface's (see _trust.verify_peer_chain).
+_CRL_CHECKS = ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
 _CRL_BEGIN = b"-----BEGIN X509 CRL-----"
 _CRL_END = b"-----END X509 CRL-----"
 
@@ -154,11 +153,11 @@ class NativeContext(Context):
 
     @verify_flags.setter
     def verify_flags(self, value: int) -> None:
-        extra = int(value) & ~_NATIVE_VERIFY_FLAGS
-        if extra:
-            raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
-        self._verify_flags = ssl.VerifyFlags(value)
-        self._changed("verify_flags")
+        """The interface's rules, and the CRL checks too (``_trust.revocation_code``)."""
+        crl_checks = int(value) & _CRL_CHECKS
+        interface: Any = Context.verify_flags
+        interface.__set__(self, int(value) & ~crl_checks)
+        self._verify_flags |= crl_checks
 
     def load_verify_locations(
         self,
