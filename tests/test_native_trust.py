@@ -330,6 +330,33 @@ def test_server_completes_a_lone_leaf_from_the_trust_store(tmp_path: Path) -> No
     assert _presented(s_client(native)) == _presented(s_client(plain)) == ["CN = localhost", "CN = Inter"]
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2], ids=["tls13", "tls12"])
+def test_client_completes_a_lone_leaf_from_the_trust_store(tmp_path: Path, version: ssl.TLSVersion) -> None:
+    """A client certificate file with only the leaf is completed the same way: a server trusting only the
+    root verifies it, as with a plain ``ssl`` client."""
+    root = make("Root", ca=True)
+    inter = make("Inter", root, ca=True)
+    client_leaf = make("client", inter, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,))
+    server_leaf = make("localhost", root)
+    root_file = _pem_file(tmp_path, "root.pem", root[0])
+    server_ctx = stdlib_server(_pem_file(tmp_path, "s.pem", server_leaf[0]),
+                               _pem_file(tmp_path, "s.key", server_leaf[1]))
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_verify_locations(root_file)
+    server_ctx.maximum_version = version
+    outcomes = []
+    for client in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend="native")):
+        client.load_verify_locations(_pem_file(tmp_path, "cas.pem", root[0], inter[0]))
+        client.load_cert_chain(_pem_file(tmp_path, "c.pem", client_leaf[0]), _pem_file(tmp_path, "c.key",
+                                                                                          client_leaf[1]))
+        server = ThreadedServer(lambda tls: tls.getpeercert()["subject"], server_ctx)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"ping")
+        outcomes.append(server.result())
+    assert outcomes[0] == outcomes[1] == (((("commonName", "client"),),))
+
+
 def _dual(tmp_path: Path) -> tuple[Callable[[Any], None], Path]:
     """Load an RSA chain then an ECDSA P-256 one (CNs "rsa" and "ecdsa"); and the root's file."""
     root = make("Root", ca=True)

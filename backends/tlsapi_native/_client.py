@@ -436,7 +436,7 @@ class ClientHandshake(Handshake):
             self.send(m.Certificate(self.request_context, []).build())
             return
         entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
-                                                     for cert in chain.certificates]
+                                                     for cert in self.context.certificates_to_send(chain)]
         self.send(m.Certificate(self.request_context, entries).build())
         signature = sign(scheme, chain.key, tls13_certificate_verify_input(self.th.digest(), server=False))
         self.send(m.CertificateVerify(scheme, signature).build())

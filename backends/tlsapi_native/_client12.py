@@ -264,7 +264,8 @@ class ClientHandshake12(Handshake12):
         if self.certificate_requested:
             if chain is not None:
                 scheme = choose_scheme(chain.key, self.request_schemes, tls13=False, certificate=chain.leaf)
-            certificates = [c.public_bytes(Encoding.DER) for c in chain.certificates] if chain and scheme else []
+            certificates = ([c.public_bytes(Encoding.DER) for c in self.context.certificates_to_send(chain)]
+                            if chain and scheme else [])
             self.send(m12.Certificate12(certificates).build())
         self.send(m12.ClientKeyExchange(self.client_public).build())
         self.derive_master_secret(self.premaster)

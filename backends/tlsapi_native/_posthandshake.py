@@ -122,7 +122,7 @@ class PostHandshakeAuth:
             send(m.Certificate(request.context, []).build())
         else:
             send(m.Certificate(request.context, [(cert.public_bytes(Encoding.DER), [])
-                                                 for cert in chain.certificates]).build())
+                                                 for cert in handshake.context.certificates_to_send(chain)]).build())
             signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=False))
             send(m.CertificateVerify(scheme, signature).build())
         send(m.Finished(handshake.ks.finished_verify_data(client_secret, transcript.digest())).build())
