@@ -621,6 +621,9 @@ def _strict_cases() -> dict[str, tuple[list[Pair], list[x509.Certificate], dict[
         "strict-leaf-certsign": ([make("leaf", ca, key_usage=usage(digital_signature=True, key_cert_sign=True))],
                                  [ca[0]], strict),
         "strict-trusted-self-signed-ca-leaf": ([dev], [dev[0]], strict),
+        "strict-before-hostname": ([make("leaf", ca, key_ids=False, sans=("other.example",))], [ca[0]], strict),
+        "strict-before-expiry": ([make("leaf", ca, key_ids=False, not_after=NOW - DAY)], [ca[0]], strict),
+        "strict-hostname-only": ([make("leaf", ca, sans=("other.example",))], [ca[0]], strict),
         "strict-client-without-aki": ([make("client", ca, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), key_ids=False)],
                                       [ca[0]], {**strict, "client_auth": True}),
     }

@@ -450,7 +450,10 @@ def verify_peer_chain(
     try:
         verified = _run(request, hostname, now)
     except (VerificationError, ValueError) as error:
-        raise _error(_diagnose(request, trust, str(error), now), hostname or "") from None
+        failure = _diagnose(request, trust, str(error), now)
+        if flags & ssl.VERIFY_X509_STRICT and failure in _CHECKED_AFTER_EXTENSIONS:
+            failure = strict_violation(_issuer_chain(request, trust)) or failure
+        raise _error(failure, hostname or "") from None
     code = strict_violation(verified) if flags & ssl.VERIFY_X509_STRICT else None
     if code is None and flags & ssl.VERIFY_CRL_CHECK_LEAF:
         whole_chain = (flags & ssl.VERIFY_CRL_CHECK_CHAIN) == ssl.VERIFY_CRL_CHECK_CHAIN
@@ -465,6 +468,25 @@ def _extension(certificate: x509.Certificate, kind: type[_E]) -> x509.Extension[
         return certificate.extensions.get_extension_for_class(kind)
     except x509.ExtensionNotFound:
         return None
+
+
+# OpenSSL checks the chain's extensions (the strict profile among them) before these.
+_CHECKED_AFTER_EXTENSIONS = frozenset({HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH, PERMITTED_VIOLATION,
+                                       EXCLUDED_VIOLATION, CERT_SIGNATURE_FAILURE, CERT_NOT_YET_VALID,
+                                       CERT_HAS_EXPIRED})
+
+
+def _issuer_chain(request: _Request, trust: TrustStore) -> list[x509.Certificate]:
+    """The chain OpenSSL builds by issuer names, trusted certificates first, up to a self-issued one (for
+    the strict checks of a chain cryptography refused for a later reason)."""
+    pool = [*trust.anchors, *request.intermediates]
+    chain = [request.leaf]
+    while not _self_issued(chain[-1]) and len(chain) <= MAX_CHAIN_LENGTH:
+        issuer = next((c for c in pool if c.subject == chain[-1].issuer and c not in chain), None)
+        if issuer is None:
+            break
+        chain.append(issuer)
+    return chain
 
 
 def strict_violation(chain: Sequence[x509.Certificate]) -> int | None:
