@@ -230,6 +230,31 @@ def test_crl_check_chain_needs_every_crl(tmp_path: Path) -> None:
     assert plain == native == (23, "certificate revoked")
 
 
+@needs_openssl
+def test_crl_check_with_capath(tmp_path: Path) -> None:
+    """A hashed ``capath`` (``<hash>.0`` certificates, ``<hash>.r0`` CRLs): the revoked leaf is 23."""
+    assert OPENSSL is not None
+    root = make("Root", ca=True)
+    server = served(tmp_path, [make("leaf", root, serial=555)])
+    directory = tmp_path / "capath"
+    directory.mkdir()
+    root_file = _pem_file(tmp_path, "root.pem", root[0])
+    digest = subprocess.run([OPENSSL, "x509", "-hash", "-noout", "-in", str(root_file)], capture_output=True,
+                            check=True, text=True).stdout.strip()
+    _pem_file(directory, f"{digest}.0", root[0])
+    _pem_file(directory, f"{digest}.r0", make_crl(root, (555,)))
+    outcomes = []
+    for factory in (lambda: ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+                    lambda: tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend="native")):
+        def build(factory: Callable[[], ssl.SSLContext] = factory) -> ssl.SSLContext:
+            context = factory()
+            context.load_verify_locations(capath=directory)
+            context.verify_flags = ssl.VerifyFlags(LEAF_CRL)
+            return context
+        outcomes.append(outcome(build, server))
+    assert outcomes[0] == outcomes[1] == (23, "certificate revoked")
+
+
 def test_crls_load_alone_and_count(tmp_path: Path) -> None:
     """A file of CRLs only loads (as in ``ssl``) and ``cert_store_stats`` counts them."""
     root = make("Root", ca=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,6 +45,7 @@ _KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, e
 # The verify flags native enforces beyond the interface's (see _trust.verify_peer_chain).
 _CRL_CHECKS = ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
 _CRL_BEGIN = b"-----BEGIN X509 CRL-----"
+_CAPATH_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
 _CRL_END = b"-----END X509 CRL-----"
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
@@ -165,20 +167,19 @@ class NativeContext(Context):
         capath: _material.StrPath | None = None,
         cadata: str | bytes | None = None,  # type: ignore[override]
     ) -> None:
-        """As ``ssl``: PEM files, directories and text may hold CRLs beside certificates (or instead of
-        them); the CRLs are kept for ``VERIFY_CRL_CHECK_LEAF``/``VERIFY_CRL_CHECK_CHAIN``."""
+        """As ``ssl``: a PEM ``cafile`` may hold CRLs beside certificates (or instead of them), and a
+        ``capath`` directory CRLs in files named as OpenSSL looks them up (``<issuer hash>.r<n>``); the CRLs
+        are kept for ``VERIFY_CRL_CHECK_LEAF``/``VERIFY_CRL_CHECK_CHAIN``. ``cadata`` takes certificates
+        only, as in ``ssl``."""
         crls: list[x509.CertificateRevocationList] = []
         if cafile is not None:
             with open(os.fspath(cafile), "rb") as handle:
                 data = handle.read()
             crls += _pem_crls(data)
             cafile = None if crls and b"CERTIFICATE-----" not in data else cafile
-        if isinstance(cadata, str) and _CRL_BEGIN.decode() in cadata:
-            crls += _pem_crls(cadata.encode("ascii"))
-            cadata = cadata if "CERTIFICATE-----" in cadata else None
         if capath is not None and Path(os.fsdecode(capath)).is_dir():
             for entry in sorted(Path(os.fsdecode(capath)).iterdir()):
-                if entry.is_file():
+                if _CAPATH_CRL.fullmatch(entry.name) and entry.is_file():
                     crls += _pem_crls(entry.read_bytes())
         if not crls or (cafile, capath, cadata) != (None, None, None):
             super().load_verify_locations(cafile, capath, cadata)
