@@ -412,6 +412,58 @@ def test_dual_certificates_pick_per_client(tmp_path: Path, args: tuple[str, ...]
     assert _presented(s_client(native, *args))[:1] == _presented(s_client(plain, *args))[:1] == [expected]
 
 
+def _client_certificate_seen(tmp_path: Path, client: Any, *args: str) -> str | None:
+    """The subject line of the client certificate ``openssl s_server -Verify 1 args`` received from ``client``
+    (``None``: the client sent none and the server refused it)."""
+    assert OPENSSL is not None
+    server_leaf = make("localhost", make("Server Root", ca=True))
+    command = [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev", "-Verify", "1",
+               "-cert", str(_pem_file(tmp_path, "server.pem", server_leaf[0])),
+               "-key", str(_pem_file(tmp_path, "server.key", server_leaf[1])), *args]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        line = b""
+        while b"ACCEPT" not in line:
+            line = process.stdout.readline()
+            assert line, "openssl s_server did not start"
+        try:
+            with socket.create_connection(("127.0.0.1", int(line.rsplit(b":", 1)[1])), timeout=10) as raw, \
+                    client.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"ping\n")
+                assert tls.recv(100) == b"gnip\n"
+        except ssl.SSLError:
+            return None
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return next(line for line in output.splitlines() if line.startswith("depth=0"))
+
+
+@needs_openssl
+@pytest.mark.parametrize(("args", "expected"), [
+    (("-tls1_3", "-client_sigalgs", "rsa_pss_rsae_sha256"), "CN = rsa"),
+    (("-tls1_3", "-client_sigalgs", "ecdsa_secp256r1_sha256"), "CN = ecdsa"),
+    (("-tls1_2", "-client_sigalgs", "rsa_pss_rsae_sha256"), None),  # TLS 1.2: only the last chain loaded
+    (("-tls1_2", "-client_sigalgs", "ecdsa_secp256r1_sha256"), "CN = ecdsa"),
+], ids=["tls13-rsa", "tls13-ecdsa", "tls12-rsa", "tls12-ecdsa"])
+def test_dual_client_certificates_answer_the_request(tmp_path: Path, args: tuple[str, ...],
+                                                     expected: str | None) -> None:
+    """A client with RSA + ECDSA certificates presents the one the server's CertificateRequest allows (in
+    TLS 1.2, as OpenSSL, only the last one loaded: none when the server allows only the other)."""
+    load, _ = _dual(tmp_path)
+    seen = []
+    for client in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend="native")):
+        client.check_hostname = False
+        client.verify_mode = ssl.CERT_NONE
+        load(client)
+        seen.append(_client_certificate_seen(tmp_path, client, *args))
+    assert seen[0] == seen[1], seen
+    assert seen[1] is None if expected is None else seen[1] is not None and seen[1].endswith(expected)
+
+
 @needs_openssl
 def test_tls12_refuses_a_certificate_the_client_cannot_verify(tmp_path: Path) -> None:
     """An ECDSA P-256 server and a TLS 1.2 client without P-256: handshake_failure, not "wrong curve"."""

@@ -32,7 +32,6 @@ from ._signatures import (
     DEFAULT_CERT_SIGNATURE_SCHEMES,
     DEFAULT_SIGNATURE_SCHEMES,
     DEFAULT_TLS12_SIGNATURE_SCHEMES,
-    choose_scheme,
     sign,
     tls13_certificate_verify_input,
 )
@@ -428,13 +427,11 @@ class ClientHandshake(Handshake):
         self.state = State.CONNECTED
 
     def _send_client_certificate(self) -> None:
-        chain = self.context.cert_chain
-        scheme = None
-        if chain is not None:
-            scheme = choose_scheme(chain.key, self.request_schemes, certificate=chain.leaf)
-        if chain is None or scheme is None:
+        choice = self.context.client_credential(self.request_schemes, tls13=True)
+        if choice is None:
             self.send(m.Certificate(self.request_context, []).build())
             return
+        chain, scheme = choice
         entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
                                                      for cert in self.context.certificates_to_send(chain)]
         self.send(m.Certificate(self.request_context, entries).build())

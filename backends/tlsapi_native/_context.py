@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +22,7 @@ from . import BACKEND
 from ._connection import NativeConnection
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
 from ._limits import MAX_CHAIN_LENGTH
+from ._signatures import DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TLS12_SIGNATURE_SCHEMES, scheme_matches_key
 from ._suites import (
     DEFAULT_TLS12_SUITES,
     DEFAULT_TLS13_SUITES,
@@ -129,6 +130,19 @@ class NativeContext(Context):
     def credentials(self) -> tuple[_material.CertChain, ...]:
         """Every certificate chain the server may present (one per key type), in loading order."""
         return tuple(self._credentials.values())
+
+    def client_credential(self, requested: Sequence[int], *, tls13: bool) -> tuple[_material.CertChain, int] | None:
+        """A client's answer to a CertificateRequest, as OpenSSL chooses it: in TLS 1.3 the chain and scheme
+        for the first of our signature schemes the server asks for that one of the chains can sign with; in
+        TLS 1.2 only the last chain loaded is considered. ``None``: send no certificate."""
+        offered = set(requested)
+        chains = tuple(self._credentials.values()) if tls13 else (self.cert_chain,) if self.cert_chain else ()
+        for scheme in DEFAULT_SIGNATURE_SCHEMES if tls13 else DEFAULT_TLS12_SIGNATURE_SCHEMES:
+            if scheme in offered:
+                for chain in chains:
+                    if scheme_matches_key(scheme, chain.key, tls13=tls13, certificate=chain.leaf):
+                        return chain, scheme
+        return None
 
     def certificates_to_send(self, chain: _material.CertChain) -> tuple[x509.Certificate, ...]:
         """What to present for ``chain``: its certificates, or for a lone leaf the chain completed from the
