@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
+from test_native_trust import openssl_s_server
 
 import tlsapi
 from tlsapi_conformance.harness import ThreadedServer
@@ -62,8 +63,7 @@ def native_server(seen: list[Any] | None = None) -> NativeContext:
 def peer_server(peer: str) -> Iterator[int]:
     """A PSK-only TLS 1.3 echo server (no certificate) of ``peer``; yields its port."""
     if peer == "openssl":
-        assert OPENSSL is not None
-        with openssl_server_psk() as port:
+        with openssl_s_server("-nocert", "-tls1_3", "-psk", KEY.hex(), "-psk_identity", IDENTITY) as (_, port):
             yield port
         return
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -74,27 +74,6 @@ def peer_server(peer: str) -> Iterator[int]:
     yield server.port
     with suppress(ssl.SSLError, OSError):
         server.result()
-
-
-@contextmanager
-def openssl_server_psk() -> Iterator[int]:
-    """``openssl s_server -psk -nocert`` (echoes each line reversed) for one connection; yields its port."""
-    command = [OPENSSL or "openssl", "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev", "-nocert",
-               "-tls1_3", "-psk", KEY.hex(), "-psk_identity", IDENTITY]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        assert process.stdout is not None
-        line = b""
-        while b"ACCEPT" not in line:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("openssl s_server did not start")
-        yield int(line.rsplit(b":", 1)[1])
-    finally:
-        process.terminate()
-        process.wait(5)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 @pytest.mark.skipif(OPENSSL is None, reason="no openssl binary")

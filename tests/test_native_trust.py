@@ -14,7 +14,8 @@ import socket
 import ssl
 import subprocess
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -412,14 +413,12 @@ def test_dual_certificates_pick_per_client(tmp_path: Path, args: tuple[str, ...]
     assert _presented(s_client(native, *args))[:1] == _presented(s_client(plain, *args))[:1] == [expected]
 
 
-def _client_certificate_seen(tmp_path: Path, client: Any, *args: str) -> str | None:
-    """The subject line of the client certificate ``openssl s_server -Verify 1 args`` received from ``client``
-    (``None``: the client sent none and the server refused it)."""
+@contextmanager
+def openssl_s_server(*args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``openssl s_server -rev`` (echoes each line reversed) with ``args`` for one connection; yields the
+    process (its output after the ACCEPT line is the caller's to read) and its port, and stops it."""
     assert OPENSSL is not None
-    server_leaf = make("localhost", make("Server Root", ca=True))
-    command = [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev", "-Verify", "1",
-               "-cert", str(_pem_file(tmp_path, "server.pem", server_leaf[0])),
-               "-key", str(_pem_file(tmp_path, "server.key", server_leaf[1])), *args]
+    command = [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev", *args]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert process.stdout is not None
@@ -427,18 +426,27 @@ def _client_certificate_seen(tmp_path: Path, client: Any, *args: str) -> str | N
         while b"ACCEPT" not in line:
             line = process.stdout.readline()
             assert line, "openssl s_server did not start"
+        yield process, int(line.rsplit(b":", 1)[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _client_certificate_seen(tmp_path: Path, client: Any, *args: str) -> str | None:
+    """The subject line of the client certificate ``openssl s_server -Verify 1 args`` received from ``client``
+    (``None``: the client sent none and the server refused it)."""
+    server_leaf = make("localhost", make("Server Root", ca=True))
+    with openssl_s_server("-Verify", "1", "-cert", str(_pem_file(tmp_path, "server.pem", server_leaf[0])),
+                          "-key", str(_pem_file(tmp_path, "server.key", server_leaf[1])), *args) as (process, port):
         try:
-            with socket.create_connection(("127.0.0.1", int(line.rsplit(b":", 1)[1])), timeout=10) as raw, \
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
                     client.wrap_socket(raw, server_hostname="localhost") as tls:
                 tls.sendall(b"ping\n")
                 assert tls.recv(100) == b"gnip\n"
         except ssl.SSLError:
             return None
         output = process.communicate(timeout=30)[0].decode(errors="replace")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     return next(line for line in output.splitlines() if line.startswith("depth=0"))
 
 
