@@ -315,12 +315,18 @@ def test_fallback_scsv(pki: PKI) -> None:
     assert serve(pki, hello, max12=True)[0] is None  # 1.2 is our maximum too: no fallback
 
 
-@pytest.mark.parametrize("drop", [m12.EXTENDED_MASTER_SECRET, m.SIGNATURE_ALGORITHMS])
-def test_server_requires_ems_and_signature_algorithms(pki: PKI, drop: int) -> None:
+def test_server_requires_signature_algorithms(pki: PKI) -> None:
     hello = hello_12(pki)
-    hello.extensions = [e for e in hello.extensions if e[0] != drop]
+    hello.extensions = [e for e in hello.extensions if e[0] != m.SIGNATURE_ALGORITHMS]
     error, written = serve(pki, hello)
     assert error is not None and written.endswith(b"\x02\x28")  # handshake_failure
+
+
+def test_server_serves_a_client_without_ems_without_echoing_it(pki: PKI) -> None:
+    hello = hello_12(pki)
+    hello.extensions = [e for e in hello.extensions if e[0] != m12.EXTENDED_MASTER_SECRET]
+    error, written = serve(pki, hello)
+    assert error is None and m12.EXTENDED_MASTER_SECRET not in dict(server_hello_of(written).extensions)
 
 
 def test_server_rejects_non_empty_renegotiation_info(pki: PKI) -> None:

@@ -14,6 +14,7 @@ overridden here; none reaches OpenSSL.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import ssl
@@ -162,6 +163,11 @@ class TLSSocket(ssl.SSLSocket):
                 self._fill()
             except ssl.SSLWantWriteError:
                 self._flush()
+            except ssl.SSLError:
+                if self._outgoing.pending:  # the fatal alert, as OpenSSL writes it before failing
+                    with contextlib.suppress(OSError):
+                        self._flush()
+                raise
             else:
                 if self._outgoing.pending:
                     self._flush()

@@ -32,11 +32,10 @@ from ._signatures import (
     DEFAULT_CERT_SIGNATURE_SCHEMES,
     DEFAULT_SIGNATURE_SCHEMES,
     DEFAULT_TLS12_SIGNATURE_SCHEMES,
-    choose_scheme,
     sign,
     tls13_certificate_verify_input,
 )
-from ._suites import TLS13_SUITES, CipherSuite
+from ._suites import EXTERNAL_PSK_SUITE, TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
@@ -92,12 +91,15 @@ class ClientHandshake(Handshake):
         self.session: NativeSession | None = None  # the session to offer (set before ``start``)
         self.psk_suite: CipherSuite | None = None  # the offered session's suite, while it is offered
         self.psk_schedule: KeySchedule | None = None
+        self.external_psk: tuple[bytes, bytes] | None = None  # (identity, key) from the PSK client callback
+        self.psk_secret = b""  # the offered PSK
 
     def release(self) -> None:
         super().release()
         self.client_hello = None
         self.client_hello_raw = b""
         self.psk_schedule = None
+        self.psk_secret = b""
         self.client_handshake_secret = self.server_handshake_secret = b""
 
     # -- ClientHello -----------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ class ClientHandshake(Handshake):
             suites += tls12_suites
             extensions += tls12_extensions
         extensions.append((m.PSK_KEY_EXCHANGE_MODES, _PSK_MODES))
-        self.psk_suite = self._resumable_suite()
+        self.psk_suite = self._resumable_suite() or self._external_psk_suite()
         self.client_hello = m.ClientHello(
             self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
         )
@@ -161,6 +163,25 @@ class ClientHandshake(Handshake):
             return None
         return suite
 
+    def _external_psk_suite(self) -> CipherSuite | None:
+        """Python 3.13's ``set_psk_client_callback``, as OpenSSL runs it in TLS 1.3: the callback gets no
+        hint (``None``) and returns ``(identity, psk)``; a non-empty key is offered as an external PSK for
+        TLS_AES_128_GCM_SHA256's hash (SHA-256). An empty key, or an identity of ``None``, offers none."""
+        callback = self.context.psk_client_callback
+        if callback is None:
+            return None
+        try:
+            identity, key = callback(None)
+            identity_bytes = identity.encode("utf-8") if identity is not None else b""
+            key = bytes(key)
+        except Exception as error:  # any failure of the application's callback aborts
+            raise TLSAlert(INTERNAL_ERROR, f"PSK client callback failed: {error!r}") from error
+        suite = TLS13_SUITES[EXTERNAL_PSK_SUITE]
+        if not key or not identity_bytes or suite.code not in self.context.native_suites:
+            return None
+        self.external_psk = (identity_bytes, key)
+        return suite
+
     def _bind(self, transcript: Transcript | None) -> bytes:
         """Build the ClientHello, with a pre_shared_key extension and its binder when a session is offered.
 
@@ -172,17 +193,23 @@ class ClientHandshake(Handshake):
         if hello is None:
             raise TLSAlert(INTERNAL_ERROR, "no ClientHello")
         hello.extensions = [(t, d) for t, d in hello.extensions if t != m.PRE_SHARED_KEY]
-        if suite is None or session is None:
+        external = self.external_psk
+        if suite is None or (session is None and external is None):
             return hello.build()
+        if external is not None:  # RFC 8446 4.2.11: an external identity's age is 0
+            identity, age, secret = external[0], 0, external[1]
+        else:
+            assert session is not None
+            identity, age, secret = session.ticket, session.obfuscated_ticket_age(), session.secret
         binders = [bytes(suite.hash_len)]
-        hello.extensions.append((m.PRE_SHARED_KEY, m.build_pre_shared_key_client(
-            [(session.ticket, session.obfuscated_ticket_age())], binders)))
+        hello.extensions.append((m.PRE_SHARED_KEY, m.build_pre_shared_key_client([(identity, age)], binders)))
         raw = hello.build()
         truncated = raw[: -m.binders_length(binders)]
         if transcript is None:
             transcript = Transcript(suite.hash)
-        schedule = self.psk_schedule = KeySchedule(suite, session.secret)
-        binder = schedule.binder(transcript.digest_with(truncated))
+        self.psk_secret = secret
+        schedule = self.psk_schedule = KeySchedule(suite, secret)
+        binder = schedule.binder(transcript.digest_with(truncated), external=external is not None)
         hello.extensions[-1] = (m.PRE_SHARED_KEY, hello.extensions[-1][1][: -len(binder)] + binder)
         return raw[: -len(binder)] + binder
 
@@ -282,13 +309,18 @@ class ClientHandshake(Handshake):
     def _resume(self, selected_identity: int, suite: CipherSuite) -> None:
         """The server accepted our PSK: key the schedule with it and take the peer from the session."""
         session = self.session
-        if selected_identity != 0 or self.psk_suite is None or session is None or self.psk_schedule is None:
+        if selected_identity != 0 or self.psk_suite is None or self.psk_schedule is None \
+                or (session is None and self.external_psk is None):
             raise TLSAlert(ILLEGAL_PARAMETER, "server selected a PSK we did not offer", "BAD_PSK_IDENTITY")
         if suite.hash is not self.psk_suite.hash:
             raise TLSAlert(ILLEGAL_PARAMETER, "suite hash differs from the PSK's", "BAD_PSK")
-        self.schedule = self.psk_schedule
-        self.resumed = True
-        self.restore_peer(session.peer_chain, session.verified_chain)
+        # The server may choose another suite of the same hash (a SHA-256 PSK serves AES-128-GCM and
+        # ChaCha20-Poly1305): the traffic keys are the chosen suite's.
+        self.schedule = self.psk_schedule if self.psk_schedule.suite is suite else KeySchedule(suite, self.psk_secret)
+        self.resumed = True  # as OpenSSL reports a PSK handshake (session_reused)
+        if self.external_psk is None:
+            assert session is not None
+            self.restore_peer(session.peer_chain, session.verified_chain)
 
     def _hello_retry_request(self, hello: m.ServerHello, raw: bytes, extensions: dict[int, bytes]) -> None:
         client_hello = self.client_hello
@@ -395,15 +427,13 @@ class ClientHandshake(Handshake):
         self.state = State.CONNECTED
 
     def _send_client_certificate(self) -> None:
-        chain = self.context.cert_chain
-        scheme = None
-        if chain is not None:
-            scheme = choose_scheme(chain.key, self.request_schemes, certificate=chain.leaf)
-        if chain is None or scheme is None:
+        choice = self.context.client_credential(self.request_schemes, tls13=True)
+        if choice is None:
             self.send(m.Certificate(self.request_context, []).build())
             return
+        chain, scheme = choice
         entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
-                                                     for cert in chain.certificates]
+                                                     for cert in self.context.certificates_to_send(chain)]
         self.send(m.Certificate(self.request_context, entries).build())
         signature = sign(scheme, chain.key, tls13_certificate_verify_input(self.th.digest(), server=False))
         self.send(m.CertificateVerify(scheme, signature).build())

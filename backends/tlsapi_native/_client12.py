@@ -43,7 +43,7 @@ from ._handshake import State, load_certificate, unexpected
 from ._handshake12 import Handshake12
 from ._server12 import TLS12_GROUPS
 from ._session import NativeSession
-from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
+from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, sign, verify_offered
 from ._suites import TLS12_SUITES
 from ._tickets import TICKET_LIFETIME
 
@@ -259,17 +259,17 @@ class ClientHandshake12(Handshake12):
     # -- our flight, then the server's Finished ---------------------------------------------------------------
 
     def _send_client_flight(self) -> None:
-        chain = self.context.cert_chain
-        scheme = None
+        choice = None
         if self.certificate_requested:
-            if chain is not None:
-                scheme = choose_scheme(chain.key, self.request_schemes, tls13=False, certificate=chain.leaf)
-            certificates = [c.public_bytes(Encoding.DER) for c in chain.certificates] if chain and scheme else []
+            choice = self.context.client_credential(self.request_schemes, tls13=False)
+            certificates = ([c.public_bytes(Encoding.DER) for c in self.context.certificates_to_send(choice[0])]
+                            if choice is not None else [])
             self.send(m12.Certificate12(certificates).build())
         self.send(m12.ClientKeyExchange(self.client_public).build())
         self.derive_master_secret(self.premaster)
         self.premaster = b""
-        if chain is not None and scheme is not None:
+        if choice is not None:
+            chain, scheme = choice
             self.send(m.CertificateVerify(scheme, sign(scheme, chain.key, bytes(self.log))).build())
         self.send_finished()
         self.state = State.WAIT_NEW_SESSION_TICKET if self.ticket_expected else State.WAIT_CHANGE_CIPHER_SPEC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,10 @@ from ._record import (
     RecordLayer,
 )
 from ._server import ServerHandshake
+from ._server12 import ServerHandshake12
 from ._session import NativeSession
 from ._suites import TLS12_SUITES, TLS13_SUITES
+from ._tickets import TICKET_LIFETIME
 
 if TYPE_CHECKING:
     from typing import Self
@@ -148,7 +151,8 @@ class NativeConnection(Connection):
 
     @property
     def session(self) -> NativeSession | None:
-        """Client: the session to resume, then the newest one from the server's tickets."""
+        """Client: the session to resume, then the newest one from the server's tickets. Server: after the
+        handshake, the session it established (not resumable through this object, as in ``ssl``)."""
         return self._session
 
     @session.setter
@@ -332,6 +336,8 @@ class NativeConnection(Connection):
             self._read_secret = handshake.client_application_secret
             self._write_secret = handshake.server_application_secret
             self._context.record_stat("accept_good")
+            assert isinstance(handshake, ServerHandshake | ServerHandshake12)
+            self._session = _server_session(self._context, handshake)
         else:
             self._read_secret = handshake.server_application_secret
             self._write_secret = handshake.client_application_secret
@@ -517,14 +523,16 @@ class NativeConnection(Connection):
         self._pha = PostHandshakeAuth.request(self._handshake)
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266)."""
-        if cb_type == "tls-exporter":
-            return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32) if self._done else None
-        if cb_type != "tls-unique":
+        """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266); ``None``
+        before the handshake, and for a TLS 1.2 session without the extended master secret, which binds
+        nothing (RFC 7627)."""
+        if cb_type not in ("tls-unique", "tls-exporter"):
             raise ValueError(f"{cb_type!r} channel binding type not implemented")
-        if not self._done:
-            return None
         handshake = self._handshake
+        if not self._done or not handshake.uses_ems:
+            return None
+        if cb_type == "tls-exporter":
+            return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
         return handshake.server_finished if handshake.resumed else handshake.client_finished
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
@@ -548,3 +556,14 @@ class NativeConnection(Connection):
         side = "server" if self._server_side else "client"
         return f"<tlsapi_native.NativeConnection {side} {self._handshake.state.value}>"
 
+
+def _server_session(context: Any, handshake: ServerHandshake | ServerHandshake12) -> NativeSession:
+    """What ``session`` reads on a server after the handshake, as OpenSSL's: the protocol and suite, a random
+    32-byte id in TLS 1.3 (empty in TLS 1.2, where tickets carry the session), no ticket, no secret."""
+    tls12 = isinstance(handshake, Handshake12)
+    assert handshake.suite is not None
+    return NativeSession(
+        context, protocol=0x0303 if tls12 else 0x0304, cipher_suite=handshake.suite.code, secret=b"",
+        session_id=b"" if tls12 else os.urandom(32), server_hostname=handshake.server_name, alpn=handshake.alpn,
+        timeout=TICKET_LIFETIME,
+    )

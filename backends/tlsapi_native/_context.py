@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import re
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
-from tlsapi.spi import Context
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from tlsapi.spi import CertChain, Context, Password, SSLError, StrPath, make_error
 
 from . import BACKEND
 from ._connection import NativeConnection
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
+from ._limits import MAX_CHAIN_LENGTH
+from ._signatures import DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TLS12_SIGNATURE_SCHEMES, scheme_matches_key
 from ._suites import (
     DEFAULT_TLS12_SUITES,
     DEFAULT_TLS13_SUITES,
@@ -19,6 +30,22 @@ from ._suites import (
     parse_cipher_string,
 )
 from ._tickets import TicketKeys
+
+PSKClientCallback = Callable[[str | None], tuple[str | None, bytes]]
+PSKServerCallback = Callable[[str | None], bytes]
+
+# A chain, the trust store it was completed from, and the certificates to send.
+_Completion = tuple[CertChain, list[x509.Certificate], tuple[x509.Certificate, ...]]
+
+# The key types OpenSSL keeps one certificate each for.
+_KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+                                ed448.Ed448PrivateKey)
+
+# The verify flags native enforces beyond the interface's (see _trust.verify_peer_chain).
+_CRL_CHECKS = ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
+_CRL_BEGIN = b"-----BEGIN X509 CRL-----"
+_CAPATH_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
+_CRL_END = b"-----END X509 CRL-----"
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
                 "X25519": "x25519", "x25519": "x25519"}
@@ -38,6 +65,142 @@ class NativeContext(Context):
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
+        self._crls: list[x509.CertificateRevocationList] = []
+        self._credentials: dict[type, CertChain] = {}
+        self._completed: dict[int, _Completion] = {}
+        self._psk_client_callback: PSKClientCallback | None = None
+        self._psk_server_callback: PSKServerCallback | None = None
+        self._psk_identity_hint: str | None = None
+
+    @property
+    def psk_client_callback(self) -> PSKClientCallback | None:
+        """The callback of ``set_psk_client_callback`` (``None``: no external PSK is offered)."""
+        return self._psk_client_callback
+
+    @property
+    def psk_server_callback(self) -> PSKServerCallback | None:
+        """The callback of ``set_psk_server_callback`` (``None``: external PSKs are not accepted)."""
+        return self._psk_server_callback
+
+    def set_psk_client_callback(self, callback: PSKClientCallback | None) -> None:
+        """Python 3.13's TLS 1.3 external PSK, client side: ``callback(hint)`` returns ``(identity, psk)``;
+        in TLS 1.3 the hint is always ``None``. Native has no TLS 1.2 PSK suites, so only TLS 1.3 uses it."""
+        if not self.is_client:
+            raise make_error(SSLError, "Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context",
+                             origin="native", errno=0)
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        self._psk_client_callback = callback
+        self._changed("psk_client_callback")
+
+    def set_psk_server_callback(self, callback: PSKServerCallback | None, identity_hint: str | None = None) -> None:
+        """Python 3.13's TLS 1.3 external PSK, server side: ``callback(identity)`` returns the PSK for the
+        client's identity, or empty bytes to refuse it. ``identity_hint`` is a TLS 1.2 PSK notion, which
+        TLS 1.3 does not send (it is kept, as ``ssl`` keeps it)."""
+        if self.is_client:
+            raise make_error(SSLError, "Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context",
+                             origin="native", errno=0)
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        if identity_hint is not None and not isinstance(identity_hint, str):
+            raise TypeError("set_psk_server_callback() argument 'identity_hint' must be str or None, "
+                            f"not {type(identity_hint).__name__}")
+        self._psk_server_callback = callback
+        self._psk_identity_hint = identity_hint
+        self._changed("psk_server_callback")
+
+    def load_cert_chain(
+        self,
+        certfile: StrPath,
+        keyfile: StrPath | None = None,
+        password: Password = None,
+    ) -> None:
+        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
+        ones loaded before, one of the same type replaces its predecessor; ``cert_chain`` is the last."""
+        super().load_cert_chain(certfile, keyfile, password)
+        chain = self.cert_chain
+        assert chain is not None
+        kind = next(kind for kind in _KEY_TYPES if isinstance(chain.key, kind))
+        self._credentials.pop(kind, None)
+        self._credentials[kind] = chain
+
+    @property
+    def credentials(self) -> tuple[CertChain, ...]:
+        """Every certificate chain the server may present (one per key type), in loading order."""
+        return tuple(self._credentials.values())
+
+    def client_credential(self, requested: Sequence[int], *, tls13: bool) -> tuple[CertChain, int] | None:
+        """A client's answer to a CertificateRequest, as OpenSSL chooses it: in TLS 1.3 the chain and scheme
+        for the first of our signature schemes the server asks for that one of the chains can sign with; in
+        TLS 1.2 only the last chain loaded is considered. ``None``: send no certificate."""
+        offered = set(requested)
+        chains = tuple(self._credentials.values()) if tls13 else (self.cert_chain,) if self.cert_chain else ()
+        for scheme in DEFAULT_SIGNATURE_SCHEMES if tls13 else DEFAULT_TLS12_SIGNATURE_SCHEMES:
+            if scheme in offered:
+                for chain in chains:
+                    if scheme_matches_key(scheme, chain.key, tls13=tls13, certificate=chain.leaf):
+                        return chain, scheme
+        return None
+
+    def certificates_to_send(self, chain: CertChain) -> tuple[x509.Certificate, ...]:
+        """What to present for ``chain``: its certificates, or for a lone leaf the chain completed from the
+        trust store (issuers up to and including the anchor), as OpenSSL does when the certfile holds no
+        intermediates. Remembered until the trust store changes."""
+        anchors = self.trust_anchors
+        entry = self._completed.get(id(chain))
+        if entry is not None and entry[0] is chain and entry[1] is anchors:
+            return entry[2]
+        certificates = chain.certificates
+        if len(certificates) == 1:
+            certificates = _complete(chain.leaf, anchors)
+        self._completed[id(chain)] = (chain, anchors, certificates)
+        return certificates
+
+    @property
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        """The CRLs found in what ``load_verify_locations`` loaded (used with ``VERIFY_CRL_CHECK_*``)."""
+        return self._crls
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return self._verify_flags
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        """The interface's rules, and the CRL checks too (``_trust.revocation_code``)."""
+        crl_checks = int(value) & _CRL_CHECKS
+        interface: Any = Context.verify_flags
+        interface.__set__(self, int(value) & ~crl_checks)
+        self._verify_flags |= crl_checks
+
+    def load_verify_locations(
+        self,
+        cafile: StrPath | None = None,
+        capath: StrPath | None = None,
+        cadata: str | bytes | None = None,  # type: ignore[override]
+    ) -> None:
+        """As ``ssl``: a PEM ``cafile`` may hold CRLs beside certificates (or instead of them), and a
+        ``capath`` directory CRLs in files named as OpenSSL looks them up (``<issuer hash>.r<n>``); the CRLs
+        are kept for ``VERIFY_CRL_CHECK_LEAF``/``VERIFY_CRL_CHECK_CHAIN``. ``cadata`` takes certificates
+        only, as in ``ssl``."""
+        crls: list[x509.CertificateRevocationList] = []
+        if cafile is not None:
+            with open(os.fspath(cafile), "rb") as handle:
+                data = handle.read()
+            crls += _pem_crls(data)
+            cafile = None if crls and b"CERTIFICATE-----" not in data else cafile
+        if capath is not None and Path(os.fsdecode(capath)).is_dir():
+            for entry in sorted(Path(os.fsdecode(capath)).iterdir()):
+                if _CAPATH_CRL.fullmatch(entry.name) and entry.is_file():
+                    crls += _pem_crls(entry.read_bytes())
+        if not crls or (cafile, capath, cadata) != (None, None, None):
+            super().load_verify_locations(cafile, capath, cadata)
+        known = {crl.public_bytes(serialization.Encoding.DER) for crl in self._crls}
+        self._crls += [crl for crl in crls if crl.public_bytes(serialization.Encoding.DER) not in known]
+        self._changed("crls")
+
+    def cert_store_stats(self) -> dict[str, int]:
+        return {**super().cert_store_stats(), "crl": len(self._crls)}
 
     @property
     def ticket_keys(self) -> TicketKeys:
@@ -117,3 +280,40 @@ class NativeContext(Context):
         if group is None:
             raise ValueError(f"unknown elliptic curve name {text!r}")
         self.set_groups([group])
+
+
+def _complete(leaf: x509.Certificate, anchors: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """``leaf`` and its issuers found among ``anchors`` (by name and signature), up to a self-issued one."""
+    chain = [leaf]
+    while chain[-1].issuer != chain[-1].subject and len(chain) <= MAX_CHAIN_LENGTH:
+        issuer = next((candidate for candidate in anchors
+                       if candidate.subject == chain[-1].issuer and candidate not in chain
+                       and _issued_by(chain[-1], candidate)), None)
+        if issuer is None:
+            break
+        chain.append(issuer)
+    return tuple(chain)
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _pem_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every PEM CRL in ``data`` (a malformed one is the stdlib's ``SSLError``)."""
+    crls = []
+    start = data.find(_CRL_BEGIN)
+    while start != -1:
+        end = data.find(_CRL_END, start)
+        if end == -1:
+            break
+        try:
+            crls.append(x509.load_pem_x509_crl(data[start : end + len(_CRL_END)]))
+        except ValueError:
+            raise make_error(SSLError, "bad base64 decode", "BAD_BASE64_DECODE", library="PEM") from None
+        start = data.find(_CRL_BEGIN, end)
+    return crls

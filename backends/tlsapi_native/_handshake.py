@@ -94,6 +94,8 @@ class Handshake:
     is_server: bool = False
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
     version_name = "TLSv1.3"
+    # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).
+    uses_ems = True
 
     def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
         self.connection = connection
@@ -204,7 +206,7 @@ class Handshake:
         return verify_peer_chain(
             chain, anchors=context.trust_anchors, server_hostname=self.server_hostname,
             server_side_peer=peer_is_server, check_hostname=peer_is_server and context.check_hostname,
-            partial_chain=bool(context.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+            flags=context.verify_flags, crls=context.crls,
         )
 
     def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:

@@ -17,7 +17,7 @@ from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._handshake import Handshake, State, unexpected
-from ._prf import exporter, extended_master_secret, key_block, verify_data
+from ._prf import exporter, extended_master_secret, key_block, legacy_master_secret, verify_data
 from ._record import ALERT, HANDSHAKE
 from ._record12 import RecordLayer12, use_tls12
 from ._suites import CipherSuite
@@ -96,8 +96,12 @@ class Handshake12(Handshake):
         self.keylog("CLIENT_RANDOM", master)
 
     def derive_master_secret(self, premaster: bytes) -> None:
-        """The extended master secret over the log so far (which ends with ClientKeyExchange)."""
-        self.set_master_secret(extended_master_secret(self.cipher_suite.hash, premaster, self.log_hash()))
+        """The extended master secret over the log so far (which ends with ClientKeyExchange), or without
+        the extension the legacy one over the randoms."""
+        suite_hash = self.cipher_suite.hash
+        self.set_master_secret(extended_master_secret(suite_hash, premaster, self.log_hash()) if self.uses_ems
+                               else legacy_master_secret(suite_hash, premaster, self.client_random,
+                                                         self.server_random))
 
     def _install(self, read: bool) -> None:
         if self._keys is None:
@@ -154,6 +158,10 @@ class Handshake12(Handshake):
     # -- after the handshake -------------------------------------------------------------------------------
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """RFC 5705 keying material; refused (``ValueError``) without the extended master secret, whose
+        absence lets an attacker in the middle share the master secret (RFC 7627, as Go refuses it)."""
+        if not self.uses_ems:
+            raise ValueError("keying material exporters need the extended master secret (RFC 7627)")
         return exporter(self.cipher_suite.hash, self.master_secret, self.client_random, self.server_random,
                         label, context, length)
 

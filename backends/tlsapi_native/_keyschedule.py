@@ -152,9 +152,11 @@ class KeySchedule:
                 self.derive_secret(self._secret, b"s ap traffic", transcript_hash),
                 self.derive_secret(self._secret, b"exp master", transcript_hash))
 
-    def binder(self, truncated_hello_hash: bytes) -> bytes:
-        """The PSK binder (RFC 8446 4.2.11.2) of a resumption PSK, over ``Hash(... truncated ClientHello)``."""
-        binder_key = self.derive_secret(self._secret, b"res binder", self._empty_hash)
+    def binder(self, truncated_hello_hash: bytes, *, external: bool = False) -> bytes:
+        """The PSK binder (RFC 8446 4.2.11.2) of a resumption PSK (or with ``external`` of an external one),
+        over ``Hash(... truncated ClientHello)``."""
+        binder_key = self.derive_secret(self._secret, b"ext binder" if external else b"res binder",
+                                        self._empty_hash)
         return self.finished_verify_data(binder_key, truncated_hello_hash)
 
     def resumption_psk(self, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:

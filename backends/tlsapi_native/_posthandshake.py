@@ -23,7 +23,7 @@ from ._alerts import (
 )
 from ._handshake import load_certificate
 from ._record import HANDSHAKE
-from ._signatures import DEFAULT_SIGNATURE_SCHEMES, choose_scheme, sign, tls13_certificate_verify_input, verify
+from ._signatures import DEFAULT_SIGNATURE_SCHEMES, sign, tls13_certificate_verify_input, verify
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -115,14 +115,13 @@ class PostHandshakeAuth:
             transcript.update(message)
             handshake.records.write(HANDSHAKE, message)
 
-        chain = handshake.context.cert_chain
-        scheme = None if chain is None else choose_scheme(chain.key, m.parse_u16_list(schemes),
-                                                          certificate=chain.leaf)
-        if chain is None or scheme is None:
+        choice = handshake.context.client_credential(m.parse_u16_list(schemes), tls13=True)
+        if choice is None:
             send(m.Certificate(request.context, []).build())
         else:
+            chain, scheme = choice
             send(m.Certificate(request.context, [(cert.public_bytes(Encoding.DER), [])
-                                                 for cert in chain.certificates]).build())
+                                                 for cert in handshake.context.certificates_to_send(chain)]).build())
             signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=False))
             send(m.CertificateVerify(scheme, signature).build())
         send(m.Finished(handshake.ks.finished_verify_data(client_secret, transcript.digest())).build())

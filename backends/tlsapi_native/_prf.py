@@ -1,7 +1,7 @@
 """The TLS 1.2 PRF (RFC 5246 section 5) and the secrets derived with it.
 
-``P_hash`` is built from ``cryptography``'s HMAC only. The master secret is always the extended master
-secret (RFC 7627): the engine never derives the legacy one.
+``P_hash`` is built from ``cryptography``'s HMAC only. The master secret is the extended master secret
+(RFC 7627); the legacy one is derived only by a server for a client that does not offer the extension.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
-__all__ = ["exporter", "extended_master_secret", "key_block", "prf", "verify_data"]
+__all__ = ["exporter", "extended_master_secret", "key_block", "legacy_master_secret", "prf", "verify_data"]
 
 MASTER_SECRET_LEN = 48
 VERIFY_DATA_LEN = 12
@@ -35,6 +35,14 @@ def prf(hash_cls: type[hashes.HashAlgorithm], secret: bytes, label: bytes, seed:
 def extended_master_secret(hash_cls: type[hashes.HashAlgorithm], premaster: bytes, session_hash: bytes) -> bytes:
     """RFC 7627: ``PRF(pre_master_secret, "extended master secret", session_hash)[0..47]``."""
     return prf(hash_cls, premaster, b"extended master secret", session_hash, MASTER_SECRET_LEN)
+
+
+def legacy_master_secret(
+    hash_cls: type[hashes.HashAlgorithm], premaster: bytes, client_random: bytes, server_random: bytes
+) -> bytes:
+    """RFC 5246 section 8.1, for clients without the extended master secret (``"master secret"`` over the
+    randoms only: the session is not bound to its handshake, see RFC 7627)."""
+    return prf(hash_cls, premaster, b"master secret", client_random + server_random, MASTER_SECRET_LEN)
 
 
 def key_block(

@@ -34,10 +34,12 @@ from ._signatures import (
     sign,
     tls13_certificate_verify_input,
 )
-from ._suites import TLS13_SUITES, CipherSuite
+from ._suites import EXTERNAL_PSK_SUITE, TLS13_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from tlsapi.spi import CertChain
 
     from ._context import NativeContext
@@ -53,23 +55,37 @@ _ENCRYPTED_EXTENSIONS_SNI = m.EncryptedExtensions([(m.SERVER_NAME, b"")]).build(
 _CERTIFICATE_REQUEST = m.CertificateRequest(b"", [
     (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)),
 ]).build()
-_CREDENTIALS: dict[int, tuple[CertChain, bytes, tuple[int, ...]]] = {}
+_CREDENTIALS: dict[int, tuple[tuple[x509.Certificate, ...], bytes, tuple[int, ...]]] = {}
 
 
-def _credentials(chain: CertChain) -> tuple[bytes, tuple[int, ...]]:
-    """The Certificate message of ``chain`` and the TLS 1.3 schemes its key can sign with, in our order.
+def _credentials(chain: CertChain, certificates: tuple[x509.Certificate, ...]) -> tuple[bytes, tuple[int, ...]]:
+    """The Certificate message of ``certificates`` (what ``chain`` presents) and the TLS 1.3 schemes its key
+    can sign with, in our order.
 
-    Both are fixed per chain (``load_cert_chain`` makes a new one), so they are remembered by identity.
+    Both are fixed per tuple of certificates (the context keeps it until the chain or the trust store
+    changes), so they are remembered by identity.
     """
-    entry = _CREDENTIALS.get(id(chain))
-    if entry is None or entry[0] is not chain:
+    entry = _CREDENTIALS.get(id(certificates))
+    if entry is None or entry[0] is not certificates:
         if len(_CREDENTIALS) >= 16:
             _CREDENTIALS.clear()
-        message = m.Certificate(b"", [(der, []) for der in der_chain(chain.certificates)]).build()
+        message = m.Certificate(b"", [(der, []) for der in der_chain(certificates)]).build()
         usable = tuple(code for code in DEFAULT_SIGNATURE_SCHEMES
                        if scheme_matches_key(code, chain.key, certificate=chain.leaf))
-        entry = _CREDENTIALS[id(chain)] = (chain, message, usable)
+        entry = _CREDENTIALS[id(certificates)] = (certificates, message, usable)
     return entry[1], entry[2]
+
+
+def choose_credential(context: NativeContext, peer_schemes: set[int]) -> tuple[CertChain, bytes, int] | None:
+    """TLS 1.3: the chain to present, its Certificate message and the scheme to sign with. As OpenSSL, the
+    first of our schemes that the client offers and one of the chains (one per key type) can sign with."""
+    options = [(chain, *_credentials(chain, context.certificates_to_send(chain))) for chain in context.credentials]
+    for scheme in DEFAULT_SIGNATURE_SCHEMES:
+        if scheme in peer_schemes:
+            for chain, message, usable in options:
+                if scheme in usable:
+                    return chain, message, scheme
+    return None
 
 
 class ServerHandshake(Handshake):
@@ -185,7 +201,17 @@ class ServerHandshake(Handshake):
             raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
 
     def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
-        return TLS13_SUITES[self.choose_suite_code(self.context.native_suites, hello.cipher_suites)]
+        """The suite by the usual preference; with a PSK server callback and a client offering a PSK, the
+        first SHA-256 suite of that order (OpenSSL's ``prefer_sha256``: external PSKs are SHA-256 ones)."""
+        ours = self.context.native_suites
+        external_psk_hash = TLS13_SUITES[EXTERNAL_PSK_SUITE].hash
+        if self.connection.context.psk_server_callback is not None \
+                and any(kind == m.PRE_SHARED_KEY for kind, _ in hello.extensions):
+            sha256 = [code for code in ours if TLS13_SUITES[code].hash is external_psk_hash]
+            offered = [code for code in hello.cipher_suites if code in sha256]
+            if offered:
+                return TLS13_SUITES[self.choose_suite_code(sha256, offered)]
+        return TLS13_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _hello_retry_request(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int) -> None:
         self.suite = suite
@@ -227,7 +253,15 @@ class ServerHandshake(Handshake):
         if m.PSK_DHE_KE in m.parse_psk_key_exchange_modes(modes):
             keys = self.context.ticket_keys
             now_ms = int(time.time() * 1000)
+            truncated_hash = self.th.digest_with(raw[: -m.binders_length(binders)])
             for index, (identity, _age) in enumerate(identities):
+                external = self._external_psk(identity, suite)
+                if external is not None:
+                    if not hmac.compare_digest(external.binder(truncated_hash, external=True), binders[index]):
+                        raise TLSAlert(DECRYPT_ERROR, "bad PSK binder", "BINDER_DOES_NOT_VERIFY")
+                    self.resumed = True  # as OpenSSL reports a PSK handshake (session_reused)
+                    self.selected_identity = index
+                    return external
                 sealed = keys.open(identity)
                 state = TicketState.decode(sealed) if sealed is not None else None
                 if state is None or state.protocol != m.TLS13 or state.server_name != self.server_name:
@@ -238,13 +272,26 @@ class ServerHandshake(Handshake):
                 if not 0 <= now_ms - state.issued_ms <= state.lifetime * 1000:
                     continue
                 schedule = KeySchedule(suite, state.secret)
-                expected = schedule.binder(self.th.digest_with(raw[: -m.binders_length(binders)]))
-                if not hmac.compare_digest(expected, binders[index]):
+                if not hmac.compare_digest(schedule.binder(truncated_hash), binders[index]):
                     raise TLSAlert(DECRYPT_ERROR, "bad PSK binder", "BINDER_DOES_NOT_VERIFY")
                 self._resume(index, state)
                 return schedule
         self.context.record_stat("misses")
         return None
+
+    def _external_psk(self, identity: bytes, suite: CipherSuite) -> KeySchedule | None:
+        """Python 3.13's ``set_psk_server_callback``, as OpenSSL runs it in TLS 1.3: the callback gets the
+        identity (``str``) and returns the key, empty for an unknown identity. The key is an external PSK
+        for SHA-256 suites (TLS_AES_128_GCM_SHA256's hash); with another suite it is skipped, as are an
+        identity that is not UTF-8 and a callback that fails (OpenSSL's callback returns 0 then)."""
+        callback = self.connection.context.psk_server_callback
+        if callback is None or suite.hash is not TLS13_SUITES[EXTERNAL_PSK_SUITE].hash:
+            return None
+        try:
+            key = bytes(callback(identity.decode("utf-8")))
+        except Exception:  # the stdlib reports it as unraisable and uses no PSK
+            return None
+        return KeySchedule(suite, key) if key else None
 
     def _resume(self, index: int, state: TicketState) -> None:
         self.resumed = True
@@ -265,11 +312,10 @@ class ServerHandshake(Handshake):
                 raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
             if chain is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-            certificate_message, usable = _credentials(chain)
-            peer_schemes = set(m.parse_u16_list(schemes_data))
-            scheme = next((code for code in usable if code in peer_schemes), None)
-            if scheme is None:
+            choice = choose_credential(self.connection.context, set(m.parse_u16_list(schemes_data)))
+            if choice is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+            chain, certificate_message, scheme = choice
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)

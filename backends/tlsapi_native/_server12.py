@@ -2,7 +2,7 @@
 
 What it does: ECDHE (RFC 8422) over x25519, secp256r1 and secp384r1; ECDSA, Ed25519 and RSA certificates
 (rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
-secret (RFC 7627), required: a client that does not offer it gets handshake_failure; renegotiation_info
+secret (RFC 7627), optional (a session without it gets no ticket, tls-unique or exporter); renegotiation_info
 (RFC 5746) echoed; TLS_FALLBACK_SCSV (RFC 7507) honoured; the ``DOWNGRD\\x01`` sentinel in
 ServerHello.random whenever TLS 1.3 is enabled (RFC 8446 section 4.1.3); RFC 5077 session tickets, sealed
 with the same ticket keys as TLS 1.3 (``_tickets``); ALPN, SNI and its callback, client certificates.
@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import ssl
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _messages as m
@@ -34,6 +35,8 @@ from ._suites import TLS12_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
 
 if TYPE_CHECKING:
+    from tlsapi.spi import CertChain
+
     from ._server import ServerHandshake
 
 INAPPROPRIATE_FALLBACK = 86
@@ -58,6 +61,29 @@ def _auth_of(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
 
 
+# RFC 8422 5.1.1: the supported_groups codes of the curves an ECDSA certificate's key may be on.
+_CURVE_GROUPS = {"secp256r1": SECP256R1, "secp384r1": SECP384R1, "secp521r1": 25}
+
+
+def _verifiable_chains(
+    chains: Sequence[CertChain], client_schemes: Sequence[int], client_groups: set[int] | None
+) -> dict[str, tuple[CertChain, int]]:
+    """TLS 1.2: for each suite authentication ("RSA", "ECDSA"), the first chain the client can verify and the
+    scheme to sign with: a scheme it offers, and for an ECDSA key a curve among its ``supported_groups``
+    (RFC 8422 5.1; no such extension: any curve). As OpenSSL, a server never presents what the client
+    cannot check (the client would abort with "wrong curve"); with nothing left, handshake_failure."""
+    usable: dict[str, tuple[CertChain, int]] = {}
+    for chain in chains:
+        key = chain.key
+        if isinstance(key, ec.EllipticCurvePrivateKey) and client_groups is not None \
+                and _CURVE_GROUPS.get(key.curve.name) not in client_groups:
+            continue
+        scheme = choose_scheme(key, client_schemes, tls13=False, certificate=chain.leaf)
+        if scheme is not None:
+            usable.setdefault(_auth_of(key), (chain, scheme))
+    return usable
+
+
 class ServerHandshake12(Handshake12):
     """A TLS 1.2 server handshake, taking over from the TLS 1.3 one once the ClientHello chose TLS 1.2."""
 
@@ -65,6 +91,7 @@ class ServerHandshake12(Handshake12):
 
     def __init__(self, previous: ServerHandshake) -> None:
         super().__init__(previous.connection, previous.context, previous.records)
+        self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
         self.client_random = previous.client_random
         self.server_name = previous.server_name
         self.certificate_requested = False
@@ -108,10 +135,11 @@ class ServerHandshake12(Handshake12):
             raise TLSAlert(HANDSHAKE_FAILURE, "renegotiation_info not empty", "RENEGOTIATION_MISMATCH")
         secure_renegotiation = (renegotiation_info is not None
                                 or m12.EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites)
-        if m12.EXTENDED_MASTER_SECRET not in extensions:
-            raise TLSAlert(HANDSHAKE_FAILURE, "the extended master secret is required",
-                           "EXTENDED_MASTER_SECRET_REQUIRED")
-        m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
+        # RFC 7627: a client without the extended master secret (GnuTLS 3.7's wget) is served, but its
+        # session is bound to nothing: no ticket, no resumption, no tls-unique, no exporter.
+        self.uses_ems = m12.EXTENDED_MASTER_SECRET in extensions
+        if self.uses_ems:
+            m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
         formats = extensions.get(m12.EC_POINT_FORMATS)
         if formats is not None:
             m12.parse_ec_point_formats(formats)
@@ -122,15 +150,16 @@ class ServerHandshake12(Handshake12):
         ours = self.context.native_tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)
-        self.offered_ticket = (ticket is not None and not self.context.options & ssl.OP_NO_TICKET
+        self.offered_ticket = (ticket is not None and self.uses_ems and not self.context.options & ssl.OP_NO_TICKET
                                and self.context.num_tickets > 0)
-        state = self._open_ticket(hello, ticket) if ticket else None
+        state = self._open_ticket(hello, ticket) if ticket and self.uses_ems else None
         self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in enabled_protocols(self.context)
                                                else os.urandom(8))
         hello_extensions: m.Extensions = []
         if secure_renegotiation:
             hello_extensions.append((m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO))
-        hello_extensions.append((m12.EXTENDED_MASTER_SECRET, b""))
+        if self.uses_ems:
+            hello_extensions.append((m12.EXTENDED_MASTER_SECRET, b""))
         if self.alpn is not None:
             hello_extensions.append((m.ALPN, m.build_alpn([self.alpn])))
         if state is not None:
@@ -161,23 +190,25 @@ class ServerHandshake12(Handshake12):
         self.send_finished()
         self.state = State.WAIT_CHANGE_CIPHER_SPEC
 
-    def _choose_suite(self, hello: m.ClientHello, auth: str) -> CipherSuite:
-        ours = [code for code in self.context.native_tls12_suites if TLS12_SUITES[code].auth == auth]
+    def _choose_suite(self, hello: m.ClientHello, auths: tuple[str, ...]) -> CipherSuite:
+        ours = [code for code in self.context.native_tls12_suites if TLS12_SUITES[code].auth in auths]
         return TLS12_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _full_handshake(self, hello: m.ClientHello, extensions: dict[int, bytes],
                         hello_extensions: m.Extensions) -> None:
-        chain = self.connection.context.cert_chain
-        if chain is None:
+        context = self.connection.context
+        if context.cert_chain is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-        suite = self._choose_suite(hello, _auth_of(chain.key))
         schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
         if schemes_data is None:  # RFC 5246 would imply SHA-1, which we do not sign with
             raise TLSAlert(HANDSHAKE_FAILURE, "no signature_algorithms", "NO_SUITABLE_SIGNATURE_ALGORITHM")
-        scheme = choose_scheme(chain.key, m.parse_u16_list(schemes_data), tls13=False, certificate=chain.leaf)
-        if scheme is None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
+        usable = _verifiable_chains(context.credentials, m.parse_u16_list(schemes_data),
+                                    None if groups_data is None else set(m.parse_u16_list(groups_data)))
+        if not usable:
+            raise TLSAlert(HANDSHAKE_FAILURE, "no certificate the client can verify", "NO_SHARED_CIPHER")
+        suite = self._choose_suite(hello, tuple(usable))
+        chain, scheme = usable[suite.auth]
         client_groups = m.parse_u16_list(groups_data) if groups_data is not None else [SECP256R1]
         group = next((g for g in self.context.native_groups if g in TLS12_GROUPS and g in client_groups), None)
         if group is None:
@@ -189,7 +220,8 @@ class ServerHandshake12(Handshake12):
         if m12.EC_POINT_FORMATS in extensions:
             hello_extensions.append((m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA))
         self.send(m.ServerHello(self.server_random, b"", suite.code, hello_extensions).build())
-        self.send(m12.Certificate12([cert.public_bytes(Encoding.DER) for cert in chain.certificates]).build())
+        self.send(m12.Certificate12([cert.public_bytes(Encoding.DER)
+                                     for cert in context.certificates_to_send(chain)]).build())
         self.key_share = generate_key_share(group)
         params = m12.ServerKeyExchange(group, self.key_share.public, scheme, b"")
         params.signature = sign(scheme, chain.key, self.client_random + self.server_random + params.params)

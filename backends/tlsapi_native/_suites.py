@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 __all__ = [
     "DEFAULT_TLS12_SUITES",
     "DEFAULT_TLS13_SUITES",
+    "EXTERNAL_PSK_SUITE",
     "TLS12_SUITES",
     "TLS13_SUITES",
     "CipherSuite",
@@ -86,6 +87,8 @@ TLS13_SUITES: dict[int, CipherSuite] = {
 }
 
 # OpenSSL's default order.
+#: OpenSSL's suite for PSKs from the PSK callbacks in TLS 1.3 (TLS_AES_128_GCM_SHA256: they are SHA-256 PSKs).
+EXTERNAL_PSK_SUITE = 0x1301
 DEFAULT_TLS13_SUITES: tuple[int, ...] = (0x1302, 0x1303, 0x1301)
 
 TLS12_SUITES: dict[int, CipherSuite] = {
