@@ -197,7 +197,7 @@ class NativeContext(Context):
             super().load_verify_locations(cafile, capath, cadata)
         known = {crl.public_bytes(serialization.Encoding.DER) for crl in self._crls}
         self._crls += [crl for crl in crls if crl.public_bytes(serialization.Encoding.DER) not in known]
-        self._changed("crls")
+        self._changed("trust_anchors")  # CRLs are trust material, as the anchors are
 
     def cert_store_stats(self) -> dict[str, int]:
         return {**super().cert_store_stats(), "crl": len(self._crls)}
