@@ -14,7 +14,6 @@ from cryptography.exceptions import InvalidTag
 
 from ._alerts import (
     BAD_RECORD_MAC,
-    DECODE_ERROR,
     ILLEGAL_PARAMETER,
     PROTOCOL_VERSION,
     RECORD_OVERFLOW,
@@ -158,8 +157,7 @@ class RecordLayer:
                     return APPLICATION_DATA, b""
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
             if length == 0:
-                raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE,
-                               "empty record", "BAD_LENGTH")
+                raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
             if aead is not None and content_type == HANDSHAKE:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unprotected handshake record")
             return content_type, buf[pos + 5 : end]
@@ -194,7 +192,7 @@ class RecordLayer:
         if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
             raise TLSAlert(UNEXPECTED_MESSAGE, "bad inner content type", "UNEXPECTED_RECORD")
         if last == 0:
-            raise TLSAlert(DECODE_ERROR if inner == ALERT else UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
+            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
         return inner, plaintext[:last]
 
     # -- writing -------------------------------------------------------------------------------------

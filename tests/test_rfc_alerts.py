@@ -1,0 +1,69 @@
+"""The alert RFC 8446 / RFC 5246 require for unusual or hostile peers, as tlsfuzzer checks them.
+
+Each case is the ClientHello (or server flight, or record) of a tlsfuzzer script that the native engine
+once answered wrongly, rebuilt with the hostile peer of ``tests/hostile_peer.py`` so that CI keeps the
+behaviour without tlsfuzzer (``docs/security.md`` lists the scripts and the measured table). Where OpenSSL
+agrees with the RFC the case runs on every installed backend.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hostile_peer import HostileClient, drive, plain_record, records
+from test_adversarial import (
+    NATIVE,
+    UNEXPECTED_MESSAGE,
+    attack_server,
+    connected_server,
+    fatal,
+    sent,
+    server_of,
+)
+
+import tlsapi
+from tlsapi_conformance.pki import PKI
+from tlsapi_native._record import ALERT, HANDSHAKE
+
+# == records ==========================================================================================
+
+
+def test_empty_plaintext_alert_record(backend: tlsapi.Backend, pki: PKI) -> None:
+    """test-tls13-empty-alert: a zero-length alert record is an unexpected record (RFC 8446 5.1: an alert
+    record holds exactly one alert message; section 5: unexpected records are unexpected_message)."""
+    outcome, alert, _ = attack_server(backend, pki, lambda c: [records(c.hello()), plain_record(ALERT, b"")])
+    fatal(outcome, "BAD_LENGTH" if backend is NATIVE else None)
+    sent(alert, UNEXPECTED_MESSAGE)
+
+
+@pytest.mark.parametrize("padding", [0, 2, 30])
+def test_empty_alert_under_handshake_keys(pki: PKI, padding: int) -> None:
+    """test-tls13-empty-alert, "using handshake keys": an empty protected alert, padded or not."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    client = HostileClient()
+    flight = drive(conn, incoming, outgoing, [records(client.hello())])
+    client.receive(flight.output)
+    client.records.padding = padding
+    outcome = drive(conn, incoming, outgoing, [client.protect(ALERT, b"")])
+    fatal(outcome, "BAD_LENGTH")
+    sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+@pytest.mark.parametrize("padding", [0, 5])
+def test_empty_alert_under_application_keys(pki: PKI, padding: int) -> None:
+    """test-tls13-empty-alert, "using application keys"."""
+    conn, incoming, outgoing, client = connected_server(pki)
+    client.records.padding = padding
+    outcome = drive(conn, incoming, outgoing, [client.protect(ALERT, b"")], step=lambda c: c.read())
+    fatal(outcome, "BAD_LENGTH")
+    sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+def test_empty_handshake_record_under_handshake_keys(pki: PKI) -> None:
+    """RFC 8446 5.1: zero-length handshake fragments are forbidden even with padding."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    client.records.padding = 16
+    outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, b"")])
+    fatal(outcome, "BAD_LENGTH")
+    sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
