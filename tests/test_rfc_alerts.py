@@ -8,10 +8,13 @@ agrees with the RFC the case runs on every installed backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hostile_peer import HostileClient, drive, plain_record, records
 from test_adversarial import (
     NATIVE,
+    PROTOCOL_VERSION,
     UNEXPECTED_MESSAGE,
     attack_server,
     connected_server,
@@ -22,6 +25,7 @@ from test_adversarial import (
 
 import tlsapi
 from tlsapi_conformance.pki import PKI
+from tlsapi_native import _messages as m
 from tlsapi_native._record import ALERT, HANDSHAKE
 
 # == records ==========================================================================================
@@ -67,3 +71,42 @@ def test_empty_handshake_record_under_handshake_keys(pki: PKI) -> None:
     outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, b"")])
     fatal(outcome, "BAD_LENGTH")
     sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+# == ClientHello ======================================================================================
+
+
+def _hello_with(client: HostileClient, edit: Callable[[m.ClientHello], None]) -> bytes:
+    message = client.hello_message()
+    edit(message)
+    return records(client.hello(message))
+
+
+def _set_extension(message: m.ClientHello, ext_type: int, data: bytes) -> None:
+    message.extensions = [(t, data if t == ext_type else d) for t, d in message.extensions]
+
+
+def _legacy_version_hello(legacy_version: int) -> Callable[[HostileClient], list[bytes]]:
+    def edit(message: m.ClientHello) -> None:
+        message.legacy_version = legacy_version
+        _set_extension(message, m.SUPPORTED_VERSIONS,
+                       m.build_supported_versions_client([m.TLS13, legacy_version]))
+
+    return lambda client: [_hello_with(client, edit)]
+
+
+@pytest.mark.parametrize("legacy_version", [0x0000, 0x0200, 0x0002, 0x0100, 0x0103, 0x0102, 0x0001])
+def test_legacy_version_older_than_ssl3(backend: tlsapi.Backend, pki: PKI, legacy_version: int) -> None:
+    """test-tls13-legacy-version: RFC 8446 D.5, a ClientHello.legacy_version below 0x0300 is
+    protocol_version even when supported_versions offers TLS 1.3 (as OpenSSL)."""
+    outcome, alert, _ = attack_server(backend, pki, _legacy_version_hello(legacy_version))
+    fatal(outcome, "UNSUPPORTED_PROTOCOL" if backend is NATIVE else None)
+    sent(alert, PROTOCOL_VERSION)
+
+
+def test_legacy_version_ssl3(pki: PKI) -> None:
+    """RFC 8446 D.5: "Any endpoint receiving a Hello message with ClientHello.legacy_version ... set to
+    0x0300 MUST abort the handshake with a protocol_version alert" (OpenSSL 3.0 sends handshake_failure)."""
+    outcome, alert, _ = attack_server(NATIVE, pki, _legacy_version_hello(0x0300))
+    fatal(outcome, "UNSUPPORTED_PROTOCOL")
+    sent(alert, PROTOCOL_VERSION)

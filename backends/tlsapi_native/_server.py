@@ -20,6 +20,7 @@ from ._alerts import (
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     MISSING_EXTENSION,
+    PROTOCOL_VERSION,
     TLSAlert,
 )
 from ._groups import server_key_exchange
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 
 
+_SSL3 = 0x0300
 # Plain int: testing bits of an IntFlag goes through the enum machinery.
 _NO_TICKET = int(ssl.OP_NO_TICKET)
 # The messages that only depend on the configuration, built once.
@@ -112,6 +114,8 @@ class ServerHandshake(Handshake):
     # -- ClientHello ---------------------------------------------------------------------------------
 
     def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+        if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
+            raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
