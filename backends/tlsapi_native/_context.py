@@ -21,7 +21,7 @@ from ._suites import (
 from ._tickets import TicketKeys
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
-                "X25519": "x25519", "x25519": "x25519"}
+                "secp521r1": "secp521r1", "X25519": "x25519", "x25519": "x25519", "X448": "x448", "x448": "x448"}
 
 
 class NativeContext(Context):
