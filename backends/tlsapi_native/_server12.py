@@ -1,7 +1,7 @@
 """The TLS 1.2 server handshake (RFC 5246), the modern subset only.
 
-What it does: ECDHE (RFC 8422) over x25519, x448, secp256r1, secp384r1 and secp521r1; ECDSA, Ed25519 and RSA certificates
-(rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
+What it does: ECDHE (RFC 8422) over x25519, x448, secp256r1, secp384r1 and secp521r1; ECDSA, Ed25519 and RSA
+certificates (rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
 secret (RFC 7627), required: a client that does not offer it gets handshake_failure; renegotiation_info
 (RFC 5746) echoed; TLS_FALLBACK_SCSV (RFC 7507) honoured; the ``DOWNGRD\\x01`` sentinel in
 ServerHello.random whenever TLS 1.3 is enabled (RFC 8446 section 4.1.3); RFC 5077 session tickets, sealed
