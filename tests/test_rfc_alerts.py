@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hostile_peer import HostileClient, drive, plain_record, records
+from hostile_peer import X25519, HostileClient, drive, plain_record, records
 from test_adversarial import (
+    ILLEGAL_PARAMETER,
     NATIVE,
     PROTOCOL_VERSION,
     UNEXPECTED_MESSAGE,
@@ -110,3 +111,33 @@ def test_legacy_version_ssl3(pki: PKI) -> None:
     outcome, alert, _ = attack_server(NATIVE, pki, _legacy_version_hello(0x0300))
     fatal(outcome, "UNSUPPORTED_PROTOCOL")
     sent(alert, PROTOCOL_VERSION)
+
+
+# == groups and key shares ============================================================================
+
+
+def _groups_hello(groups: list[int], versions: list[int]) -> Callable[[HostileClient], list[bytes]]:
+    def edit(message: m.ClientHello) -> None:
+        _set_extension(message, m.SUPPORTED_GROUPS, m.build_u16_list(groups))
+        _set_extension(message, m.SUPPORTED_VERSIONS, m.build_supported_versions_client(versions))
+
+    return lambda client: [_hello_with(client, edit)]
+
+
+@pytest.mark.parametrize("obsolete", [0x0001, 0x0015, 0x0016, 0x001A, 0x001C, 0xFF01, 0xFF02])
+@pytest.mark.parametrize("first", [True, False])
+def test_obsolete_group_offered_for_tls13_only(pki: PKI, obsolete: int, first: bool) -> None:
+    """test-tls13-obsolete-curves: RFC 8446 4.2.7, the obsolete_RESERVED groups "MUST NOT be offered or
+    negotiated by TLS 1.3 implementations"; a client offering only TLS 1.3 and one of them (next to
+    x25519, whose share it sends) gets illegal_parameter."""
+    groups = [obsolete, X25519] if first else [X25519, obsolete]
+    outcome, alert, _ = attack_server(NATIVE, pki, _groups_hello(groups, [m.TLS13]))
+    fatal(outcome, "BAD_KEY_SHARE")
+    sent(alert, ILLEGAL_PARAMETER)
+
+
+def test_obsolete_group_offered_for_tls12_too(pki: PKI) -> None:
+    """The same groups are legal in a ClientHello that also offers TLS 1.2: the handshake goes on."""
+    outcome, alert, client = attack_server(NATIVE, pki, _groups_hello([0x0015, X25519], [m.TLS13, m.TLS12]))
+    assert outcome.want_read and alert.description is None
+    assert client.schedule is not None  # the ServerHello came

@@ -74,6 +74,18 @@ def _credentials(chain: CertChain) -> tuple[bytes, tuple[int, ...]]:
     return entry[1], entry[2]
 
 
+def _is_obsolete_group(group: int) -> bool:
+    """RFC 8446 4.2.7 / B.3.1.4: the ``obsolete_RESERVED`` code points (TLS 1.2's curves other than
+    secp256r1/384r1/521r1, x25519 and x448, and the explicit-curve values)."""
+    return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
+
+
+def _tls13_only(extensions: dict[int, bytes]) -> bool:
+    """Whether the client offers no version below TLS 1.3, so that all it offers must be valid in TLS 1.3."""
+    versions = m.parse_supported_versions_client(extensions[m.SUPPORTED_VERSIONS])
+    return not any(_SSL3 <= version < m.TLS13 for version in versions)
+
+
 class ServerHandshake(Handshake):
     """Drives a server handshake: ``handle()`` takes each client message and sends the server's flight."""
 
@@ -139,6 +151,8 @@ class ServerHandshake(Handshake):
         if groups_data is None or shares_data is None:
             raise TLSAlert(MISSING_EXTENSION, "no supported_groups or key_share", "MISSING_SUPPORTED_GROUPS_EXTENSION")
         client_groups = m.parse_u16_list(groups_data)
+        if any(_is_obsolete_group(group) for group in client_groups) and _tls13_only(extensions):
+            raise TLSAlert(ILLEGAL_PARAMETER, "obsolete group offered for TLS 1.3", "BAD_KEY_SHARE")
         shares = dict(m.parse_key_share_client(shares_data))
         if not shares.keys() <= set(client_groups):
             raise TLSAlert(ILLEGAL_PARAMETER, "key share for a group not in supported_groups", "BAD_KEY_SHARE")
