@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fuzz_targets import protected_record
 from hostile_peer import X25519, HostileClient, drive, plain_record, records
 from test_adversarial import (
     ILLEGAL_PARAMETER,
     NATIVE,
     PROTOCOL_VERSION,
+    RECORD_OVERFLOW,
     UNEXPECTED_MESSAGE,
     attack_server,
     connected_server,
@@ -72,6 +74,39 @@ def test_empty_handshake_record_under_handshake_keys(pki: PKI) -> None:
     outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, b"")])
     fatal(outcome, "BAD_LENGTH")
     sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+
+def _padded_record(client: HostileClient, content_type: int, content: bytes, padding: int) -> bytes:
+    """A protected record whose inner plaintext is ``content``, its type byte and ``padding`` zeros."""
+    assert client.schedule is not None
+    key, iv = client.schedule.traffic_keys(client.write_secret)
+    return protected_record(0, content + bytes((content_type,)) + bytes(padding), key, iv)
+
+
+@pytest.mark.parametrize("excess", [1, 9, 255 - 16])
+def test_padding_past_the_plaintext_limit(pki: PKI, excess: int) -> None:
+    """test-tls13-record-layer-limits: RFC 8446 5.4, the whole TLSInnerPlaintext (content, type and padding)
+    is at most 2^14 + 1 bytes; the client Finished padded ``excess`` bytes past it is record_overflow."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    finished = client.finished()
+    wire = _padded_record(client, HANDSHAKE, finished, (1 << 14) - len(finished) + excess)
+    outcome = drive(conn, incoming, outgoing, [wire])
+    fatal(outcome, "DATA_LENGTH_TOO_LONG")
+    sent(client.read_alert(outcome.output), RECORD_OVERFLOW)
+
+
+def test_padding_up_to_the_plaintext_limit(pki: PKI) -> None:
+    """The Finished padded to exactly 2^14 + 1 bytes of TLSInnerPlaintext is accepted."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    finished = client.finished()
+    wire = _padded_record(client, HANDSHAKE, finished, (1 << 14) - len(finished))
+    outcome = drive(conn, incoming, outgoing, [wire])
+    assert outcome.error is None and conn.version() == "TLSv1.3"
 
 
 # == ClientHello ======================================================================================

@@ -177,6 +177,8 @@ class RecordLayer:
             self.early_data_budget = 0
         self._read_seq = seq + 1
         last = len(plaintext) - 1
+        if last > MAX_PLAINTEXT:  # RFC 8446 5.4: TLSInnerPlaintext, padding included, is at most 2^14 + 1
+            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
         if last >= 0 and plaintext[last]:
             inner = plaintext[last]
         else:
@@ -185,8 +187,6 @@ class RecordLayer:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "record without a content type", "UNEXPECTED_RECORD")
             last = len(stripped) - 1
             inner = stripped[last]
-        if last > MAX_PLAINTEXT:
-            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
         if inner == APPLICATION_DATA:
             return inner, memoryview(plaintext)[:last]
         if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
