@@ -29,7 +29,7 @@ from test_adversarial import (
 import tlsapi
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _messages as m
-from tlsapi_native._record import ALERT, HANDSHAKE
+from tlsapi_native._record import ALERT, APPLICATION_DATA, HANDSHAKE
 
 # == records ==========================================================================================
 
@@ -107,6 +107,29 @@ def test_padding_up_to_the_plaintext_limit(pki: PKI) -> None:
     wire = _padded_record(client, HANDSHAKE, finished, (1 << 14) - len(finished))
     outcome = drive(conn, incoming, outgoing, [wire])
     assert outcome.error is None and conn.version() == "TLSv1.3"
+
+
+
+@pytest.mark.parametrize("padding", [0, 1, 1000])
+def test_empty_application_data_during_the_handshake(pki: PKI, padding: int) -> None:
+    """test-tls13-zero-length-data: an empty application data record under the client's handshake keys
+    (before its Finished) is unexpected_message, not skipped as rejected 0-RTT (none was offered)."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    client.records.padding = padding
+    outcome = drive(conn, incoming, outgoing, [client.protect(APPLICATION_DATA, b"")])
+    fatal(outcome, "UNEXPECTED_RECORD")
+    sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+def test_empty_application_data_after_the_handshake(pki: PKI) -> None:
+    """test-tls13-zero-length-data: empty application data records (RFC 8446 5.1 allows them) are
+    accepted and the data after them is read."""
+    conn, incoming, outgoing, client = connected_server(pki)
+    incoming.write(b"".join(client.protect(APPLICATION_DATA, b"") for _ in range(5)))
+    incoming.write(client.protect(APPLICATION_DATA, b"GET /"))
+    assert conn.read() == b"GET /"
 
 
 # == ClientHello ======================================================================================

@@ -43,6 +43,7 @@ from ._record import (
     ALERT,
     APPLICATION_DATA,
     HANDSHAKE,
+    SKIPPED_EARLY_DATA,
     HandshakeBuffer,
     RecordLayer,
 )
@@ -232,11 +233,12 @@ class NativeConnection(Connection):
                     raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
                 if handshake.complete:
                     self._handshake_complete()
-        elif content_type == APPLICATION_DATA:
-            if not self._done and (payload or not self._server_side):
+        elif content_type == APPLICATION_DATA:  # only empty records get here once the handshake is done
+            if not self._done:  # even empty (RFC 8446 5.1: application data needs the application keys)
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data during the handshake", "UNEXPECTED_RECORD")
-            if self._done:  # only empty records get here; before, only skipped 0-RTT records (bounded in bytes)
-                self._useless_record(_EMPTY)
+            self._useless_record(_EMPTY)
+        elif content_type == SKIPPED_EARLY_DATA:  # bounded in bytes by the record layer
+            return
         elif content_type == ALERT:
             self._alert(payload)
         else:  # CHANGE_CIPHER_SPEC

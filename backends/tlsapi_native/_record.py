@@ -26,6 +26,8 @@ CHANGE_CIPHER_SPEC: Final = 20
 ALERT: Final = 21
 HANDSHAKE: Final = 22
 APPLICATION_DATA: Final = 23
+#: Not a TLS content type: what ``read_record`` returns for a record of rejected 0-RTT data it skipped.
+SKIPPED_EARLY_DATA: Final = 0
 
 _TAG_LEN: Final = 16
 _MAX_SEQ: Final = (1 << 64) - 1
@@ -154,7 +156,7 @@ class RecordLayer:
             if content_type == APPLICATION_DATA:
                 if self.early_data_budget >= length > _TAG_LEN:  # 0-RTT data sent before a second ClientHello
                     self.early_data_budget -= length
-                    return APPLICATION_DATA, b""
+                    return SKIPPED_EARLY_DATA, b""
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
             if length == 0:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
@@ -171,7 +173,7 @@ class RecordLayer:
         except InvalidTag:
             if self.early_data_budget >= length > _TAG_LEN:  # rejected 0-RTT data, under a key we never had
                 self.early_data_budget -= length
-                return APPLICATION_DATA, b""
+                return SKIPPED_EARLY_DATA, b""
             raise TLSAlert(BAD_RECORD_MAC) from None
         if self.early_data_budget:
             self.early_data_budget = 0
