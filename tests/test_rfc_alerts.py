@@ -126,7 +126,7 @@ def test_empty_application_data_during_the_handshake(pki: PKI, padding: int) -> 
 def test_empty_application_data_after_the_handshake(pki: PKI) -> None:
     """test-tls13-zero-length-data: empty application data records (RFC 8446 5.1 allows them) are
     accepted and the data after them is read."""
-    conn, incoming, outgoing, client = connected_server(pki)
+    conn, incoming, _outgoing, client = connected_server(pki)
     incoming.write(b"".join(client.protect(APPLICATION_DATA, b"") for _ in range(5)))
     incoming.write(client.protect(APPLICATION_DATA, b"GET /"))
     assert conn.read() == b"GET /"
