@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from fuzz_targets import protected_record
-from hostile_peer import X25519, HostileClient, drive, plain_record, records
+from hostile_peer import X25519, HostileClient, Outcome, drive, first_plain_alert, plain_record, records
 from test_adversarial import (
     ILLEGAL_PARAMETER,
     NATIVE,
@@ -199,3 +199,59 @@ def test_obsolete_group_offered_for_tls12_too(pki: PKI) -> None:
     outcome, alert, client = attack_server(NATIVE, pki, _groups_hello([0x0015, X25519], [m.TLS13, m.TLS12]))
     assert outcome.want_read and alert.description is None
     assert client.schedule is not None  # the ServerHello came
+
+
+# == HelloRetryRequest ================================================================================
+
+
+def _retry_pair(client: HostileClient, change: Callable[[m.ClientHello], None]) -> tuple[bytes, bytes]:
+    """A ClientHello with no key share (the server asks for x25519) and the second one, edited by ``change``."""
+    first = client.hello_message()
+    _set_extension(first, m.KEY_SHARE, m.build_key_share_client([]))
+    second = client.hello_message()
+    second.random, second.session_id = first.random, first.session_id
+    change(second)
+    return records(first.build()), records(second.build())
+
+
+def _retry_outcome(pki: PKI, change: Callable[[m.ClientHello], None]) -> Outcome:
+    """What the server answers to the second ClientHello, after its HelloRetryRequest to the first."""
+    conn, incoming, outgoing = server_of(NATIVE, pki)
+    first, second = _retry_pair(HostileClient(), change)
+    retry = drive(conn, incoming, outgoing, [first])
+    assert retry.want_read and m.HRR_RANDOM in retry.output
+    return drive(conn, incoming, outgoing, [second])
+
+
+def _reverse_extensions(message: m.ClientHello) -> None:
+    message.extensions.reverse()
+
+
+def _drop_signature_algorithms_cert(message: m.ClientHello) -> None:
+    message.extensions = [(t, d) for t, d in message.extensions if t != m.SIGNATURE_ALGORITHMS_CERT]
+
+
+def _add_cipher_suite(message: m.ClientHello) -> None:
+    message.cipher_suites = [*message.cipher_suites, 0x00FF]
+
+
+def _pad(message: m.ClientHello) -> None:
+    message.extensions.append((21, bytes(100)))
+
+
+@pytest.mark.parametrize("change", [_reverse_extensions, _drop_signature_algorithms_cert, _add_cipher_suite])
+def test_second_client_hello_changed(pki: PKI, change: Callable[[m.ClientHello], None]) -> None:
+    """test-tls13-shuffled-extentions, "HRR reversed order": RFC 8446 4.1.2, after a HelloRetryRequest the
+    client "MUST send the same ClientHello without modification" except key_share, early_data, cookie,
+    pre_shared_key and padding; anything else changed is illegal_parameter."""
+    outcome = _retry_outcome(pki, change)
+    fatal(outcome, "BAD_VALUE")
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+@pytest.mark.parametrize("change", [lambda message: None, _pad])
+def test_second_client_hello_allowed_changes(pki: PKI, change: Callable[[m.ClientHello], None]) -> None:
+    """The new key share (and padding) is all that changes: the server answers with its ServerHello."""
+    outcome = _retry_outcome(pki, change)
+    assert outcome.want_read, outcome.error
+    assert bytes((HANDSHAKE, 3, 3)) in outcome.output

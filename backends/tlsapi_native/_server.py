@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 
 _SSL3 = 0x0300
+_PADDING = 21  # RFC 7685
 # Plain int: testing bits of an IntFlag goes through the enum machinery.
 _NO_TICKET = int(ssl.OP_NO_TICKET)
 # The messages that only depend on the configuration, built once.
@@ -84,6 +85,19 @@ def _tls13_only(extensions: dict[int, bytes]) -> bool:
     """Whether the client offers no version below TLS 1.3, so that all it offers must be valid in TLS 1.3."""
     versions = m.parse_supported_versions_client(extensions[m.SUPPORTED_VERSIONS])
     return not any(_SSL3 <= version < m.TLS13 for version in versions)
+
+
+#: RFC 8446 4.1.2: what a ClientHello after a HelloRetryRequest may change (key_share, the PSK ages and
+#: binders, padding) and what it may add or drop (early_data, cookie, PSKs, padding).
+_MAY_CHANGE_AFTER_RETRY = frozenset({m.KEY_SHARE, m.PRE_SHARED_KEY, _PADDING})
+_MAY_COME_OR_GO_AFTER_RETRY = frozenset({m.EARLY_DATA, m.COOKIE, m.PRE_SHARED_KEY, _PADDING})
+
+
+def _retry_invariant(hello: m.ClientHello) -> tuple[object, ...]:
+    """What must be the same in both ClientHellos around a HelloRetryRequest, extension order included."""
+    return (hello.legacy_version, hello.random, hello.session_id, hello.cipher_suites, hello.compression_methods,
+            [(ext_type, None if ext_type in _MAY_CHANGE_AFTER_RETRY else data)
+             for ext_type, data in hello.extensions if ext_type not in _MAY_COME_OR_GO_AFTER_RETRY])
 
 
 class ServerHandshake(Handshake):
@@ -173,8 +187,10 @@ class ServerHandshake(Handshake):
         if first is None or suite is None:
             raise unexpected(m.CLIENT_HELLO, self.state)
         extensions = dict(hello.extensions)
+        if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
+            raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
         self.records.early_data_budget = 0
-        if hello.session_id != first.session_id or hello.random != first.random:
+        if _retry_invariant(hello) != _retry_invariant(first):
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
         shares_data = extensions.get(m.KEY_SHARE)
         if shares_data is None:
