@@ -12,18 +12,20 @@ from collections.abc import Callable
 
 import pytest
 from fuzz_targets import protected_record
-from hostile_peer import X25519, HostileClient, Outcome, drive, first_plain_alert, plain_record, records
+from hostile_peer import X25519, HostileClient, HostileServer, Outcome, drive, first_plain_alert, plain_record, records
 from test_adversarial import (
     ILLEGAL_PARAMETER,
     NATIVE,
     PROTOCOL_VERSION,
     RECORD_OVERFLOW,
     UNEXPECTED_MESSAGE,
+    attack_client,
     attack_server,
     connected_server,
     fatal,
     sent,
     server_of,
+    standard_flight,
 )
 
 import tlsapi
@@ -255,3 +257,94 @@ def test_second_client_hello_allowed_changes(pki: PKI, change: Callable[[m.Clien
     outcome = _retry_outcome(pki, change)
     assert outcome.want_read, outcome.error
     assert bytes((HANDSHAKE, 3, 3)) in outcome.output
+
+
+# == the native client against a misbehaving server ===================================================
+
+DECRYPT_ERROR = 51
+
+
+def _server_hello_edit(edit: Callable[[m.ServerHello], None]) -> Callable[[HostileServer], list[bytes]]:
+    return lambda peer: [records(peer.server_hello(edit))]
+
+
+def _set_legacy_version(version: int) -> Callable[[m.ServerHello], None]:
+    def edit(hello: m.ServerHello) -> None:
+        hello.legacy_version = version
+
+    return edit
+
+
+def _set_suite(suite: int) -> Callable[[m.ServerHello], None]:
+    def edit(hello: m.ServerHello) -> None:
+        hello.cipher_suite = suite
+
+    return edit
+
+
+def _set_server_share_group(group: int) -> Callable[[m.ServerHello], None]:
+    def edit(hello: m.ServerHello) -> None:
+        hello.extensions = [(t, group.to_bytes(2, "big") + d[2:] if t == m.KEY_SHARE else d)
+                            for t, d in hello.extensions]
+
+    return edit
+
+
+@pytest.mark.parametrize("version", [0x0304, 0x0302, 0x0300, 0x0000])
+def test_server_hello_legacy_version(pki: PKI, version: int) -> None:
+    """RFC 8446 4.1.3: in TLS 1.3 "the legacy_version field MUST be set to 0x0303" (D.5: 0x0300 or older
+    MUST be answered with protocol_version); the native client answers any other value with
+    protocol_version. (OpenSSL ignores the field when supported_versions is there.)"""
+    outcome, _ = attack_client(NATIVE, pki, _server_hello_edit(_set_legacy_version(version)))
+    fatal(outcome, "UNSUPPORTED_PROTOCOL")
+    sent(first_plain_alert(outcome.output), PROTOCOL_VERSION)
+
+
+@pytest.mark.parametrize("suite", [0x1304, 0x1305, 0xC02F, 0x0000, 0x1306])
+def test_server_hello_suite_not_offered(backend: tlsapi.Backend, pki: PKI, suite: int) -> None:
+    """RFC 8446 4.1.3: "A client which receives a cipher suite that was not offered MUST abort the
+    handshake with an illegal_parameter alert"."""
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(_set_suite(suite)))
+    fatal(outcome, "WRONG_CIPHER_RETURNED" if backend is NATIVE else None)
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+@pytest.mark.parametrize("group", [0x0017, 0x0018, 0x001E, 0x0100, 0xFAFA])
+def test_server_hello_group_not_offered(backend: tlsapi.Backend, pki: PKI, group: int) -> None:
+    """RFC 8446 4.2.8: the server's share "MUST be in the same group as one of the client's shares";
+    one for a group the client sent no share for is illegal_parameter."""
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(_set_server_share_group(group)))
+    fatal(outcome, "BAD_KEY_SHARE" if backend is NATIVE else None)
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+def test_server_hello_session_id_not_echoed(backend: tlsapi.Backend, pki: PKI) -> None:
+    """RFC 8446 4.1.3: legacy_session_id_echo must echo the client's; otherwise illegal_parameter."""
+    def edit(hello: m.ServerHello) -> None:
+        hello.session_id = bytes(32)
+
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(edit))
+    fatal(outcome, "INVALID_SESSION_ID" if backend is NATIVE else None)
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+def _corrupt_finished(index: int, raw: bytes) -> list[bytes]:
+    return [raw[:-1] + bytes((raw[-1] ^ 1,))] if raw[0] == m.FINISHED else [raw]
+
+
+def test_bad_server_finished(backend: tlsapi.Backend, pki: PKI) -> None:
+    """RFC 8446 4.4.4: a Finished whose verify_data is wrong is decrypt_error."""
+    outcome, alert = attack_client(backend, pki, lambda peer: [standard_flight(peer, _corrupt_finished)])
+    fatal(outcome, "DIGEST_CHECK_FAILED" if backend is NATIVE else None)
+    sent(alert, DECRYPT_ERROR)
+
+
+def test_bad_client_finished(backend: tlsapi.Backend, pki: PKI) -> None:
+    """The same on the server side: the client's Finished with a wrong verify_data is decrypt_error."""
+    conn, incoming, outgoing = server_of(backend, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    finished = client.finished()
+    outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, _corrupt_finished(0, finished)[0])])
+    fatal(outcome, "DIGEST_CHECK_FAILED" if backend is NATIVE else None)
+    sent(client.read_alert(outcome.output), DECRYPT_ERROR)
