@@ -348,3 +348,33 @@ def test_bad_client_finished(backend: tlsapi.Backend, pki: PKI) -> None:
     outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, _corrupt_finished(0, finished)[0])])
     fatal(outcome, "DIGEST_CHECK_FAILED" if backend is NATIVE else None)
     sent(client.read_alert(outcome.output), DECRYPT_ERROR)
+
+
+# == post-handshake messages ===========================================================================
+
+
+@pytest.mark.parametrize("first_part", [1, 2, 3, 4])
+@pytest.mark.parametrize("data", [b"GET /", b""])
+def test_key_update_interleaved_with_application_data(pki: PKI, first_part: int, data: bytes) -> None:
+    """test-tls13-keyupdate, "fragmented keyupdate msg, appdata between": RFC 8446 5.1, a handshake
+    message split over records MUST NOT have other record types between its parts: unexpected_message."""
+    conn, incoming, outgoing, client = connected_server(pki)
+    key_update = m.KeyUpdate(True).build()
+    wire = (client.protect(HANDSHAKE, key_update[:first_part]) + client.protect(APPLICATION_DATA, data)
+            + client.protect(HANDSHAKE, key_update[first_part:]))
+    outcome = drive(conn, incoming, outgoing, [wire], step=lambda c: c.read())
+    fatal(outcome, "UNEXPECTED_RECORD")
+    sent(client.read_alert(outcome.output), UNEXPECTED_MESSAGE)
+
+
+def test_key_update_in_parts_without_interleaving(pki: PKI) -> None:
+    """The same KeyUpdate in two records with nothing between them is fine."""
+    conn, incoming, _outgoing, client = connected_server(pki)
+    key_update = m.KeyUpdate(False).build()
+    incoming.write(client.protect(HANDSHAKE, key_update[:2]) + client.protect(HANDSHAKE, key_update[2:]))
+    schedule = client.schedule
+    assert schedule is not None
+    client.write_secret = schedule.next_traffic_secret(client.write_secret)
+    client.records.set_write_key(schedule.suite.aead, *schedule.traffic_keys(client.write_secret))
+    incoming.write(client.protect(APPLICATION_DATA, b"GET /"))
+    assert conn.read() == b"GET /"
