@@ -203,6 +203,59 @@ def test_obsolete_group_offered_for_tls12_too(pki: PKI) -> None:
     assert client.schedule is not None  # the ServerHello came
 
 
+
+def _shares_hello(groups: list[int], shares: list[tuple[int, bytes]]) -> Callable[[HostileClient], list[bytes]]:
+    def edit(message: m.ClientHello) -> None:
+        _set_extension(message, m.SUPPORTED_GROUPS, m.build_u16_list(groups))
+        _set_extension(message, m.KEY_SHARE, m.build_key_share_client(shares))
+
+    return lambda client: [_hello_with(client, edit)]
+
+
+X448, SECP521R1 = 0x001E, 0x0019
+INVALID_SHARES = {
+    "x448 all zero": (X448, bytes(56)),
+    "x448 too short": (X448, bytes(55)),
+    "x448 one": (X448, (1).to_bytes(56, "little")),
+    "secp521r1 off the curve": (SECP521R1, b"\x04" + b"\x01" * 132),
+    "secp521r1 compressed": (SECP521R1, b"\x02" + bytes(66)),
+    "secp521r1 truncated": (SECP521R1, b"\x04" + bytes(100)),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_SHARES)
+def test_invalid_key_share_for_a_supported_group(backend: tlsapi.Backend, pki: PKI, case: str) -> None:
+    """test-tls13-ecdhe-curves / -crfg-curves: RFC 8446 4.2.8.2, an invalid share for a group the server
+    implements is illegal_parameter (before x448 and secp521r1 the native server knew neither and
+    answered handshake_failure where OpenSSL checks the point)."""
+    group, share = INVALID_SHARES[case]
+    outcome, alert, _ = attack_server(backend, pki, _shares_hello([group], [(group, share)]))
+    fatal(outcome)
+    sent(alert, ILLEGAL_PARAMETER)
+
+
+def test_key_share_for_a_group_not_in_supported_groups(backend: tlsapi.Backend, pki: PKI) -> None:
+    """RFC 8446 4.2.8: "Clients MUST NOT offer any KeyShareEntry values for groups not listed in the
+    client's supported_groups extension"; servers may check, and answer illegal_parameter (as OpenSSL)."""
+    share = HostileClient().key.public_key().public_bytes_raw()
+    outcome, alert, _ = attack_server(backend, pki, _shares_hello([0x0017], [(X25519, share)]))
+    fatal(outcome, "BAD_KEY_SHARE" if backend is NATIVE else None)
+    sent(alert, ILLEGAL_PARAMETER)
+
+
+@pytest.mark.parametrize("unknown", [0x0F00, 0x2A2A, 0x01FF])
+def test_unknown_group_first_is_skipped(backend: tlsapi.Backend, pki: PKI, unknown: int) -> None:
+    """test-tls13-unrecognised-groups: a share for a group the server does not know, first in the
+    client's lists, is ignored; the handshake goes on with the x25519 share."""
+    def build(client: HostileClient) -> list[bytes]:
+        share = client.key.public_key().public_bytes_raw()
+        return _shares_hello([unknown, X25519], [(unknown, bytes(64)), (X25519, share)])(client)
+
+    outcome, alert, client = attack_server(backend, pki, build)
+    assert outcome.want_read and alert.description is None
+    assert client.schedule is not None  # the ServerHello came, for x25519
+
+
 # == HelloRetryRequest ================================================================================
 
 
