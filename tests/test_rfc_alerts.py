@@ -9,6 +9,7 @@ agrees with the RFC the case runs on every installed backend.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fuzz_targets import protected_record
@@ -33,6 +34,15 @@ from tlsapi_conformance.pki import PKI
 from tlsapi_native import _messages as m
 from tlsapi_native._record import ALERT, APPLICATION_DATA, HANDSHAKE
 
+
+def server_after_flight(backend: tlsapi.Backend, pki: PKI) -> tuple[Any, Any, Any, HostileClient]:
+    """A server that sent its whole flight to the hostile client, which now writes with its handshake keys."""
+    conn, incoming, outgoing = server_of(backend, pki)
+    client = HostileClient()
+    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    return conn, incoming, outgoing, client
+
+
 # == records ==========================================================================================
 
 
@@ -47,10 +57,7 @@ def test_empty_plaintext_alert_record(backend: tlsapi.Backend, pki: PKI) -> None
 @pytest.mark.parametrize("padding", [0, 2, 30])
 def test_empty_alert_under_handshake_keys(pki: PKI, padding: int) -> None:
     """test-tls13-empty-alert, "using handshake keys": an empty protected alert, padded or not."""
-    conn, incoming, outgoing = server_of(NATIVE, pki)
-    client = HostileClient()
-    flight = drive(conn, incoming, outgoing, [records(client.hello())])
-    client.receive(flight.output)
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
     client.records.padding = padding
     outcome = drive(conn, incoming, outgoing, [client.protect(ALERT, b"")])
     fatal(outcome, "BAD_LENGTH")
@@ -69,9 +76,7 @@ def test_empty_alert_under_application_keys(pki: PKI, padding: int) -> None:
 
 def test_empty_handshake_record_under_handshake_keys(pki: PKI) -> None:
     """RFC 8446 5.1: zero-length handshake fragments are forbidden even with padding."""
-    conn, incoming, outgoing = server_of(NATIVE, pki)
-    client = HostileClient()
-    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
     client.records.padding = 16
     outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, b"")])
     fatal(outcome, "BAD_LENGTH")
@@ -90,9 +95,7 @@ def _padded_record(client: HostileClient, content_type: int, content: bytes, pad
 def test_padding_past_the_plaintext_limit(pki: PKI, excess: int) -> None:
     """test-tls13-record-layer-limits: RFC 8446 5.4, the whole TLSInnerPlaintext (content, type and padding)
     is at most 2^14 + 1 bytes; the client Finished padded ``excess`` bytes past it is record_overflow."""
-    conn, incoming, outgoing = server_of(NATIVE, pki)
-    client = HostileClient()
-    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
     finished = client.finished()
     wire = _padded_record(client, HANDSHAKE, finished, (1 << 14) - len(finished) + excess)
     outcome = drive(conn, incoming, outgoing, [wire])
@@ -102,9 +105,7 @@ def test_padding_past_the_plaintext_limit(pki: PKI, excess: int) -> None:
 
 def test_padding_up_to_the_plaintext_limit(pki: PKI) -> None:
     """The Finished padded to exactly 2^14 + 1 bytes of TLSInnerPlaintext is accepted."""
-    conn, incoming, outgoing = server_of(NATIVE, pki)
-    client = HostileClient()
-    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
     finished = client.finished()
     wire = _padded_record(client, HANDSHAKE, finished, (1 << 14) - len(finished))
     outcome = drive(conn, incoming, outgoing, [wire])
@@ -116,9 +117,7 @@ def test_padding_up_to_the_plaintext_limit(pki: PKI) -> None:
 def test_empty_application_data_during_the_handshake(pki: PKI, padding: int) -> None:
     """test-tls13-zero-length-data: an empty application data record under the client's handshake keys
     (before its Finished) is unexpected_message, not skipped as rejected 0-RTT (none was offered)."""
-    conn, incoming, outgoing = server_of(NATIVE, pki)
-    client = HostileClient()
-    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
     client.records.padding = padding
     outcome = drive(conn, incoming, outgoing, [client.protect(APPLICATION_DATA, b"")])
     fatal(outcome, "UNEXPECTED_RECORD")
@@ -394,9 +393,7 @@ def test_bad_server_finished(backend: tlsapi.Backend, pki: PKI) -> None:
 
 def test_bad_client_finished(backend: tlsapi.Backend, pki: PKI) -> None:
     """The same on the server side: the client's Finished with a wrong verify_data is decrypt_error."""
-    conn, incoming, outgoing = server_of(backend, pki)
-    client = HostileClient()
-    client.receive(drive(conn, incoming, outgoing, [records(client.hello())]).output)
+    conn, incoming, outgoing, client = server_after_flight(backend, pki)
     finished = client.finished()
     outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, _corrupt_finished(0, finished)[0])])
     fatal(outcome, "DIGEST_CHECK_FAILED" if backend is NATIVE else None)

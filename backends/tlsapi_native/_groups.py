@@ -79,34 +79,29 @@ _MLKEM_EK_LEN = 1184
 _MLKEM_CT_LEN = 1088
 _X25519_LEN = 32
 _X448_LEN = 56
-_ZERO32 = bytes(32)
 
 
 def _illegal(message: str) -> TLSAlert:
     return TLSAlert(_ILLEGAL_PARAMETER, message)
 
 
-def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
-    if len(peer) != _X25519_LEN:
-        raise _illegal("bad X25519 key share length")
+def _montgomery_exchange(key: x25519.X25519PrivateKey | x448.X448PrivateKey, peer: bytes) -> bytes:
+    """X25519 or X448 with ``key`` (RFC 7748): ``illegal_parameter`` for a share of the wrong length or
+    a small-order point, including an all-zero result (not secret-dependent in a useful way: an all-zero
+    result is public knowledge)."""
+    x448_key = isinstance(key, x448.X448PrivateKey)
+    name = "X448" if x448_key else "X25519"
+    if len(peer) != (_X448_LEN if x448_key else _X25519_LEN):
+        raise _illegal(f"bad {name} key share length")
     try:
-        secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+        if isinstance(key, x448.X448PrivateKey):
+            secret = key.exchange(x448.X448PublicKey.from_public_bytes(peer))
+        else:
+            secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
     except ValueError:  # cryptography refuses small-order points
-        raise _illegal("invalid X25519 key share") from None
-    if secret == _ZERO32:  # not secret-dependent in a useful way: an all-zero result is public knowledge
-        raise _illegal("invalid X25519 key share")
-    return secret
-
-
-def _x448_exchange(key: x448.X448PrivateKey, peer: bytes) -> bytes:
-    if len(peer) != _X448_LEN:
-        raise _illegal("bad X448 key share length")
-    try:
-        secret = key.exchange(x448.X448PublicKey.from_public_bytes(peer))
-    except ValueError:  # cryptography refuses small-order points
-        raise _illegal("invalid X448 key share") from None
-    if not any(secret):  # as for X25519: an all-zero result is public knowledge
-        raise _illegal("invalid X448 key share")
+        raise _illegal(f"invalid {name} key share") from None
+    if not any(secret):
+        raise _illegal(f"invalid {name} key share")
     return secret
 
 
@@ -170,18 +165,18 @@ class ClientKeyShare:
         if self._ec is not None:
             return _ec_exchange(self._ec, _ec_public(self.group, server_share))
         if self._x448 is not None:
-            return _x448_exchange(self._x448, server_share)
+            return _montgomery_exchange(self._x448, server_share)
         if self._x25519 is None:  # unreachable: __init__ sets one key
             raise _illegal("no key for this group")
         if self._mlkem is None:
-            return _x25519_exchange(self._x25519, server_share)
+            return _montgomery_exchange(self._x25519, server_share)
         if len(server_share) != _MLKEM_CT_LEN + _X25519_LEN:
             raise _illegal("bad X25519MLKEM768 key share length")
         try:
             kem_secret = self._mlkem.decapsulate(server_share[:_MLKEM_CT_LEN])
         except ValueError:
             raise _illegal("invalid ML-KEM ciphertext") from None
-        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM_CT_LEN:])
+        return kem_secret + _montgomery_exchange(self._x25519, server_share[_MLKEM_CT_LEN:])
 
     def __repr__(self) -> str:
         return f"<ClientKeyShare {GROUP_NAMES.get(self.group, hex(self.group))}>"
@@ -212,7 +207,7 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
     client_share = bytes(client_share)
     if group == X25519:
         key = x25519.X25519PrivateKey.generate()
-        secret = _x25519_exchange(key, client_share)
+        secret = _montgomery_exchange(key, client_share)
         return key.public_key().public_bytes_raw(), secret
     if group in _CURVES:
         peer = _ec_public(group, client_share)
@@ -221,7 +216,7 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
         return public, _ec_exchange(ec_key, peer)
     if group == X448:
         x448_key = x448.X448PrivateKey.generate()
-        return x448_key.public_key().public_bytes_raw(), _x448_exchange(x448_key, client_share)
+        return x448_key.public_key().public_bytes_raw(), _montgomery_exchange(x448_key, client_share)
     if group == X25519MLKEM768:
         if len(client_share) != _MLKEM_EK_LEN + _X25519_LEN:
             raise _illegal("bad X25519MLKEM768 key share length")
@@ -231,7 +226,7 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
             raise _illegal("invalid ML-KEM encapsulation key") from None
         kem_secret, ciphertext = encapsulation_key.encapsulate()
         key = x25519.X25519PrivateKey.generate()
-        x_secret = _x25519_exchange(key, client_share[_MLKEM_EK_LEN:])
+        x_secret = _montgomery_exchange(key, client_share[_MLKEM_EK_LEN:])
         return ciphertext + key.public_key().public_bytes_raw(), kem_secret + x_secret
     raise ValueError(f"unsupported group 0x{group:04x}")
 
