@@ -41,6 +41,8 @@ from tlsapi_native._suites import TLS13_SUITES
 X25519 = 0x001D
 AES128 = 0x1301
 
+#: How many records under one key ``read_alert`` allows the engine to have written unseen before its alert.
+_UNSEEN_RECORDS = 8
 #: ``edit(index, raw_message) -> messages to send instead`` (drop: ``[]``, duplicate: ``[raw, raw]``).
 Edit = Callable[[int, bytes], list[bytes]]
 
@@ -121,7 +123,8 @@ class _Peer:
 
     def read_alert(self, wire: bytes) -> Alert:
         """The first alert in what the engine wrote: unprotected, or protected under any read key this
-        peer has known (the engine may have switched keys before failing)."""
+        peer has known (the engine may have switched keys before failing, and have written records under
+        that key this peer did not read, such as tickets)."""
         keys: list[list[Any]] = []
         if self.schedule is not None:
             suite = self.schedule.suite
@@ -139,10 +142,15 @@ class _Peer:
             if header[0] != APPLICATION_DATA:
                 continue
             for entry in keys:
-                aead, iv, seq = entry
-                try:
-                    inner = aead.decrypt((iv ^ seq).to_bytes(12, "big"), body, header)
-                except Exception:
+                aead, iv, first = entry
+                inner = None
+                for seq in range(first, first + _UNSEEN_RECORDS):
+                    try:
+                        inner = aead.decrypt((iv ^ seq).to_bytes(12, "big"), body, header)
+                    except Exception:
+                        continue
+                    break
+                if inner is None:
                     continue
                 entry[2] = seq + 1
                 inner = inner.rstrip(b"\x00")

@@ -72,7 +72,8 @@ def test_group_round_trip(group: int) -> None:
     server_share, secret = _groups.server_key_exchange(group, share.public)
     assert share.shared_secret(server_share) == secret
     expected = {_groups.X25519MLKEM768: (1216, 1120, 64), _groups.X25519: (32, 32, 32),
-                _groups.SECP256R1: (65, 65, 32), _groups.SECP384R1: (97, 97, 48)}[group]
+                _groups.SECP256R1: (65, 65, 32), _groups.SECP384R1: (97, 97, 48), _groups.X448: (56, 56, 56),
+                _groups.SECP521R1: (133, 133, 66)}[group]
     assert (len(share.public), len(server_share), len(secret)) == expected
 
 
@@ -101,6 +102,9 @@ INVALID_CLIENT_SHARES = [
     (_groups.SECP256R1, _off_curve_point(65)), (_groups.SECP256R1, b"\x02" + bytes(32)),
     (_groups.SECP256R1, b"\x04" + bytes(64)), (_groups.SECP384R1, _off_curve_point(97)),
     (_groups.SECP384R1, _groups.generate_key_share(_groups.SECP256R1).public),
+    (_groups.SECP521R1, _off_curve_point(133)), (_groups.SECP521R1, b"\x04" + bytes(132)),
+    (_groups.X448, b""), (_groups.X448, bytes(55)), (_groups.X448, bytes(57)), (_groups.X448, bytes(56)),
+    (_groups.X448, (1).to_bytes(56, "little")),
     (_groups.X25519MLKEM768, bytes(1215)), (_groups.X25519MLKEM768, b"\xff" * 1216),
     (_groups.X25519MLKEM768, _groups.generate_key_share(_groups.X25519MLKEM768).public[:-32] + bytes(32)),
 ]
@@ -118,8 +122,8 @@ def test_invalid_server_share_rejected(group: int) -> None:
     share = _groups.generate_key_share(group)
     good, _ = _groups.server_key_exchange(group, share.public)
     bad = [good[:-1], good + b"\x00", b""]
-    if group == _groups.X25519:
-        bad.append(bytes(32))
+    if group in (_groups.X25519, _groups.X448):
+        bad.append(bytes(len(good)))
     elif group == _groups.X25519MLKEM768:
         bad.append(good[:-32] + bytes(32))
     else:

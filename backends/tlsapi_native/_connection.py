@@ -44,6 +44,7 @@ from ._record import (
     ALERT,
     APPLICATION_DATA,
     HANDSHAKE,
+    SKIPPED_EARLY_DATA,
     HandshakeBuffer,
     RecordLayer,
 )
@@ -235,11 +236,14 @@ class NativeConnection(Connection):
                     raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
                 if handshake.complete:
                     self._handshake_complete()
-        elif content_type == APPLICATION_DATA:
-            if not self._done and (payload or not self._server_side):
+        elif content_type == APPLICATION_DATA:  # only empty records get here once the handshake is done
+            if not self._done:  # even empty (RFC 8446 5.1: application data needs the application keys)
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data during the handshake", "UNEXPECTED_RECORD")
-            if self._done:  # only empty records get here; before, only skipped 0-RTT records (bounded in bytes)
-                self._useless_record(_EMPTY)
+            if len(self._hs_buffer):
+                self._interleaved()
+            self._useless_record(_EMPTY)
+        elif content_type == SKIPPED_EARLY_DATA:  # bounded in bytes by the record layer
+            return
         elif content_type == ALERT:
             self._alert(payload)
         else:  # CHANGE_CIPHER_SPEC
@@ -251,6 +255,13 @@ class NativeConnection(Connection):
                     or self._handshake.state in (State.START, State.WAIT_CLIENT_HELLO)):
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
             self._ccs_seen = True
+
+    def _interleaved(self) -> None:
+        """Application data arrived in the middle of a post-handshake message: RFC 8446 5.1, "handshake
+        messages MUST NOT be interleaved with other record types" (TLS 1.3; TLS 1.2 only has refused
+        renegotiations there)."""
+        if not isinstance(self._handshake, Handshake12):
+            raise TLSAlert(UNEXPECTED_MESSAGE, "application data inside a handshake message", "UNEXPECTED_RECORD")
 
     def _alert(self, payload: bytes | memoryview) -> None:
         if len(payload) != 2:
@@ -396,6 +407,8 @@ class NativeConnection(Connection):
                         raise want_read(ORIGIN)
                     content_type, data = record
                     if content_type == APPLICATION_DATA and data:
+                        if self._hs_buffer.__len__():  # ``len`` is the argument here
+                            self._interleaved()
                         if self._useless:
                             self._data_received()
                         break

@@ -48,7 +48,7 @@ _CAPATH_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
 _CRL_END = b"-----END X509 CRL-----"
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
-                "X25519": "x25519", "x25519": "x25519"}
+                "secp521r1": "secp521r1", "X25519": "x25519", "x25519": "x25519", "X448": "x448", "x448": "x448"}
 
 
 class NativeContext(Context):

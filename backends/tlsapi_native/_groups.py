@@ -1,6 +1,6 @@
-"""Key-exchange groups: X25519, P-256, P-384 and the X25519MLKEM768 hybrid.
+"""Key-exchange groups: X25519, X448, P-256, P-384, P-521 and the X25519MLKEM768 hybrid.
 
-Encodings follow RFC 8446 section 4.2.8.2 (X25519: 32 raw bytes; NIST curves: uncompressed points only) and
+Encodings follow RFC 8446 section 4.2.8.2 (X25519/X448: raw bytes; NIST curves: uncompressed points only) and
 draft-ietf-tls-ecdhe-mlkem for X25519MLKEM768 (client share ``ML-KEM-768 encapsulation key (1184) || X25519
 public (32)``, server share ``ML-KEM ciphertext (1088) || X25519 public (32)``, shared secret ``ML-KEM secret
 (32) || X25519 secret (32)``). Every malformed or invalid peer share raises ``TLSAlert(illegal_parameter)``,
@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Iterable
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._alerts import TLSAlert
@@ -27,7 +27,9 @@ __all__ = [
     "GROUP_NAMES",
     "SECP256R1",
     "SECP384R1",
+    "SECP521R1",
     "SUPPORTED_GROUPS",
+    "X448",
     "X25519",
     "X25519MLKEM768",
     "ClientKeyShare",
@@ -38,8 +40,10 @@ __all__ = [
 ]
 
 X25519 = 0x001D
+X448 = 0x001E
 SECP256R1 = 0x0017
 SECP384R1 = 0x0018
+SECP521R1 = 0x0019
 X25519MLKEM768 = 0x11EC
 
 GROUP_NAMES: dict[int, str] = {
@@ -47,41 +51,57 @@ GROUP_NAMES: dict[int, str] = {
     SECP256R1: "secp256r1",
     SECP384R1: "secp384r1",
     X25519MLKEM768: "X25519MLKEM768",
+    X448: "x448",
+    SECP521R1: "secp521r1",
 }
 GROUPS_BY_NAME: dict[str, int] = {
     **{name: group for group, name in GROUP_NAMES.items()},
     "X25519": X25519,
+    "X448": X448,
     "prime256v1": SECP256R1,
     "P-256": SECP256R1,
     "P-384": SECP384R1,
+    "P-521": SECP521R1,
 }
+#: What a client offers (key shares for the first one or two, see ``_client``).
 DEFAULT_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1)
-SUPPORTED_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1)
+#: What a server accepts, in its order of preference among the client's key shares: the elliptic curves
+#: OpenSSL 3.0 accepts. (No FFDHE: ``cryptography`` deprecates finite-field Diffie-Hellman.)
+SUPPORTED_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1, X448, SECP521R1)
 
 _ILLEGAL_PARAMETER = ssl.AlertDescription.ALERT_DESCRIPTION_ILLEGAL_PARAMETER
 _CURVES: dict[int, tuple[ec.EllipticCurve, int]] = {
     SECP256R1: (ec.SECP256R1(), 65),
     SECP384R1: (ec.SECP384R1(), 97),
+    SECP521R1: (ec.SECP521R1(), 133),
 }
 _MLKEM_EK_LEN = 1184
 _MLKEM_CT_LEN = 1088
 _X25519_LEN = 32
-_ZERO32 = bytes(32)
+_X448_LEN = 56
 
 
 def _illegal(message: str) -> TLSAlert:
     return TLSAlert(_ILLEGAL_PARAMETER, message)
 
 
-def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
-    if len(peer) != _X25519_LEN:
-        raise _illegal("bad X25519 key share length")
+def _montgomery_exchange(key: x25519.X25519PrivateKey | x448.X448PrivateKey, peer: bytes) -> bytes:
+    """X25519 or X448 with ``key`` (RFC 7748): ``illegal_parameter`` for a share of the wrong length or
+    a small-order point, including an all-zero result (not secret-dependent in a useful way: an all-zero
+    result is public knowledge)."""
+    x448_key = isinstance(key, x448.X448PrivateKey)
+    name = "X448" if x448_key else "X25519"
+    if len(peer) != (_X448_LEN if x448_key else _X25519_LEN):
+        raise _illegal(f"bad {name} key share length")
     try:
-        secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+        if isinstance(key, x448.X448PrivateKey):
+            secret = key.exchange(x448.X448PublicKey.from_public_bytes(peer))
+        else:
+            secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
     except ValueError:  # cryptography refuses small-order points
-        raise _illegal("invalid X25519 key share") from None
-    if secret == _ZERO32:  # not secret-dependent in a useful way: an all-zero result is public knowledge
-        raise _illegal("invalid X25519 key share")
+        raise _illegal(f"invalid {name} key share") from None
+    if not any(secret):
+        raise _illegal(f"invalid {name} key share")
     return secret
 
 
@@ -105,7 +125,7 @@ def _ec_exchange(key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKe
 class ClientKeyShare:
     """A client's ephemeral key for one group: ``public`` goes in the key_share extension."""
 
-    __slots__ = ("_ec", "_mlkem", "_x25519", "group", "public")
+    __slots__ = ("_ec", "_mlkem", "_x448", "_x25519", "group", "public")
 
     def __init__(
         self,
@@ -118,6 +138,7 @@ class ClientKeyShare:
         self._x25519: x25519.X25519PrivateKey | None = None
         self._ec: ec.EllipticCurvePrivateKey | None = None
         self._mlkem: mlkem.MLKEM768PrivateKey | None = None
+        self._x448: x448.X448PrivateKey | None = None
         if group in (X25519, X25519MLKEM768):
             if x25519_key is None:
                 x25519_key = x25519.X25519PrivateKey.generate()
@@ -132,6 +153,9 @@ class ClientKeyShare:
         elif group in _CURVES:
             self._ec = ec.generate_private_key(_CURVES[group][0])
             self.public = self._ec.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        elif group == X448:
+            self._x448 = x448.X448PrivateKey.generate()
+            self.public = self._x448.public_key().public_bytes_raw()
         else:
             raise ValueError(f"unsupported group 0x{group:04x}")
 
@@ -140,17 +164,19 @@ class ClientKeyShare:
         server_share = bytes(server_share)
         if self._ec is not None:
             return _ec_exchange(self._ec, _ec_public(self.group, server_share))
+        if self._x448 is not None:
+            return _montgomery_exchange(self._x448, server_share)
         if self._x25519 is None:  # unreachable: __init__ sets one key
             raise _illegal("no key for this group")
         if self._mlkem is None:
-            return _x25519_exchange(self._x25519, server_share)
+            return _montgomery_exchange(self._x25519, server_share)
         if len(server_share) != _MLKEM_CT_LEN + _X25519_LEN:
             raise _illegal("bad X25519MLKEM768 key share length")
         try:
             kem_secret = self._mlkem.decapsulate(server_share[:_MLKEM_CT_LEN])
         except ValueError:
             raise _illegal("invalid ML-KEM ciphertext") from None
-        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM_CT_LEN:])
+        return kem_secret + _montgomery_exchange(self._x25519, server_share[_MLKEM_CT_LEN:])
 
     def __repr__(self) -> str:
         return f"<ClientKeyShare {GROUP_NAMES.get(self.group, hex(self.group))}>"
@@ -181,13 +207,16 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
     client_share = bytes(client_share)
     if group == X25519:
         key = x25519.X25519PrivateKey.generate()
-        secret = _x25519_exchange(key, client_share)
+        secret = _montgomery_exchange(key, client_share)
         return key.public_key().public_bytes_raw(), secret
     if group in _CURVES:
         peer = _ec_public(group, client_share)
         ec_key = ec.generate_private_key(_CURVES[group][0])
         public = ec_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         return public, _ec_exchange(ec_key, peer)
+    if group == X448:
+        x448_key = x448.X448PrivateKey.generate()
+        return x448_key.public_key().public_bytes_raw(), _montgomery_exchange(x448_key, client_share)
     if group == X25519MLKEM768:
         if len(client_share) != _MLKEM_EK_LEN + _X25519_LEN:
             raise _illegal("bad X25519MLKEM768 key share length")
@@ -197,7 +226,7 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
             raise _illegal("invalid ML-KEM encapsulation key") from None
         kem_secret, ciphertext = encapsulation_key.encapsulate()
         key = x25519.X25519PrivateKey.generate()
-        x_secret = _x25519_exchange(key, client_share[_MLKEM_EK_LEN:])
+        x_secret = _montgomery_exchange(key, client_share[_MLKEM_EK_LEN:])
         return ciphertext + key.public_key().public_bytes_raw(), kem_secret + x_secret
     raise ValueError(f"unsupported group 0x{group:04x}")
 

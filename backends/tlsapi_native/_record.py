@@ -14,7 +14,6 @@ from cryptography.exceptions import InvalidTag
 
 from ._alerts import (
     BAD_RECORD_MAC,
-    DECODE_ERROR,
     ILLEGAL_PARAMETER,
     PROTOCOL_VERSION,
     RECORD_OVERFLOW,
@@ -27,6 +26,8 @@ CHANGE_CIPHER_SPEC: Final = 20
 ALERT: Final = 21
 HANDSHAKE: Final = 22
 APPLICATION_DATA: Final = 23
+#: Not a TLS content type: what ``read_record`` returns for a record of rejected 0-RTT data it skipped.
+SKIPPED_EARLY_DATA: Final = 0
 
 _TAG_LEN: Final = 16
 _MAX_SEQ: Final = (1 << 64) - 1
@@ -155,11 +156,10 @@ class RecordLayer:
             if content_type == APPLICATION_DATA:
                 if self.early_data_budget >= length > _TAG_LEN:  # 0-RTT data sent before a second ClientHello
                     self.early_data_budget -= length
-                    return APPLICATION_DATA, b""
+                    return SKIPPED_EARLY_DATA, b""
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
             if length == 0:
-                raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE,
-                               "empty record", "BAD_LENGTH")
+                raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
             if aead is not None and content_type == HANDSHAKE:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unprotected handshake record")
             return content_type, buf[pos + 5 : end]
@@ -173,12 +173,14 @@ class RecordLayer:
         except InvalidTag:
             if self.early_data_budget >= length > _TAG_LEN:  # rejected 0-RTT data, under a key we never had
                 self.early_data_budget -= length
-                return APPLICATION_DATA, b""
+                return SKIPPED_EARLY_DATA, b""
             raise TLSAlert(BAD_RECORD_MAC) from None
         if self.early_data_budget:
             self.early_data_budget = 0
         self._read_seq = seq + 1
         last = len(plaintext) - 1
+        if last > MAX_PLAINTEXT:  # RFC 8446 5.4: TLSInnerPlaintext, padding included, is at most 2^14 + 1
+            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
         if last >= 0 and plaintext[last]:
             inner = plaintext[last]
         else:
@@ -187,14 +189,12 @@ class RecordLayer:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "record without a content type", "UNEXPECTED_RECORD")
             last = len(stripped) - 1
             inner = stripped[last]
-        if last > MAX_PLAINTEXT:
-            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
         if inner == APPLICATION_DATA:
             return inner, memoryview(plaintext)[:last]
         if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
             raise TLSAlert(UNEXPECTED_MESSAGE, "bad inner content type", "UNEXPECTED_RECORD")
         if last == 0:
-            raise TLSAlert(DECODE_ERROR if inner == ALERT else UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
+            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
         return inner, plaintext[:last]
 
     # -- writing -------------------------------------------------------------------------------------

@@ -20,14 +20,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._alerts import (
     BAD_RECORD_MAC,
-    DECODE_ERROR,
     PROTOCOL_VERSION,
     RECORD_OVERFLOW,
     UNEXPECTED_MESSAGE,
     TLSAlert,
 )
 from ._limits import MAX_CIPHERTEXT12, MAX_PLAINTEXT
-from ._record import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, RecordLayer
+from ._record import APPLICATION_DATA, CHANGE_CIPHER_SPEC, RecordLayer
 
 __all__ = ["RecordLayer12", "use_tls12"]
 
@@ -101,8 +100,7 @@ class RecordLayer12(RecordLayer):
         if content_type == APPLICATION_DATA:
             return content_type, memoryview(plaintext)
         if not plaintext:
-            raise TLSAlert(DECODE_ERROR if content_type == ALERT else UNEXPECTED_MESSAGE, "empty record",
-                           "BAD_LENGTH")
+            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
         return content_type, plaintext
 
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:

@@ -20,6 +20,7 @@ from ._alerts import (
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     MISSING_EXTENSION,
+    PROTOCOL_VERSION,
     TLSAlert,
 )
 from ._groups import server_key_exchange
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 
 
+_SSL3 = 0x0300
+_PADDING = 21  # RFC 7685
 # Plain int: testing bits of an IntFlag goes through the enum machinery.
 _NO_TICKET = int(ssl.OP_NO_TICKET)
 # The messages that only depend on the configuration, built once.
@@ -86,6 +89,31 @@ def choose_credential(context: NativeContext, peer_schemes: set[int]) -> tuple[C
                 if scheme in usable:
                     return chain, message, scheme
     return None
+
+
+def _is_obsolete_group(group: int) -> bool:
+    """RFC 8446 4.2.7 / B.3.1.4: the ``obsolete_RESERVED`` code points (TLS 1.2's curves other than
+    secp256r1/384r1/521r1, x25519 and x448, and the explicit-curve values)."""
+    return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
+
+
+def _tls13_only(extensions: dict[int, bytes]) -> bool:
+    """Whether the client offers no version below TLS 1.3, so that all it offers must be valid in TLS 1.3."""
+    versions = m.parse_supported_versions_client(extensions[m.SUPPORTED_VERSIONS])
+    return not any(_SSL3 <= version < m.TLS13 for version in versions)
+
+
+#: RFC 8446 4.1.2: what a ClientHello after a HelloRetryRequest may change (key_share, the PSK ages and
+#: binders, padding) and what it may add or drop (early_data, cookie, PSKs, padding).
+_MAY_CHANGE_AFTER_RETRY = frozenset({m.KEY_SHARE, m.PRE_SHARED_KEY, _PADDING})
+_MAY_COME_OR_GO_AFTER_RETRY = frozenset({m.EARLY_DATA, m.COOKIE, m.PRE_SHARED_KEY, _PADDING})
+
+
+def _retry_invariant(hello: m.ClientHello) -> tuple[object, ...]:
+    """What must be the same in both ClientHellos around a HelloRetryRequest, extension order included."""
+    return (hello.legacy_version, hello.random, hello.session_id, hello.cipher_suites, hello.compression_methods,
+            [(ext_type, None if ext_type in _MAY_CHANGE_AFTER_RETRY else data)
+             for ext_type, data in hello.extensions if ext_type not in _MAY_COME_OR_GO_AFTER_RETRY])
 
 
 class ServerHandshake(Handshake):
@@ -128,6 +156,8 @@ class ServerHandshake(Handshake):
     # -- ClientHello ---------------------------------------------------------------------------------
 
     def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+        if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
+            raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
@@ -151,6 +181,8 @@ class ServerHandshake(Handshake):
         if groups_data is None or shares_data is None:
             raise TLSAlert(MISSING_EXTENSION, "no supported_groups or key_share", "MISSING_SUPPORTED_GROUPS_EXTENSION")
         client_groups = m.parse_u16_list(groups_data)
+        if any(_is_obsolete_group(group) for group in client_groups) and _tls13_only(extensions):
+            raise TLSAlert(ILLEGAL_PARAMETER, "obsolete group offered for TLS 1.3", "BAD_KEY_SHARE")
         shares = dict(m.parse_key_share_client(shares_data))
         if not shares.keys() <= set(client_groups):
             raise TLSAlert(ILLEGAL_PARAMETER, "key share for a group not in supported_groups", "BAD_KEY_SHARE")
@@ -171,8 +203,10 @@ class ServerHandshake(Handshake):
         if first is None or suite is None:
             raise unexpected(m.CLIENT_HELLO, self.state)
         extensions = dict(hello.extensions)
+        if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
+            raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
         self.records.early_data_budget = 0
-        if hello.session_id != first.session_id or hello.random != first.random:
+        if _retry_invariant(hello) != _retry_invariant(first):
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
         shares_data = extensions.get(m.KEY_SHARE)
         if shares_data is None:

@@ -1,8 +1,8 @@
 """The TLS 1.2 server handshake (RFC 5246), the modern subset only.
 
-What it does: ECDHE (RFC 8422) over x25519, secp256r1 and secp384r1; ECDSA, Ed25519 and RSA certificates
-(rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended master
-secret (RFC 7627), optional (a session without it gets no ticket, tls-unique or exporter); renegotiation_info
+What it does: ECDHE (RFC 8422) over x25519, x448, secp256r1, secp384r1 and secp521r1; ECDSA, Ed25519 and RSA
+certificates (rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites; the extended
+master secret (RFC 7627), optional (a session without it gets no ticket, tls-unique or exporter); renegotiation_info
 (RFC 5746) echoed; TLS_FALLBACK_SCSV (RFC 7507) honoured; the ``DOWNGRD\\x01`` sentinel in
 ServerHello.random whenever TLS 1.3 is enabled (RFC 8446 section 4.1.3); RFC 5077 session tickets, sealed
 with the same ticket keys as TLS 1.3 (``_tickets``); ALPN, SNI and its callback, client certificates.
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, PROTOCOL_VERSION, TLSAlert
-from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
+from ._groups import SECP256R1, SECP384R1, SECP521R1, X448, X25519, generate_key_share
 from ._handshake import State, load_certificate, unexpected
 from ._handshake12 import Handshake12, enabled_protocols
 from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ._server import ServerHandshake
 
 INAPPROPRIATE_FALLBACK = 86
-TLS12_GROUPS = (X25519, SECP256R1, SECP384R1)
+TLS12_GROUPS = (X25519, SECP256R1, SECP384R1, X448, SECP521R1)
 
 
 def negotiate_version(context: Any, hello: m.ClientHello, extensions: dict[int, bytes]) -> int:
