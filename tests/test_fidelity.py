@@ -3,14 +3,20 @@ interpreter and through each backend, over loopback sockets, and the two must ag
 
 from __future__ import annotations
 
+import datetime
 import socket
 import ssl
 import threading
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
 from tlsapi_conformance.harness import TIMEOUT, ThreadedServer
@@ -146,3 +152,126 @@ def test_server_without_versions_refuses(backend: tlsapi.Backend, pki: PKI, how:
     assert _error_values(server_error) == _error_values(reference_server)
     # The client never completes a handshake (what it reads, alert or reset, is the socket layer's).
     assert isinstance(client_error, OSError) and isinstance(reference_client, OSError)
+
+
+# -- hostname checks ----------------------------------------------------------------------------------------
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_pem(path: Path, *items: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
+    pem = serialization.Encoding.PEM
+    path.write_bytes(b"".join(
+        item.public_bytes(pem) if isinstance(item, x509.Certificate)
+        else item.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        for item in items
+    ))
+    return path
+
+
+class NamesPKI:
+    """A CA and leaves whose names test hostname matching: a CN-only leaf and a partial-wildcard one."""
+
+    def __init__(self, directory: Path) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        self._now = now
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        self.ca = self._builder(_name("tlsapi fidelity CA"), self.ca_key.public_key()).add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
+        ).add_extension(
+            x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False), critical=True
+        ).sign(self.ca_key, hashes.SHA256())
+        self.ca_file = _write_pem(directory / "ca.pem", self.ca)
+        self.directory = directory
+
+    def _builder(self, subject: x509.Name, public: Any) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(_name("tlsapi fidelity CA"))
+            .public_key(public).serial_number(x509.random_serial_number())
+            .not_valid_before(self._now - datetime.timedelta(days=1))
+            .not_valid_after(self._now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        )
+
+    def leaf(self, label: str, common_name: str, dns_names: list[str]) -> Path:
+        """A server leaf issued by the CA, written with its key to one file for ``load_cert_chain``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = self._builder(_name(common_name), key.public_key()).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
+        ).add_extension(
+            x509.BasicConstraints(ca=False, path_length=None), critical=True
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        if dns_names:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]), critical=False)
+        return _write_pem(self.directory / f"{label}.pem", builder.sign(self.ca_key, hashes.SHA256()), key)
+
+
+@pytest.fixture(scope="module")
+def names_pki(tmp_path_factory: pytest.TempPathFactory) -> NamesPKI:
+    return NamesPKI(tmp_path_factory.mktemp("names"))
+
+
+#: (leaf label, subject CN, subjectAltName DNS names, the hostname the client asks for)
+_NAME_CASES = {
+    "cn-only": ("cn-only", "cn.example.test", [], "cn.example.test"),
+    "partial-wildcard": ("partial-wildcard", "partial wildcard", ["www*.example.test"], "www-attacker.example.test"),
+}
+
+
+def _connect_outcome(client: ssl.SSLContext, certfile: Path, hostname: str) -> tuple[Any, ...] | None:
+    """Handshake ``client`` with a plain ``ssl`` server serving ``certfile``: ``None`` or the error's values
+    (with the verify code)."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(certfile)
+    server = ThreadedServer(lambda tls: None, server_context)
+    with server, socket.create_connection(server.address, timeout=TIMEOUT) as raw:
+        try:
+            client.wrap_socket(raw, server_hostname=hostname).close()
+        except ssl.SSLError as exc:
+            return (*_error_values(exc), getattr(exc, "verify_code", None))
+    return None
+
+
+@pytest.mark.parametrize("checks_cn", [None, False, True], ids=["default", "false", "true"])
+@pytest.mark.parametrize("case", list(_NAME_CASES))
+def test_hostname_checks_common_name(backend: tlsapi.Backend, names_pki: NamesPKI, case: str,
+                                     checks_cn: bool | None) -> None:
+    """The attribute reads back what is enforced, and what is enforced is what ``ssl`` does with the same value.
+
+    Backends that cannot match the subject CN read ``False`` by default and refuse ``True`` loudly."""
+    label, common_name, dns_names, hostname = _NAME_CASES[case]
+    certfile = names_pki.leaf(label, common_name, dns_names)
+    context = tlsapi.create_default_context(cafile=str(names_pki.ca_file), backend=backend)
+    if checks_cn is not None:
+        try:
+            context.hostname_checks_common_name = checks_cn
+        except tlsapi.UnsupportedFeatureError:
+            assert checks_cn and not context.hostname_checks_common_name
+            assert backend.name not in ("stdlib", "pyopenssl"), "OpenSSL matches the CN: no reason to refuse"
+            return
+    enforced = context.hostname_checks_common_name
+    assert isinstance(enforced, bool)
+    reference = ssl.create_default_context(cafile=str(names_pki.ca_file))
+    reference.hostname_checks_common_name = enforced
+    expected = _connect_outcome(reference, certfile, hostname)
+    assert _connect_outcome(context, certfile, hostname) == expected
+    if case == "partial-wildcard" or not enforced:
+        assert expected is not None and expected[-1] == 62  # ssl refuses: hostname mismatch
+    else:
+        assert expected is None  # ssl accepts a CN-only leaf when checking the CN
+
+
+def test_stdlib_hostname_checks_common_name_matches_ssl() -> None:
+    """The stdlib backend is ``ssl``: the same default and the same host flags for each value."""
+    context = tlsapi.create_default_context(backend="stdlib")
+    reference = ssl.create_default_context()
+    assert context.hostname_checks_common_name == reference.hostname_checks_common_name
+    for value in (False, True):
+        context.hostname_checks_common_name = reference.hostname_checks_common_name = value
+        assert context.hostname_checks_common_name is value
+        assert context._host_flags == reference._host_flags  # type: ignore[attr-defined]

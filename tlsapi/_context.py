@@ -220,6 +220,8 @@ class Context(ssl.SSLContext):
 
     @property
     def hostname_checks_common_name(self) -> bool:
+        """Whether a leaf without DNS names in its subjectAltName may match on its subject CN. ``False`` here:
+        a backend that can do OpenSSL's fallback overrides this; the others refuse ``True``."""
         return False
 
     @hostname_checks_common_name.setter

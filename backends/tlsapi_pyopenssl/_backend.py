@@ -16,9 +16,11 @@ falls short, each feature-detected at import:
   those bindings the backend does not declare ``Capability.SNI_CALLBACK``.
 * Hostname verification is OpenSSL's own (``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``, with the
   stdlib's host flags), so a mismatch fails with OpenSSL's ``verify_code`` 62 (64 for an IP address) and
-  alert (``bad_certificate``). Without those bindings it is ``service_identity``'s (RFC 6125 on the
-  subjectAltName, no CN fallback), run in the verify callback on the leaf OpenSSL accepted; the peer then
-  sees the alert OpenSSL sends for a callback rejection (``internal_error``).
+  alert (``bad_certificate``); ``hostname_checks_common_name`` (default ``False``) allows OpenSSL's CN
+  fallback for a leaf without DNS names. Without those bindings it is ``service_identity``'s (RFC 6125 on the
+  subjectAltName, no CN fallback, ``hostname_checks_common_name = True`` refused), run in the verify
+  callback on the leaf OpenSSL accepted; the peer then sees the alert OpenSSL sends for a callback rejection
+  (``internal_error``).
 * ``session_reused`` is derived from the handshake: a resumed handshake carries no server Certificate.
 * ``session`` returns, and the ``session`` setter offers, a copy of the OpenSSL session (``i2d`` / ``d2i``,
   as the stdlib does): OpenSSL's ``SSL_free`` marks the session of a connection that was not shut down not
@@ -296,12 +298,14 @@ def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
 _SERVERNAME_CALLBACK = ffi.callback("int (*)(SSL *, int *, void *)", _servername) if SNI_ALERTS else None
 
 
-def _check_host(conn: SSL.Connection, hostname: str) -> None:
-    """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it."""
+def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -> None:
+    """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it: no partial
+    wildcards, and the subject CN only for a leaf without DNS names when ``checks_common_name``."""
     param = lib.SSL_get0_param(conn._ssl)
-    lib.X509_VERIFY_PARAM_set_hostflags(
-        param, lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
-    )
+    flags = lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+    if not checks_common_name:
+        flags |= lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+    lib.X509_VERIFY_PARAM_set_hostflags(param, flags)
     if _is_ip_address(hostname):
         packed = ipaddress.ip_address(hostname).packed
         done = lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
@@ -410,7 +414,7 @@ class PyOpenSSLConnection(Connection):
             if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
                 self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
             if checked is not None and OPENSSL_HOST_CHECK:
-                _check_host(self._conn, checked)
+                _check_host(self._conn, checked, context.hostname_checks_common_name)
             if session is not None:
                 self.session = session
         return self
@@ -651,6 +655,7 @@ class PyOpenSSLContext(Context):
         self._curve: ec.EllipticCurve | None = None
         self._keylog_lock = threading.Lock()
         self._built: tuple[tuple[Any, ...], SSL.Context] | None = None
+        self._checks_common_name = False
 
     # -- building the OpenSSL context ------------------------------------------------------------------
 
@@ -734,6 +739,19 @@ class PyOpenSSLContext(Context):
                     handle.write(_KEYLOG_HEADER)
 
     # -- what pyOpenSSL adds beyond the common configuration -------------------------------------------------
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        """Whether a leaf without DNS names is matched on its subject CN (OpenSSL's fallback, as the stdlib
+        does when ``True``). ``False`` by default here: ``True`` needs OpenSSL's own host check."""
+        return self._checks_common_name
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        if value and not OPENSSL_HOST_CHECK:
+            raise self._unsupported("hostname checks against the subject common name",
+                                    "service_identity matches the subjectAltName only")
+        self._checks_common_name = bool(value)
 
     def set_ciphers(self, cipherlist: str) -> None:
         """The TLS 1.2 suites, as an OpenSSL cipher string (TLS 1.3 suites are not affected)."""

@@ -339,11 +339,13 @@ class StdlibContext(Context):
 
     @property
     def hostname_checks_common_name(self) -> bool:
-        value: bool = _OPENSSL._host_flags.__get__(self) & 0x4 == 0  # X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
-        return value
+        """Whether a leaf without DNS names in its subjectAltName is matched on its subject CN (OpenSSL's
+        fallback, the stdlib's default ``True``): the inverse of ``X509_CHECK_FLAG_NEVER_CHECK_SUBJECT``."""
+        flags: int = _OPENSSL._host_flags.__get__(self)
+        return not flags & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
 
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None:
         flags = _OPENSSL._host_flags.__get__(self)
-        flags = flags & ~0x4 if value else flags | 0x4
-        _OPENSSL._host_flags.__set__(self, flags)
+        never = _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
+        _OPENSSL._host_flags.__set__(self, flags & ~never if value else flags | never)
