@@ -275,3 +275,33 @@ def test_stdlib_hostname_checks_common_name_matches_ssl() -> None:
         context.hostname_checks_common_name = reference.hostname_checks_common_name = value
         assert context.hostname_checks_common_name is value
         assert context._host_flags == reference._host_flags  # type: ignore[attr-defined]
+
+
+# -- server verify_mode -------------------------------------------------------------------------------------
+
+
+def _without_client_auth(backend: tlsapi.Backend) -> tlsapi.Backend:
+    """``backend``'s engine declaring everything it declares except client certificates."""
+    declared = [c for c in backend.capabilities() if c is not tlsapi.Capability.CLIENT_AUTH]
+    cls = backend.context_class()
+    return tlsapi.Backend(f"{backend.name}-without-client-auth", version="0", description="no CLIENT_AUTH",
+                          context_class=f"{cls.__module__}:{cls.__qualname__}", capabilities=declared)
+
+
+@pytest.mark.parametrize("mode", [ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED], ids=["optional", "required"])
+def test_server_verify_mode_needs_client_auth(backend: tlsapi.Backend, mode: ssl.VerifyMode) -> None:
+    """A server that cannot ask for a client certificate refuses the setting, never runs without asking."""
+    server = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=_without_client_auth(backend))
+    with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
+        server.verify_mode = mode
+    with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
+        server.check_hostname = True  # which implies CERT_REQUIRED, as in ssl
+    assert server.verify_mode == ssl.CERT_NONE and not server.check_hostname
+    # A client verifies the server whatever it declares.
+    client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=_without_client_auth(backend))
+    client.verify_mode = mode
+    assert client.verify_mode == mode
+    # The backend itself declares client certificates, and the setting works.
+    declared = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
+    declared.verify_mode = mode
+    assert declared.verify_mode == mode

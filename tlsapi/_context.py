@@ -199,9 +199,16 @@ class Context(ssl.SSLContext):
 
     @verify_mode.setter
     def verify_mode(self, value: int) -> None:
+        """On a server, ``CERT_OPTIONAL`` / ``CERT_REQUIRED`` ask for a client certificate: a backend that does
+        not declare ``Capability.CLIENT_AUTH`` raises ``UnsupportedFeatureError`` instead of never asking."""
         mode = ssl.VerifyMode(value)
         if mode == ssl.CERT_NONE and self._check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+        self._set_verify_mode(mode)
+
+    def _set_verify_mode(self, mode: ssl.VerifyMode) -> None:
+        if mode != ssl.CERT_NONE and not self.is_client:
+            self._require(Capability.CLIENT_AUTH, "requesting client certificates")
         self._verify_mode = mode
         self._changed("verify_mode")
 
@@ -213,8 +220,7 @@ class Context(ssl.SSLContext):
     def check_hostname(self, value: bool) -> None:
         value = bool(value)
         if value and self._verify_mode == ssl.CERT_NONE:
-            self._verify_mode = ssl.CERT_REQUIRED
-            self._changed("verify_mode")
+            self._set_verify_mode(ssl.CERT_REQUIRED)
         self._check_hostname = value
         self._changed("check_hostname")
 
