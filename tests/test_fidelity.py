@@ -161,65 +161,97 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _write_pem(path: Path, *items: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
-    pem = serialization.Encoding.PEM
-    path.write_bytes(b"".join(
-        item.public_bytes(pem) if isinstance(item, x509.Certificate)
-        else item.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        for item in items
-    ))
-    return path
-
-
-class NamesPKI:
-    """A CA and leaves whose names test hostname matching: a CN-only leaf and a partial-wildcard one."""
+class MiniPKI:
+    """A root CA, an intermediate, and leaves made to order (names, AKI, issuer), with CRLs: what the hostname
+    and verify-flag cases need. Each leaf is written with its chain and key to one ``load_cert_chain`` file."""
 
     def __init__(self, directory: Path) -> None:
-        now = datetime.datetime.now(datetime.UTC)
-        self._now = now
-        self.ca_key = ec.generate_private_key(ec.SECP256R1())
-        self.ca = self._builder(_name("tlsapi fidelity CA"), self.ca_key.public_key()).add_extension(
-            x509.BasicConstraints(ca=True, path_length=None), critical=True
-        ).add_extension(
-            x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                          encipher_only=False, decipher_only=False), critical=True
-        ).sign(self.ca_key, hashes.SHA256())
-        self.ca_file = _write_pem(directory / "ca.pem", self.ca)
         self.directory = directory
+        self._now = datetime.datetime.now(datetime.UTC)
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.root = self._ca("tlsapi fidelity root", self.root_key, (None, self.root_key))
+        self.intermediate_key = ec.generate_private_key(ec.SECP256R1())
+        self.intermediate = self._ca("tlsapi fidelity intermediate", self.intermediate_key,
+                                     (self.root, self.root_key))
+        self.ca_file = self.write("root.pem", self.root)
 
-    def _builder(self, subject: x509.Name, public: Any) -> x509.CertificateBuilder:
+    def write(self, filename: str, *items: x509.Certificate | x509.CertificateRevocationList
+              | ec.EllipticCurvePrivateKey) -> Path:
+        pem = serialization.Encoding.PEM
+        path = self.directory / filename
+        path.write_bytes(b"".join(
+            item.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            if isinstance(item, ec.EllipticCurvePrivateKey) else item.public_bytes(pem)
+            for item in items
+        ))
+        return path
+
+    def _builder(self, subject: str, public: Any, issuer: x509.Certificate | None) -> x509.CertificateBuilder:
         return (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(_name("tlsapi fidelity CA"))
+            x509.CertificateBuilder().subject_name(_name(subject))
+            .issuer_name(_name(subject) if issuer is None else issuer.subject)
             .public_key(public).serial_number(x509.random_serial_number())
             .not_valid_before(self._now - datetime.timedelta(days=1))
             .not_valid_after(self._now + datetime.timedelta(days=30))
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         )
 
-    def leaf(self, label: str, common_name: str, dns_names: list[str]) -> Path:
-        """A server leaf issued by the CA, written with its key to one file for ``load_cert_chain``."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = self._builder(_name(common_name), key.public_key()).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
+    def _ca(self, subject: str, key: ec.EllipticCurvePrivateKey,
+            issuer: tuple[x509.Certificate | None, ec.EllipticCurvePrivateKey]) -> x509.Certificate:
+        builder = self._builder(subject, key.public_key(), issuer[0]).add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
         ).add_extension(
+            x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False), critical=True
+        )
+        if issuer[0] is not None:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
+        return builder.sign(issuer[1], hashes.SHA256())
+
+    def leaf(self, label: str, common_name: str = "localhost", dns_names: tuple[str, ...] = ("localhost",),
+             *, authority_key_id: bool = True, from_intermediate: bool = False) -> tuple[x509.Certificate, Path]:
+        """A server leaf issued by the root (or the intermediate, sent along), and its ``load_cert_chain`` file."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        issuer, issuer_key = ((self.intermediate, self.intermediate_key) if from_intermediate
+                              else (self.root, self.root_key))
+        builder = self._builder(common_name, key.public_key(), issuer).add_extension(
             x509.BasicConstraints(ca=False, path_length=None), critical=True
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        if authority_key_id:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
         if dns_names:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]), critical=False)
-        return _write_pem(self.directory / f"{label}.pem", builder.sign(self.ca_key, hashes.SHA256()), key)
+        certificate = builder.sign(issuer_key, hashes.SHA256())
+        chain = (self.intermediate,) if from_intermediate else ()
+        return certificate, self.write(f"{label}.pem", certificate, *chain, key)
+
+    def crl(self, *revoked: x509.Certificate, by_intermediate: bool = False) -> x509.CertificateRevocationList:
+        """A CRL of the root (or of the intermediate) revoking ``revoked``."""
+        issuer, issuer_key = ((self.intermediate, self.intermediate_key) if by_intermediate
+                              else (self.root, self.root_key))
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
+                   .last_update(self._now - datetime.timedelta(hours=1))
+                   .next_update(self._now + datetime.timedelta(days=7)))
+        for certificate in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(certificate.serial_number)
+                .revocation_date(self._now - datetime.timedelta(hours=1)).build())
+        return builder.sign(issuer_key, hashes.SHA256())
 
 
 @pytest.fixture(scope="module")
-def names_pki(tmp_path_factory: pytest.TempPathFactory) -> NamesPKI:
-    return NamesPKI(tmp_path_factory.mktemp("names"))
+def mini_pki(tmp_path_factory: pytest.TempPathFactory) -> MiniPKI:
+    return MiniPKI(tmp_path_factory.mktemp("fidelity-pki"))
 
 
 #: (leaf label, subject CN, subjectAltName DNS names, the hostname the client asks for)
 _NAME_CASES = {
-    "cn-only": ("cn-only", "cn.example.test", [], "cn.example.test"),
-    "partial-wildcard": ("partial-wildcard", "partial wildcard", ["www*.example.test"], "www-attacker.example.test"),
+    "cn-only": ("cn-only", "cn.example.test", (), "cn.example.test"),
+    "partial-wildcard": ("partial-wildcard", "partial wildcard", ("www*.example.test",), "www-attacker.example.test"),
 }
 
 
@@ -239,14 +271,14 @@ def _connect_outcome(client: ssl.SSLContext, certfile: Path, hostname: str) -> t
 
 @pytest.mark.parametrize("checks_cn", [None, False, True], ids=["default", "false", "true"])
 @pytest.mark.parametrize("case", list(_NAME_CASES))
-def test_hostname_checks_common_name(backend: tlsapi.Backend, names_pki: NamesPKI, case: str,
+def test_hostname_checks_common_name(backend: tlsapi.Backend, mini_pki: MiniPKI, case: str,
                                      checks_cn: bool | None) -> None:
     """The attribute reads back what is enforced, and what is enforced is what ``ssl`` does with the same value.
 
     Backends that cannot match the subject CN read ``False`` by default and refuse ``True`` loudly."""
     label, common_name, dns_names, hostname = _NAME_CASES[case]
-    certfile = names_pki.leaf(label, common_name, dns_names)
-    context = tlsapi.create_default_context(cafile=str(names_pki.ca_file), backend=backend)
+    _, certfile = mini_pki.leaf(label, common_name, dns_names)
+    context = tlsapi.create_default_context(cafile=str(mini_pki.ca_file), backend=backend)
     if checks_cn is not None:
         try:
             context.hostname_checks_common_name = checks_cn
@@ -256,7 +288,7 @@ def test_hostname_checks_common_name(backend: tlsapi.Backend, names_pki: NamesPK
             return
     enforced = context.hostname_checks_common_name
     assert isinstance(enforced, bool)
-    reference = ssl.create_default_context(cafile=str(names_pki.ca_file))
+    reference = ssl.create_default_context(cafile=str(mini_pki.ca_file))
     reference.hostname_checks_common_name = enforced
     expected = _connect_outcome(reference, certfile, hostname)
     assert _connect_outcome(context, certfile, hostname) == expected
@@ -305,3 +337,101 @@ def test_server_verify_mode_needs_client_auth(backend: tlsapi.Backend, mode: ssl
     declared = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
     declared.verify_mode = mode
     assert declared.verify_mode == mode
+
+
+# -- verify flags -------------------------------------------------------------------------------------------
+
+#: The backends whose engine is OpenSSL: every verify flag must be honoured there, as in ``ssl``.
+OPENSSL_BACKENDS = ["stdlib", "pyopenssl"]
+
+
+def _flags_scenario(pki: MiniPKI, name: str) -> tuple[Path, Path, int]:
+    """(the client's cafile, the server's certfile, the client's verify_flags) of scenario ``name``."""
+    default = int(ssl.VERIFY_X509_TRUSTED_FIRST)
+    if name == "strict-without-aki":
+        _, certfile = pki.leaf("no-aki", authority_key_id=False)
+        return pki.ca_file, certfile, default | ssl.VERIFY_X509_STRICT
+    if name == "default-without-aki":
+        _, certfile = pki.leaf("no-aki", authority_key_id=False)
+        return pki.ca_file, certfile, default
+    if name in ("partial-chain", "no-partial-chain"):
+        _, certfile = pki.leaf("from-intermediate", from_intermediate=True)
+        cafile = pki.write("intermediate-only.pem", pki.intermediate)
+        return cafile, certfile, default | (ssl.VERIFY_X509_PARTIAL_CHAIN if name == "partial-chain" else 0)
+    if name == "trusted-first-cleared":
+        _, certfile = pki.leaf("plain")
+        return pki.ca_file, certfile, ssl.VERIFY_DEFAULT
+    return _crl_scenario(pki, name)
+
+
+def _crl_scenario(pki: MiniPKI, name: str) -> tuple[Path, Path, int]:
+    leaf_check = int(ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_CRL_CHECK_LEAF)
+    chain_check = int(ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_CRL_CHECK_CHAIN)
+    leaf, certfile = pki.leaf(f"crl-{name}")
+    if name == "crl-leaf-revoked":
+        return pki.write("root-revoking-leaf.pem", pki.root, pki.crl(leaf)), certfile, leaf_check
+    if name == "crl-leaf-good":
+        return pki.write("root-crl.pem", pki.root, pki.crl()), certfile, leaf_check
+    if name == "crl-leaf-missing":
+        return pki.ca_file, certfile, leaf_check
+    if name == "crl-only-file":  # the CRL in a cafile of its own, the root in another (both loaded)
+        return pki.write("crl-only.pem", pki.crl(leaf)), certfile, leaf_check
+    assert name == "crl-chain-intermediate-revoked"
+    _, certfile = pki.leaf("crl-from-intermediate", from_intermediate=True)
+    cafile = pki.write("root-revoking-intermediate.pem", pki.root, pki.crl(pki.intermediate),
+                       pki.crl(by_intermediate=True))
+    return cafile, certfile, chain_check
+
+
+_OPENSSL_FLAG_SCENARIOS = ["strict-without-aki", "default-without-aki", "partial-chain", "no-partial-chain",
+                           "trusted-first-cleared"]
+_CRL_SCENARIOS = ["crl-leaf-revoked", "crl-leaf-good", "crl-leaf-missing", "crl-only-file",
+                  "crl-chain-intermediate-revoked"]
+
+
+def _flags_outcome(context: ssl.SSLContext, pki: MiniPKI, scenario: str) -> tuple[Any, ...] | None:
+    cafile, certfile, flags = _flags_scenario(pki, scenario)
+    context.load_verify_locations(cafile)
+    if scenario == "crl-only-file":
+        context.load_verify_locations(pki.ca_file)
+    context.verify_flags = flags  # type: ignore[assignment]
+    assert context.verify_flags == flags
+    return _connect_outcome(context, certfile, "localhost")
+
+
+def _reference_outcome(pki: MiniPKI, scenario: str) -> tuple[Any, ...] | None:
+    return _flags_outcome(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), pki, scenario)
+
+
+@pytest.mark.parametrize("scenario", _OPENSSL_FLAG_SCENARIOS + _CRL_SCENARIOS)
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_verify_flags_as_ssl(mini_pki: MiniPKI, backend_name: str, scenario: str) -> None:
+    """OpenSSL enforces each flag, CRLs loaded through ``load_verify_locations`` included, as in ``ssl``."""
+    expected = _reference_outcome(mini_pki, scenario)
+    context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend_name)
+    assert _flags_outcome(context, mini_pki, scenario) == expected
+
+
+@pytest.mark.parametrize("scenario", _CRL_SCENARIOS)
+def test_crl_flags_honoured_or_refused(backend: tlsapi.Backend, mini_pki: MiniPKI, scenario: str) -> None:
+    """Every backend enforces CRL checking as ``ssl`` does, or refuses the flag: never accept and ignore."""
+    expected = _reference_outcome(mini_pki, scenario)
+    context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    try:
+        outcome = _flags_outcome(context, mini_pki, scenario)
+    except tlsapi.UnsupportedFeatureError:
+        assert backend.name not in OPENSSL_BACKENDS
+        assert not context.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN
+        return
+    assert outcome == expected
+
+
+def test_reference_outcomes(mini_pki: MiniPKI) -> None:
+    """The scenarios test what they claim: ``ssl`` itself accepts or refuses each (verify codes)."""
+    codes = {scenario: (outcome[-1] if (outcome := _reference_outcome(mini_pki, scenario)) else None)
+             for scenario in _OPENSSL_FLAG_SCENARIOS + _CRL_SCENARIOS}
+    assert codes == {
+        "strict-without-aki": 85, "default-without-aki": None, "partial-chain": None, "no-partial-chain": 2,
+        "trusted-first-cleared": None, "crl-leaf-revoked": 23, "crl-leaf-good": None, "crl-leaf-missing": 3,
+        "crl-only-file": 23, "crl-chain-intermediate-revoked": 23,
+    }

@@ -12,6 +12,8 @@ what it supports beyond the common configuration (ciphers, curves, DH parameters
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import socket
 import ssl
@@ -49,6 +51,14 @@ _HONOURED_OPTIONS = (
     | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
     | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
 )
+#: The verify flags the interface lets a backend's context take unless it says otherwise
+#: (:attr:`Context.honoured_verify_flags`).
+_HONOURED_VERIFY_FLAGS = (
+    ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+)
+#: Every ``ssl.VerifyFlags`` bit: they are OpenSSL's ``X509_V_FLAG_*`` values, so a backend whose engine is
+#: OpenSSL hands them over as they are.
+OPENSSL_VERIFY_FLAGS = functools.reduce(operator.or_, (int(flag) for flag in ssl.VerifyFlags.__members__.values()))
 _DEFAULT_OPTIONS = (
     ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
@@ -97,6 +107,8 @@ class Context(ssl.SSLContext):
     # records that object instead
     sslobject_class: type[Connection]  # type: ignore[assignment]
     sslsocket_class: type[TLSSocket] = TLSSocket
+    #: The ``verify_flags`` bits the backend enforces; setting any other raises ``UnsupportedFeatureError``.
+    honoured_verify_flags: int = _HONOURED_VERIFY_FLAGS
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -134,6 +146,7 @@ class Context(ssl.SSLContext):
         self._num_tickets = 2
         self._cert_chain: _material.CertChain | None = None
         self._trust_anchors: list[x509.Certificate] = []
+        self._crls: list[x509.CertificateRevocationList] = []
         self._stats: Counter[str] = Counter()
 
     # -- the configuration read by backends ------------------------------------------------------------
@@ -151,6 +164,11 @@ class Context(ssl.SSLContext):
     def trust_anchors(self) -> list[x509.Certificate]:
         """The trust store: every certificate loaded by ``load_verify_locations`` and friends."""
         return self._trust_anchors
+
+    @property
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        """The CRLs found in the ``cafile`` of ``load_verify_locations`` (used under ``VERIFY_CRL_CHECK_*``)."""
+        return self._crls
 
     @property
     def alpn_protocols(self) -> list[bytes]:
@@ -278,9 +296,7 @@ class Context(ssl.SSLContext):
 
     @verify_flags.setter
     def verify_flags(self, value: int) -> None:
-        honoured = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
-                    | ssl.VERIFY_X509_PARTIAL_CHAIN)
-        extra = int(value) & ~honoured
+        extra = int(value) & ~self.honoured_verify_flags
         if extra:
             raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
         self._verify_flags = ssl.VerifyFlags(value)
@@ -373,8 +389,9 @@ class Context(ssl.SSLContext):
         capath: _material.StrPath | None = None,
         cadata: str | bytes | None = None,  # type: ignore[override]
     ) -> None:
-        anchors = _material.load_verify_locations(cafile, capath, cadata)
+        anchors, crls = _material.load_verify_locations(cafile, capath, cadata)
         self._trust_anchors = _material.unique([*self._trust_anchors, *anchors])
+        self._crls = [*self._crls, *(crl for crl in crls if crl not in self._crls)]
         self._changed("trust_anchors")
 
     def set_default_verify_paths(self) -> None:
@@ -412,7 +429,7 @@ class Context(ssl.SSLContext):
 
     def cert_store_stats(self) -> dict[str, int]:
         ca_count = sum(1 for certificate in self._trust_anchors if _is_ca(certificate))
-        return {"x509": len(self._trust_anchors), "crl": 0, "x509_ca": ca_count}
+        return {"x509": len(self._trust_anchors), "crl": len(self._crls), "x509_ca": ca_count}
 
     def session_stats(self) -> dict[str, int]:
         return {name: self._stats[name] for name in _SESSION_STATS}

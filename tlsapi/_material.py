@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import ssl
 import textwrap
 import warnings
@@ -26,6 +27,7 @@ from ._errors import SSLError, make_error
 
 PEM_HEADER = "-----BEGIN CERTIFICATE-----"
 PEM_FOOTER = "-----END CERTIFICATE-----"
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 
 PrivateKey: TypeAlias = (
     rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -134,16 +136,29 @@ def load_cert_chain(certfile: StrPath, keyfile: StrPath | None = None, password:
     return CertChain(tuple(certificates), key)
 
 
+def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every PEM CRL (``-----BEGIN X509 CRL-----``) in ``data``, as OpenSSL reads them from a CA file."""
+    try:
+        return [x509.load_pem_x509_crl(block) for block in _PEM_CRL.findall(data)]
+    except ValueError as exc:
+        raise make_error(SSLError, f"not a valid CRL: {exc}", "NO_CERTIFICATE_OR_CRL_FOUND",
+                         library="X509") from None
+
+
 def load_verify_locations(
     cafile: StrPath | None = None, capath: StrPath | None = None, cadata: str | bytes | None = None
-) -> list[x509.Certificate]:
-    """Trust anchors from a PEM file, a directory of PEM files, or PEM text / DER bytes."""
+) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
+    """Trust anchors from a PEM file, a directory of PEM files, or PEM text / DER bytes; and the CRLs of the
+    PEM file (as the stdlib, which reads CRLs from ``cafile`` only)."""
     if cafile is None and capath is None and cadata is None:
         raise TypeError("cafile, capath and cadata cannot be all omitted")
     anchors: list[x509.Certificate] = []
+    crls: list[x509.CertificateRevocationList] = []
     if cafile is not None:
-        found = parse_certificates(_read(cafile))
-        if not found:
+        data = _read(cafile)
+        crls += parse_crls(data)
+        found = parse_certificates(data)
+        if not found and not crls:
             raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                              library="X509")
         anchors += found
@@ -160,7 +175,7 @@ def load_verify_locations(
             raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                              library="X509")
         anchors += found
-    return anchors
+    return anchors, crls
 
 
 def _parse_der_sequence(data: bytes) -> list[x509.Certificate]:

@@ -55,7 +55,7 @@ except ImportError:  # pyOpenSSL moved its bindings: the public API only
 import tlsapi._errors as errors
 from tlsapi._certinfo import certificate_dict
 from tlsapi._connection import Connection
-from tlsapi._context import Context
+from tlsapi._context import OPENSSL_VERIFY_FLAGS, Context
 from tlsapi._enums import Capability, TLSVersion
 
 from . import BACKEND
@@ -81,10 +81,6 @@ _OPTIONS = {
     ssl.OP_CIPHER_SERVER_PREFERENCE: SSL.OP_CIPHER_SERVER_PREFERENCE,
     ssl.OP_NO_RENEGOTIATION: SSL.OP_NO_RENEGOTIATION,
     ssl.OP_IGNORE_UNEXPECTED_EOF: SSL.OP_IGNORE_UNEXPECTED_EOF,
-}
-_VERIFY_FLAGS = {
-    ssl.VERIFY_X509_STRICT: crypto.X509StoreFlags.X509_STRICT,
-    ssl.VERIFY_X509_PARTIAL_CHAIN: crypto.X509StoreFlags.PARTIAL_CHAIN,
 }
 _VERIFY_MODES = {
     ssl.CERT_NONE: SSL.VERIFY_NONE,
@@ -648,6 +644,9 @@ class PyOpenSSLContext(Context):
     """A tlsapi context whose engine is pyOpenSSL (the OpenSSL bundled with ``cryptography``)."""
 
     sslobject_class = PyOpenSSLConnection
+    #: ``ssl.VerifyFlags`` are OpenSSL's ``X509_V_FLAG_*`` bits, given to the store as they are.
+    #: ``VERIFY_X509_TRUSTED_FIRST`` is always in force (OpenSSL 1.1+ cannot turn it off), as in the stdlib.
+    honoured_verify_flags = OPENSSL_VERIFY_FLAGS
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
@@ -664,7 +663,7 @@ class PyOpenSSLContext(Context):
         return (
             self._verify_mode, tuple(self.enabled_versions()), int(self._options), int(self._verify_flags),
             tuple(self._alpn_protocols), self._sni_callback is not None, self._keylog_filename,
-            self._cert_chain, tuple(self._trust_anchors), self._ciphers, self._curve,
+            self._cert_chain, tuple(self._trust_anchors), tuple(self._crls), self._ciphers, self._curve,
         )
 
     def _openssl_context(self) -> SSL.Context:
@@ -695,12 +694,10 @@ class PyOpenSSLContext(Context):
         assert store is not None  # every SSL_CTX has one
         for anchor in self._trust_anchors:
             store.add_cert(crypto.X509.from_cryptography(anchor))
-        flags = 0
-        for flag, value in _VERIFY_FLAGS.items():
-            if self._verify_flags & flag:
-                flags |= value
-        if flags:
-            store.set_flags(flags)
+        for crl in self._crls:
+            store.add_crl(crl)
+        if self._verify_flags:
+            store.set_flags(int(self._verify_flags))
         if self._cert_chain is not None:
             leaf, *intermediates = self._cert_chain.certificates
             ctx.use_certificate(leaf)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import tlsapi._errors as errors
 from tlsapi import _material
 from tlsapi._connection import Connection
-from tlsapi._context import Context
+from tlsapi._context import OPENSSL_VERIFY_FLAGS, Context
 
 if TYPE_CHECKING:
     from typing import Self
@@ -228,6 +228,7 @@ class StdlibContext(Context):
     """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
 
     sslobject_class = StdlibConnection
+    honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
