@@ -435,3 +435,59 @@ def test_reference_outcomes(mini_pki: MiniPKI) -> None:
         "trusted-first-cleared": None, "crl-leaf-revoked": 23, "crl-leaf-good": None, "crl-leaf-missing": 3,
         "crl-only-file": 23, "crl-chain-intermediate-revoked": 23,
     }
+
+
+# -- the interpreter's defaults -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", [ssl.Purpose.SERVER_AUTH, ssl.Purpose.CLIENT_AUTH], ids=["client", "server"])
+def test_default_context_follows_the_interpreter(backend: tlsapi.Backend, purpose: ssl.Purpose) -> None:
+    """``create_default_context`` sets what this interpreter's ``ssl.create_default_context`` sets."""
+    context = tlsapi.create_default_context(purpose, backend=backend)
+    reference = ssl.create_default_context(purpose)
+    for name in ("verify_flags", "verify_mode", "check_hostname", "minimum_version", "maximum_version", "protocol"):
+        assert getattr(context, name) == getattr(reference, name), name
+
+
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_default_context_refuses_what_ssl_refuses(backend_name: str, mini_pki: MiniPKI) -> None:
+    """A leaf without an Authority Key Identifier: ``ssl``'s default context refuses it on 3.13 (strict) and
+    accepts it before; a tlsapi default context does the same. (The native engine's enforcement of
+    ``VERIFY_X509_STRICT`` is tested with its trust code.)"""
+    _, certfile = mini_pki.leaf("default-no-aki", authority_key_id=False)
+    reference = _connect_outcome(ssl.create_default_context(cafile=str(mini_pki.ca_file)), certfile, "localhost")
+    outcome = _connect_outcome(tlsapi.create_default_context(cafile=str(mini_pki.ca_file), backend=backend_name),
+                               certfile, "localhost")
+    assert outcome == reference
+
+
+# -- deprecated forms -----------------------------------------------------------------------------------------
+
+
+def _deprecated_context(factory: Callable[..., ssl.SSLContext], *args: Any) -> tuple[ssl.SSLContext, list[Any]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        context = factory(*args)
+    return context, [(w.category, str(w.message), w.filename) for w in caught]
+
+
+@pytest.mark.parametrize("args", [(), (None,), (ssl.PROTOCOL_TLS,)], ids=["no-argument", "none", "protocol-tls"])
+def test_deprecated_protocol_forms_work_as_in_ssl(backend: tlsapi.Backend, pki: PKI, args: tuple[Any, ...]) -> None:
+    """``Context()`` and ``PROTOCOL_TLS``: ssl's warnings (from the caller's line), defaults, and one context
+    that serves and connects."""
+    reference, reference_warnings = _deprecated_context(ssl.SSLContext, *args)
+    context, caught = _deprecated_context(lambda *a: tlsapi.Context(*a, backend=backend), *args)
+    assert caught == reference_warnings and {filename for *_, filename in caught} == {__file__}
+    for name in ("protocol", "verify_mode", "check_hostname"):
+        assert getattr(context, name) == getattr(reference, name), name
+    context.load_cert_chain(pki.leaf().certfile)
+    server = ThreadedServer(lambda tls: tls.sendall(tls.version().encode()), context)
+    with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT)) as client:
+        assert client.recv(16).decode() == client.version()
+    server.result()
+    # verify_mode applies to whichever side wraps: serving while asking for a certificate needs the capability.
+    limited, _ = _deprecated_context(lambda: tlsapi.Context(ssl.PROTOCOL_TLS, backend=_without_client_auth(backend)))
+    limited.verify_mode = ssl.CERT_REQUIRED
+    limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
+    with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
+        limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)

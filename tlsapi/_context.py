@@ -101,7 +101,9 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
 
 
 class Context(ssl.SSLContext):
-    """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``)."""
+    """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``); the
+    deprecated ``PROTOCOL_TLS`` (also what ``Context()`` without a protocol means) serves both, with ``ssl``'s
+    ``DeprecationWarning``."""
 
     backend: Backend  # set on the class by the backend; an instance made through another Backend object
     # records that object instead
@@ -120,10 +122,16 @@ class Context(ssl.SSLContext):
             selected = get_backend(backend)
             cls = selected.context_class()
         if protocol is None:
-            protocol = ssl.PROTOCOL_TLS_CLIENT
-        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
-            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER")
-        self: Context = super().__new__(cls, protocol)
+            warnings.warn("ssl.SSLContext() without protocol argument is deprecated.", DeprecationWarning,
+                          stacklevel=2)
+            protocol = ssl.PROTOCOL_TLS
+        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
+            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER and PROTOCOL_TLS")
+        if protocol == ssl.PROTOCOL_TLS:
+            warnings.warn("ssl.PROTOCOL_TLS is deprecated", DeprecationWarning, stacklevel=2)
+        with warnings.catch_warnings():  # warned above, from the caller's line (as ssl does)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self: Context = super().__new__(cls, protocol)
         if selected is not None and selected is not cls.backend:
             self.backend = selected
         return self
@@ -131,10 +139,9 @@ class Context(ssl.SSLContext):
     def __init__(
         self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
     ) -> None:
-        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS_CLIENT if protocol is None else protocol)
-        client = self._protocol == ssl.PROTOCOL_TLS_CLIENT
-        self._verify_mode = ssl.CERT_REQUIRED if client else ssl.CERT_NONE
-        self._check_hostname = client
+        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS if protocol is None else protocol)
+        self._verify_mode = ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
+        self._check_hostname = self.is_client
         self._minimum_version = TLSVersion.TLSv1_2
         self._maximum_version = TLSVersion.MAXIMUM_SUPPORTED
         self._options = ssl.Options(_DEFAULT_OPTIONS)
@@ -153,7 +160,14 @@ class Context(ssl.SSLContext):
 
     @property
     def is_client(self) -> bool:
+        """A ``PROTOCOL_TLS_CLIENT`` context (client connections only)."""
         return self._protocol == ssl.PROTOCOL_TLS_CLIENT
+
+    @property
+    def is_server(self) -> bool:
+        """A ``PROTOCOL_TLS_SERVER`` context (server connections only). A deprecated ``PROTOCOL_TLS`` context is
+        neither: it wraps both sides, with ``CERT_NONE`` and no hostname check by default, as in ``ssl``."""
+        return self._protocol == ssl.PROTOCOL_TLS_SERVER
 
     @property
     def cert_chain(self) -> _material.CertChain | None:
@@ -225,7 +239,7 @@ class Context(ssl.SSLContext):
         self._set_verify_mode(mode)
 
     def _set_verify_mode(self, mode: ssl.VerifyMode) -> None:
-        if mode != ssl.CERT_NONE and not self.is_client:
+        if mode != ssl.CERT_NONE and self.is_server:
             self._require(Capability.CLIENT_AUTH, "requesting client certificates")
         self._verify_mode = mode
         self._changed("verify_mode")
@@ -471,8 +485,10 @@ class Context(ssl.SSLContext):
                 raise ValueError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
             if server_hostname is not None:
                 raise ValueError("server_hostname can only be specified in client mode")
+            if self._verify_mode != ssl.CERT_NONE:  # a PROTOCOL_TLS context serving: as the setter checks
+                self._require(Capability.CLIENT_AUTH, "requesting client certificates")
             return None
-        if not self.is_client:
+        if self.is_server:
             raise ValueError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
         hostname = normalize_server_hostname(server_hostname)
         if self._check_hostname and hostname is None:
@@ -489,7 +505,7 @@ class Context(ssl.SSLContext):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     def __repr__(self) -> str:
-        side = "client" if self.is_client else "server"
+        side = "client" if self.is_client else "server" if self.is_server else "client and server"
         return f"<{type(self).__module__}.{type(self).__qualname__} {side} backend={self.backend.name!r}>"
 
 

@@ -674,7 +674,10 @@ class PyOpenSSLContext(Context):
         return self._built[1]
 
     def _build(self) -> SSL.Context:
-        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if self.is_client else SSL.TLS_SERVER_METHOD)
+        if self.is_client or self.is_server:
+            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if self.is_client else SSL.TLS_SERVER_METHOD)
+        else:  # the deprecated PROTOCOL_TLS: either side
+            ctx = SSL.Context(SSL.TLS_METHOD)
         versions = [_VERSIONS[version] for version in self.enabled_versions()]
         if versions:
             ctx.set_min_proto_version(min(versions))
@@ -705,9 +708,9 @@ class PyOpenSSLContext(Context):
                 ctx.add_extra_chain_cert(certificate)
             ctx.use_privatekey(self._cert_chain.key)
         if self._alpn_protocols:
-            if self.is_client:
+            if not self.is_server:
                 ctx.set_alpn_protos(list(self._alpn_protocols))
-            else:
+            if not self.is_client:
                 ctx.set_alpn_select_callback(self._select_alpn)
         if self._sni_callback is not None:  # set only with Capability.SNI_CALLBACK, hence SNI_ALERTS
             lib.SSL_CTX_set_tlsext_servername_callback(ctx._context, _SERVERNAME_CALLBACK)
