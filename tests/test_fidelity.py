@@ -491,3 +491,29 @@ def test_deprecated_protocol_forms_work_as_in_ssl(backend: tlsapi.Backend, pki: 
     limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
     with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
         limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
+
+
+# -- internationalised hostnames ------------------------------------------------------------------------------
+
+
+def test_idn_server_hostname_is_sent_and_read_as_a_label(backend: tlsapi.Backend, mini_pki: MiniPKI) -> None:
+    """A Unicode ``server_hostname`` becomes its A-label: in SNI, in the hostname check, and read back."""
+    a_label = "xn--bcher-kva.example"
+    _, certfile = mini_pki.leaf("idn", "bücher", (a_label,))
+
+    def connect(context: ssl.SSLContext) -> tuple[str | None, str | None, str | None]:
+        received: list[str | None] = []
+        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_context.load_cert_chain(certfile)
+        server_context.sni_callback = lambda connection, name, ctx: received.append(name)
+        obj = context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="Bücher.example")
+        server = ThreadedServer(lambda tls: None, server_context)
+        with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT),
+                                         server_hostname="bücher.example") as tls:
+            hostname = tls.server_hostname
+        server.result()
+        return obj.server_hostname, hostname, received[0]
+
+    reference = connect(ssl.create_default_context(cafile=str(mini_pki.ca_file)))
+    assert reference == (a_label, a_label, a_label)
+    assert connect(tlsapi.create_default_context(cafile=str(mini_pki.ca_file), backend=backend)) == reference

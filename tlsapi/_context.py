@@ -85,7 +85,8 @@ def encode_alpn(protocols: Iterable[str]) -> list[bytes]:
 
 
 def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None:
-    """The hostname as ``SSLObject.server_hostname`` reports it: str, IDNA-checked, no trailing dot."""
+    """The hostname as ``SSLObject.server_hostname`` reports it, and as it is sent (SNI) and checked: an
+    internationalised name is converted to its IDNA A-label (``xn--...``), as the stdlib does."""
     if server_hostname is None:
         return None
     if isinstance(server_hostname, bytes | bytearray):
@@ -96,8 +97,8 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
     if "\x00" in server_hostname:
         raise ValueError("server_hostname must not contain null character")
-    server_hostname.encode("idna")  # UnicodeError for names IDNA cannot encode, as the stdlib raises
-    return server_hostname
+    # UnicodeError for names IDNA cannot encode, as the stdlib raises
+    return server_hostname.encode("idna").decode("ascii")
 
 
 class Context(ssl.SSLContext):

@@ -383,9 +383,7 @@ class PyOpenSSLConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, PyOpenSSLContext)  # Context.wrap_bio dispatches on the class
-        self = cls._new(
-            context, server_side, None if server_hostname is None else server_hostname.encode("idna").decode("ascii")
-        )
+        self = cls._new(context, server_side, server_hostname)
         self._incoming = incoming
         self._outgoing = outgoing
         checked = self._server_hostname if context.check_hostname else None

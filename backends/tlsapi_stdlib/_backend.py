@@ -111,7 +111,7 @@ class StdlibConnection(Connection):
         with translated():
             self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
-                server_hostname=None if server_hostname is None else server_hostname.encode("idna").decode(),
+                server_hostname=server_hostname,
                 owner=self, session=session,
             )
         return self
