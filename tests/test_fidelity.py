@@ -7,6 +7,7 @@ import datetime
 import socket
 import ssl
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -517,3 +518,45 @@ def test_idn_server_hostname_is_sent_and_read_as_a_label(backend: tlsapi.Backend
     reference = connect(ssl.create_default_context(cafile=str(mini_pki.ca_file)))
     assert reference == (a_label, a_label, a_label)
     assert connect(tlsapi.create_default_context(cafile=str(mini_pki.ca_file), backend=backend)) == reference
+
+
+# -- sessions -----------------------------------------------------------------------------------------------
+
+
+def _session_server(pki: PKI, version: ssl.TLSVersion) -> ssl.SSLContext:
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.maximum_version = version
+    return server_context
+
+
+def _session_of(context: ssl.SSLContext, server_context: ssl.SSLContext, resume: Any = None) -> tuple[Any, bool]:
+    """The client's session after one exchange with a plain ``ssl`` server (TLS 1.3 tickets arrive with data)."""
+    server = ThreadedServer(lambda tls: tls.sendall(b"x"), server_context)
+    with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT),
+                                     server_hostname="localhost", session=resume) as tls:
+        assert tls.recv(1) == b"x"
+        session = tls.session
+        reused = bool(tls.session_reused)
+    server.result()
+    return session, reused
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])
+def test_session_attributes_as_ssl(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
+    """``id``, ``time``, ``timeout``, ``ticket_lifetime_hint``, ``has_ticket`` and equality, as ``ssl.SSLSession``."""
+    server_context = _session_server(pki, version)
+    reference, _ = _session_of(ssl.create_default_context(cafile=str(pki.ca_file)), server_context)
+    context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+    before = int(time.time())
+    session, _ = _session_of(context, server_context)
+    after = int(time.time())
+    assert before <= session.time <= after
+    for name in ("timeout", "ticket_lifetime_hint", "has_ticket"):
+        assert getattr(session, name) == getattr(reference, name), name
+    assert isinstance(session.id, bytes) and len(session.id) == len(reference.id)
+    # Equality is by id: the same session again is equal, another connection's is not.
+    other, _ = _session_of(context, server_context)
+    assert session == session and session != other and other.id != session.id
+    assert session != object() and (session == object()) is False
+    assert _session_of(context, server_context, resume=session)[1]  # and it still resumes

@@ -39,6 +39,7 @@ import operator
 import re
 import ssl
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import service_identity
@@ -61,7 +62,7 @@ from tlsapi._enums import Capability, TLSVersion
 from . import BACKEND
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Self
 
     from tlsapi._bio import BIO
@@ -315,13 +316,8 @@ def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -
 # -- sessions and connections --------------------------------------------------------------------------------
 
 
-def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Session:
-    """An independent copy of ``session`` for connections of ``openssl_context`` (the stdlib's
-    ``_ssl_session_dup``): OpenSSL's ``SSL_free`` of a connection that was not shut down marks the session
-    that connection holds not resumable, and a copy is out of its reach. ``session`` without the bindings.
-    """
-    if not SESSION_COPY:
-        return session
+def _encode_session(session: SSL.Session) -> bytes:
+    """The DER encoding of ``session`` (OpenSSL's ``i2d_SSL_SESSION``; needs ``SESSION_COPY``)."""
     length = lib.i2d_SSL_SESSION(session._session, ffi.NULL)
     if length <= 0:
         raise ValueError("i2d() failed.")
@@ -329,8 +325,20 @@ def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Ses
     cursor = ffi.new("unsigned char **", encoded)
     if lib.i2d_SSL_SESSION(session._session, cursor) != length:
         raise ValueError("i2d() failed.")
-    cursor = ffi.new("unsigned char **", encoded)
-    copied = lib.d2i_SSL_SESSION(ffi.NULL, cursor, length)
+    return bytes(ffi.buffer(encoded, length))
+
+
+def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Session:
+    """An independent copy of ``session`` for connections of ``openssl_context`` (the stdlib's
+    ``_ssl_session_dup``): OpenSSL's ``SSL_free`` of a connection that was not shut down marks the session
+    that connection holds not resumable, and a copy is out of its reach. ``session`` without the bindings.
+    """
+    if not SESSION_COPY:
+        return session
+    encoded = _encode_session(session)
+    buffer = ffi.new("unsigned char[]", encoded)
+    cursor = ffi.new("unsigned char **", buffer)
+    copied = lib.d2i_SSL_SESSION(ffi.NULL, cursor, len(encoded))
     if copied == ffi.NULL:
         raise ValueError("d2i() failed.")
     copy = SSL.Session.__new__(SSL.Session)
@@ -339,19 +347,96 @@ def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Ses
     return copy
 
 
-class PyOpenSSLSession:
-    """A session to resume with ``session=`` on the context that made it (pyOpenSSL exposes no metadata)."""
+def _der_elements(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The ``(tag, content)`` of each DER element in ``data``, in order."""
+    position = 0
+    while position < len(data):
+        tag, length = data[position], data[position + 1]
+        position += 2
+        if length & 0x80:
+            count = length & 0x7F
+            length = int.from_bytes(data[position : position + count], "big")
+            position += count
+        yield tag, data[position : position + length]
+        position += length
 
-    __slots__ = ("_context", "_openssl_context", "_session")
+
+@dataclass(frozen=True)
+class SessionFields:
+    """What ``ssl.SSLSession`` exposes, read from OpenSSL's encoding of the session (``SSL_SESSION_ASN1``:
+    version, sslVersion, cipher, sessionID, masterKey, then ``[1]`` time, ``[2]`` timeout, ...,
+    ``[9]`` ticketLifetimeHint, ``[10]`` ticket), since pyOpenSSL binds none of the getters."""
+
+    id: bytes
+    time: int
+    timeout: int
+    ticket_lifetime_hint: int
+    has_ticket: bool
+
+    @classmethod
+    def parse(cls, encoded: bytes) -> SessionFields:
+        ((_, body),) = _der_elements(encoded)
+        elements = list(_der_elements(body))
+        tagged = {tag & 0x1F: next(_der_elements(content))[1] for tag, content in elements[5:] if tag & 0xE0 == 0xA0}
+
+        def integer(number: int) -> int:
+            return int.from_bytes(tagged[number], "big", signed=True) if number in tagged else 0
+
+        return cls(elements[3][1], integer(1), integer(2), integer(9), bool(tagged.get(10)))
+
+
+class PyOpenSSLSession:
+    """A session to resume with ``session=`` on the context that made it, with ``ssl.SSLSession``'s
+    attributes (``id``, ``time``, ``timeout``, ``ticket_lifetime_hint``, ``has_ticket``) and equality (by
+    ``id``; unhashable, as ``ssl.SSLSession``)."""
+
+    __slots__ = ("_context", "_fields", "_openssl_context", "_session")
+    __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, context: PyOpenSSLContext, openssl_context: SSL.Context, session: SSL.Session) -> None:
         self._context = context
         self._openssl_context = openssl_context
         self._session = session
+        self._fields: SessionFields | None = None
 
     def belongs_to(self, context: Any) -> bool:
         """Whether ``context`` made this session (only its connections may resume it)."""
         return self._context is context
+
+    @property
+    def fields(self) -> SessionFields:
+        if self._fields is None:
+            if not SESSION_COPY:
+                raise self._context._unsupported("session attributes", "i2d_SSL_SESSION is not bound")
+            self._fields = SessionFields.parse(_encode_session(self._session))
+        return self._fields
+
+    @property
+    def id(self) -> bytes:
+        return self.fields.id
+
+    @property
+    def time(self) -> int:
+        """When the session was made, in seconds since the epoch."""
+        return self.fields.time
+
+    @property
+    def timeout(self) -> int:
+        """Seconds from ``time`` during which the session may be resumed."""
+        return self.fields.timeout
+
+    @property
+    def ticket_lifetime_hint(self) -> int:
+        return self.fields.ticket_lifetime_hint
+
+    @property
+    def has_ticket(self) -> bool:
+        return self.fields.has_ticket
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PyOpenSSLSession):
+            return NotImplemented
+        return self.id == other.id
 
 
 class PyOpenSSLConnection(Connection):
