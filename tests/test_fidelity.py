@@ -4,12 +4,15 @@ interpreter and through each backend, over loopback sockets, and the two must ag
 from __future__ import annotations
 
 import datetime
+import http.client
+import http.server
+import inspect
 import socket
 import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -560,3 +563,77 @@ def test_session_attributes_as_ssl(backend: tlsapi.Backend, pki: PKI, version: s
     assert session == session and session != other and other.id != session.id
     assert session != object() and (session == object()) is False
     assert _session_of(context, server_context, resume=session)[1]  # and it still resumes
+
+
+# -- post_handshake_auth and http.client ----------------------------------------------------------------------
+
+
+class _PeerHandler(http.server.BaseHTTPRequestHandler):
+    """Answers with the client certificate's subject CN (the server requires one)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        peer = self.connection.getpeercert()
+        body = dict(item[0] for item in peer["subject"])["commonName"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def client_auth_server(pki: PKI) -> Iterator[tuple[str, int]]:
+    """An HTTPS server on 127.0.0.1 (plain ``ssl``) that requires a client certificate from the suite's CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.leaf().certfile)
+    context.load_verify_locations(pki.ca_file)
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PeerHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "localhost", server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _get(connection: http.client.HTTPSConnection) -> bytes:
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def test_client_post_handshake_auth_is_a_permission(backend: tlsapi.Backend) -> None:
+    """On a client, ``post_handshake_auth = True`` works on every backend (it reads back ``True``)."""
+    client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    client.post_handshake_auth = True
+    assert client.post_handshake_auth is True
+
+
+def test_http_client_with_client_certificate(backend: tlsapi.Backend, pki: PKI,
+                                             client_auth_server: tuple[str, int],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """http.client sets ``post_handshake_auth`` on the contexts it makes or is given a certificate for: the
+    default HTTPS context (replaced by a tlsapi one) and, on 3.11, ``cert_file=``."""
+    client_name = pki.client.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+    def default_https_context() -> tlsapi.Context:
+        context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+        context.load_cert_chain(pki.client.certfile)
+        return context
+
+    monkeypatch.setattr(ssl, "_create_default_https_context", default_https_context)
+    assert _get(http.client.HTTPSConnection(*client_auth_server, timeout=TIMEOUT)).decode() == client_name
+    if "cert_file" in inspect.signature(http.client.HTTPSConnection).parameters:  # removed in 3.12
+        context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+        legacy: dict[str, Any] = {"cert_file": str(pki.client.certfile)}
+        with pytest.warns(DeprecationWarning, match="cert_file"):
+            connection = http.client.HTTPSConnection(*client_auth_server, context=context, timeout=TIMEOUT, **legacy)
+        assert _get(connection).decode() == client_name
+        assert context.post_handshake_auth

@@ -323,7 +323,10 @@ class Context(ssl.SSLContext):
 
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None:
-        if value:
+        """On a client, ``True`` only permits the server to ask for a certificate after the handshake: a backend
+        that cannot answer such a request (no ``Capability.POST_HANDSHAKE_AUTH``) takes the setting and does not
+        offer the extension, so no server asks. A server context needs the capability."""
+        if value and not self.is_client:
             self._require(Capability.POST_HANDSHAKE_AUTH, "post-handshake authentication")
         self._post_handshake_auth = bool(value)
         self._changed("post_handshake_auth")
