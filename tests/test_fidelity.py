@@ -3,12 +3,15 @@ interpreter and through each backend, over loopback sockets, and the two must ag
 
 from __future__ import annotations
 
+import ast
 import datetime
 import http.client
 import http.server
 import inspect
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -637,3 +640,145 @@ def test_http_client_with_client_certificate(backend: tlsapi.Backend, pki: PKI,
             connection = http.client.HTTPSConnection(*client_auth_server, context=context, timeout=TIMEOUT, **legacy)
         assert _get(connection).decode() == client_name
         assert context.post_handshake_auth
+
+
+# -- errors as ssl raises them ------------------------------------------------------------------------------
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(scope="module")
+def key_files(tmp_path_factory: pytest.TempPathFactory, pki: PKI) -> dict[str, Path]:
+    """A leaf with its key encrypted (PKCS#8 and traditional PEM), and files that are not PEM."""
+    directory = tmp_path_factory.mktemp("keys")
+    leaf = pki.leaf()
+    encryption = serialization.BestAvailableEncryption(PASSWORD.encode())
+    pem = serialization.Encoding.PEM
+    contents = {
+        "pkcs8": leaf.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, encryption),
+        "traditional": leaf.key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, encryption),
+        "binary": bytes(range(256)) * 2,
+        "text": b"this is not a certificate\n",
+    }
+    paths = {"cert": leaf.leaf_file}
+    for name, content in contents.items():
+        paths[name] = directory / name
+        paths[name].write_bytes(content)
+    return paths
+
+
+_ERROR_CASES: dict[str, Callable[[Any, dict[str, Path]], object]] = {
+    "wrong-password": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password="wrong"),
+    "wrong-password-traditional": lambda c, f: c.load_cert_chain(f["cert"], f["traditional"], password=b"wrong"),
+    "wrong-password-callback": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=lambda: "wrong"),
+    "password-callback-not-a-string": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=lambda: 3),
+    "password-too-long": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password="x" * 2000),
+    "right-password": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=PASSWORD),
+    "certfile-not-pem": lambda c, f: c.load_cert_chain(f["binary"]),
+    "certfile-missing": lambda c, f: c.load_cert_chain(f["cert"].with_name("missing.pem")),
+    "cafile-binary": lambda c, f: c.load_verify_locations(f["binary"]),
+    "cafile-text": lambda c, f: c.load_verify_locations(f["text"]),
+    "cafile-missing": lambda c, f: c.load_verify_locations(f["cert"].with_name("missing.pem")),
+    "cadata-binary": lambda c, f: c.load_verify_locations(cadata=f["binary"].read_bytes()),
+    "cadata-text": lambda c, f: c.load_verify_locations(cadata="this is not a certificate"),
+    "alpn-empty": lambda c, f: c.set_alpn_protocols([""]),
+    "alpn-too-long": lambda c, f: c.set_alpn_protocols(["x" * 256]),
+    "alpn-not-ascii": lambda c, f: c.set_alpn_protocols(["é"]),
+    "alpn-bytes": lambda c, f: c.set_alpn_protocols([b"h2"]),
+    "alpn-int": lambda c, f: c.set_alpn_protocols([1]),
+}
+
+
+def _outcome(action: Callable[[], object]) -> tuple[Any, ...] | None:
+    try:
+        action()
+    except Exception as exc:
+        return (*_error_values(exc), str(exc))
+    return None
+
+
+@pytest.mark.parametrize("case", list(_ERROR_CASES))
+def test_errors_as_ssl_raises_them(backend: tlsapi.Backend, key_files: dict[str, Path], case: str) -> None:
+    """The same mistake raises what ``ssl`` raises: class, errno, library, reason and text."""
+    expected = _outcome(lambda: _ERROR_CASES[case](ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), key_files))
+    context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    try:
+        _ERROR_CASES[case](context, key_files)
+    except Exception as exc:
+        assert (*_error_values(exc), str(exc)) == expected
+        if isinstance(exc, ssl.SSLError):
+            assert isinstance(exc, tlsapi.SSLError)  # tlsapi's class, with the stdlib's values
+            assert "ParseError" not in str(exc)
+    else:
+        assert expected is None
+
+
+_NO_PASSWORD_SCRIPT = """
+import ssl, sys, tlsapi
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if sys.argv[1] == "ssl" else tlsapi.Context(
+    ssl.PROTOCOL_TLS_CLIENT, backend=sys.argv[1])
+try:
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+except Exception as exc:
+    print(type(exc).__name__, getattr(exc, "errno", None), getattr(exc, "reason", None), exc)
+else:
+    print("loaded")
+"""
+
+
+def test_encrypted_key_without_password_and_terminal(backend: tlsapi.Backend, key_files: dict[str, Path]) -> None:
+    """No password and no terminal to ask on: what the stdlib raises (run without a controlling terminal)."""
+
+    def run(engine: str) -> tuple[str, str]:
+        done = subprocess.run([sys.executable, "-c", _NO_PASSWORD_SCRIPT, engine, str(key_files["cert"]),
+                               str(key_files["pkcs8"])], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, start_new_session=True, timeout=60, check=True)
+        return done.stdout, done.stderr
+
+    reference = run("ssl")
+    assert reference[0] != "loaded\n"
+    assert run(backend.name) == reference
+
+
+_TERMINAL_DRIVER = """
+import os, pty, select, sys, termios, time
+answer, script, *arguments = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:  # the child: its controlling terminal is the pty
+    os.execv(sys.executable, [sys.executable, "-c", script, *arguments])
+output = b""
+answered = False
+while select.select([fd], [], [], 30)[0]:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:  # EIO: the child exited
+        break
+    if not chunk:
+        break
+    output += chunk
+    if not answered and output.rstrip().endswith(b"pass phrase:"):
+        while termios.tcgetattr(fd)[3] & termios.ECHO:  # typed once the prompt stops echoing, as a person
+            time.sleep(0.01)
+        os.write(fd, answer.encode() + b"\\n")
+        answered = True
+os.waitpid(pid, 0)
+print(repr(output.decode()))
+"""
+
+
+@pytest.mark.parametrize("answer", [PASSWORD, "wrong"], ids=["right", "wrong"])
+def test_encrypted_key_without_password_asks_on_the_terminal(backend: tlsapi.Backend, key_files: dict[str, Path],
+                                                              answer: str) -> None:
+    """No password but a terminal: OpenSSL's prompt, and the answer typed is the password."""
+
+    def run(engine: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", _TERMINAL_DRIVER, answer, _NO_PASSWORD_SCRIPT, engine,
+                               str(key_files["cert"]), str(key_files["pkcs8"])],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=True)
+        output: str = ast.literal_eval(done.stdout)
+        return [line.strip() for line in output.splitlines() if line.strip()]
+
+    reference = run("ssl")
+    assert reference[0] == "Enter PEM pass phrase:"
+    assert (reference[-1] == "loaded") == (answer == PASSWORD)
+    assert run(backend.name) == reference

@@ -28,7 +28,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from . import _material
 from ._enums import Capability, TLSVersion
-from ._errors import UnsupportedFeatureError
+from ._errors import SSLError, UnsupportedFeatureError
 from ._socket import TLSSocket
 
 if TYPE_CHECKING:
@@ -74,12 +74,13 @@ def _coerce_version(value: Any) -> TLSVersion:
 
 
 def encode_alpn(protocols: Iterable[str]) -> list[bytes]:
-    """Validate an ALPN list as ``set_alpn_protocols`` does: 1 to 255 bytes each, ASCII."""
+    """Validate an ALPN list as ``ssl.SSLContext.set_alpn_protocols`` does, with its exceptions: each a str
+    (``TypeError`` otherwise), ASCII (``UnicodeEncodeError``), 1 to 255 bytes (``SSLError``)."""
     result = []
     for protocol in protocols:
-        encoded = protocol.encode("ascii")
+        encoded = bytes(protocol, "ascii")
         if not 0 < len(encoded) <= 255:
-            raise ValueError("NPN/ALPN protocols must be 1 to 255 in length")
+            raise SSLError("ALPN protocols must be 1 to 255 in length")
         result.append(encoded)
     return result
 

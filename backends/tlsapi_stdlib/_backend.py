@@ -32,16 +32,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_TRANSLATION: dict[type[BaseException], type[errors.SSLError]] = {
-    ssl.SSLError: errors.SSLError,
-    ssl.SSLZeroReturnError: errors.SSLZeroReturnError,
-    ssl.SSLWantReadError: errors.SSLWantReadError,
-    ssl.SSLWantWriteError: errors.SSLWantWriteError,
-    ssl.SSLSyscallError: errors.SSLSyscallError,
-    ssl.SSLEOFError: errors.SSLEOFError,
-    ssl.SSLCertVerificationError: errors.SSLCertVerificationError,
-}
-
 # The C base class of ssl.SSLContext, whose descriptors this backend calls directly (typeshed models them as
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
@@ -50,28 +40,13 @@ _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "
                    "secp521r1": "secp521r1", "x448": "X448"}
 
 
-def translate(exc: ssl.SSLError) -> errors.SSLError:
-    """The tlsapi exception equal in every value to the stdlib's ``exc``."""
-    if isinstance(exc, errors.SSLError):
-        return exc
-    cls = _TRANSLATION.get(type(exc), errors.SSLError)
-    new = cls(*exc.args)
-    # Absent on some errors (set_ciphers's "No cipher can be selected."): None, as on the stdlib's.
-    new.library = getattr(exc, "library", None)  # type: ignore[assignment]
-    new.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        new.verify_code = exc.verify_code  # type: ignore[attr-defined]
-        new.verify_message = exc.verify_message  # type: ignore[attr-defined]
-    return new
-
-
 @contextmanager
 def translated() -> Iterator[None]:
     """Re-raise any ``ssl.SSLError`` inside the block as its tlsapi counterpart."""
     try:
         yield
     except ssl.SSLError as exc:
-        raise translate(exc) from None
+        raise errors.from_ssl(exc) from None
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
@@ -80,13 +55,13 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except ssl.SSLError as exc:
-            raise translate(exc) from None
+            raise errors.from_ssl(exc) from None
 
     return wrapper
 
 
 def _raise(exc: ssl.SSLError) -> NoReturn:
-    raise translate(exc) from None
+    raise errors.from_ssl(exc) from None
 
 
 class StdlibConnection(Connection):
