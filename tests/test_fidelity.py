@@ -782,3 +782,36 @@ def test_encrypted_key_without_password_asks_on_the_terminal(backend: tlsapi.Bac
     assert reference[0] == "Enter PEM pass phrase:"
     assert (reference[-1] == "loaded") == (answer == PASSWORD)
     assert run(backend.name) == reference
+
+
+# -- dual certificates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_rsa_and_ecdsa_certificates_side_by_side(backend_name: str, pki: PKI) -> None:
+    """Two ``load_cert_chain`` calls with keys of different types keep both, as OpenSSL does: each client
+    gets the certificate it can use (TLS 1.2 cipher suites name the key type)."""
+
+    def served(server_context: ssl.SSLContext, client_ciphers: str | None) -> str:
+        client = ssl.create_default_context(cafile=str(pki.ca_file))
+        if client_ciphers is not None:
+            client.maximum_version = ssl.TLSVersion.TLSv1_2
+            client.set_ciphers(client_ciphers)
+        server = ThreadedServer(lambda tls: None, server_context)
+        with server, client.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT),
+                                        server_hostname="localhost") as tls:
+            der = tls.getpeercert(True)
+        server.result()
+        assert der is not None
+        return type(x509.load_der_x509_certificate(der).public_key()).__name__
+
+    def dual(context: ssl.SSLContext) -> ssl.SSLContext:
+        context.load_cert_chain(pki.leaf("rsa-2048").certfile)
+        context.load_cert_chain(pki.leaf("ecdsa-p256").certfile)
+        return context
+
+    reference = dual(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    context = dual(tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend_name))
+    for ciphers in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256", None):
+        assert served(context, ciphers) == served(reference, ciphers), ciphers
+    assert served(context, "ECDHE-RSA-AES128-GCM-SHA256") != served(context, "ECDHE-ECDSA-AES128-GCM-SHA256")

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import service_identity
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from OpenSSL import SSL, crypto
 
 try:
@@ -54,6 +54,7 @@ except ImportError:  # pyOpenSSL moved its bindings: the public API only
     ffi = lib = None
 
 import tlsapi._errors as errors
+from tlsapi import _material
 from tlsapi._certinfo import certificate_dict
 from tlsapi._connection import Connection
 from tlsapi._context import OPENSSL_VERIFY_FLAGS, Context
@@ -723,6 +724,17 @@ def capabilities() -> list[Capability]:
     return declared
 
 
+#: OpenSSL's certificate slots (one certificate per key type); RSA-PSS signatures use RSA keys here.
+_KEY_TYPES: dict[str, type[Any]] = {
+    "RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey, "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+}
+
+
+def _key_type(key: _material.PrivateKey) -> str:
+    return next(name for name, cls in _KEY_TYPES.items() if isinstance(key, cls))
+
+
 class PyOpenSSLContext(Context):
     """A tlsapi context whose engine is pyOpenSSL (the OpenSSL bundled with ``cryptography``)."""
 
@@ -738,6 +750,7 @@ class PyOpenSSLContext(Context):
         self._keylog_lock = threading.Lock()
         self._built: tuple[tuple[Any, ...], SSL.Context] | None = None
         self._checks_common_name = False
+        self._cert_chains: dict[str, _material.CertChain] = {}  # one per key type, as OpenSSL keeps them
 
     # -- building the OpenSSL context ------------------------------------------------------------------
 
@@ -746,7 +759,8 @@ class PyOpenSSLContext(Context):
         return (
             self._verify_mode, tuple(self.enabled_versions()), int(self._options), int(self._verify_flags),
             tuple(self._alpn_protocols), self._sni_callback is not None, self._keylog_filename,
-            self._cert_chain, tuple(self._trust_anchors), tuple(self._crls), self._ciphers, self._curve,
+            tuple(self._cert_chains.values()), tuple(self._trust_anchors), tuple(self._crls), self._ciphers,
+            self._curve,
         )
 
     def _openssl_context(self) -> SSL.Context:
@@ -784,12 +798,13 @@ class PyOpenSSLContext(Context):
             store.add_crl(crl)
         if self._verify_flags:
             store.set_flags(int(self._verify_flags))
-        if self._cert_chain is not None:
-            leaf, *intermediates = self._cert_chain.certificates
-            ctx.use_certificate(leaf)
-            for certificate in intermediates:
-                ctx.add_extra_chain_cert(certificate)
-            ctx.use_privatekey(self._cert_chain.key)
+        intermediates: list[x509.Certificate] = []
+        for chain in self._cert_chains.values():
+            ctx.use_certificate(chain.leaf)
+            ctx.use_privatekey(chain.key)
+            intermediates += [c for c in chain.certificates[1:] if c not in intermediates]
+        for certificate in intermediates:  # pyOpenSSL has no per-certificate chain: each leaf is sent with all
+            ctx.add_extra_chain_cert(certificate)
         if self._alpn_protocols:
             if not self.is_server:
                 ctx.set_alpn_protos(list(self._alpn_protocols))
@@ -822,6 +837,19 @@ class PyOpenSSLContext(Context):
                     handle.write(_KEYLOG_HEADER)
 
     # -- what pyOpenSSL adds beyond the common configuration -------------------------------------------------
+
+    def load_cert_chain(
+        self,
+        certfile: _material.StrPath,
+        keyfile: _material.StrPath | None = None,
+        password: _material.Password = None,
+    ) -> None:
+        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
+        ones loaded before, and OpenSSL serves each client one it can verify; one of the same type replaces."""
+        super().load_cert_chain(certfile, keyfile, password)
+        assert self._cert_chain is not None
+        self._cert_chains.pop(_key_type(self._cert_chain.key), None)
+        self._cert_chains[_key_type(self._cert_chain.key)] = self._cert_chain
 
     @property
     def hostname_checks_common_name(self) -> bool:
