@@ -31,6 +31,10 @@ from tlsapi_conformance.pki import PKI
 
 # -- helpers ------------------------------------------------------------------------------------------------
 
+#: The backends whose engine is OpenSSL: where ``ssl``'s verification behaviour must be matched exactly (the
+#: native engine's verification is tested with its trust code).
+OPENSSL_BACKENDS = ["stdlib", "pyopenssl"]
+
 
 def _error_values(exc: BaseException) -> tuple[Any, ...]:
     """What code can branch on: the ssl class, errno, library, reason, and the text without its origin."""
@@ -305,6 +309,27 @@ def test_hostname_checks_common_name(backend: tlsapi.Backend, mini_pki: MiniPKI,
         assert expected is None  # ssl accepts a CN-only leaf when checking the CN
 
 
+def _spelling_outcomes(backend: tlsapi.Backend | str, pki: MiniPKI, hostname: str) -> tuple[Any, Any]:
+    _, certfile = pki.leaf("spelling")
+    expected = _connect_outcome(ssl.create_default_context(cafile=str(pki.ca_file)), certfile, hostname)
+    context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+    return _connect_outcome(context, certfile, hostname), expected
+
+
+def test_hostname_case_as_ssl(backend: tlsapi.Backend, mini_pki: MiniPKI) -> None:
+    """A hostname in another case matches, as with ``ssl``."""
+    outcome, expected = _spelling_outcomes(backend, mini_pki, "LocalHost")
+    assert outcome == expected is None
+
+
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_trailing_dot_hostname_as_ssl(backend_name: str, mini_pki: MiniPKI) -> None:
+    """``localhost.`` against a ``localhost`` leaf: the stdlib's OpenSSL refuses it as a mismatch (62); the
+    pyopenssl backend's newer OpenSSL refuses the name itself, and service_identity gives the same verdict."""
+    outcome, expected = _spelling_outcomes(backend_name, mini_pki, "localhost.")
+    assert outcome == expected and expected is not None and expected[-1] == 62
+
+
 def test_stdlib_hostname_checks_common_name_matches_ssl() -> None:
     """The stdlib backend is ``ssl``: the same default and the same host flags for each value."""
     context = tlsapi.create_default_context(backend="stdlib")
@@ -347,10 +372,6 @@ def test_server_verify_mode_needs_client_auth(backend: tlsapi.Backend, mode: ssl
 
 
 # -- verify flags -------------------------------------------------------------------------------------------
-
-#: The backends whose engine is OpenSSL: every verify flag must be honoured there, as in ``ssl``.
-OPENSSL_BACKENDS = ["stdlib", "pyopenssl"]
-
 
 def _flags_scenario(pki: MiniPKI, name: str) -> tuple[Path, Path, int]:
     """(the client's cafile, the server's certfile, the client's verify_flags) of scenario ``name``."""

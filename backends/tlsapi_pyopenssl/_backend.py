@@ -296,9 +296,11 @@ def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
 _SERVERNAME_CALLBACK = ffi.callback("int (*)(SSL *, int *, void *)", _servername) if SNI_ALERTS else None
 
 
-def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -> None:
+def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -> bool:
     """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it: no partial
-    wildcards, and the subject CN only for a leaf without DNS names when ``checks_common_name``."""
+    wildcards, and the subject CN only for a leaf without DNS names when ``checks_common_name``. ``False``
+    when this OpenSSL refuses the name itself (3.5 refuses a trailing dot, which the stdlib's OpenSSL takes
+    and then never matches): the caller checks it with ``service_identity`` instead."""
     param = lib.SSL_get0_param(conn._ssl)
     flags = lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
     if not checks_common_name:
@@ -310,8 +312,7 @@ def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -
     else:
         name = hostname.encode("ascii")
         done = lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
-    if done != 1:  # out of memory: never run without the check
-        raise errors.SSLError("cannot configure the hostname check")
+    return bool(done == 1)
 
 
 # -- sessions and connections --------------------------------------------------------------------------------
@@ -473,7 +474,7 @@ class PyOpenSSLConnection(Connection):
         self._incoming = incoming
         self._outgoing = outgoing
         checked = self._server_hostname if context.check_hostname else None
-        self._check_name = None if OPENSSL_HOST_CHECK else checked
+        self._check_name = checked
         self._verify_failure = None
         self._handshake_done = False
         self._full_handshake = False
@@ -493,8 +494,10 @@ class PyOpenSSLConnection(Connection):
             self._conn.set_connect_state()
             if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
                 self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
-            if checked is not None and OPENSSL_HOST_CHECK:
-                _check_host(self._conn, checked, context.hostname_checks_common_name)
+            if checked is not None and OPENSSL_HOST_CHECK and _check_host(
+                self._conn, checked, context.hostname_checks_common_name
+            ):
+                self._check_name = None  # OpenSSL checks it
             if session is not None:
                 self.session = session
         return self
