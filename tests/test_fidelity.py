@@ -89,8 +89,7 @@ def _server_attempt(context: ssl.SSLContext, client: ssl.SSLContext) -> tuple[Ba
 
 
 def _plain_ssl_client(pki: PKI) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki.ca_file))
-    return context
+    return ssl.create_default_context(cafile=str(pki.ca_file))
 
 
 # -- version bounds -----------------------------------------------------------------------------------------
