@@ -123,6 +123,7 @@ def test_client_without_versions_refuses_before_sending_hello(backend: tlsapi.Ba
     assert isinstance(exc, tlsapi.SSLError)
     assert _error_values(exc) == _error_values(reference)
     assert exc.reason == "NO_PROTOCOLS_AVAILABLE"
+    assert type(exc.errno) is int and exc.args[0] == reference.args[0]  # as ssl: repr(exc.args) reads the same
     assert not wire.startswith(b"\x16") and not reference_wire.startswith(b"\x16")  # no ClientHello
 
 

@@ -246,7 +246,8 @@ def make_error(
     With a ``reason`` the text is ``"[LIBRARY: REASON] message (origin)"``; without, ``"message (origin)"``
     and ``library`` is ``None`` (the stdlib's shape for want-read/write and syscall EOF errors).
     """
-    number = errno if errno is not None else _DEFAULT_ERRNO.get(cls, ssl.SSLErrorNumber.SSL_ERROR_SSL)
+    # A plain int, as the stdlib's ``errno`` (and so ``args`` and ``repr`` read the same)
+    number = int(errno if errno is not None else _DEFAULT_ERRNO.get(cls, ssl.SSLErrorNumber.SSL_ERROR_SSL))
     if reason is None:
         library = None
         text = f"{message} ({origin})"
