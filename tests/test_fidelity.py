@@ -836,3 +836,58 @@ def test_rsa_and_ecdsa_certificates_side_by_side(backend_name: str, pki: PKI) ->
     for ciphers in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256", None):
         assert served(context, ciphers) == served(reference, ciphers), ciphers
     assert served(context, "ECDHE-RSA-AES128-GCM-SHA256") != served(context, "ECDHE-ECDSA-AES128-GCM-SHA256")
+
+
+# -- TLS 1.3 external PSK (Python 3.13) ---------------------------------------------------------------------
+
+PSK = bytes(range(32))
+
+
+def test_psk_callbacks_as_the_interpreter(backend: tlsapi.Backend, pki: PKI) -> None:
+    """The PSK callbacks exist where the interpreter's ``ssl`` has them (3.13), with its argument checks; a
+    backend runs a PSK handshake with a plain ``ssl`` server, or refuses the callback loudly."""
+    client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    present = hasattr(ssl.SSLContext, "set_psk_client_callback")
+    assert hasattr(client, "set_psk_client_callback") is present
+    assert hasattr(client, "set_psk_server_callback") is present
+    if not present:
+        return
+    with pytest.raises(TypeError, match="callback must be callable"):
+        client.set_psk_client_callback(3)  # type: ignore[arg-type]
+    with pytest.raises(ssl.SSLError, match="Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context"):
+        client.set_psk_server_callback(lambda identity: PSK)
+    client.set_psk_client_callback(None)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    client.minimum_version = ssl.TLSVersion.TLSv1_3
+    try:
+        client.set_psk_client_callback(lambda hint: ("client identity", PSK))
+    except tlsapi.UnsupportedFeatureError:
+        assert backend.name != "stdlib", "the stdlib backend is ssl: it has PSK"
+        return
+    reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    reference.check_hostname = False
+    reference.verify_mode = ssl.CERT_NONE
+    reference.minimum_version = ssl.TLSVersion.TLSv1_3
+    reference.set_psk_client_callback(lambda hint: ("client identity", PSK))  # type: ignore[attr-defined]
+    assert _psk_handshake(client, pki) == _psk_handshake(reference, pki)
+    assert _psk_handshake(client, pki)[0] == ["client identity"]
+
+
+def _psk_handshake(client: ssl.SSLContext, pki: PKI) -> tuple[list[str | None], str | None, bool]:
+    """The identities a plain ``ssl`` PSK server was offered, the version, and whether a certificate came."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(pki.leaf().certfile)
+    identities: list[str | None] = []
+
+    def server_callback(identity: str | None) -> bytes:
+        identities.append(identity)
+        return PSK
+
+    server_context.set_psk_server_callback(server_callback)  # type: ignore[attr-defined]
+    server = ThreadedServer(lambda tls: tls.sendall(b"psk"), server_context)
+    with server, client.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT)) as tls:
+        assert tls.recv(3) == b"psk"
+        outcome = identities, tls.version(), tls.getpeercert(True) is not None
+    server.result()
+    return outcome

@@ -393,6 +393,33 @@ class Context(ssl.SSLContext):
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise self._unsupported("NPN", "NPN is obsolete; use set_alpn_protocols")
 
+    if hasattr(ssl.SSLContext, "set_psk_client_callback"):  # Python 3.13+, as the running interpreter's ssl
+
+        def set_psk_client_callback(self, callback: Callable[[str | None], tuple[str | None, bytes]] | None) -> None:
+            """TLS 1.3 external PSK, client side (``ssl``'s checks): a backend that does not implement it
+            refuses a callback with ``UnsupportedFeatureError`` (``None`` clears)."""
+            self._check_psk_callback(callback, server=False)
+            if callback is not None:
+                raise self._unsupported("TLS 1.3 external PSK (set_psk_client_callback)")
+
+        def set_psk_server_callback(
+            self, callback: Callable[[str | None], bytes] | None, identity_hint: str | None = None
+        ) -> None:
+            """TLS 1.3 external PSK, server side (``ssl``'s checks): a backend that does not implement it
+            refuses a callback with ``UnsupportedFeatureError`` (``None`` clears)."""
+            self._check_psk_callback(callback, server=True)
+            if callback is not None:
+                raise self._unsupported("TLS 1.3 external PSK (set_psk_server_callback)")
+
+    def _check_psk_callback(self, callback: object, server: bool) -> None:
+        """The stdlib's argument checks of ``set_psk_client_callback`` / ``set_psk_server_callback``."""
+        if server and self.is_client:
+            raise SSLError(0, "Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context (tlsapi)")
+        if not server and self.is_server:
+            raise SSLError(0, "Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context (tlsapi)")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+
     def load_cert_chain(
         self,
         certfile: _material.StrPath,

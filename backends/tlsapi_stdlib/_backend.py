@@ -288,6 +288,16 @@ class StdlibContext(Context):
             raise self._unsupported(f"the key-exchange group {names[0]!r}")
         self.set_ecdh_curve(_GROUPS_BY_NAME[names[0]])
 
+    if hasattr(ssl.SSLContext, "set_psk_client_callback"):  # Python 3.13+: OpenSSL's PSK, as ssl
+
+        @_translating
+        def set_psk_client_callback(self, callback: Any) -> None:
+            _OPENSSL.set_psk_client_callback(self, callback)
+
+        @_translating
+        def set_psk_server_callback(self, callback: Any, identity_hint: str | None = None) -> None:
+            _OPENSSL.set_psk_server_callback(self, callback, identity_hint)
+
     @_translating
     def set_ciphers(self, cipherlist: str) -> None:
         _OPENSSL.set_ciphers(self, cipherlist)
