@@ -116,7 +116,7 @@ def test_registered_and_declared() -> None:
     assert {tlsapi.Capability.TLSv1_3, tlsapi.Capability.ALPN, tlsapi.Capability.EXPORTER} <= caps
     assert tlsapi.Capability.POST_HANDSHAKE_AUTH not in caps
     assert (tlsapi.Capability.SNI_CALLBACK in caps) == _backend.SNI_ALERTS
-    ctx = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="pyopenssl")
+    ctx = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="pyopenssl")
     assert ctx.backend is backend
     with pytest.raises(tlsapi.UnsupportedFeatureError):
         ctx.post_handshake_auth = True

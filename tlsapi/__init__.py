@@ -13,6 +13,7 @@ The interface has the documented semantics of CPython's :mod:`ssl` module. A :cl
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import ssl
@@ -123,13 +124,15 @@ def create_default_context(
     """A context with secure defaults, as :func:`ssl.create_default_context` makes one.
 
     ``SERVER_AUTH`` gives a client context (certificate and hostname verification on), ``CLIENT_AUTH`` a
-    server context. The given CA material is loaded, else the default trust store. ``SSLKEYLOGFILE`` is
-    honoured where the backend can log keys.
+    server context. The verify flags are those of the running interpreter's ``ssl.create_default_context``
+    (Python 3.13 adds ``VERIFY_X509_STRICT`` and ``VERIFY_X509_PARTIAL_CHAIN``). The given CA material is
+    loaded, else the default trust store. ``SSLKEYLOGFILE`` is honoured where the backend can log keys.
     """
     if not isinstance(purpose, ssl._ASN1Object):
         raise TypeError(purpose)
     protocol = PROTOCOL_TLS_CLIENT if purpose == Purpose.SERVER_AUTH else PROTOCOL_TLS_SERVER
     context = Context(protocol, backend=backend)
+    context.verify_flags = _default_verify_flags(purpose)
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != CERT_NONE:
@@ -138,6 +141,12 @@ def create_default_context(
     if keylog and not sys.flags.ignore_environment and Capability.KEYLOG in context.backend.capabilities():
         context.keylog_filename = keylog
     return context
+
+
+@functools.cache
+def _default_verify_flags(purpose: ssl.Purpose) -> ssl.VerifyFlags:
+    """The ``verify_flags`` of the interpreter's own default context for ``purpose`` (made once)."""
+    return ssl.create_default_context(purpose).verify_flags
 
 
 def get_server_certificate(
@@ -151,7 +160,8 @@ def get_server_certificate(
     """Connect to ``addr``, handshake and return the server's certificate as PEM.
 
     The certificate is verified (without hostname check) only when ``ca_certs`` is given, as in the stdlib.
-    ``ssl_version`` must be ``PROTOCOL_TLS_CLIENT``: the legacy protocol constants raise ``ValueError``.
+    ``ssl_version`` is ``PROTOCOL_TLS_CLIENT`` (or the deprecated ``PROTOCOL_TLS``, with ``ssl``'s warning): the
+    version-specific legacy protocol constants raise ``ValueError``.
     """
     host, port = addr
     context = Context(ssl_version, backend=backend)

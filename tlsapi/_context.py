@@ -12,6 +12,8 @@ what it supports beyond the common configuration (ciphers, curves, DH parameters
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import socket
 import ssl
@@ -26,7 +28,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from . import _material
 from ._enums import Capability, TLSVersion
-from ._errors import UnsupportedFeatureError
+from ._errors import SSLError, UnsupportedFeatureError
 from ._socket import TLSSocket
 
 if TYPE_CHECKING:
@@ -49,6 +51,14 @@ _HONOURED_OPTIONS = (
     | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
     | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
 )
+#: The verify flags the interface lets a backend's context take unless it says otherwise
+#: (:attr:`Context.honoured_verify_flags`).
+_HONOURED_VERIFY_FLAGS = (
+    ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+)
+#: Every ``ssl.VerifyFlags`` bit: they are OpenSSL's ``X509_V_FLAG_*`` values, so a backend whose engine is
+#: OpenSSL hands them over as they are.
+OPENSSL_VERIFY_FLAGS = functools.reduce(operator.or_, (int(flag) for flag in ssl.VerifyFlags.__members__.values()))
 _DEFAULT_OPTIONS = (
     ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
@@ -64,18 +74,20 @@ def _coerce_version(value: Any) -> TLSVersion:
 
 
 def encode_alpn(protocols: Iterable[str]) -> list[bytes]:
-    """Validate an ALPN list as ``set_alpn_protocols`` does: 1 to 255 bytes each, ASCII."""
+    """Validate an ALPN list as ``ssl.SSLContext.set_alpn_protocols`` does, with its exceptions: each a str
+    (``TypeError`` otherwise), ASCII (``UnicodeEncodeError``), 1 to 255 bytes (``SSLError``)."""
     result = []
     for protocol in protocols:
-        encoded = protocol.encode("ascii")
+        encoded = bytes(protocol, "ascii")
         if not 0 < len(encoded) <= 255:
-            raise ValueError("NPN/ALPN protocols must be 1 to 255 in length")
+            raise SSLError("ALPN protocols must be 1 to 255 in length")
         result.append(encoded)
     return result
 
 
 def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None:
-    """The hostname as ``SSLObject.server_hostname`` reports it: str, IDNA-checked, no trailing dot."""
+    """The hostname as ``SSLObject.server_hostname`` reports it, and as it is sent (SNI) and checked: an
+    internationalised name is converted to its IDNA A-label (``xn--...``), as the stdlib does."""
     if server_hostname is None:
         return None
     if isinstance(server_hostname, bytes | bytearray):
@@ -86,17 +98,21 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
     if "\x00" in server_hostname:
         raise ValueError("server_hostname must not contain null character")
-    server_hostname.encode("idna")  # UnicodeError for names IDNA cannot encode, as the stdlib raises
-    return server_hostname
+    # UnicodeError for names IDNA cannot encode, as the stdlib raises
+    return server_hostname.encode("idna").decode("ascii")
 
 
 class Context(ssl.SSLContext):
-    """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``)."""
+    """TLS configuration for clients (``PROTOCOL_TLS_CLIENT``) or servers (``PROTOCOL_TLS_SERVER``); the
+    deprecated ``PROTOCOL_TLS`` (also what ``Context()`` without a protocol means) serves both, with ``ssl``'s
+    ``DeprecationWarning``."""
 
     backend: Backend  # set on the class by the backend; an instance made through another Backend object
     # records that object instead
     sslobject_class: type[Connection]  # type: ignore[assignment]
     sslsocket_class: type[TLSSocket] = TLSSocket
+    #: The ``verify_flags`` bits the backend enforces; setting any other raises ``UnsupportedFeatureError``.
+    honoured_verify_flags: int = _HONOURED_VERIFY_FLAGS
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -108,10 +124,16 @@ class Context(ssl.SSLContext):
             selected = get_backend(backend)
             cls = selected.context_class()
         if protocol is None:
-            protocol = ssl.PROTOCOL_TLS_CLIENT
-        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
-            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER")
-        self: Context = super().__new__(cls, protocol)
+            warnings.warn("ssl.SSLContext() without protocol argument is deprecated.", DeprecationWarning,
+                          stacklevel=2)
+            protocol = ssl.PROTOCOL_TLS
+        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
+            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER and PROTOCOL_TLS")
+        if protocol == ssl.PROTOCOL_TLS:
+            warnings.warn("ssl.PROTOCOL_TLS is deprecated", DeprecationWarning, stacklevel=2)
+        with warnings.catch_warnings():  # warned above, from the caller's line (as ssl does)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self: Context = super().__new__(cls, protocol)
         if selected is not None and selected is not cls.backend:
             self.backend = selected
         return self
@@ -119,10 +141,9 @@ class Context(ssl.SSLContext):
     def __init__(
         self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
     ) -> None:
-        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS_CLIENT if protocol is None else protocol)
-        client = self._protocol == ssl.PROTOCOL_TLS_CLIENT
-        self._verify_mode = ssl.CERT_REQUIRED if client else ssl.CERT_NONE
-        self._check_hostname = client
+        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS if protocol is None else protocol)
+        self._verify_mode = ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
+        self._check_hostname = self.is_client
         self._minimum_version = TLSVersion.TLSv1_2
         self._maximum_version = TLSVersion.MAXIMUM_SUPPORTED
         self._options = ssl.Options(_DEFAULT_OPTIONS)
@@ -134,13 +155,21 @@ class Context(ssl.SSLContext):
         self._num_tickets = 2
         self._cert_chain: _material.CertChain | None = None
         self._trust_anchors: list[x509.Certificate] = []
+        self._crls: list[x509.CertificateRevocationList] = []
         self._stats: Counter[str] = Counter()
 
     # -- the configuration read by backends ------------------------------------------------------------
 
     @property
     def is_client(self) -> bool:
+        """A ``PROTOCOL_TLS_CLIENT`` context (client connections only)."""
         return self._protocol == ssl.PROTOCOL_TLS_CLIENT
+
+    @property
+    def is_server(self) -> bool:
+        """A ``PROTOCOL_TLS_SERVER`` context (server connections only). A deprecated ``PROTOCOL_TLS`` context is
+        neither: it wraps both sides, with ``CERT_NONE`` and no hostname check by default, as in ``ssl``."""
+        return self._protocol == ssl.PROTOCOL_TLS_SERVER
 
     @property
     def cert_chain(self) -> _material.CertChain | None:
@@ -151,6 +180,11 @@ class Context(ssl.SSLContext):
     def trust_anchors(self) -> list[x509.Certificate]:
         """The trust store: every certificate loaded by ``load_verify_locations`` and friends."""
         return self._trust_anchors
+
+    @property
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        """The CRLs found in the ``cafile`` of ``load_verify_locations`` (used under ``VERIFY_CRL_CHECK_*``)."""
+        return self._crls
 
     @property
     def alpn_protocols(self) -> list[bytes]:
@@ -199,12 +233,17 @@ class Context(ssl.SSLContext):
 
     @verify_mode.setter
     def verify_mode(self, value: int) -> None:
+        """On a server, ``CERT_OPTIONAL`` / ``CERT_REQUIRED`` ask for a client certificate: a backend that does
+        not declare ``Capability.CLIENT_AUTH`` raises ``UnsupportedFeatureError`` instead of never asking."""
         mode = ssl.VerifyMode(value)
         if mode == ssl.CERT_NONE and self._check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
-        if mode != ssl.CERT_NONE and self._protocol == ssl.PROTOCOL_TLS_SERVER:
+        self._set_verify_mode(mode)
+
+    def _set_verify_mode(self, mode: ssl.VerifyMode) -> None:
+        if mode != ssl.CERT_NONE and self.is_server:
             # A server that cannot verify client certificates must not pretend to require them.
-            self._require(Capability.CLIENT_AUTH, "verifying client certificates")
+            self._require(Capability.CLIENT_AUTH, "requesting client certificates")
         self._verify_mode = mode
         self._changed("verify_mode")
 
@@ -216,13 +255,14 @@ class Context(ssl.SSLContext):
     def check_hostname(self, value: bool) -> None:
         value = bool(value)
         if value and self._verify_mode == ssl.CERT_NONE:
-            self._verify_mode = ssl.CERT_REQUIRED
-            self._changed("verify_mode")
+            self._set_verify_mode(ssl.CERT_REQUIRED)
         self._check_hostname = value
         self._changed("check_hostname")
 
     @property
     def hostname_checks_common_name(self) -> bool:
+        """Whether a leaf without DNS names in its subjectAltName may match on its subject CN. ``False`` here:
+        a backend that can do OpenSSL's fallback overrides this; the others refuse ``True``."""
         return False
 
     @hostname_checks_common_name.setter
@@ -273,9 +313,7 @@ class Context(ssl.SSLContext):
 
     @verify_flags.setter
     def verify_flags(self, value: int) -> None:
-        honoured = (ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT
-                    | ssl.VERIFY_X509_PARTIAL_CHAIN)
-        extra = int(value) & ~honoured
+        extra = int(value) & ~self.honoured_verify_flags
         if extra:
             raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
         self._verify_flags = ssl.VerifyFlags(value)
@@ -294,7 +332,10 @@ class Context(ssl.SSLContext):
 
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None:
-        if value:
+        """On a client, ``True`` only permits the server to ask for a certificate after the handshake: a backend
+        that cannot answer such a request (no ``Capability.POST_HANDSHAKE_AUTH``) takes the setting and does not
+        offer the extension, so no server asks. A server context needs the capability."""
+        if value and not self.is_client:
             self._require(Capability.POST_HANDSHAKE_AUTH, "post-handshake authentication")
         self._post_handshake_auth = bool(value)
         self._changed("post_handshake_auth")
@@ -360,6 +401,33 @@ class Context(ssl.SSLContext):
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise self._unsupported("NPN", "NPN is obsolete; use set_alpn_protocols")
 
+    if hasattr(ssl.SSLContext, "set_psk_client_callback"):  # Python 3.13+, as the running interpreter's ssl
+
+        def set_psk_client_callback(self, callback: Callable[[str | None], tuple[str | None, bytes]] | None) -> None:
+            """TLS 1.3 external PSK, client side (``ssl``'s checks): a backend that does not implement it
+            refuses a callback with ``UnsupportedFeatureError`` (``None`` clears)."""
+            self._check_psk_callback(callback, server=False)
+            if callback is not None:
+                raise self._unsupported("TLS 1.3 external PSK (set_psk_client_callback)")
+
+        def set_psk_server_callback(
+            self, callback: Callable[[str | None], bytes] | None, identity_hint: str | None = None
+        ) -> None:
+            """TLS 1.3 external PSK, server side (``ssl``'s checks): a backend that does not implement it
+            refuses a callback with ``UnsupportedFeatureError`` (``None`` clears)."""
+            self._check_psk_callback(callback, server=True)
+            if callback is not None:
+                raise self._unsupported("TLS 1.3 external PSK (set_psk_server_callback)")
+
+    def _check_psk_callback(self, callback: object, server: bool) -> None:
+        """The stdlib's argument checks of ``set_psk_client_callback`` / ``set_psk_server_callback``."""
+        if server and self.is_client:
+            raise SSLError(0, "Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context (tlsapi)")
+        if not server and self.is_server:
+            raise SSLError(0, "Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context (tlsapi)")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+
     def load_cert_chain(
         self,
         certfile: _material.StrPath,
@@ -375,8 +443,9 @@ class Context(ssl.SSLContext):
         capath: _material.StrPath | None = None,
         cadata: str | bytes | None = None,  # type: ignore[override]
     ) -> None:
-        anchors = _material.load_verify_locations(cafile, capath, cadata)
+        anchors, crls = _material.load_verify_locations(cafile, capath, cadata)
         self._trust_anchors = _material.unique([*self._trust_anchors, *anchors])
+        self._crls = [*self._crls, *(crl for crl in crls if crl not in self._crls)]
         self._changed("trust_anchors")
 
     def set_default_verify_paths(self) -> None:
@@ -414,7 +483,7 @@ class Context(ssl.SSLContext):
 
     def cert_store_stats(self) -> dict[str, int]:
         ca_count = sum(1 for certificate in self._trust_anchors if _is_ca(certificate))
-        return {"x509": len(self._trust_anchors), "crl": 0, "x509_ca": ca_count}
+        return {"x509": len(self._trust_anchors), "crl": len(self._crls), "x509_ca": ca_count}
 
     def session_stats(self) -> dict[str, int]:
         return {name: self._stats[name] for name in _SESSION_STATS}
@@ -456,8 +525,10 @@ class Context(ssl.SSLContext):
                 raise ValueError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
             if server_hostname is not None:
                 raise ValueError("server_hostname can only be specified in client mode")
+            if self._verify_mode != ssl.CERT_NONE:  # a PROTOCOL_TLS context serving: as the setter checks
+                self._require(Capability.CLIENT_AUTH, "requesting client certificates")
             return None
-        if not self.is_client:
+        if self.is_server:
             raise ValueError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
         hostname = normalize_server_hostname(server_hostname)
         if self._check_hostname and hostname is None:
@@ -474,7 +545,7 @@ class Context(ssl.SSLContext):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     def __repr__(self) -> str:
-        side = "client" if self.is_client else "server"
+        side = "client" if self.is_client else "server" if self.is_server else "client and server"
         return f"<{type(self).__module__}.{type(self).__qualname__} {side} backend={self.backend.name!r}>"
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "SSLWantWriteError",
     "SSLZeroReturnError",
     "UnsupportedFeatureError",
+    "from_ssl",
     "make_error",
     "verification_error",
 ]
@@ -88,6 +89,31 @@ class UnsupportedFeatureError(NotImplementedError):
 
 
 E = TypeVar("E", bound=ssl.SSLError)
+
+_FROM_SSL: dict[type[BaseException], type[SSLError]] = {
+    ssl.SSLError: SSLError,
+    ssl.SSLZeroReturnError: SSLZeroReturnError,
+    ssl.SSLWantReadError: SSLWantReadError,
+    ssl.SSLWantWriteError: SSLWantWriteError,
+    ssl.SSLSyscallError: SSLSyscallError,
+    ssl.SSLEOFError: SSLEOFError,
+    ssl.SSLCertVerificationError: SSLCertVerificationError,
+}
+
+
+def from_ssl(exc: ssl.SSLError) -> SSLError:
+    """The tlsapi exception equal in every value to the stdlib's ``exc`` (``args``, ``errno``, ``library``,
+    ``reason``, verify fields)."""
+    if isinstance(exc, SSLError):
+        return exc
+    new = _FROM_SSL.get(type(exc), SSLError)(*exc.args)
+    # Absent on some errors (set_ciphers's "No cipher can be selected."): None, as on the stdlib's.
+    new.library = getattr(exc, "library", None)  # type: ignore[assignment]
+    new.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        new.verify_code = exc.verify_code  # type: ignore[attr-defined]
+        new.verify_message = exc.verify_message  # type: ignore[attr-defined]
+    return new
 
 _DEFAULT_ERRNO: dict[type[ssl.SSLError], ssl.SSLErrorNumber] = {
     SSLWantReadError: ssl.SSLErrorNumber.SSL_ERROR_WANT_READ,
@@ -220,7 +246,8 @@ def make_error(
     With a ``reason`` the text is ``"[LIBRARY: REASON] message (origin)"``; without, ``"message (origin)"``
     and ``library`` is ``None`` (the stdlib's shape for want-read/write and syscall EOF errors).
     """
-    number = errno if errno is not None else _DEFAULT_ERRNO.get(cls, ssl.SSLErrorNumber.SSL_ERROR_SSL)
+    # A plain int, as the stdlib's ``errno`` (and so ``args`` and ``repr`` read the same)
+    number = int(errno if errno is not None else _DEFAULT_ERRNO.get(cls, ssl.SSLErrorNumber.SSL_ERROR_SSL))
     if reason is None:
         library = None
         text = f"{message} ({origin})"

@@ -8,7 +8,10 @@ str, bytes or a callable) into ``cryptography`` objects, with the ``ssl`` module
 from __future__ import annotations
 
 import base64
+import errno
+import getpass
 import os
+import re
 import ssl
 import textwrap
 import warnings
@@ -22,10 +25,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 
-from ._errors import SSLError, make_error
+from ._errors import SSLError, from_ssl, make_error
 
 PEM_HEADER = "-----BEGIN CERTIFICATE-----"
 PEM_FOOTER = "-----END CERTIFICATE-----"
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 
 PrivateKey: TypeAlias = (
     rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -77,8 +81,8 @@ def parse_certificates(data: bytes) -> list[x509.Certificate]:
         with warnings.catch_warnings():  # system stores hold a few legacy certificates (negative serials)
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             return _parse_certificates(data)
-    except ValueError as exc:
-        raise make_error(SSLError, f"not a valid certificate: {exc}", "NO_CERTIFICATE_OR_CRL_FOUND",
+    except ValueError:
+        raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                          library="X509") from None
 
 
@@ -88,20 +92,54 @@ def _parse_certificates(data: bytes) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(data)]
 
 
-def _password_bytes(password: Password) -> bytes | None:
-    if callable(password):
-        password = password()
-    if password is None:
-        return None
-    if isinstance(password, str):
-        return password.encode("utf-8")
-    if isinstance(password, bytes | bytearray):
-        return bytes(password)
-    raise TypeError("password should be a string or callable")
+class _AskOnce:
+    """The caller's password, with a callable asked at most once (as the stdlib asks), and OpenSSL's terminal
+    prompt for an encrypted key given no password."""
+
+    def __init__(self, password: Password) -> None:
+        self.password = password
+        self._answer: str | bytes | bytearray | None = None
+        self._asked = False
+        self.prompted = False  # the answer was typed at the terminal prompt
+
+    def answer(self) -> str | bytes | bytearray | None:
+        if not self._asked:
+            self._asked = True
+            self._answer = self.password() if callable(self.password) else self.password
+            if self._answer is None and _has_terminal():
+                self._answer = getpass.getpass("Enter PEM pass phrase:")
+                self.prompted = True
+        return self._answer
+
+    def for_stdlib(self) -> Password:
+        """The same password for the stdlib's own attempt (a callable is not asked again)."""
+        if not callable(self.password):
+            return self.password
+        given = self.answer()
+        return lambda: given  # type: ignore[return-value]  # a callable's wrong answer, for ssl to judge
+
+    def secret(self) -> bytes | None:
+        answer = self.answer()
+        if answer is None:
+            return None
+        if isinstance(answer, str):
+            return answer.encode("utf-8")
+        if isinstance(answer, bytes | bytearray):
+            return bytes(answer)
+        raise TypeError("password callback must return a string")
 
 
-def _load_key(data: bytes, password: Password) -> PrivateKey:
-    secret = _password_bytes(password) if b"ENCRYPTED" in data else None
+def _has_terminal() -> bool:
+    """Whether a terminal can answer a prompt (OpenSSL asks on ``/dev/tty``)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def _load_key(data: bytes, password: _AskOnce) -> PrivateKey:
+    secret = password.secret() if b"ENCRYPTED" in data else None
     try:
         key = serialization.load_pem_private_key(data, secret)
     except TypeError:
@@ -117,10 +155,39 @@ def _load_key(data: bytes, password: Password) -> PrivateKey:
     return key
 
 
+def _as_the_stdlib_reports(load: Callable[[ssl.SSLContext], object]) -> Callable[[Exception], BaseException]:
+    """For a load that failed here, the exception the stdlib raises for the same input on this interpreter and
+    its OpenSSL (its class, ``errno``, ``library``, ``reason`` and text, as tlsapi's class); the error
+    raised here when the stdlib accepts the input."""
+
+    def report(ours: Exception) -> BaseException:
+        try:
+            load(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        except ssl.SSLError as theirs:
+            return from_ssl(theirs)
+        except (OSError, ValueError, TypeError) as theirs:
+            return theirs
+        return ours
+
+    return report
+
+
 def load_cert_chain(certfile: StrPath, keyfile: StrPath | None = None, password: Password = None) -> CertChain:
-    """Read a PEM chain (leaf first) and its key, checking that the key matches the leaf."""
+    """Read a PEM chain (leaf first) and its key, checking that the key matches the leaf. An encrypted key
+    without a password is asked for on the terminal, as OpenSSL does; failures are the stdlib's errors."""
     if password is not None and not callable(password) and not isinstance(password, str | bytes | bytearray):
         raise TypeError("password should be a string or callable")
+    asked = _AskOnce(password)
+    try:
+        return _load_cert_chain(certfile, keyfile, asked)
+    except (SSLError, OSError, ValueError, TypeError) as exc:
+        if asked.prompted:  # the stdlib, after OpenSSL's prompt, raises OSError with the errno the prompt left
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
+        stdlib = _as_the_stdlib_reports(lambda ctx: ctx.load_cert_chain(certfile, keyfile, asked.for_stdlib()))
+        raise stdlib(exc) from None
+
+
+def _load_cert_chain(certfile: StrPath, keyfile: StrPath | None, password: _AskOnce) -> CertChain:
     cert_data = _read(certfile)
     certificates = parse_certificates(cert_data) if b"CERTIFICATE-----" in cert_data else []
     if not certificates:
@@ -134,21 +201,46 @@ def load_cert_chain(certfile: StrPath, keyfile: StrPath | None = None, password:
     return CertChain(tuple(certificates), key)
 
 
+def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """Every PEM CRL (``-----BEGIN X509 CRL-----``) in ``data``, as OpenSSL reads them from a CA file."""
+    try:
+        return [x509.load_pem_x509_crl(block) for block in _PEM_CRL.findall(data)]
+    except ValueError:
+        raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
+                         library="X509") from None
+
+
 def load_verify_locations(
     cafile: StrPath | None = None, capath: StrPath | None = None, cadata: str | bytes | None = None
-) -> list[x509.Certificate]:
-    """Trust anchors from a PEM file, a directory of PEM files, or PEM text / DER bytes."""
+) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
+    """Trust anchors from a PEM file, a directory of PEM files, or PEM text / DER bytes; and the CRLs of the
+    PEM file (as the stdlib, which reads CRLs from ``cafile`` only). Failures are the stdlib's errors."""
     if cafile is None and capath is None and cadata is None:
         raise TypeError("cafile, capath and cadata cannot be all omitted")
+    try:
+        return _load_verify_locations(cafile, capath, cadata)
+    except (SSLError, OSError) as exc:
+        stdlib = _as_the_stdlib_reports(lambda ctx: ctx.load_verify_locations(cafile, capath, cadata))
+        raise stdlib(exc) from None
+
+
+def _load_verify_locations(
+    cafile: StrPath | None, capath: StrPath | None, cadata: str | bytes | None
+) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
     anchors: list[x509.Certificate] = []
+    crls: list[x509.CertificateRevocationList] = []
     if cafile is not None:
-        found = parse_certificates(_read(cafile))
-        if not found:
+        data = _read(cafile)
+        crls += parse_crls(data)
+        found = parse_certificates(data)
+        if not found and not crls:
             raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                              library="X509")
         anchors += found
     if capath is not None:
-        anchors += _load_directory(Path(os.fsdecode(capath)))
+        found_anchors, found_crls = _load_directory(Path(os.fsdecode(capath)))
+        anchors += found_anchors
+        crls += found_crls
     if cadata is not None:
         if isinstance(cadata, str):
             found = parse_certificates(cadata.encode("ascii"))
@@ -160,7 +252,7 @@ def load_verify_locations(
             raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                              library="X509")
         anchors += found
-    return anchors
+    return anchors, crls
 
 
 def _parse_der_sequence(data: bytes) -> list[x509.Certificate]:
@@ -185,10 +277,17 @@ def _parse_der_sequence(data: bytes) -> list[x509.Certificate]:
     return certificates
 
 
-def _load_directory(directory: Path) -> list[x509.Certificate]:
+#: How OpenSSL's hashed directory lookup names a CRL file: ``<issuer name hash>.r<n>``.
+_CAPATH_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
+
+
+def _load_directory(directory: Path) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:
+    """The certificates of every PEM file in ``directory`` (unreadable or malformed files are passed over, as
+    OpenSSL's lookup does), and the CRLs of the files named as OpenSSL looks CRLs up (``<hash>.r<n>``)."""
     anchors: list[x509.Certificate] = []
+    crls: list[x509.CertificateRevocationList] = []
     if not directory.is_dir():
-        return anchors
+        return anchors, crls
     for entry in sorted(directory.iterdir()):
         if not entry.is_file():
             continue
@@ -196,13 +295,15 @@ def _load_directory(directory: Path) -> list[x509.Certificate]:
             data = entry.read_bytes()
         except OSError:
             continue
+        if _CAPATH_CRL.fullmatch(entry.name):
+            crls += parse_crls(data)
         if b"-----BEGIN CERTIFICATE-----" not in data:
             continue
         try:
             anchors += parse_certificates(data)
         except SSLError:
             continue
-    return anchors
+    return anchors, crls
 
 
 def default_trust_anchors() -> list[x509.Certificate]:
@@ -214,7 +315,7 @@ def default_trust_anchors() -> list[x509.Certificate]:
     if cafile and os.path.isfile(cafile):
         anchors += parse_certificates(_read(cafile))
     if not anchors and capath:
-        anchors += _load_directory(Path(capath))
+        anchors += _load_directory(Path(capath))[0]
     if not anchors:
         import certifi
 

@@ -53,7 +53,7 @@ from ._bio import BIO, MemoryBIO
 from ._certinfo import certificate_dict
 from ._clienthello import GROUP_NAMES, ClientHelloInfo, peek_client_hello
 from ._connection import Connection
-from ._context import Context, SNICallback
+from ._context import OPENSSL_VERIFY_FLAGS, Context, SNICallback
 from ._enums import GROUP_CAPABILITIES, TLS13_ONLY_GROUPS, Capability
 from ._errors import (
     EOF_MESSAGE,
@@ -72,6 +72,7 @@ from ._errors import (
     SSLZeroReturnError,
     UnsupportedFeatureError,
     closed_eof,
+    from_ssl,
     make_error,
     ragged_eof,
     verification_error,
@@ -89,6 +90,7 @@ __all__ = [
     "EOF_MESSAGE",
     "GROUP_CAPABILITIES",
     "GROUP_NAMES",
+    "OPENSSL_VERIFY_FLAGS",
     "TLS13_ONLY_GROUPS",
     "VERIFY_MESSAGES",
     "WANT_READ_MESSAGE",
@@ -117,6 +119,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "certificate_dict",
     "closed_eof",
+    "from_ssl",
     "make_error",
     "peek_client_hello",
     "ragged_eof",

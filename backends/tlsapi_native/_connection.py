@@ -28,6 +28,7 @@ from ._alerts import (
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     ORIGIN,
+    PROTOCOL_VERSION,
     UNEXPECTED_MESSAGE,
     USER_CANCELED,
     TLSAlert,
@@ -37,7 +38,7 @@ from ._alerts import (
 from ._client import ClientHandshake
 from ._groups import GROUP_NAMES
 from ._handshake import Handshake, State
-from ._handshake12 import Handshake12
+from ._handshake12 import Handshake12, enabled_protocols
 from ._limits import MAX_EMPTY_RECORDS, MAX_KEY_UPDATES, MAX_POST_HANDSHAKE_MESSAGES, MAX_WARNING_ALERTS
 from ._posthandshake import PostHandshakeAuth
 from ._record import (
@@ -368,6 +369,8 @@ class NativeConnection(Connection):
         try:
             if not self._started:
                 self._started = True
+                if not enabled_protocols(self._context):  # as OpenSSL: only the alert goes out
+                    raise TLSAlert(PROTOCOL_VERSION, reason="NO_PROTOCOLS_AVAILABLE")
                 if self._server_side:
                     self._context.record_stat("accept")
                 else:

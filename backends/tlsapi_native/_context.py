@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from tlsapi.spi import CertChain, Context, Password, SSLError, StrPath, make_error
@@ -41,11 +37,6 @@ _Completion = tuple[CertChain, list[x509.Certificate], tuple[x509.Certificate, .
 _KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
                                 ed448.Ed448PrivateKey)
 
-# The verify flags native enforces beyond the interface's (see _trust.verify_peer_chain).
-_CRL_CHECKS = ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
-_CRL_BEGIN = b"-----BEGIN X509 CRL-----"
-_CAPATH_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
-_CRL_END = b"-----END X509 CRL-----"
 
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
                 "secp521r1": "secp521r1", "X25519": "x25519", "x25519": "x25519", "X448": "x448", "x448": "x448"}
@@ -55,6 +46,8 @@ class NativeContext(Context):
     """TLS configuration for the native (pure Python) TLS 1.3 engine."""
 
     backend = BACKEND
+    #: The interface's verify flags, and the CRL checks too (``_trust.verify_peer_chain``).
+    honoured_verify_flags = Context.honoured_verify_flags | ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
     sslobject_class: ClassVar[type[NativeConnection]] = NativeConnection  # type: ignore[misc]
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
@@ -65,7 +58,6 @@ class NativeContext(Context):
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
-        self._crls: list[x509.CertificateRevocationList] = []
         self._credentials: dict[type, CertChain] = {}
         self._completed: dict[int, _Completion] = {}
         self._psk_client_callback: PSKClientCallback | None = None
@@ -155,52 +147,6 @@ class NativeContext(Context):
             certificates = _complete(chain.leaf, anchors)
         self._completed[id(chain)] = (chain, anchors, certificates)
         return certificates
-
-    @property
-    def crls(self) -> list[x509.CertificateRevocationList]:
-        """The CRLs found in what ``load_verify_locations`` loaded (used with ``VERIFY_CRL_CHECK_*``)."""
-        return self._crls
-
-    @property
-    def verify_flags(self) -> ssl.VerifyFlags:
-        return self._verify_flags
-
-    @verify_flags.setter
-    def verify_flags(self, value: int) -> None:
-        """The interface's rules, and the CRL checks too (``_trust.revocation_code``)."""
-        crl_checks = int(value) & _CRL_CHECKS
-        interface: Any = Context.verify_flags
-        interface.__set__(self, int(value) & ~crl_checks)
-        self._verify_flags |= crl_checks
-
-    def load_verify_locations(
-        self,
-        cafile: StrPath | None = None,
-        capath: StrPath | None = None,
-        cadata: str | bytes | None = None,  # type: ignore[override]
-    ) -> None:
-        """As ``ssl``: a PEM ``cafile`` may hold CRLs beside certificates (or instead of them), and a
-        ``capath`` directory CRLs in files named as OpenSSL looks them up (``<issuer hash>.r<n>``); the CRLs
-        are kept for ``VERIFY_CRL_CHECK_LEAF``/``VERIFY_CRL_CHECK_CHAIN``. ``cadata`` takes certificates
-        only, as in ``ssl``."""
-        crls: list[x509.CertificateRevocationList] = []
-        if cafile is not None:
-            with open(os.fspath(cafile), "rb") as handle:
-                data = handle.read()
-            crls += _pem_crls(data)
-            cafile = None if crls and b"CERTIFICATE-----" not in data else cafile
-        if capath is not None and Path(os.fsdecode(capath)).is_dir():
-            for entry in sorted(Path(os.fsdecode(capath)).iterdir()):
-                if _CAPATH_CRL.fullmatch(entry.name) and entry.is_file():
-                    crls += _pem_crls(entry.read_bytes())
-        if not crls or (cafile, capath, cadata) != (None, None, None):
-            super().load_verify_locations(cafile, capath, cadata)
-        known = {crl.public_bytes(serialization.Encoding.DER) for crl in self._crls}
-        self._crls += [crl for crl in crls if crl.public_bytes(serialization.Encoding.DER) not in known]
-        self._changed("trust_anchors")  # CRLs are trust material, as the anchors are
-
-    def cert_store_stats(self) -> dict[str, int]:
-        return {**super().cert_store_stats(), "crl": len(self._crls)}
 
     @property
     def ticket_keys(self) -> TicketKeys:
@@ -303,17 +249,3 @@ def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _pem_crls(data: bytes) -> list[x509.CertificateRevocationList]:
-    """Every PEM CRL in ``data`` (a malformed one is the stdlib's ``SSLError``)."""
-    crls = []
-    start = data.find(_CRL_BEGIN)
-    while start != -1:
-        end = data.find(_CRL_END, start)
-        if end == -1:
-            break
-        try:
-            crls.append(x509.load_pem_x509_crl(data[start : end + len(_CRL_END)]))
-        except ValueError:
-            raise make_error(SSLError, "bad base64 decode", "BAD_BASE64_DECODE", library="PEM") from None
-        start = data.find(_CRL_BEGIN, end)
-    return crls

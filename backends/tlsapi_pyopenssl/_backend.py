@@ -16,9 +16,11 @@ falls short, each feature-detected at import:
   those bindings the backend does not declare ``Capability.SNI_CALLBACK``.
 * Hostname verification is OpenSSL's own (``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``, with the
   stdlib's host flags), so a mismatch fails with OpenSSL's ``verify_code`` 62 (64 for an IP address) and
-  alert (``bad_certificate``). Without those bindings it is ``service_identity``'s (RFC 6125 on the
-  subjectAltName, no CN fallback), run in the verify callback on the leaf OpenSSL accepted; the peer then
-  sees the alert OpenSSL sends for a callback rejection (``internal_error``).
+  alert (``bad_certificate``); ``hostname_checks_common_name`` (default ``False``) allows OpenSSL's CN
+  fallback for a leaf without DNS names. Without those bindings it is ``service_identity``'s (RFC 6125 on the
+  subjectAltName, no CN fallback, ``hostname_checks_common_name = True`` refused), run in the verify
+  callback on the leaf OpenSSL accepted; the peer then sees the alert OpenSSL sends for a callback rejection
+  (``internal_error``).
 * ``session_reused`` is derived from the handshake: a resumed handshake carries no server Certificate.
 * ``session`` returns, and the ``session`` setter offers, a copy of the OpenSSL session (``i2d`` / ``d2i``,
   as the stdlib does): OpenSSL's ``SSL_free`` marks the session of a connection that was not shut down not
@@ -38,12 +40,13 @@ import operator
 import re
 import ssl
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import service_identity
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from OpenSSL import SSL, crypto
 
 try:
@@ -53,12 +56,21 @@ except ImportError:  # pyOpenSSL moved its bindings: the public API only
 
 import tlsapi.spi as errors
 from tlsapi import Capability, TLSVersion
-from tlsapi.spi import Connection, Context, certificate_dict
+from tlsapi.spi import (
+    OPENSSL_VERIFY_FLAGS,
+    CertChain,
+    Connection,
+    Context,
+    Password,
+    PrivateKey,
+    StrPath,
+    certificate_dict,
+)
 
 from . import BACKEND
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Self
 
     from tlsapi.spi import BIO
@@ -78,10 +90,6 @@ _OPTIONS = {
     ssl.OP_CIPHER_SERVER_PREFERENCE: SSL.OP_CIPHER_SERVER_PREFERENCE,
     ssl.OP_NO_RENEGOTIATION: SSL.OP_NO_RENEGOTIATION,
     ssl.OP_IGNORE_UNEXPECTED_EOF: SSL.OP_IGNORE_UNEXPECTED_EOF,
-}
-_VERIFY_FLAGS = {
-    ssl.VERIFY_X509_STRICT: crypto.X509StoreFlags.X509_STRICT,
-    ssl.VERIFY_X509_PARTIAL_CHAIN: crypto.X509StoreFlags.PARTIAL_CHAIN,
 }
 _VERIFY_MODES = {
     ssl.CERT_NONE: SSL.VERIFY_NONE,
@@ -295,23 +303,38 @@ def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
 _SERVERNAME_CALLBACK = ffi.callback("int (*)(SSL *, int *, void *)", _servername) if SNI_ALERTS else None
 
 
-def _check_host(conn: SSL.Connection, hostname: str) -> None:
-    """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it."""
+def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -> bool:
+    """Have OpenSSL verify ``hostname`` (a name or an IP address) as the stdlib configures it: no partial
+    wildcards, and the subject CN only for a leaf without DNS names when ``checks_common_name``. ``False``
+    when this OpenSSL refuses the name itself (3.5 refuses a trailing dot, which the stdlib's OpenSSL takes
+    and then never matches): the caller checks it with ``service_identity`` instead."""
     param = lib.SSL_get0_param(conn._ssl)
-    lib.X509_VERIFY_PARAM_set_hostflags(
-        param, lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
-    )
+    flags = lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+    if not checks_common_name:
+        flags |= lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+    lib.X509_VERIFY_PARAM_set_hostflags(param, flags)
     if _is_ip_address(hostname):
         packed = ipaddress.ip_address(hostname).packed
         done = lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
     else:
         name = hostname.encode("ascii")
         done = lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
-    if done != 1:  # out of memory: never run without the check
-        raise errors.SSLError("cannot configure the hostname check")
+    return bool(done == 1)
 
 
 # -- sessions and connections --------------------------------------------------------------------------------
+
+
+def _encode_session(session: SSL.Session) -> bytes:
+    """The DER encoding of ``session`` (OpenSSL's ``i2d_SSL_SESSION``; needs ``SESSION_COPY``)."""
+    length = lib.i2d_SSL_SESSION(session._session, ffi.NULL)
+    if length <= 0:
+        raise ValueError("i2d() failed.")
+    encoded = ffi.new("unsigned char[]", length)
+    cursor = ffi.new("unsigned char **", encoded)
+    if lib.i2d_SSL_SESSION(session._session, cursor) != length:
+        raise ValueError("i2d() failed.")
+    return bytes(ffi.buffer(encoded, length))
 
 
 def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Session:
@@ -321,15 +344,10 @@ def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Ses
     """
     if not SESSION_COPY:
         return session
-    length = lib.i2d_SSL_SESSION(session._session, ffi.NULL)
-    if length <= 0:
-        raise ValueError("i2d() failed.")
-    encoded = ffi.new("unsigned char[]", length)
-    cursor = ffi.new("unsigned char **", encoded)
-    if lib.i2d_SSL_SESSION(session._session, cursor) != length:
-        raise ValueError("i2d() failed.")
-    cursor = ffi.new("unsigned char **", encoded)
-    copied = lib.d2i_SSL_SESSION(ffi.NULL, cursor, length)
+    encoded = _encode_session(session)
+    buffer = ffi.new("unsigned char[]", encoded)
+    cursor = ffi.new("unsigned char **", buffer)
+    copied = lib.d2i_SSL_SESSION(ffi.NULL, cursor, len(encoded))
     if copied == ffi.NULL:
         raise ValueError("d2i() failed.")
     copy = SSL.Session.__new__(SSL.Session)
@@ -338,19 +356,96 @@ def _copy_session(session: SSL.Session, openssl_context: SSL.Context) -> SSL.Ses
     return copy
 
 
-class PyOpenSSLSession:
-    """A session to resume with ``session=`` on the context that made it (pyOpenSSL exposes no metadata)."""
+def _der_elements(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The ``(tag, content)`` of each DER element in ``data``, in order."""
+    position = 0
+    while position < len(data):
+        tag, length = data[position], data[position + 1]
+        position += 2
+        if length & 0x80:
+            count = length & 0x7F
+            length = int.from_bytes(data[position : position + count], "big")
+            position += count
+        yield tag, data[position : position + length]
+        position += length
 
-    __slots__ = ("_context", "_openssl_context", "_session")
+
+@dataclass(frozen=True)
+class SessionFields:
+    """What ``ssl.SSLSession`` exposes, read from OpenSSL's encoding of the session (``SSL_SESSION_ASN1``:
+    version, sslVersion, cipher, sessionID, masterKey, then ``[1]`` time, ``[2]`` timeout, ...,
+    ``[9]`` ticketLifetimeHint, ``[10]`` ticket), since pyOpenSSL binds none of the getters."""
+
+    id: bytes
+    time: int
+    timeout: int
+    ticket_lifetime_hint: int
+    has_ticket: bool
+
+    @classmethod
+    def parse(cls, encoded: bytes) -> SessionFields:
+        ((_, body),) = _der_elements(encoded)
+        elements = list(_der_elements(body))
+        tagged = {tag & 0x1F: next(_der_elements(content))[1] for tag, content in elements[5:] if tag & 0xE0 == 0xA0}
+
+        def integer(number: int) -> int:
+            return int.from_bytes(tagged[number], "big", signed=True) if number in tagged else 0
+
+        return cls(elements[3][1], integer(1), integer(2), integer(9), bool(tagged.get(10)))
+
+
+class PyOpenSSLSession:
+    """A session to resume with ``session=`` on the context that made it, with ``ssl.SSLSession``'s
+    attributes (``id``, ``time``, ``timeout``, ``ticket_lifetime_hint``, ``has_ticket``) and equality (by
+    ``id``; unhashable, as ``ssl.SSLSession``)."""
+
+    __slots__ = ("_context", "_fields", "_openssl_context", "_session")
+    __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, context: PyOpenSSLContext, openssl_context: SSL.Context, session: SSL.Session) -> None:
         self._context = context
         self._openssl_context = openssl_context
         self._session = session
+        self._fields: SessionFields | None = None
 
     def belongs_to(self, context: Any) -> bool:
         """Whether ``context`` made this session (only its connections may resume it)."""
         return self._context is context
+
+    @property
+    def fields(self) -> SessionFields:
+        if self._fields is None:
+            if not SESSION_COPY:
+                raise self._context._unsupported("session attributes", "i2d_SSL_SESSION is not bound")
+            self._fields = SessionFields.parse(_encode_session(self._session))
+        return self._fields
+
+    @property
+    def id(self) -> bytes:
+        return self.fields.id
+
+    @property
+    def time(self) -> int:
+        """When the session was made, in seconds since the epoch."""
+        return self.fields.time
+
+    @property
+    def timeout(self) -> int:
+        """Seconds from ``time`` during which the session may be resumed."""
+        return self.fields.timeout
+
+    @property
+    def ticket_lifetime_hint(self) -> int:
+        return self.fields.ticket_lifetime_hint
+
+    @property
+    def has_ticket(self) -> bool:
+        return self.fields.has_ticket
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PyOpenSSLSession):
+            return NotImplemented
+        return self.id == other.id
 
 
 class PyOpenSSLConnection(Connection):
@@ -382,13 +477,11 @@ class PyOpenSSLConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, PyOpenSSLContext)  # Context.wrap_bio dispatches on the class
-        self = cls._new(
-            context, server_side, None if server_hostname is None else server_hostname.encode("idna").decode("ascii")
-        )
+        self = cls._new(context, server_side, server_hostname)
         self._incoming = incoming
         self._outgoing = outgoing
         checked = self._server_hostname if context.check_hostname else None
-        self._check_name = None if OPENSSL_HOST_CHECK else checked
+        self._check_name = checked
         self._verify_failure = None
         self._handshake_done = False
         self._full_handshake = False
@@ -408,8 +501,10 @@ class PyOpenSSLConnection(Connection):
             self._conn.set_connect_state()
             if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
                 self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
-            if checked is not None and OPENSSL_HOST_CHECK:
-                _check_host(self._conn, checked)
+            if checked is not None and OPENSSL_HOST_CHECK and _check_host(
+                self._conn, checked, context.hostname_checks_common_name
+            ):
+                self._check_name = None  # OpenSSL checks it
             if session is not None:
                 self.session = session
         return self
@@ -639,10 +734,24 @@ def capabilities() -> list[Capability]:
     return declared
 
 
+#: OpenSSL's certificate slots (one certificate per key type); RSA-PSS signatures use RSA keys here.
+_KEY_TYPES: dict[str, type[Any]] = {
+    "RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey, "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+}
+
+
+def _key_type(key: PrivateKey) -> str:
+    return next(name for name, cls in _KEY_TYPES.items() if isinstance(key, cls))
+
+
 class PyOpenSSLContext(Context):
     """A tlsapi context whose engine is pyOpenSSL (the OpenSSL bundled with ``cryptography``)."""
 
     sslobject_class = PyOpenSSLConnection
+    #: ``ssl.VerifyFlags`` are OpenSSL's ``X509_V_FLAG_*`` bits, given to the store as they are.
+    #: ``VERIFY_X509_TRUSTED_FIRST`` is always in force (OpenSSL 1.1+ cannot turn it off), as in the stdlib.
+    honoured_verify_flags = OPENSSL_VERIFY_FLAGS
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
@@ -650,6 +759,8 @@ class PyOpenSSLContext(Context):
         self._curve: ec.EllipticCurve | None = None
         self._keylog_lock = threading.Lock()
         self._built: tuple[tuple[Any, ...], SSL.Context] | None = None
+        self._checks_common_name = False
+        self._cert_chains: dict[str, CertChain] = {}  # one per key type, as OpenSSL keeps them
 
     # -- building the OpenSSL context ------------------------------------------------------------------
 
@@ -658,7 +769,8 @@ class PyOpenSSLContext(Context):
         return (
             self._verify_mode, tuple(self.enabled_versions()), int(self._options), int(self._verify_flags),
             tuple(self._alpn_protocols), self._sni_callback is not None, self._keylog_filename,
-            self._cert_chain, tuple(self._trust_anchors), self._ciphers, self._curve,
+            tuple(self._cert_chains.values()), tuple(self._trust_anchors), tuple(self._crls), self._ciphers,
+            self._curve,
         )
 
     def _openssl_context(self) -> SSL.Context:
@@ -669,7 +781,10 @@ class PyOpenSSLContext(Context):
         return self._built[1]
 
     def _build(self) -> SSL.Context:
-        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if self.is_client else SSL.TLS_SERVER_METHOD)
+        if self.is_client or self.is_server:
+            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if self.is_client else SSL.TLS_SERVER_METHOD)
+        else:  # the deprecated PROTOCOL_TLS: either side
+            ctx = SSL.Context(SSL.TLS_METHOD)
         versions = [_VERSIONS[version] for version in self.enabled_versions()]
         if versions:
             ctx.set_min_proto_version(min(versions))
@@ -689,22 +804,21 @@ class PyOpenSSLContext(Context):
         assert store is not None  # every SSL_CTX has one
         for anchor in self._trust_anchors:
             store.add_cert(crypto.X509.from_cryptography(anchor))
-        flags = 0
-        for flag, value in _VERIFY_FLAGS.items():
-            if self._verify_flags & flag:
-                flags |= value
-        if flags:
-            store.set_flags(flags)
-        if self._cert_chain is not None:
-            leaf, *intermediates = self._cert_chain.certificates
-            ctx.use_certificate(leaf)
-            for certificate in intermediates:
-                ctx.add_extra_chain_cert(certificate)
-            ctx.use_privatekey(self._cert_chain.key)
+        for crl in self._crls:
+            store.add_crl(crl)
+        if self._verify_flags:
+            store.set_flags(int(self._verify_flags))
+        intermediates: list[x509.Certificate] = []
+        for chain in self._cert_chains.values():
+            ctx.use_certificate(chain.leaf)
+            ctx.use_privatekey(chain.key)
+            intermediates += [c for c in chain.certificates[1:] if c not in intermediates]
+        for certificate in intermediates:  # pyOpenSSL has no per-certificate chain: each leaf is sent with all
+            ctx.add_extra_chain_cert(certificate)
         if self._alpn_protocols:
-            if self.is_client:
+            if not self.is_server:
                 ctx.set_alpn_protos(list(self._alpn_protocols))
-            else:
+            if not self.is_client:
                 ctx.set_alpn_select_callback(self._select_alpn)
         if self._sni_callback is not None:  # set only with Capability.SNI_CALLBACK, hence SNI_ALERTS
             lib.SSL_CTX_set_tlsext_servername_callback(ctx._context, _SERVERNAME_CALLBACK)
@@ -733,6 +847,32 @@ class PyOpenSSLContext(Context):
                     handle.write(_KEYLOG_HEADER)
 
     # -- what pyOpenSSL adds beyond the common configuration -------------------------------------------------
+
+    def load_cert_chain(
+        self,
+        certfile: StrPath,
+        keyfile: StrPath | None = None,
+        password: Password = None,
+    ) -> None:
+        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
+        ones loaded before, and OpenSSL serves each client one it can verify; one of the same type replaces."""
+        super().load_cert_chain(certfile, keyfile, password)
+        assert self._cert_chain is not None
+        self._cert_chains.pop(_key_type(self._cert_chain.key), None)
+        self._cert_chains[_key_type(self._cert_chain.key)] = self._cert_chain
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        """Whether a leaf without DNS names is matched on its subject CN (OpenSSL's fallback, as the stdlib
+        does when ``True``). ``False`` by default here: ``True`` needs OpenSSL's own host check."""
+        return self._checks_common_name
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        if value and not OPENSSL_HOST_CHECK:
+            raise self._unsupported("hostname checks against the subject common name",
+                                    "service_identity matches the subjectAltName only")
+        self._checks_common_name = bool(value)
 
     def set_ciphers(self, cipherlist: str) -> None:
         """The TLS 1.2 suites, as an OpenSSL cipher string (TLS 1.3 suites are not affected)."""

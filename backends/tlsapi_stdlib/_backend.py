@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import tlsapi.spi as errors
-from tlsapi.spi import Connection, Context, Password, StrPath
+from tlsapi.spi import OPENSSL_VERIFY_FLAGS, Connection, Context, Password, StrPath
 
 if TYPE_CHECKING:
     from typing import Self
@@ -30,16 +30,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_TRANSLATION: dict[type[BaseException], type[errors.SSLError]] = {
-    ssl.SSLError: errors.SSLError,
-    ssl.SSLZeroReturnError: errors.SSLZeroReturnError,
-    ssl.SSLWantReadError: errors.SSLWantReadError,
-    ssl.SSLWantWriteError: errors.SSLWantWriteError,
-    ssl.SSLSyscallError: errors.SSLSyscallError,
-    ssl.SSLEOFError: errors.SSLEOFError,
-    ssl.SSLCertVerificationError: errors.SSLCertVerificationError,
-}
-
 # The C base class of ssl.SSLContext, whose descriptors this backend calls directly (typeshed models them as
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
@@ -48,28 +38,13 @@ _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "
                    "secp521r1": "secp521r1", "x448": "X448"}
 
 
-def translate(exc: ssl.SSLError) -> errors.SSLError:
-    """The tlsapi exception equal in every value to the stdlib's ``exc``."""
-    if isinstance(exc, errors.SSLError):
-        return exc
-    cls = _TRANSLATION.get(type(exc), errors.SSLError)
-    new = cls(*exc.args)
-    # Absent on some errors (set_ciphers's "No cipher can be selected."): None, as on the stdlib's.
-    new.library = getattr(exc, "library", None)  # type: ignore[assignment]
-    new.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        new.verify_code = exc.verify_code  # type: ignore[attr-defined]
-        new.verify_message = exc.verify_message  # type: ignore[attr-defined]
-    return new
-
-
 @contextmanager
 def translated() -> Iterator[None]:
     """Re-raise any ``ssl.SSLError`` inside the block as its tlsapi counterpart."""
     try:
         yield
     except ssl.SSLError as exc:
-        raise translate(exc) from None
+        raise errors.from_ssl(exc) from None
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
@@ -78,13 +53,13 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except ssl.SSLError as exc:
-            raise translate(exc) from None
+            raise errors.from_ssl(exc) from None
 
     return wrapper
 
 
 def _raise(exc: ssl.SSLError) -> NoReturn:
-    raise translate(exc) from None
+    raise errors.from_ssl(exc) from None
 
 
 class StdlibConnection(Connection):
@@ -109,7 +84,7 @@ class StdlibConnection(Connection):
         with translated():
             self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
-                server_hostname=None if server_hostname is None else server_hostname.encode("idna").decode(),
+                server_hostname=server_hostname,
                 owner=self, session=session,
             )
         return self
@@ -226,6 +201,7 @@ class StdlibContext(Context):
     """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
 
     sslobject_class = StdlibConnection
+    honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
@@ -310,6 +286,16 @@ class StdlibContext(Context):
             raise self._unsupported(f"the key-exchange group {names[0]!r}")
         self.set_ecdh_curve(_GROUPS_BY_NAME[names[0]])
 
+    if hasattr(ssl.SSLContext, "set_psk_client_callback"):  # Python 3.13+: OpenSSL's PSK, as ssl
+
+        @_translating
+        def set_psk_client_callback(self, callback: Any) -> None:
+            _OPENSSL.set_psk_client_callback(self, callback)
+
+        @_translating
+        def set_psk_server_callback(self, callback: Any, identity_hint: str | None = None) -> None:
+            _OPENSSL.set_psk_server_callback(self, callback, identity_hint)
+
     @_translating
     def set_ciphers(self, cipherlist: str) -> None:
         _OPENSSL.set_ciphers(self, cipherlist)
@@ -337,13 +323,14 @@ class StdlibContext(Context):
 
     @property
     def hostname_checks_common_name(self) -> bool:
-        value: bool = _OPENSSL._host_flags.__get__(self) & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT == 0
-        return value
+        """Whether a leaf without DNS names in its subjectAltName is matched on its subject CN (OpenSSL's
+        fallback, the stdlib's default ``True``): the inverse of ``X509_CHECK_FLAG_NEVER_CHECK_SUBJECT``."""
+        flags: int = _OPENSSL._host_flags.__get__(self)
+        return not flags & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
 
     @hostname_checks_common_name.setter
     def hostname_checks_common_name(self, value: bool) -> None:
         # The flag is NEVER_CHECK_SUBJECT (0x20); 0x4 is NO_PARTIAL_WILDCARDS, which must stay set.
         flags = _OPENSSL._host_flags.__get__(self)
         never = _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
-        flags = flags & ~never if value else flags | never
-        _OPENSSL._host_flags.__set__(self, flags)
+        _OPENSSL._host_flags.__set__(self, flags & ~never if value else flags | never)
