@@ -17,6 +17,11 @@ def available_backends() -> list[str]:
     return [backend.name for backend in tlsapi.backends() if backend.is_available()]
 
 
+def backends_declaring(capability: tlsapi.Capability) -> list[str]:
+    """The available backends that declare ``capability``: tests of that feature run over each of these."""
+    return [name for name in available_backends() if capability in tlsapi.get_backend(name).capabilities()]
+
+
 def pytest_report_header() -> list[str]:
     """Name each installed backend that cannot run here, and why: its tests are skipped, not failed."""
     return [f"tlsapi backend {backend.name} skipped: unavailable: {backend.unavailable_reason}"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import backends_declaring
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -365,10 +366,14 @@ def test_server_verify_mode_needs_client_auth(backend: tlsapi.Backend, mode: ssl
     client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=_without_client_auth(backend))
     client.verify_mode = mode
     assert client.verify_mode == mode
-    # The backend itself declares client certificates, and the setting works.
+    # With the backend's own declaration: the setting works where it declares client certificates.
     declared = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
-    declared.verify_mode = mode
-    assert declared.verify_mode == mode
+    if tlsapi.Capability.CLIENT_AUTH in backend.capabilities():
+        declared.verify_mode = mode
+        assert declared.verify_mode == mode
+    else:
+        with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
+            declared.verify_mode = mode
 
 
 # -- verify flags -------------------------------------------------------------------------------------------
@@ -570,8 +575,10 @@ def _session_of(context: ssl.SSLContext, server_context: ssl.SSLContext, resume:
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SESSION_RESUMPTION), indirect=True)
 def test_session_attributes_as_ssl(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
-    """``id``, ``time``, ``timeout``, ``ticket_lifetime_hint``, ``has_ticket`` and equality, as ``ssl.SSLSession``."""
+    """``id``, ``time``, ``timeout``, ``ticket_lifetime_hint``, ``has_ticket`` and equality, as ``ssl.SSLSession``
+    (on every backend that declares sessions)."""
     server_context = _session_server(pki, version)
     reference, _ = _session_of(ssl.create_default_context(cafile=str(pki.ca_file)), server_context)
     context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
@@ -633,11 +640,17 @@ def _get(connection: http.client.HTTPSConnection) -> bytes:
         connection.close()
 
 
+def _offers_post_handshake_auth(backend: tlsapi.Backend) -> bool | None:
+    """What ``post_handshake_auth`` reads after ``True`` on a client: ``True`` where the backend can answer a
+    request, else ``None``, which is what ``ssl`` reports without the feature (http.client tests for it)."""
+    return True if tlsapi.Capability.POST_HANDSHAKE_AUTH in backend.capabilities() else None
+
+
 def test_client_post_handshake_auth_is_a_permission(backend: tlsapi.Backend) -> None:
-    """On a client, ``post_handshake_auth = True`` works on every backend (it reads back ``True``)."""
+    """On a client, ``post_handshake_auth = True`` is accepted on every backend (a permission)."""
     client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
     client.post_handshake_auth = True
-    assert client.post_handshake_auth is True
+    assert client.post_handshake_auth is _offers_post_handshake_auth(backend)
 
 
 def test_http_client_with_client_certificate(backend: tlsapi.Backend, pki: PKI,
@@ -660,7 +673,7 @@ def test_http_client_with_client_certificate(backend: tlsapi.Backend, pki: PKI,
         with pytest.warns(DeprecationWarning, match="cert_file"):
             connection = http.client.HTTPSConnection(*client_auth_server, context=context, timeout=TIMEOUT, **legacy)
         assert _get(connection).decode() == client_name
-        assert context.post_handshake_auth
+        assert context.post_handshake_auth is _offers_post_handshake_auth(backend)
 
 
 # -- errors as ssl raises them ------------------------------------------------------------------------------
@@ -848,10 +861,12 @@ def test_psk_callbacks_as_the_interpreter(backend: tlsapi.Backend, pki: PKI) -> 
     backend runs a PSK handshake with a plain ``ssl`` server, or refuses the callback loudly."""
     client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
     present = hasattr(ssl.SSLContext, "set_psk_client_callback")
-    assert hasattr(client, "set_psk_client_callback") is present
-    assert hasattr(client, "set_psk_server_callback") is present
-    if not present:
+    if not present:  # ssl has none here; only a backend that implements PSK offers it, as an extension
+        extension = backend.name == "native"  # its PSK handshakes: tests/test_native_psk.py
+        assert hasattr(client, "set_psk_client_callback") is extension
+        assert hasattr(client, "set_psk_server_callback") is extension
         return
+    assert hasattr(client, "set_psk_client_callback") and hasattr(client, "set_psk_server_callback")
     with pytest.raises(TypeError, match="callback must be callable"):
         client.set_psk_client_callback(3)  # type: ignore[arg-type]
     with pytest.raises(ssl.SSLError, match="Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context"):

@@ -192,7 +192,8 @@ def test_an_untested_rtls_makes_the_backend_unavailable(monkeypatch: pytest.Monk
         backend_module._check_rtls_version()
 
 
-def test_client_without_versions_sends_nothing(pki: PKI) -> None:
+def test_client_without_versions_sends_only_the_alert(pki: PKI) -> None:
+    """As OpenSSL's client: no ClientHello, only a protocol_version alert."""
     client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend="rustls")
     client.minimum_version = ssl.TLSVersion.TLSv1_3
     client.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -201,7 +202,7 @@ def test_client_without_versions_sends_nothing(pki: PKI) -> None:
     with pytest.raises(ssl.SSLError) as info:
         conn.do_handshake()
     assert info.value.reason == "NO_PROTOCOLS_AVAILABLE"
-    assert outgoing.read() == b""
+    assert outgoing.read() == b"\x15\x03\x03\x00\x02\x02\x46"
 
 
 def test_server_without_versions_answers_protocol_version(pki: PKI) -> None:

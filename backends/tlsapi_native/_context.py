@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from tlsapi.spi import CertChain, Context, Password, SSLError, StrPath, make_error
+from tlsapi.spi import CertChain, Context, Password, StrPath
 
 from . import BACKEND
 from ._connection import NativeConnection
@@ -77,11 +77,7 @@ class NativeContext(Context):
     def set_psk_client_callback(self, callback: PSKClientCallback | None) -> None:
         """Python 3.13's TLS 1.3 external PSK, client side: ``callback(hint)`` returns ``(identity, psk)``;
         in TLS 1.3 the hint is always ``None``. Native has no TLS 1.2 PSK suites, so only TLS 1.3 uses it."""
-        if not self.is_client:
-            raise make_error(SSLError, "Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context",
-                             origin="native", errno=0)
-        if callback is not None and not callable(callback):
-            raise TypeError("callback must be callable")
+        self._check_psk_callback(callback, server=False)
         self._psk_client_callback = callback
         self._changed("psk_client_callback")
 
@@ -89,11 +85,7 @@ class NativeContext(Context):
         """Python 3.13's TLS 1.3 external PSK, server side: ``callback(identity)`` returns the PSK for the
         client's identity, or empty bytes to refuse it. ``identity_hint`` is a TLS 1.2 PSK notion, which
         TLS 1.3 does not send (it is kept, as ``ssl`` keeps it)."""
-        if self.is_client:
-            raise make_error(SSLError, "Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context",
-                             origin="native", errno=0)
-        if callback is not None and not callable(callback):
-            raise TypeError("callback must be callable")
+        self._check_psk_callback(callback, server=True)
         if identity_hint is not None and not isinstance(identity_hint, str):
             raise TypeError("set_psk_server_callback() argument 'identity_hint' must be str or None, "
                             f"not {type(identity_hint).__name__}")

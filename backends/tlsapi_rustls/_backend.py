@@ -310,15 +310,9 @@ class RustlsConnection(Connection):
         self._conn = context._server_connection(alpn)
 
     def _refuse_without_versions(self) -> None:
-        """No version is enabled: fail with ``NO_PROTOCOLS_AVAILABLE``, as OpenSSL does; a server first answers
-        the client's hello with ``protocol_version``."""
-        if self._server_side:
-            if not self._incoming.pending:
-                if self._incoming.eof:
-                    raise self._eof_error()
-                raise want_read(ORIGIN)
-            self._incoming.read()
-            self._outgoing.write(_ALERT_RECORD + bytes([_PROTOCOL_VERSION]))
+        """No version is enabled: as OpenSSL, write only a ``protocol_version`` alert (a client sends no
+        ClientHello; a server does not wait for one) and fail with ``NO_PROTOCOLS_AVAILABLE``."""
+        self._outgoing.write(_ALERT_RECORD + bytes([_PROTOCOL_VERSION]))
         self._failed = make_error(SSLError, "no protocols available", "NO_PROTOCOLS_AVAILABLE", origin=ORIGIN)
         raise self._failed
 
@@ -544,10 +538,8 @@ class RustlsContext(Context):
         Context.verify_flags.fset(self, value)  # type: ignore[attr-defined]
 
     def _changed(self, name: str) -> None:
-        """Drop the rustls configurations built from the old settings; refuse client-certificate requests."""
-        if name == "verify_mode" and not self.is_client and self._verify_mode != ssl.CERT_NONE:
-            self._verify_mode = ssl.CERT_NONE
-            raise self._unsupported("requesting client certificates", "rtls's server never requests one")
+        """Drop the rustls configurations built from the old settings. (A server's client-certificate request
+        is refused by the base class: this backend does not declare ``Capability.CLIENT_AUTH``.)"""
         self._builders.clear()
         self._enabled = None
 
