@@ -15,6 +15,7 @@ import pytest
 from fuzz_targets import protected_record
 from hostile_peer import X25519, HostileClient, HostileServer, Outcome, drive, first_plain_alert, plain_record, records
 from test_adversarial import (
+    DECODE_ERROR,
     ILLEGAL_PARAMETER,
     NATIVE,
     PROTOCOL_VERSION,
@@ -131,6 +132,18 @@ def test_empty_application_data_after_the_handshake(pki: PKI) -> None:
     incoming.write(b"".join(client.protect(APPLICATION_DATA, b"") for _ in range(5)))
     incoming.write(client.protect(APPLICATION_DATA, b"GET /"))
     assert conn.read() == b"GET /"
+
+
+
+@pytest.mark.parametrize("length", [(1 << 17) + 1, 131072 + 32, (1 << 24) - 1])
+def test_finished_announced_past_the_message_limit(pki: PKI, length: int) -> None:
+    """test-tls13-finished, "pad_right 131072" and up: a Finished announced longer than any message we
+    buffer is decode_error like any Finished of the wrong length (RFC 8446 4.4.4, 6.2), from its header."""
+    conn, incoming, outgoing, client = server_after_flight(NATIVE, pki)
+    header = bytes((m.FINISHED,)) + length.to_bytes(3, "big")
+    outcome = drive(conn, incoming, outgoing, [client.protect(HANDSHAKE, header + bytes(1000))])
+    fatal(outcome, "BAD_LENGTH")
+    sent(client.read_alert(outcome.output), DECODE_ERROR)
 
 
 # == ClientHello ======================================================================================

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 
 from ._alerts import (
     BAD_RECORD_MAC,
+    DECODE_ERROR,
     ILLEGAL_PARAMETER,
     PROTOCOL_VERSION,
     RECORD_OVERFLOW,
@@ -30,6 +31,7 @@ APPLICATION_DATA: Final = 23
 SKIPPED_EARLY_DATA: Final = 0
 
 _TAG_LEN: Final = 16
+_FINISHED: Final = 20  # the handshake message type
 _MAX_SEQ: Final = (1 << 64) - 1
 _LAST_SEQ: Final = _MAX_SEQ - 1  # a record written with this sequence number exhausts the key
 _pack_header: Final = struct.Struct(">BHH").pack  # content type, legacy version, length
@@ -268,19 +270,26 @@ class HandshakeBuffer:
     def feed(self, data: bytes | memoryview) -> None:
         self._buf += data
         if len(self._buf) >= 4:
-            length = int.from_bytes(self._buf[1:4], "big")
-            if length > self.limit:
-                raise TLSAlert(ILLEGAL_PARAMETER, "handshake message too long", "EXCESSIVE_MESSAGE_SIZE")
+            self._announced_length()
+
+    def _announced_length(self) -> int:
+        """The length in the buffered message's header; over ``limit``, the alert: ``decode_error`` for a
+        Finished (whose length is fixed, RFC 8446 4.4.4 / RFC 5246 7.4.9), else ``illegal_parameter`` with
+        ``EXCESSIVE_MESSAGE_SIZE``, as OpenSSL."""
+        buf = self._buf
+        length = int.from_bytes(buf[1:4], "big")
+        if length > self.limit:
+            if buf[0] == _FINISHED:
+                raise TLSAlert(DECODE_ERROR, "bad Finished length", "BAD_LENGTH")
+            raise TLSAlert(ILLEGAL_PARAMETER, "handshake message too long", "EXCESSIVE_MESSAGE_SIZE")
+        return length
 
     def pop(self) -> tuple[int, bytes] | None:
         """The next complete message as ``(type, raw bytes including the 4-byte header)``."""
         buf = self._buf
         if len(buf) < 4:
             return None
-        length = int.from_bytes(buf[1:4], "big")
-        if length > self.limit:
-            raise TLSAlert(ILLEGAL_PARAMETER, "handshake message too long", "EXCESSIVE_MESSAGE_SIZE")
-        end = 4 + length
+        end = 4 + self._announced_length()
         if len(buf) < end:
             return None
         raw = bytes(buf[:end])
