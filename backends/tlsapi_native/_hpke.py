@@ -26,6 +26,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from tlsapi.ech import (
+    AEAD_AES_128_GCM,
+    AEAD_AES_256_GCM,
+    AEAD_CHACHA20_POLY1305,
+    KDF_HKDF_SHA256,
+    KEM_X25519_HKDF_SHA256,
+)
+
 from ._keyschedule import hkdf_extract
 
 __all__ = [
@@ -49,12 +57,6 @@ __all__ = [
     "setup_base_recipient",
     "setup_base_sender",
 ]
-
-KEM_X25519_HKDF_SHA256: Final = 0x0020
-KDF_HKDF_SHA256: Final = 0x0001
-AEAD_AES_128_GCM: Final = 0x0001
-AEAD_AES_256_GCM: Final = 0x0002
-AEAD_CHACHA20_POLY1305: Final = 0x0003
 
 _MODE_BASE: Final = 0x00
 _VERSION_LABEL: Final = b"HPKE-v1"
