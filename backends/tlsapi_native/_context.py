@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from tlsapi._context import Context
+from tlsapi._errors import make_error
+from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, parse_ech_config_list
 
 from . import BACKEND
 from ._connection import NativeConnection
+from ._ech import choose_config
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
 from ._suites import (
     DEFAULT_TLS12_SUITES,
@@ -38,6 +41,30 @@ class NativeContext(Context):
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
+        self._ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None = None
+
+    def set_ech_configs(self, ech_config_list: bytes) -> None:
+        """Offer Encrypted Client Hello with the first usable entry of ``ech_config_list`` (the wire
+        ``ECHConfigList`` of a DNS HTTPS record), a client-side setting.
+
+        Connections then send a ClientHelloOuter addressed to the configuration's public name that carries the
+        real ClientHello encrypted; they offer TLS 1.3 only and no session resumption, and fail with an
+        ``SSLError`` (reason ``ECH_REJECTED``) if the server does not accept ECH or answers with a
+        HelloRetryRequest (retry configurations and HRR are not supported yet). ``ECHConfigError`` if the list
+        is malformed or has no usable entry.
+        """
+        if not self.is_client:
+            raise ValueError("set_ech_configs is a client setting")
+        chosen = choose_config(parse_ech_config_list(bytes(ech_config_list)))
+        if chosen is None:
+            raise make_error(ECHConfigError, "no usable ECHConfig in the list", "BAD_ECH_CONFIG")
+        self._ech = chosen
+        self._changed("ech_configs")
+
+    @property
+    def ech(self) -> tuple[ECHConfig, HpkeSymmetricCipherSuite] | None:
+        """The ECH configuration and HPKE suite clients offer, or ``None`` (no ECH)."""
+        return self._ech
 
     @property
     def ticket_keys(self) -> TicketKeys:
