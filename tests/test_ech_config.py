@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tlsapi
 from tlsapi import ech
@@ -248,3 +250,17 @@ def test_cli_refuses_to_overwrite_and_bad_names(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a DNS host name" in result.stderr
     result = _tlsapi("--public-name", "public.example.com", "--config-id", "300")
     assert result.returncode == 2 and "single bytes" in result.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.integers(min_value=0, max_value=400), st.binary(max_size=4))
+def test_parsing_arbitrary_or_mutated_lists_only_raises_ech_config_error(
+    data: bytes, position: int, splice: bytes
+) -> None:
+    valid = ech.encode_ech_config_list([_config(), _config(config_id=9, extensions=())])
+    for candidate in (data, valid[:position] + splice + valid[position + len(splice):]):
+        try:
+            configs = ech.parse_ech_config_list(candidate)
+        except ech.ECHConfigError:
+            continue
+        assert all(isinstance(config, ech.ECHConfig) for config in configs)

@@ -8,6 +8,7 @@ ClientHelloInner, signalling acceptance in ServerHello.random as the ECH specifi
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 import rtls
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hostile_peer import HostileServer, plain_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tlsapi
 from tlsapi import ech
@@ -51,13 +54,8 @@ def _accept(server: HostileServer, inner: m.ClientHello, data: bytes) -> bytes:
     """Answer ``inner`` as a server accepting ECH: ServerHello.random ends with the acceptance confirmation;
     then the encrypted flight and ``data`` as application data."""
     server.client_hello, server.client_hello_raw = inner, inner.build()
-
-    def confirm(hello: m.ServerHello) -> None:
-        hello.random = hello.random[:24] + bytes(8)
-        hello.random = hello.random[:24] + _ech.accept_confirmation(
-            server.suite.hash, inner.random, server.client_hello_raw, hello.build())
-
-    server_hello = server.server_hello(confirm)
+    server_hello = server.server_hello(
+        lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner, server.client_hello_raw))
     flight = server.protect(HANDSHAKE, b"".join(server.flight()))
     server.application_keys()
     return plain_record(HANDSHAKE, server_hello) + flight + server.protect(APPLICATION_DATA, data)
@@ -252,3 +250,103 @@ def test_ech_never_falls_back_to_a_hello_without_it() -> None:
     with pytest.raises(tlsapi.SSLError) as caught:
         connection.do_handshake()
     assert caught.value.reason == "NO_PROTOCOLS_AVAILABLE" and outgoing.pending == 0
+
+
+def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes) -> dict[str, Any]:
+    """A native ECH client and a native server (``set_ech_keys(server_keys)``) over loopback."""
+    server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
+    seen: dict[str, Any] = {"names": []}
+    server_context.sni_callback = lambda _conn, name, _ctx: seen["names"].append(name)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            try:
+                with server_context.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(tls.recv(100).upper())
+            except (tlsapi.SSLError, OSError) as exc:
+                seen["server_error"] = exc
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                with _native_client(pki, config_list).wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                    tls.sendall(b"ping")
+                    seen["reply"] = tls.recv(100)
+        except tlsapi.SSLError as exc:
+            seen["client_error"] = exc
+        thread.join(10)
+    return seen
+
+
+def test_native_server_accepts_the_native_client(pki: PKI) -> None:
+    keys = ech.generate(PUBLIC_NAME)
+    old = ech.generate(PUBLIC_NAME)  # a rotated-out key the server still holds: tried, not used
+    seen = _native_pair(pki, [old.to_pem(), keys.to_pem()], keys.config_list)
+    assert "client_error" not in seen and "server_error" not in seen, seen
+    assert seen["reply"] == b"PING"
+    assert seen["names"] == [INNER_NAME]  # the SNI callback ran on the inner hello
+
+
+def test_native_server_without_the_key_is_a_rejection(pki: PKI) -> None:
+    seen = _native_pair(pki, [ech.generate(PUBLIC_NAME).to_pem()], ech.generate(PUBLIC_NAME).config_list)
+    assert seen["client_error"].reason == "ECH_REJECTED"
+    assert seen["names"] == [PUBLIC_NAME]  # the server saw only the outer hello
+
+
+def test_native_server_with_ech_keys_still_serves_clients_without_ech(pki: PKI) -> None:
+    server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.set_ech_keys([ech.generate(PUBLIC_NAME).to_pem()])  # type: ignore[attr-defined]
+    client_context = ssl.create_default_context(cafile=str(pki.ca_file))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_context.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(tls.recv(100).upper())
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+            with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                tls.sendall(b"plain")
+                assert tls.recv(100) == b"PLAIN"
+        thread.join(10)
+
+
+def test_set_ech_keys_refuses_bad_key_files(pki: PKI) -> None:
+    server = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    keys, other = ech.generate(PUBLIC_NAME), ech.generate(PUBLIC_NAME)
+    with pytest.raises(ech.ECHConfigError, match="no private key"):
+        server.set_ech_keys([ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+    with pytest.raises(ech.ECHConfigError, match="does not match"):
+        server.set_ech_keys([other.private_key_pem + ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="server setting"):
+        tlsapi.create_default_context(backend="native").set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
+    server.set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
+    assert [config.public_key for config, _ in server.ech_keys] == [  # type: ignore[attr-defined]
+        config.public_key for config in ech.parse_ech_config_list(keys.config_list)]
+
+
+_FUZZ_BASE = _offer_and_outer()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2000), st.binary(min_size=1, max_size=8))
+def test_mutated_ech_extensions_only_reject_or_alert(position: int, splice: bytes) -> None:
+    """Any bytes in the outer encrypted_client_hello: ``None`` (rejected) or a TLSAlert, nothing else."""
+    config, key, _inner, outer = _FUZZ_BASE
+    data = dict(outer.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
+    position %= len(data)
+    mutated = data[:position] + splice + data[position + len(splice):]
+    hello = m.ClientHello(outer.random, outer.session_id, outer.cipher_suites,
+                          [(t, mutated if t == _ech.ENCRYPTED_CLIENT_HELLO else d) for t, d in outer.extensions])
+    try:
+        result = _ech.decrypt_client_hello(hello, [(config, key)])
+    except TLSAlert:
+        return
+    assert result is None or isinstance(result, m.ClientHello)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from tlsapi._context import Context
 from tlsapi._errors import make_error
-from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, parse_ech_config_list
+from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, load_ech_pem, parse_ech_config_list
 
 from . import BACKEND
 from ._connection import NativeConnection
@@ -42,6 +44,7 @@ class NativeContext(Context):
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
         self._ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None = None
+        self._ech_keys: tuple[tuple[ECHConfig, X25519PrivateKey], ...] = ()
 
     def set_ech_configs(self, ech_config_list: bytes) -> None:
         """Offer Encrypted Client Hello with the first usable entry of ``ech_config_list`` (the wire
@@ -65,6 +68,35 @@ class NativeContext(Context):
     def ech(self) -> tuple[ECHConfig, HpkeSymmetricCipherSuite] | None:
         """The ECH configuration and HPKE suite clients offer, or ``None`` (no ECH)."""
         return self._ech
+
+    def set_ech_keys(self, pem_files: Iterable[bytes]) -> None:
+        """Accept Encrypted Client Hello with these keys, a server-side setting replacing any earlier keys.
+
+        Each item is an ECHConfig PEM file with its private key (what ``tlsapi ech --out`` writes); list the
+        current key and the ones still published or cached by clients. A ClientHello whose ECH one of them
+        opens is answered as its inner hello (SNI callback, certificate and ALPN choice included); otherwise
+        the outer hello is served (no retry configurations are sent yet). ``ECHConfigError`` for a file
+        without a private key or whose configurations do not match it; an empty list disables ECH.
+        """
+        if self.is_client:
+            raise ValueError("set_ech_keys is a server setting")
+        pairs: list[tuple[ECHConfig, X25519PrivateKey]] = []
+        for pem in pem_files:
+            config_list, key = load_ech_pem(bytes(pem))
+            if key is None:
+                raise make_error(ECHConfigError, "the ECH PEM file has no private key", "BAD_ECH_CONFIG")
+            public = key.public_key().public_bytes_raw()
+            for config in parse_ech_config_list(config_list):
+                if config.public_key != public:
+                    raise make_error(ECHConfigError, "an ECHConfig does not match the private key", "BAD_ECH_CONFIG")
+                pairs.append((config, key))
+        self._ech_keys = tuple(pairs)
+        self._changed("ech_keys")
+
+    @property
+    def ech_keys(self) -> tuple[tuple[ECHConfig, X25519PrivateKey], ...]:
+        """The (ECHConfig, private key) pairs a server tries on an ECH offer, in order (empty: no ECH)."""
+        return self._ech_keys
 
     @property
     def ticket_keys(self) -> TicketKeys:

@@ -8,7 +8,8 @@ of section 7.2. Server: :func:`decrypt_client_hello` finds the key by config_id,
 rebuilds the ClientHelloInner (section 7.1), refusing malformed input with the alerts the draft names.
 
 Not yet: HelloRetryRequest with ECH, retry configurations after a rejection, GREASE (the client refuses an
-HRR and aborts on rejection instead).
+HRR and aborts on rejection instead; the server refuses an HRR for an accepted inner hello and sends no
+retry configurations when it rejects).
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ def accept_confirmation(hash_cls: type[hashes.HashAlgorithm], inner_random: byte
     transcript.update(server_hello[:30] + bytes(8) + server_hello[38:])
     secret = hkdf_extract(hash_cls, b"", inner_random)
     return hkdf_expand_label(hash_cls, secret, b"ech accept confirmation", transcript.digest(), 8)
+
+
+def confirm_acceptance(hello: m.ServerHello, hash_cls: type[hashes.HashAlgorithm], inner: m.ClientHello,
+                       inner_raw: bytes) -> None:
+    """Set the last 8 bytes of ``hello.random`` to the acceptance confirmation (a server accepting ECH)."""
+    hello.random = hello.random[:24] + bytes(8)
+    hello.random = hello.random[:24] + accept_confirmation(hash_cls, inner.random, inner_raw, hello.build())
 
 
 def check_accepted(offer: ClientOffer, hello: m.ServerHello, raw: bytes,
