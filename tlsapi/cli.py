@@ -9,6 +9,10 @@
     peer's chain and the verification result on stdout; errors go to stderr.
 ``tlsapi run [--backend NAME] SCRIPT [ARG ...]`` / ``tlsapi run [--backend NAME] -m MODULE [ARG ...]``
     runs an unmodified Python program with the backend injected into ``ssl`` (:func:`tlsapi.inject_into_ssl`).
+``tlsapi ech --public-name NAME [--out FILE] [--config-out FILE] [options]``
+    generates an Encrypted Client Hello key and ECHConfigList (:func:`tlsapi.ech.generate`), prints the list
+    in base64 (the ``ech=`` value of a DNS HTTPS record) and writes the server's PEM file (private key and
+    ``ECHCONFIG`` block, mode 0600) and the public ``ECHCONFIG`` PEM; existing files are never overwritten.
 ``tlsapi conformance ...``
     the conformance suite (``tlsapi-conformance --help``).
 
@@ -139,6 +143,40 @@ class _UsageError(Exception):
     """A command line that cannot be run (reported with exit status 2)."""
 
 
+def _write_new_file(path: str, data: bytes, mode: int) -> None:
+    """Create ``path`` with permissions ``mode`` and write ``data``; an existing file is a usage error."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise _UsageError(f"ech: {path} exists; not overwriting it") from None
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _ech(args: argparse.Namespace) -> int:
+    from . import ech
+
+    for path in (args.out, args.config_out):
+        if path and os.path.lexists(path):
+            raise _UsageError(f"ech: {path} exists; not overwriting it")  # checked before anything is written
+    suites = [ech.HpkeSymmetricCipherSuite(ech.KDF_HKDF_SHA256, _ECH_AEADS[name]) for name in args.aead or
+              ("aes-128-gcm", "chacha20-poly1305")]
+    try:
+        keys = ech.generate(args.public_name, config_id=args.config_id, maximum_name_length=args.max_name_length,
+                            cipher_suites=suites)
+    except ValueError as exc:
+        raise _UsageError(f"ech: {exc}") from None
+    if args.out:
+        _write_new_file(args.out, keys.to_pem(), 0o600)
+    if args.config_out:
+        _write_new_file(args.config_out, ech.config_list_pem(keys.config_list), 0o644)
+    print(keys.config_list_base64)
+    return EXIT_OK
+
+
+_ECH_AEADS = {"aes-128-gcm": 0x0001, "aes-256-gcm": 0x0002, "chacha20-poly1305": 0x0003}
+
+
 def _split_run_arguments(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
     """``[--backend NAME] (SCRIPT | -m MODULE) [ARG ...]`` -> (backend, module, [script or module, args])."""
     backend = None
@@ -213,6 +251,20 @@ def _parser() -> argparse.ArgumentParser:
                     "selection picks (TLSAPI_BACKEND, config file, stdlib). Sets TLSAPI_INJECT for child "
                     "processes.",
     )
+    ech = commands.add_parser(
+        "ech", help="generate an Encrypted Client Hello key and ECHConfigList",
+        description="Generate an X25519 ECH key and its ECHConfigList (version 0xfe0d). Prints the list in "
+                    "base64, the ech= value of the DNS HTTPS record; --out writes the server's PEM file.",
+    )
+    ech.add_argument("--public-name", required=True, help="DNS name of the client-facing server (outer SNI)")
+    ech.add_argument("--out", metavar="FILE", help="write the private key and ECHCONFIG PEM (mode 0600)")
+    ech.add_argument("--config-out", metavar="FILE", help="write the ECHConfigList alone as ECHCONFIG PEM")
+    ech.add_argument("--config-id", type=int, help="config_id, 0-255 (default: random)")
+    ech.add_argument("--max-name-length", type=int, default=0,
+                     help="longest inner server name, for client padding (default: 0, unknown)")
+    ech.add_argument("--aead", action="append", choices=sorted(_ECH_AEADS),
+                     help="HPKE AEAD to offer with HKDF-SHA256, repeatable "
+                          "(default: aes-128-gcm, chacha20-poly1305)")
     commands.add_parser("conformance", help="run the conformance suite (see tlsapi-conformance --help)",
                         add_help=False)
     return parser
@@ -237,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             program = _split_run_arguments(argv[1:])
         else:
             args = _parser().parse_args(argv)
-            status = _list_backends(args) if args.command == "backends" else _connect(args)
+            command = {"backends": _list_backends, "connect": _connect, "ech": _ech}[args.command]
+            status = command(args)
             sys.stdout.flush()
             return status
     except _UsageError as exc:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from . import _ech
 from . import _messages as m
 from ._alerts import (
     DECODE_ERROR,
@@ -21,6 +22,7 @@ from ._alerts import (
     UNEXPECTED_MESSAGE,
     UNSUPPORTED_EXTENSION,
     TLSAlert,
+    error,
 )
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_share, generate_key_shares
 from ._handshake import Handshake, State, load_certificate, unexpected
@@ -93,11 +95,13 @@ class ClientHandshake(Handshake):
         self.psk_schedule: KeySchedule | None = None
         self.external_psk: tuple[bytes, bytes] | None = None  # (identity, key) from the PSK client callback
         self.psk_secret = b""  # the offered PSK
+        self.ech_offer: _ech.ClientOffer | None = None  # set while an Encrypted Client Hello is offered
 
     def release(self) -> None:
         super().release()
         self.client_hello = None
         self.client_hello_raw = b""
+        self.ech_offer = None
         self.psk_schedule = None
         self.psk_secret = b""
         self.client_handshake_secret = self.server_handshake_secret = b""
@@ -107,6 +111,10 @@ class ClientHandshake(Handshake):
     def start(self) -> None:
         context = self.context
         versions = enabled_protocols(context)
+        if context.ech is not None:
+            if m.TLS13 not in versions:  # never fall back to a hello that shows the name
+                raise error("NO_PROTOCOLS_AVAILABLE")
+            versions, self.session = (m.TLS13,), None  # ECH is TLS 1.3 only; a ticket would link the names
         if m.TLS13 not in versions:  # TLS 1.2 only: a plain TLS 1.2 ClientHello
             from ._client12 import ClientHandshake12
 
@@ -148,7 +156,11 @@ class ClientHandshake(Handshake):
             self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
         )
         self.client_hello_raw = self._bind(None)
-        self.records.write(HANDSHAKE, self.client_hello_raw)
+        if context.ech is not None:
+            self.client_hello.extensions.append((_ech.ENCRYPTED_CLIENT_HELLO, _ech.INNER_EXTENSION))
+            self.ech_offer = _ech.offer(*context.ech, self.client_hello, hostname if self.sent_sni else None)
+            self.client_hello_raw = self.ech_offer.inner_raw  # the transcript's, once the server accepts
+        self.records.write(HANDSHAKE, self.ech_offer.outer_raw if self.ech_offer else self.client_hello_raw)
         self.state = State.WAIT_SERVER_HELLO
 
     def _resumable_suite(self) -> CipherSuite | None:
@@ -254,7 +266,7 @@ class ClientHandshake(Handshake):
         if versions is None:
             if hello.random[-8:] in (m.DOWNGRADE_TLS12, m.DOWNGRADE_TLS11):
                 raise TLSAlert(ILLEGAL_PARAMETER, "downgrade detected", "INAPPROPRIATE_FALLBACK")
-            if m.TLS12 in enabled_protocols(self.context):
+            if m.TLS12 in enabled_protocols(self.context) and self.ech_offer is None:
                 from ._client12 import ClientHandshake12
 
                 ClientHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
@@ -268,6 +280,8 @@ class ClientHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
         if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
             raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
+        if self.ech_offer is not None:
+            _ech.check_accepted(self.ech_offer, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
             return

@@ -9,11 +9,14 @@ from typing import Any, ClassVar
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from tlsapi.spi import CertChain, Context, Password, StrPath
+from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, load_ech_pem, parse_ech_config_list
+from tlsapi.spi import CertChain, Context, Password, StrPath, make_error
 
 from . import BACKEND
 from ._connection import NativeConnection
+from ._ech import choose_config
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
 from ._limits import MAX_CHAIN_LENGTH
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TLS12_SIGNATURE_SCHEMES, scheme_matches_key
@@ -60,6 +63,8 @@ class NativeContext(Context):
         self._record_padding: int | None = None
         self._credentials: dict[type, CertChain] = {}
         self._completed: dict[int, _Completion] = {}
+        self._ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None = None
+        self._ech_keys: tuple[tuple[ECHConfig, X25519PrivateKey], ...] = ()
         self._psk_client_callback: PSKClientCallback | None = None
         self._psk_server_callback: PSKServerCallback | None = None
         self._psk_identity_hint: str | None = None
@@ -139,6 +144,59 @@ class NativeContext(Context):
             certificates = _complete(chain.leaf, anchors)
         self._completed[id(chain)] = (chain, anchors, certificates)
         return certificates
+
+
+    def set_ech_configs(self, ech_config_list: bytes) -> None:
+        """Offer Encrypted Client Hello with the first usable entry of ``ech_config_list`` (the wire
+        ``ECHConfigList`` of a DNS HTTPS record), a client-side setting.
+
+        Connections then send a ClientHelloOuter addressed to the configuration's public name that carries the
+        real ClientHello encrypted; they offer TLS 1.3 only and no session resumption, and fail with an
+        ``SSLError`` (reason ``ECH_REJECTED``) if the server does not accept ECH or answers with a
+        HelloRetryRequest (retry configurations and HRR are not supported yet). ``ECHConfigError`` if the list
+        is malformed or has no usable entry.
+        """
+        if not self.is_client:
+            raise ValueError("set_ech_configs is a client setting")
+        chosen = choose_config(parse_ech_config_list(bytes(ech_config_list)))
+        if chosen is None:
+            raise make_error(ECHConfigError, "no usable ECHConfig in the list", "BAD_ECH_CONFIG")
+        self._ech = chosen
+        self._changed("ech_configs")
+
+    @property
+    def ech(self) -> tuple[ECHConfig, HpkeSymmetricCipherSuite] | None:
+        """The ECH configuration and HPKE suite clients offer, or ``None`` (no ECH)."""
+        return self._ech
+
+    def set_ech_keys(self, pem_files: Iterable[bytes]) -> None:
+        """Accept Encrypted Client Hello with these keys, a server-side setting replacing any earlier keys.
+
+        Each item is an ECHConfig PEM file with its private key (what ``tlsapi ech --out`` writes); list the
+        current key and the ones still published or cached by clients. A ClientHello whose ECH one of them
+        opens is answered as its inner hello (SNI callback, certificate and ALPN choice included); otherwise
+        the outer hello is served (no retry configurations are sent yet). ``ECHConfigError`` for a file
+        without a private key or whose configurations do not match it; an empty list disables ECH.
+        """
+        if self.is_client:
+            raise ValueError("set_ech_keys is a server setting")
+        pairs: list[tuple[ECHConfig, X25519PrivateKey]] = []
+        for pem in pem_files:
+            config_list, key = load_ech_pem(bytes(pem))
+            if key is None:
+                raise make_error(ECHConfigError, "the ECH PEM file has no private key", "BAD_ECH_CONFIG")
+            public = key.public_key().public_bytes_raw()
+            for config in parse_ech_config_list(config_list):
+                if config.public_key != public:
+                    raise make_error(ECHConfigError, "an ECHConfig does not match the private key", "BAD_ECH_CONFIG")
+                pairs.append((config, key))
+        self._ech_keys = tuple(pairs)
+        self._changed("ech_keys")
+
+    @property
+    def ech_keys(self) -> tuple[tuple[ECHConfig, X25519PrivateKey], ...]:
+        """The (ECHConfig, private key) pairs a server tries on an ECH offer, in order (empty: no ECH)."""
+        return self._ech_keys
 
     @property
     def ticket_keys(self) -> TicketKeys:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 
+from . import _ech
 from . import _messages as m
 from ._alerts import (
     CERTIFICATE_REQUIRED,
@@ -131,6 +132,7 @@ class ServerHandshake(Handshake):
         self.certificate_requested = False
         self.sent_ccs = False
         self.selected_identity = 0
+        self.ech_inner: m.ClientHello | None = None  # the decrypted ClientHelloInner, when ECH is accepted
 
     def release(self) -> None:
         super().release()
@@ -158,10 +160,18 @@ class ServerHandshake(Handshake):
     def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
             raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
+        ech_keys = self.context.ech_keys
+        if ech_keys and any(ext_type == _ech.ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
+            inner = _ech.decrypt_client_hello(hello, ech_keys)
+            if inner is not None:  # accepted: the handshake (SNI callback, certificate, transcript) is the inner
+                self.ech_inner = hello = inner
+                raw = inner.build()
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
         if negotiate_version(self.context, hello, extensions) == m.TLS12:
+            if self.ech_inner is not None:
+                raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
             ServerHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
             return
         if hello.compression_methods != b"\x00":
@@ -248,6 +258,8 @@ class ServerHandshake(Handshake):
         return TLS13_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _hello_retry_request(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int) -> None:
+        if self.ech_inner is not None:
+            raise TLSAlert(HANDSHAKE_FAILURE, "HelloRetryRequest with ECH is not supported", "NO_SUITABLE_KEY_SHARE")
         self.suite = suite
         self.first_hello = hello
         self.retry_group = group
@@ -364,7 +376,10 @@ class ServerHandshake(Handshake):
         ]
         if psk_schedule is not None:
             hello_extensions.append((m.PRE_SHARED_KEY, self.selected_identity.to_bytes(2, "big")))
-        self.send(m.ServerHello(os.urandom(32), hello.session_id, suite.code, hello_extensions).build())
+        server_hello = m.ServerHello(os.urandom(32), hello.session_id, suite.code, hello_extensions)
+        if self.ech_inner is not None:
+            _ech.confirm_acceptance(server_hello, suite.hash, self.ech_inner, raw)
+        self.send(server_hello.build())
         self._send_ccs_once(hello)
         schedule = self.schedule = psk_schedule or KeySchedule(suite)
         client_secret, server_secret = schedule.handshake_secrets(shared_secret, transcript.digest())

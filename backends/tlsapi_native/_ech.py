@@ -1,0 +1,236 @@
+"""Encrypted Client Hello in the native engine (draft-ietf-tls-esni version 0xfe0d, RFC 9849), over ``_hpke``.
+
+Client: :func:`offer` turns the ClientHelloInner into an EncodedClientHelloInner (``legacy_session_id``
+emptied, the contiguous run of extensions the outer hello repeats replaced by ``ech_outer_extensions``, padded
+as section 6.1.3 says), seals it with HPKE under the ClientHelloOuterAAD and builds the ClientHelloOuter
+addressed to the configuration's public name. :func:`accept_confirmation` is the ServerHello.random signal
+of section 7.2. Server: :func:`decrypt_client_hello` finds the key by config_id, opens the payload and
+rebuilds the ClientHelloInner (section 7.1), refusing malformed input with the alerts the draft names.
+
+Not yet: HelloRetryRequest with ECH, retry configurations after a rejection, GREASE (the client refuses an
+HRR and aborts on rejection instead; the server refuses an HRR for an accepted inner hello and sends no
+retry configurations when it rejects).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from tlsapi.ech import ECHConfig, HpkeSymmetricCipherSuite
+
+from . import _messages as m
+from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
+from ._codec import vec8
+from ._hpke import HPKEError, Suite, setup_base_recipient, setup_base_sender
+from ._keyschedule import Transcript, hkdf_expand_label, hkdf_extract
+
+ENCRYPTED_CLIENT_HELLO = 0xFE0D
+ECH_OUTER_EXTENSIONS = 0xFD00
+ECH_REQUIRED = 121  # the alert a client sends when ECH was rejected
+INNER_EXTENSION = b"\x01"  # ECHClientHello of type inner: no payload
+_OUTER_TYPE = 0
+_TAG_LENGTH = 16
+#: Extensions the outer hello repeats byte for byte, so the encoded inner hello refers to them (section 5.1).
+_REPEATED = frozenset({m.SUPPORTED_VERSIONS, m.SUPPORTED_GROUPS, m.KEY_SHARE, m.SIGNATURE_ALGORITHMS,
+                       m.SIGNATURE_ALGORITHMS_CERT})
+
+
+def hpke_info(config: ECHConfig) -> bytes:
+    """The HPKE ``info``: "tls ech" || 0x00 || ECHConfig (section 6.1)."""
+    return b"tls ech\x00" + config.encode()
+
+
+def choose_config(configs: Sequence[ECHConfig]) -> tuple[ECHConfig, HpkeSymmetricCipherSuite] | None:
+    """The first usable configuration and its first supported cipher suite (the server's preference order)."""
+    for config in configs:
+        if config.unusable_reason is None:
+            return config, next(suite for suite in config.cipher_suites if suite.is_supported)
+    return None
+
+
+def _outer_extension(suite: HpkeSymmetricCipherSuite, config_id: int, enc: bytes, payload: bytes) -> bytes:
+    return b"".join((bytes([_OUTER_TYPE]), suite.kdf_id.to_bytes(2, "big"), suite.aead_id.to_bytes(2, "big"),
+                     bytes([config_id]), len(enc).to_bytes(2, "big"), enc, len(payload).to_bytes(2, "big"), payload))
+
+
+def _padding(encoded_length: int, server_name: str | None, maximum_name_length: int) -> int:
+    """Section 6.1.3: pad the name to ``maximum_name_length``, then the whole to a multiple of 32."""
+    length = max(0, maximum_name_length - len(server_name)) if server_name else maximum_name_length + 9
+    return length + 31 - ((encoded_length + length - 1) % 32)
+
+
+@dataclass(frozen=True)
+class ClientOffer:
+    """What a client keeps of its ECH offer: both hellos as sent/hashed and the inner random."""
+
+    inner_raw: bytes  # the ClientHelloInner handshake message (the transcript's, if ECH is accepted)
+    outer_raw: bytes  # the ClientHelloOuter handshake message (what goes on the wire)
+    inner_random: bytes
+
+
+def offer(config: ECHConfig, suite: HpkeSymmetricCipherSuite, inner: m.ClientHello,
+          server_name: str | None) -> ClientOffer:
+    """Seal ``inner`` (which must already carry the inner ``encrypted_client_hello``) into a ClientHelloOuter."""
+    run = [(t, d) for t, d in inner.extensions if t in _REPEATED]
+    first = next(i for i, (t, _) in enumerate(inner.extensions) if t in _REPEATED)
+    if inner.extensions[first:first + len(run)] != run:
+        raise ValueError("the repeated extensions are not contiguous in ClientHelloInner")
+    reference = (ECH_OUTER_EXTENSIONS, vec8(b"".join(t.to_bytes(2, "big") for t, _ in run)))
+    compressed = [*inner.extensions[:first], reference, *inner.extensions[first + len(run):]]
+    encoded = m.ClientHello(inner.random, b"", inner.cipher_suites, compressed).build()[4:]
+    encoded += bytes(_padding(len(encoded), server_name, config.maximum_name_length))
+    enc, sender = setup_base_sender(Suite(aead_id=suite.aead_id), X25519PublicKey.from_public_bytes(config.public_key),
+                                    hpke_info(config))
+    outer_extensions = [(m.SERVER_NAME, m.build_server_name(config.public_name.decode("ascii"))), *run]
+    placeholder = _outer_extension(suite, config.config_id, enc, bytes(len(encoded) + _TAG_LENGTH))
+    outer = m.ClientHello(os.urandom(32), inner.session_id, inner.cipher_suites,
+                          [*outer_extensions, (ENCRYPTED_CLIENT_HELLO, placeholder)])
+    payload = sender.seal(outer.build()[4:], encoded)
+    outer.extensions[-1] = (ENCRYPTED_CLIENT_HELLO, _outer_extension(suite, config.config_id, enc, payload))
+    return ClientOffer(inner.build(), outer.build(), inner.random)
+
+
+def accept_confirmation(hash_cls: type[hashes.HashAlgorithm], inner_random: bytes, client_hello_inner: bytes,
+                        server_hello: bytes) -> bytes:
+    """Section 7.2: the 8 bytes a server accepting ECH puts at the end of ServerHello.random, computed over
+    ClientHelloInner and the ServerHello with those bytes zeroed (both full handshake messages)."""
+    transcript = Transcript(hash_cls, client_hello_inner)
+    transcript.update(server_hello[:30] + bytes(8) + server_hello[38:])
+    secret = hkdf_extract(hash_cls, b"", inner_random)
+    return hkdf_expand_label(hash_cls, secret, b"ech accept confirmation", transcript.digest(), 8)
+
+
+def confirm_acceptance(hello: m.ServerHello, hash_cls: type[hashes.HashAlgorithm], inner: m.ClientHello,
+                       inner_raw: bytes) -> None:
+    """Set the last 8 bytes of ``hello.random`` to the acceptance confirmation (a server accepting ECH)."""
+    hello.random = hello.random[:24] + bytes(8)
+    hello.random = hello.random[:24] + accept_confirmation(hash_cls, inner.random, inner_raw, hello.build())
+
+
+def check_accepted(offer: ClientOffer, hello: m.ServerHello, raw: bytes,
+                   hash_cls: type[hashes.HashAlgorithm]) -> None:
+    """Abort unless the ServerHello ``raw`` accepts the offer: the alert ``ech_required`` (reason
+    ``ECH_REJECTED``) for a rejection or a HelloRetryRequest, which this engine does not yet handle with ECH."""
+    if hello.is_hello_retry_request:
+        raise TLSAlert(ECH_REQUIRED, "HelloRetryRequest with Encrypted Client Hello is not supported",
+                       "ECH_REJECTED")
+    confirmation = accept_confirmation(hash_cls, offer.inner_random, offer.inner_raw, raw)
+    if not hmac.compare_digest(confirmation, hello.random[24:]):
+        raise TLSAlert(ECH_REQUIRED, "the server did not accept Encrypted Client Hello", "ECH_REJECTED")
+
+
+@dataclass(frozen=True)
+class _OuterExtension:
+    suite: HpkeSymmetricCipherSuite
+    config_id: int
+    enc: bytes
+    payload: bytes
+    payload_offset: int  # where the payload starts inside the extension data
+
+
+def _parse_outer_extension(data: bytes) -> _OuterExtension:
+    if not data:
+        raise TLSAlert(DECODE_ERROR, "empty encrypted_client_hello", "BAD_EXTENSION")
+    if data[0] != _OUTER_TYPE:
+        raise TLSAlert(ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello", "BAD_EXTENSION")
+    if len(data) < 10:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    enc_length = int.from_bytes(data[6:8], "big")
+    payload_offset = 8 + enc_length + 2
+    if len(data) < payload_offset:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    payload_length = int.from_bytes(data[payload_offset - 2:payload_offset], "big")
+    if payload_length == 0 or len(data) != payload_offset + payload_length:
+        raise TLSAlert(DECODE_ERROR, "malformed encrypted_client_hello payload", "BAD_EXTENSION")
+    suite = HpkeSymmetricCipherSuite(int.from_bytes(data[1:3], "big"), int.from_bytes(data[3:5], "big"))
+    return _OuterExtension(suite, data[5], data[8:8 + enc_length], data[payload_offset:], payload_offset)
+
+
+def _hello_length(encoded: bytes) -> int:
+    """The length of the ClientHello at the start of an EncodedClientHelloInner (padding follows it)."""
+    try:
+        pos = 34
+        pos += 1 + encoded[pos]  # legacy_session_id
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # cipher_suites
+        pos += 1 + encoded[pos]  # legacy_compression_methods
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # extensions
+    except IndexError:
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION") from None
+    if pos > len(encoded):
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION")
+    if any(encoded[pos:]):
+        raise TLSAlert(ILLEGAL_PARAMETER, "malformed EncodedClientHelloInner", "BAD_EXTENSION")
+    return pos
+
+
+def _decompress(inner: m.ClientHello, outer: m.ClientHello) -> m.Extensions:
+    """Replace each ``ech_outer_extensions`` by the outer extensions it names, in order (section 7.1 and
+    appendix A: one forward pass over the outer list, so this is linear)."""
+    extensions: m.Extensions = []
+    cursor = 0
+    for ext_type, data in inner.extensions:
+        if ext_type != ECH_OUTER_EXTENSIONS:
+            extensions.append((ext_type, data))
+            continue
+        if not data or data[0] != len(data) - 1 or data[0] < 2 or data[0] % 2:
+            raise TLSAlert(DECODE_ERROR, "malformed ech_outer_extensions", "BAD_EXTENSION")
+        for offset in range(1, len(data), 2):
+            wanted = int.from_bytes(data[offset:offset + 2], "big")
+            if wanted == ENCRYPTED_CLIENT_HELLO:
+                raise TLSAlert(ILLEGAL_PARAMETER, "ech_outer_extensions names encrypted_client_hello",
+                               "BAD_EXTENSION")
+            while cursor < len(outer.extensions) and outer.extensions[cursor][0] != wanted:
+                cursor += 1
+            if cursor == len(outer.extensions):
+                raise TLSAlert(ILLEGAL_PARAMETER, "ech_outer_extensions names a missing extension",
+                               "BAD_EXTENSION")
+            extensions.append(outer.extensions[cursor])
+            cursor += 1
+    return extensions
+
+
+def decrypt_client_hello(outer: m.ClientHello,
+                         keys: Sequence[tuple[ECHConfig, X25519PrivateKey]]) -> m.ClientHello | None:
+    """The ClientHelloInner of ``outer``, or ``None`` if no key opens it (ECH rejected: use the outer hello).
+
+    ``outer`` must carry an ``encrypted_client_hello`` extension. A malformed extension or inner hello raises
+    the :class:`TLSAlert` section 7.1 names (``decode_error`` / ``illegal_parameter``).
+    """
+    index, data = next((i, d) for i, (t, d) in enumerate(outer.extensions) if t == ENCRYPTED_CLIENT_HELLO)
+    extension = _parse_outer_extension(data)
+    zeroed = data[:extension.payload_offset] + bytes(len(extension.payload))
+    aad_hello = m.ClientHello(outer.random, outer.session_id, outer.cipher_suites,
+                              [*outer.extensions[:index], (ENCRYPTED_CLIENT_HELLO, zeroed),
+                               *outer.extensions[index + 1:]], outer.legacy_version, outer.compression_methods)
+    aad = aad_hello.build()[4:]
+    for config, key in keys:
+        if config.config_id != extension.config_id or extension.suite not in config.cipher_suites:
+            continue
+        if not extension.suite.is_supported:
+            continue
+        try:
+            context = setup_base_recipient(Suite(aead_id=extension.suite.aead_id), extension.enc, key,
+                                           hpke_info(config))
+            encoded = context.open(aad, extension.payload)
+        except HPKEError:
+            continue
+        return _decode_inner(encoded, outer)
+    return None
+
+
+def _decode_inner(encoded: bytes, outer: m.ClientHello) -> m.ClientHello:
+    inner = m.ClientHello.parse(encoded[:_hello_length(encoded)])
+    if inner.session_id:
+        raise TLSAlert(ILLEGAL_PARAMETER, "EncodedClientHelloInner with a legacy_session_id", "BAD_EXTENSION")
+    inner.session_id = outer.session_id
+    inner.extensions = _decompress(inner, outer)
+    if dict(inner.extensions).get(ENCRYPTED_CLIENT_HELLO) != INNER_EXTENSION:
+        raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without an inner encrypted_client_hello",
+                       "BAD_EXTENSION")
+    return inner

@@ -1,0 +1,352 @@
+"""Encrypted Client Hello, client side of the native engine, against a test server that decrypts it.
+
+The server is the scriptable ``HostileServer`` (built from the engine's own messages and key schedule) on a
+real loopback socket: it opens the ClientHelloOuter with ``_ech.decrypt_client_hello`` and answers the
+ClientHelloInner, signalling acceptance in ServerHello.random as the ECH specification says.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from typing import Any
+
+import pytest
+import rtls
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hostile_peer import HostileServer, plain_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tlsapi
+from tlsapi import ech
+from tlsapi_conformance.pki import PKI
+from tlsapi_native import _ech
+from tlsapi_native import _messages as m
+from tlsapi_native._alerts import TLSAlert
+from tlsapi_native._record import APPLICATION_DATA, HANDSHAKE
+
+PUBLIC_NAME = "public.example.net"
+INNER_NAME = "localhost"  # the PKI's leaf certificate is for localhost only
+
+
+def _keys() -> tuple[bytes, ech.ECHConfig, X25519PrivateKey]:
+    keys = ech.generate(PUBLIC_NAME, maximum_name_length=32)
+    config_list, private_key = ech.load_ech_pem(keys.to_pem())
+    assert private_key is not None
+    (config,) = ech.parse_ech_config_list(config_list)
+    return config_list, config, private_key
+
+
+def _read_record(conn: socket.socket) -> bytes:
+    header = b""
+    while len(header) < 5:
+        header += conn.recv(5 - len(header))
+    body = b""
+    length = int.from_bytes(header[3:5], "big")
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return header + body
+
+
+def _accept(server: HostileServer, inner: m.ClientHello, data: bytes) -> bytes:
+    """Answer ``inner`` as a server accepting ECH: ServerHello.random ends with the acceptance confirmation;
+    then the encrypted flight and ``data`` as application data."""
+    server.client_hello, server.client_hello_raw = inner, inner.build()
+    server_hello = server.server_hello(
+        lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner, server.client_hello_raw))
+    flight = server.protect(HANDSHAKE, b"".join(server.flight()))
+    server.application_keys()
+    return plain_record(HANDSHAKE, server_hello) + flight + server.protect(APPLICATION_DATA, data)
+
+
+def _native_client(pki: PKI, config_list: bytes) -> Any:
+    context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
+    context.set_ech_configs(config_list)  # type: ignore[attr-defined]
+    return context
+
+
+def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None) -> tuple[bytes, dict[str, Any]]:
+    """Connect an ECH client (``context``, default a native one) to a one-shot server on loopback;
+    ``answer(server, wire)`` returns the bytes the server sends back."""
+    context = context if context is not None else _native_client(pki, config_list)
+    result: dict[str, Any] = {}
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def client() -> None:
+            try:
+                with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                    with context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                        result["version"] = tls.version()
+                        result["data"] = tls.recv(100)
+                        if hasattr(tls, "ech_status"):  # rustls reports what it saw
+                            result["ech"] = tls.ech_status
+            except Exception as exc:  # reported to the test below
+                result["error"] = exc
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            wire = _read_record(conn)
+            leaf = pki.leaf()
+            server = HostileServer(leaf.chain_der, leaf.key)
+            server.receive(wire)
+            conn.sendall(answer(server, wire))
+            thread.join(10)
+    return wire, result
+
+
+def test_accepted_ech_completes_and_the_wire_does_not_show_the_inner_name(pki: PKI) -> None:
+    config_list, config, private_key = _keys()
+    seen: dict[str, m.ClientHello] = {}
+
+    def answer(server: HostileServer, wire: bytes) -> bytes:
+        assert server.client_hello is not None
+        outer = server.client_hello
+        inner = _ech.decrypt_client_hello(outer, [(config, private_key)])
+        assert inner is not None
+        seen["outer"], seen["inner"] = outer, inner
+        return _accept(server, inner, b"hidden hello")
+
+    wire, result = _run(pki, config_list, answer)
+    assert "error" not in result, result.get("error")
+    assert result == {"version": "TLSv1.3", "data": b"hidden hello"}  # verified against the inner name
+    assert INNER_NAME.encode() not in wire and PUBLIC_NAME.encode() in wire
+    inner_extensions, outer_extensions = dict(seen["inner"].extensions), dict(seen["outer"].extensions)
+    assert m.parse_server_name(inner_extensions[m.SERVER_NAME]) == INNER_NAME
+    assert m.parse_server_name(outer_extensions[m.SERVER_NAME]) == PUBLIC_NAME
+    assert inner_extensions[_ech.ENCRYPTED_CLIENT_HELLO] == _ech.INNER_EXTENSION
+    assert inner_extensions[m.KEY_SHARE] == outer_extensions[m.KEY_SHARE]  # restored from ech_outer_extensions
+    assert m.PRE_SHARED_KEY not in outer_extensions and seen["inner"].random != seen["outer"].random
+
+
+def test_rustls_client_is_accepted_by_the_native_decryption(pki: PKI) -> None:
+    """An independent ECH client: rustls (rtls) seals with its own HPKE to a key from ``generate``; it
+    reports ``accepted`` only if the decryption, the inner hello and the confirmation all match its own."""
+    config_list, config, private_key = _keys()
+    base = rtls.SSLContext(rtls.PROTOCOL_TLS_CLIENT)
+    base.load_verify_locations(str(pki.ca_file))
+
+    def answer(server: HostileServer, wire: bytes) -> bytes:
+        assert server.client_hello is not None
+        inner = _ech.decrypt_client_hello(server.client_hello, [(config, private_key)])
+        assert inner is not None and m.parse_server_name(dict(inner.extensions)[m.SERVER_NAME]) == INNER_NAME
+        return _accept(server, inner, b"hello rustls")
+
+    wire, result = _run(pki, config_list, answer, base.set_ech_configs(config_list))
+    assert "error" not in result, result.get("error")
+    assert result == {"version": "TLSv1.3", "data": b"hello rustls", "ech": "accepted"}
+    assert INNER_NAME.encode() not in wire and PUBLIC_NAME.encode() in wire
+
+
+def test_rejected_ech_fails_with_ech_required(pki: PKI) -> None:
+    config_list, _config, _key = _keys()
+
+    def answer(server: HostileServer, wire: bytes) -> bytes:
+        return plain_record(HANDSHAKE, server.server_hello())  # answers the outer hello: a rejection
+
+    _, result = _run(pki, config_list, answer)
+    error = result.get("error")
+    assert isinstance(error, tlsapi.SSLError) and error.reason == "ECH_REJECTED"
+
+
+def _offer_and_outer() -> tuple[ech.ECHConfig, X25519PrivateKey, m.ClientHello, m.ClientHello]:
+    _, config, key = _keys()
+    inner = m.ClientHello(b"\x01" * 32, b"\x02" * 32, [0x1301], [
+        (m.SERVER_NAME, m.build_server_name(INNER_NAME)), (m.SUPPORTED_VERSIONS, b"\x02\x03\x04"),
+        (m.KEY_SHARE, b"\x00\x00"), (_ech.ENCRYPTED_CLIENT_HELLO, _ech.INNER_EXTENSION)])
+    offer = _ech.offer(config, config.cipher_suites[0], inner, INNER_NAME)
+    return config, key, inner, m.ClientHello.parse(offer.outer_raw[4:])
+
+
+def test_decryption_restores_the_inner_hello_exactly() -> None:
+    config, key, inner, outer = _offer_and_outer()
+    decrypted = _ech.decrypt_client_hello(outer, [(config, key)])
+    assert decrypted is not None and decrypted.build() == inner.build()
+
+
+def test_a_server_without_the_key_rejects() -> None:
+    config, _key, _inner, outer = _offer_and_outer()
+    assert _ech.decrypt_client_hello(outer, [(config, X25519PrivateKey.generate())]) is None
+    other_id = ech.ECHConfig(**{**config.__dict__, "config_id": (config.config_id + 1) % 256})
+    assert _ech.decrypt_client_hello(outer, [(other_id, _key)]) is None  # keys are looked up by config_id
+
+
+def test_the_outer_hello_is_padded_and_names_only_the_public_name() -> None:
+    outer = _offer_and_outer()[3]
+    payload_length = len(dict(outer.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) - 10 - 32  # minus header and enc
+    assert (payload_length - 16) % 32 == 0  # EncodedClientHelloInner rounded up to a multiple of 32
+    assert INNER_NAME.encode() not in outer.build() and PUBLIC_NAME.encode() in outer.build()
+
+
+def test_a_tampered_outer_hello_is_a_rejection() -> None:
+    config, key, _inner, outer = _offer_and_outer()
+    outer.random = bytes(32)  # the AAD covers the whole outer hello
+    assert _ech.decrypt_client_hello(outer, [(config, key)]) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "alert"),
+    [(b"", 50), (b"\x01", 47), (b"\x00\x00\x01\x00\x01\x07\x00", 50), (b"\x00\x00\x01\x00\x01\x07\x00\x00\x00\x00", 50),
+     (b"\x00\x00\x01\x00\x01\x07\x00\x01\xaa\x00\x02\x01", 50)],
+    ids=["empty", "inner-type", "truncated", "empty-payload", "payload-overrun"],
+)
+def test_malformed_outer_extensions_get_the_right_alert(data: bytes, alert: int) -> None:
+    config, key, _inner, outer = _offer_and_outer()
+    outer.extensions = [(t, data if t == _ech.ENCRYPTED_CLIENT_HELLO else d) for t, d in outer.extensions]
+    with pytest.raises(TLSAlert) as caught:
+        _ech.decrypt_client_hello(outer, [(config, key)])
+    assert caught.value.description == alert
+
+
+@pytest.mark.parametrize(
+    ("names", "alert"),
+    [(b"\x02\xfe\x0d", 47), (b"\x02\x12\x34", 47), (b"\x03\x00\x2b\x00", 50), (b"\x00", 50)],
+    ids=["names-ech", "names-missing", "odd-length", "empty"],
+)
+def test_bad_outer_extension_references_get_the_right_alert(names: bytes, alert: int) -> None:
+    _, _, inner, outer = _offer_and_outer()
+    compressed = m.ClientHello(inner.random, b"", inner.cipher_suites, [(_ech.ECH_OUTER_EXTENSIONS, names)])
+    with pytest.raises(TLSAlert) as caught:
+        _ech._decode_inner(compressed.build()[4:], outer)
+    assert caught.value.description == alert
+
+
+def test_nonzero_padding_and_a_session_id_are_illegal() -> None:
+    _, _, inner, outer = _offer_and_outer()
+    body = m.ClientHello(inner.random, b"", inner.cipher_suites, inner.extensions).build()[4:]
+    with pytest.raises(TLSAlert) as caught:
+        _ech._decode_inner(body + b"\x00\x01", outer)
+    assert caught.value.description == 47
+    with pytest.raises(TLSAlert) as caught:
+        _ech._decode_inner(inner.build()[4:], outer)  # legacy_session_id must be empty in the encoding
+    assert caught.value.description == 47
+    assert _ech._decode_inner(body + bytes(7), outer).build() == inner.build()
+
+
+def test_set_ech_configs_refuses_what_it_cannot_use() -> None:
+    config_list, config, _ = _keys()
+    with pytest.raises(ValueError, match="client setting"):
+        tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native").set_ech_configs(  # type: ignore[attr-defined]
+            config_list)
+    client = tlsapi.create_default_context(backend="native")
+    with pytest.raises(ech.ECHConfigError):
+        client.set_ech_configs(config_list[:-1])  # type: ignore[attr-defined]
+    unusable = ech.encode_ech_config_list([ech.ECHConfig(**{**config.__dict__, "kem_id": 0x10})])
+    with pytest.raises(ech.ECHConfigError, match="no usable ECHConfig"):
+        client.set_ech_configs(unusable)  # type: ignore[attr-defined]
+
+
+def test_ech_never_falls_back_to_a_hello_without_it() -> None:
+    """With TLS 1.3 disabled the client cannot offer ECH: it fails before sending anything."""
+    context = tlsapi.create_default_context(backend="native")
+    context.set_ech_configs(_keys()[0])  # type: ignore[attr-defined]
+    context.maximum_version = tlsapi.TLSVersion.TLSv1_2
+    incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+    connection = context.wrap_bio(incoming, outgoing, server_hostname=INNER_NAME)
+    with pytest.raises(tlsapi.SSLError) as caught:
+        connection.do_handshake()
+    assert caught.value.reason == "NO_PROTOCOLS_AVAILABLE" and outgoing.pending == 0
+
+
+def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes) -> dict[str, Any]:
+    """A native ECH client and a native server (``set_ech_keys(server_keys)``) over loopback."""
+    server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
+    seen: dict[str, Any] = {"names": []}
+    server_context.sni_callback = lambda _conn, name, _ctx: seen["names"].append(name)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            try:
+                with server_context.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(tls.recv(100).upper())
+            except (tlsapi.SSLError, OSError) as exc:
+                seen["server_error"] = exc
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                with _native_client(pki, config_list).wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                    tls.sendall(b"ping")
+                    seen["reply"] = tls.recv(100)
+        except tlsapi.SSLError as exc:
+            seen["client_error"] = exc
+        thread.join(10)
+    return seen
+
+
+def test_native_server_accepts_the_native_client(pki: PKI) -> None:
+    keys = ech.generate(PUBLIC_NAME)
+    old = ech.generate(PUBLIC_NAME)  # a rotated-out key the server still holds: tried, not used
+    seen = _native_pair(pki, [old.to_pem(), keys.to_pem()], keys.config_list)
+    assert "client_error" not in seen and "server_error" not in seen, seen
+    assert seen["reply"] == b"PING"
+    assert seen["names"] == [INNER_NAME]  # the SNI callback ran on the inner hello
+
+
+def test_native_server_without_the_key_is_a_rejection(pki: PKI) -> None:
+    seen = _native_pair(pki, [ech.generate(PUBLIC_NAME).to_pem()], ech.generate(PUBLIC_NAME).config_list)
+    assert seen["client_error"].reason == "ECH_REJECTED"
+    assert seen["names"] == [PUBLIC_NAME]  # the server saw only the outer hello
+
+
+def test_native_server_with_ech_keys_still_serves_clients_without_ech(pki: PKI) -> None:
+    server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.set_ech_keys([ech.generate(PUBLIC_NAME).to_pem()])  # type: ignore[attr-defined]
+    client_context = ssl.create_default_context(cafile=str(pki.ca_file))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_context.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(tls.recv(100).upper())
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+            with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                tls.sendall(b"plain")
+                assert tls.recv(100) == b"PLAIN"
+        thread.join(10)
+
+
+def test_set_ech_keys_refuses_bad_key_files(pki: PKI) -> None:
+    server = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    keys, other = ech.generate(PUBLIC_NAME), ech.generate(PUBLIC_NAME)
+    with pytest.raises(ech.ECHConfigError, match="no private key"):
+        server.set_ech_keys([ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+    with pytest.raises(ech.ECHConfigError, match="does not match"):
+        server.set_ech_keys([other.private_key_pem + ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="server setting"):
+        tlsapi.create_default_context(backend="native").set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
+    server.set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
+    assert [config.public_key for config, _ in server.ech_keys] == [  # type: ignore[attr-defined]
+        config.public_key for config in ech.parse_ech_config_list(keys.config_list)]
+
+
+_FUZZ_BASE = _offer_and_outer()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2000), st.binary(min_size=1, max_size=8))
+def test_mutated_ech_extensions_only_reject_or_alert(position: int, splice: bytes) -> None:
+    """Any bytes in the outer encrypted_client_hello: ``None`` (rejected) or a TLSAlert, nothing else."""
+    config, key, _inner, outer = _FUZZ_BASE
+    data = dict(outer.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
+    position %= len(data)
+    mutated = data[:position] + splice + data[position + len(splice):]
+    hello = m.ClientHello(outer.random, outer.session_id, outer.cipher_suites,
+                          [(t, mutated if t == _ech.ENCRYPTED_CLIENT_HELLO else d) for t, d in outer.extensions])
+    try:
+        result = _ech.decrypt_client_hello(hello, [(config, key)])
+    except TLSAlert:
+        return
+    assert result is None or isinstance(result, m.ClientHello)
