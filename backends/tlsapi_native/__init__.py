@@ -28,6 +28,7 @@ BACKEND = Backend(
         Capability.HELLO_RETRY_REQUEST,
         Capability.KEY_UPDATE,
         Capability.EXPORTER,
+        Capability.ECH,
         Capability.GROUP_X25519,
         Capability.GROUP_SECP256R1,
         Capability.GROUP_SECP384R1,
