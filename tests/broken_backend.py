@@ -81,15 +81,18 @@ class NoClientAuthContext(StdlibContext):
     ``verify_mode`` on a server context."""
 
 
-def _accept_verify_mode(self: StdlibContext, value: int) -> None:
-    self._verify_mode = ssl.VerifyMode(value)  # kept in Python, never given to OpenSSL
-
-
 class IgnoresClientAuthContext(StdlibContext):
     """Does not declare client-certificate verification, and a server accepts ``verify_mode =
     CERT_REQUIRED`` and ignores it (the third-party adapter of the issue): any client gets in."""
 
-    verify_mode = property(StdlibContext.verify_mode.fget, _accept_verify_mode)  # type: ignore[assignment]
+    def _require(self, capability: tlsapi.Capability, feature: str) -> None:
+        if capability is not tlsapi.Capability.CLIENT_AUTH:  # the lie: "requesting client certificates" is fine
+            super()._require(capability, feature)
+
+    def _changed(self, name: str) -> None:
+        if self.is_server and name in ("verify_mode", "check_hostname"):
+            return
+        super()._changed(name)
 
 
 class IgnoresMinimumVersionContext(StdlibContext):
