@@ -27,7 +27,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from . import _material
 from ._enums import Capability, TLSVersion
 from ._errors import UnsupportedFeatureError
-from ._socket import TLSSocket
+from ._socket import TLSSocket, require_stream_socket
 
 if TYPE_CHECKING:
     from ._bio import BIO
@@ -433,6 +433,7 @@ class Context(ssl.SSLContext):
         session: Any = None,
     ) -> TLSSocket:
         """A :class:`TLSSocket` that takes over ``sock``."""
+        require_stream_socket(sock)
         hostname = self._check_wrap(server_side, server_hostname)
         return self.sslsocket_class._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,

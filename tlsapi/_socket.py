@@ -14,6 +14,7 @@ overridden here; none reaches OpenSSL.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import ssl
@@ -29,9 +30,19 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-RECEIVE_SIZE = 65536  # ciphertext read from the socket per call: a few records
-WRITE_CHUNK = 262144  # plaintext encrypted per pump in sendall: bounds the outgoing buffer
-_send = socket.socket.send  # the plain socket's send, bound once (the pump calls it per write)
+RECORD_HEADER = 5  # a TLS record's header: content type, version, length (2 bytes)
+WRITE_CHUNK = 262144  # plaintext encrypted per call in sendall, and per non-blocking send: bounds the buffer
+ALERT_FLUSH_TIMEOUT = 1.0  # seconds a blocking socket may wait to put a fatal alert on the wire
+PRE_HANDSHAKE_DATA = "Closed before TLS handshake with data in recv buffer."
+_send = socket.socket.send  # the plain socket's send and recv, bound once (the pump calls them per record)
+_recv = socket.socket.recv
+_DONT_WAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def require_stream_socket(sock: socket.socket) -> None:
+    """``NotImplementedError`` unless ``sock`` is a stream socket: ``wrap_socket``'s first check, as in ``ssl``."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+        raise NotImplementedError("only stream sockets are supported")
 
 
 class TLSSocket(ssl.SSLSocket):
@@ -44,7 +55,10 @@ class TLSSocket(ssl.SSLSocket):
     _connected: bool
     _incoming: ssl.MemoryBIO
     _outgoing: ssl.MemoryBIO
-    _unsent: bytes
+    _unsent: bytes  # ciphertext taken from the outgoing BIO that the kernel did not take yet
+    _taken: int  # plaintext count of the write whose ciphertext is in ``_unsent``: its retry returns it
+    _record_header: bytes  # the part of the next record's header received so far
+    _record_left: int  # bytes of the current record's body still in the kernel
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
 
@@ -60,8 +74,6 @@ class TLSSocket(ssl.SSLSocket):
         suppress_ragged_eofs: bool,
         session: Any,
     ) -> TLSSocket:
-        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
-            raise NotImplementedError("only stream sockets are supported")
         kwargs = {"family": sock.family, "type": sock.type, "proto": sock.proto, "fileno": sock.fileno()}
         self = cls.__new__(cls, **kwargs)
         socket.socket.__init__(self, **kwargs)
@@ -78,15 +90,19 @@ class TLSSocket(ssl.SSLSocket):
         self._incoming = MemoryBIO()
         self._outgoing = MemoryBIO()
         self._unsent = b""
-        self.settimeout(timeout)
+        self._taken = 0
+        self._record_header = b""
+        self._record_left = 0
         try:
             self.getpeername()
         except OSError as exc:
             if exc.errno != errno.ENOTCONN:
                 raise
             connected = False
+            self._refuse_data_before_handshake(exc.errno)
         else:
             connected = True
+        self.settimeout(timeout)
         self._connected = connected
         if connected:
             try:
@@ -100,6 +116,27 @@ class TLSSocket(ssl.SSLSocket):
                 raise
         return self
 
+    def _refuse_data_before_handshake(self, code: int) -> None:
+        """An unconnected socket holding received bytes was reset before TLS began: refuse it, as ``ssl`` does.
+
+        Without this, the plaintext a peer sent before resetting (CVE-2023-40217) would be read from the
+        plain socket as if it had come through TLS.
+        """
+        self.setblocking(False)
+        try:
+            early = _recv(self, 1)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTCONN, errno.EINVAL):  # EINVAL: an unconnected Unix socket
+                raise
+            early = b""
+        if early:
+            error = SSLError(code, PRE_HANDSHAKE_DATA)
+            error.reason = PRE_HANDSHAKE_DATA
+            error.library = None  # type: ignore[assignment]  # as ssl.py sets it
+            with contextlib.suppress(OSError):
+                self.close()
+            raise error
+
     def _attach(self) -> None:
         self._sslobj = self._context._create_connection(
             self._incoming, self._outgoing, self.server_side, self.server_hostname, self._session
@@ -108,10 +145,14 @@ class TLSSocket(ssl.SSLSocket):
     # -- the pump --------------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Send all pending ciphertext; on a non-blocking socket keep what did not fit and want-write."""
+        """Send all pending ciphertext.
+
+        What the kernel does not take is kept and sent first by the next call: on a non-blocking socket
+        this raises ``SSLWantWriteError``, on a timeout ``TimeoutError``.
+        """
         unsent, outgoing = self._unsent, self._outgoing
         if unsent:
-            data = unsent + outgoing.read()
+            data = unsent + outgoing.read() if outgoing.pending else unsent
         elif outgoing.pending:
             data = outgoing.read()
         else:
@@ -121,6 +162,9 @@ class TLSSocket(ssl.SSLSocket):
         except BlockingIOError:
             self._unsent = data
             raise want_write("socket") from None
+        except OSError:
+            self._unsent = data
+            raise
         if sent == len(data):  # the usual case: all of it at once
             if unsent:
                 self._unsent = b""
@@ -133,39 +177,101 @@ class TLSSocket(ssl.SSLSocket):
         except BlockingIOError:
             self._unsent = bytes(view)
             raise want_write("socket") from None
+        except OSError:
+            self._unsent = bytes(view)
+            raise
         finally:
             view.release()
         self._unsent = b""
 
-    def _fill(self) -> None:
-        """Receive ciphertext into the incoming BIO (EOF becomes ``write_eof``)."""
+    def _flush_what_fits(self) -> None:
+        """Send pending ciphertext as far as the kernel takes it now: a read never fails for a full send buffer."""
+        with contextlib.suppress(ssl.SSLWantWriteError):
+            self._flush()
+
+    def _send_fatal_alert(self) -> None:
+        """Put on the wire, best effort, what the Connection wrote before failing: its fatal alert.
+
+        Socket errors are ignored; a non-blocking socket does not wait, a blocking one waits at most
+        ``ALERT_FLUSH_TIMEOUT`` (or its own timeout, if shorter) for room in the send buffer.
+        """
+        data = self._unsent + self._outgoing.read()
+        self._unsent = b""
+        if not data or self.fileno() == -1:
+            return
+        timeout = self.gettimeout()
         try:
-            data = socket.socket.recv(self, RECEIVE_SIZE)
+            if timeout is None or timeout > ALERT_FLUSH_TIMEOUT:
+                self.settimeout(ALERT_FLUSH_TIMEOUT)
+            socket.socket.sendall(self, data)
+        except OSError:
+            pass
+        finally:
+            self.settimeout(timeout)
+
+    def _receive(self, size: int, flags: int) -> bytes:
+        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``)."""
+        try:
+            data = _recv(self, size, flags)
         except BlockingIOError:
             raise want_read("socket") from None
         if data:
             self._incoming.write(data)
         else:
             self._incoming.write_eof()
+        return data
 
-    def _call(self, operation: Callable[..., T], *args: Any) -> T:
-        """Run a Connection operation to completion (or to a want-error on a non-blocking socket)."""
-        if self._unsent:
-            self._flush()
-        while True:
-            try:
-                result = operation(*args)
-            except ssl.SSLWantReadError:
-                self._flush()
-                if self._incoming.eof:
-                    raise
-                self._fill()
-            except ssl.SSLWantWriteError:
-                self._flush()
-            else:
-                if self._outgoing.pending:
+    def _fill(self) -> None:
+        """Receive the next part of the current record: its 5-byte header, then its body.
+
+        No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
+        sees them. Right after a header, the part of the body that has arrived is taken without waiting
+        (blocking sockets with ``MSG_DONTWAIT``, non-blocking ones; a socket with a timeout takes it on the
+        next call, as its ``recv`` would first wait).
+        """
+        left = self._record_left
+        if left:
+            self._record_left = left - len(self._receive(left, 0))
+            return
+        partial = self._record_header
+        header = partial + self._receive(RECORD_HEADER - len(partial), 0)
+        if len(header) < RECORD_HEADER:
+            self._record_header = header
+            return
+        self._record_header = b""
+        left = self._record_left = (header[3] << 8) | header[4]
+        timeout = self.gettimeout()
+        if left and (timeout == 0.0 or (timeout is None and _DONT_WAIT)):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                self._record_left = left - len(self._receive(left, _DONT_WAIT if timeout is None else 0))
+
+    def _call(self, operation: Callable[..., T], *args: Any, reading: bool = False) -> T:
+        """Run a Connection operation to completion (or to a want-error on a non-blocking socket).
+
+        On want-read the pending ciphertext is sent and the next part of a record received; on want-write,
+        sent. When ``reading``, ciphertext the kernel cannot take yet does not stop the read (only want-read
+        is raised). A fatal ``SSLError`` is raised once what the Connection wrote (its alert) was sent, best
+        effort. What a successful operation wrote is left for the caller to send.
+        """
+        try:
+            while True:
+                try:
+                    return operation(*args)
+                except ssl.SSLWantReadError:
+                    if reading:
+                        self._flush_what_fits()
+                    else:
+                        self._flush()
+                    if self._incoming.eof:
+                        raise
+                    self._fill()
+                except ssl.SSLWantWriteError:
                     self._flush()
-                return result
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError:
+            self._send_fatal_alert()
+            raise
 
     def _connection(self) -> Connection:
         if self._sslobj is None:
@@ -183,17 +289,23 @@ class TLSSocket(ssl.SSLSocket):
             raise ValueError("can't connect in server-side mode")
         if self._connected or self._sslobj is not None:
             raise ValueError("attempt to connect already-connected SSLSocket!")
-        if connect_ex:
-            result = socket.socket.connect_ex(self, addr)
-            if result:
-                return result
-        else:
-            socket.socket.connect(self, addr)
-        self._connected = True
+        # The Connection exists before the connection does, as in ``ssl``: a non-blocking ``connect_ex``
+        # (EINPROGRESS) is followed by ``do_handshake`` once the socket is writable.
         self._attach()
-        if self.do_handshake_on_connect:
-            self.do_handshake()
-        return 0
+        try:
+            if connect_ex:
+                result = socket.socket.connect_ex(self, addr)
+            else:
+                result = 0
+                socket.socket.connect(self, addr)
+            if not result:
+                self._connected = True
+                if self.do_handshake_on_connect:
+                    self.do_handshake()
+            return result
+        except (OSError, ValueError):
+            self._sslobj = None
+            raise
 
     def connect(self, addr: Any) -> None:
         self._real_connect(addr, False)
@@ -217,24 +329,56 @@ class TLSSocket(ssl.SSLSocket):
             if timeout == 0.0 and block:
                 self.settimeout(None)
             self._call(connection.do_handshake)
+            self._flush()
         finally:
             self.settimeout(timeout)
 
     # -- data -------------------------------------------------------------------------------------------
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """Up to ``len`` bytes of plaintext (into ``buffer`` if given), receiving records as needed.
+
+        Ciphertext still unsent from earlier writes goes out as far as the kernel takes it, but never
+        turns a read into ``SSLWantWriteError``.
+        """
         connection = self._connection()
         try:
             if buffer is not None:
-                return self._call(connection.read, len, buffer)
-            return self._call(connection.read, len)
-        except SSLError as exc:
+                result = self._call(connection.read, len, buffer, reading=True)
+            else:
+                result = self._call(connection.read, len, reading=True)
+        except ssl.SSLError as exc:
             if exc.errno == ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
             raise
+        if self._outgoing.pending:
+            self._flush_what_fits()
+        return result
 
     def write(self, data: Any) -> int:
-        return self._call(self._connection().write, data)
+        """Encrypt all of ``data``, send it and return its length.
+
+        If the kernel does not take all of the ciphertext (``SSLWantWriteError`` on a non-blocking socket,
+        ``TimeoutError``), the rest is kept; the retry that the ``ssl`` docs ask for, with the same data,
+        sends it and returns the length without encrypting the data again, so nothing is sent twice. A
+        want-write raised before anything of a call was taken (earlier ciphertext still queued) is retried
+        the same way.
+        """
+        connection = self._connection()
+        taken = self._taken
+        if taken:
+            self._flush()
+            self._taken = 0
+            return taken
+        if self._unsent:
+            self._flush()
+        count = self._call(connection.write, data)
+        try:
+            self._flush()
+        except OSError:
+            self._taken = count
+            raise
+        return count
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         if self._sslobj is None:
@@ -246,7 +390,11 @@ class TLSSocket(ssl.SSLSocket):
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         if nbytes is None:
-            nbytes = len(buffer) if buffer is not None else 1024
+            if buffer is not None:
+                with memoryview(buffer) as view:
+                    nbytes = view.nbytes or 1024  # bytes, not items: an array('I') holds 4 per item
+            else:
+                nbytes = 1024
         if self._sslobj is None:
             return socket.socket.recv_into(self, buffer, nbytes, flags)
         if flags != 0:
@@ -259,27 +407,21 @@ class TLSSocket(ssl.SSLSocket):
             return socket.socket.send(self, data, flags)
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to send() on {type(self)}")
+        if self.gettimeout() == 0.0 and not self._taken:  # non-blocking: take at most WRITE_CHUNK per call
+            with memoryview(data) as view, view.cast("B") as payload:
+                if payload.nbytes > WRITE_CHUNK:
+                    return self.write(payload[:WRITE_CHUNK])
         return self.write(data)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        connection = self._sslobj
-        if connection is None:
+        if self._sslobj is None:
             socket.socket.sendall(self, data, flags)
             return
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
         if type(data) is bytes and len(data) <= WRITE_CHUNK:  # the common case, without a memoryview
-            if not data:
-                return
-            if self._unsent:  # earlier ciphertext goes first: the full pump
-                self._call(connection.write, data)
-                return
-            try:  # the pump's first step inline: one call when nothing needs waiting for
-                connection.write(data)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):  # nothing was written: the full pump
-                self._call(connection.write, data)
-                return
-            self._flush()
+            if data:
+                self.write(data)
             return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):
@@ -311,6 +453,7 @@ class TLSSocket(ssl.SSLSocket):
         """Exchange close_notify with the peer; the socket then carries plaintext."""
         connection = self._connection()
         self._call(connection.unwrap)
+        self._flush()
         self._sslobj = None
         return self
 
@@ -377,7 +520,11 @@ class TLSSocket(ssl.SSLSocket):
         return self._sslobj.version() if self._sslobj is not None else None
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        return self._connection().get_channel_binding(cb_type)
+        if self._sslobj is not None:
+            return self._sslobj.get_channel_binding(cb_type)
+        if cb_type not in ssl.CHANNEL_BINDING_TYPES:
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        return None
 
     def verify_client_post_handshake(self) -> None:
         connection = self._connection()
