@@ -221,29 +221,41 @@ class TLSSocket(ssl.SSLSocket):
             self._incoming.write_eof()
         return data
 
-    def _fill(self) -> None:
+    def _fill(self, flags: int = 0) -> None:
         """Receive the next part of the current record: its 5-byte header, then its body.
 
         No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
         sees them. Right after a header, the part of the body that has arrived is taken without waiting
-        (blocking sockets with ``MSG_DONTWAIT``, non-blocking ones; a socket with a timeout takes it on the
-        next call, as its ``recv`` would first wait).
+        (see ``_no_wait_flags``). ``flags`` apply to the first receive.
         """
         left = self._record_left
         if left:
-            self._record_left = left - len(self._receive(left, 0))
+            self._record_left = left - len(self._receive(left, flags))
             return
         partial = self._record_header
-        header = partial + self._receive(RECORD_HEADER - len(partial), 0)
+        header = partial + self._receive(RECORD_HEADER - len(partial), flags)
         if len(header) < RECORD_HEADER:
             self._record_header = header
             return
         self._record_header = b""
         left = self._record_left = (header[3] << 8) | header[4]
-        timeout = self.gettimeout()
-        if left and (timeout == 0.0 or (timeout is None and _DONT_WAIT)):
+        no_wait = self._no_wait_flags()
+        if left and no_wait is not None:
             with contextlib.suppress(ssl.SSLWantReadError):
-                self._record_left = left - len(self._receive(left, _DONT_WAIT if timeout is None else 0))
+                self._record_left = left - len(self._receive(left, no_wait))
+
+    def _no_wait_flags(self) -> int | None:
+        """The ``recv`` flags that take what has arrived without waiting, or ``None`` if there are none.
+
+        Non-blocking sockets need none; blocking ones ``MSG_DONTWAIT`` (where it exists); a socket with a
+        timeout has none, as its ``recv`` first waits for data.
+        """
+        timeout = self.gettimeout()
+        if timeout == 0.0:
+            return 0
+        if timeout is None and _DONT_WAIT:
+            return _DONT_WAIT
+        return None
 
     def _call(self, operation: Callable[..., T], *args: Any, reading: bool = False) -> T:
         """Run a Connection operation to completion (or to a want-error on a non-blocking socket).
@@ -342,6 +354,13 @@ class TLSSocket(ssl.SSLSocket):
         turns a read into ``SSLWantWriteError``.
         """
         connection = self._connection()
+        if not self._incoming.pending and not connection.pending():
+            # Nothing to read without a record: take the one that has arrived first, without waiting, which
+            # spares the Connection a want-read per record. (Harmless if the Connection holds records itself.)
+            no_wait = self._no_wait_flags()
+            if no_wait is not None:
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    self._fill(no_wait)
         try:
             if buffer is not None:
                 result = self._call(connection.read, len, buffer, reading=True)
