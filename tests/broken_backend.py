@@ -7,10 +7,11 @@ They are not installed as entry points: the tests pass the :class:`tlsapi.Backen
 from __future__ import annotations
 
 import _ssl
+import ssl
 from typing import Any
 
 import tlsapi
-from tlsapi_stdlib._backend import StdlibContext, _capabilities
+from tlsapi_stdlib._backend import StdlibConnection, StdlibContext, _capabilities
 
 
 class NoHostnameCheckContext(StdlibContext):
@@ -56,3 +57,70 @@ NO_ALPN = tlsapi.Backend(
     context_class="broken_backend:NoALPNContext", capabilities=_without_alpn,
 )
 NoALPNContext.backend = NO_ALPN
+
+
+class AlertDroppingConnection(StdlibConnection):
+    """The stdlib Connection, except that a failed handshake discards what it wrote: the fatal alert never
+    reaches the peer, which sees a bare EOF."""
+
+    _outgoing_bio: Any
+
+    @classmethod
+    def _create(cls, context: Any, incoming: Any, outgoing: Any, server_side: bool, server_hostname: str | None,
+                session: Any) -> Any:
+        self = super()._create(context, incoming, outgoing, server_side, server_hostname, session)
+        self._outgoing_bio = outgoing
+        return self
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError:
+            self._outgoing_bio.read()
+            raise
+
+
+class AlertDroppingContext(StdlibContext):
+    """The stdlib backend with :class:`AlertDroppingConnection`."""
+
+    sslobject_class = AlertDroppingConnection
+
+
+class TrailingBytesSwallowingConnection(StdlibConnection):
+    """The stdlib Connection, except that ``unwrap()`` empties the incoming BIO: the plaintext that follows
+    the peer's close_notify (a STARTTLS-style downgrade) is lost."""
+
+    _incoming_bio: Any
+
+    @classmethod
+    def _create(cls, context: Any, incoming: Any, outgoing: Any, server_side: bool, server_hostname: str | None,
+                session: Any) -> Any:
+        self = super()._create(context, incoming, outgoing, server_side, server_hostname, session)
+        self._incoming_bio = incoming
+        return self
+
+    def unwrap(self) -> None:
+        super().unwrap()
+        self._incoming_bio.read()
+
+
+class TrailingBytesSwallowingContext(StdlibContext):
+    """The stdlib backend with :class:`TrailingBytesSwallowingConnection`."""
+
+    sslobject_class = TrailingBytesSwallowingConnection
+
+
+ALERT_DROPPING = tlsapi.Backend(
+    "drops-alert", version="0", description="stdlib dropping its fatal alerts (deliberately broken)",
+    context_class="broken_backend:AlertDroppingContext", capabilities=_capabilities,
+)
+AlertDroppingContext.backend = ALERT_DROPPING
+
+TRAILING_SWALLOWING = tlsapi.Backend(
+    "swallows-trailing", version="0",
+    description="stdlib taking the bytes after close_notify (deliberately broken)",
+    context_class="broken_backend:TrailingBytesSwallowingContext", capabilities=_capabilities,
+)
+TrailingBytesSwallowingContext.backend = TRAILING_SWALLOWING

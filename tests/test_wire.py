@@ -17,7 +17,6 @@ import select
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import pytest
 
 import tlsapi
 from tlsapi_conformance.pki import PKI
+from tlsapi_conformance.wire import HandPump, exchange_non_blocking, reset
 
 T = TypeVar("T")
 OPENSSL = shutil.which("openssl")
@@ -99,40 +99,6 @@ def stdlib_contexts(pki: PKI, version: str) -> tuple[ssl.SSLContext, ssl.SSLCont
     for context in (client, server):
         context.minimum_version = context.maximum_version = VERSIONS[version]
     return client, server
-
-
-class HandPump:
-    """A stdlib ``SSLObject`` over a plain socket, sending exactly what the test chooses in each ``send``."""
-
-    def __init__(self, raw: socket.socket, context: ssl.SSLContext, server_side: bool) -> None:
-        self.raw = raw
-        self.incoming = ssl.MemoryBIO()
-        self.outgoing = ssl.MemoryBIO()
-        hostname = None if server_side else "localhost"
-        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=server_side, server_hostname=hostname)
-
-    def run(self, operation: Callable[[], T], *, send: bool = True) -> T:
-        """Run ``operation``, receiving as it needs; its output is sent unless ``send`` is false."""
-        while True:
-            try:
-                result = operation()
-            except ssl.SSLWantReadError:
-                self.flush()
-                data = self.raw.recv(65536)
-                if not data:
-                    self.incoming.write_eof()
-                else:
-                    self.incoming.write(data)
-            else:
-                if send:
-                    self.flush()
-                return result
-
-    def flush(self, extra: bytes = b"") -> None:
-        """Send what the SSLObject wrote, followed by ``extra``, in one ``sendall``."""
-        data = self.outgoing.read() + extra
-        if data:
-            self.raw.sendall(data)
 
 
 # -- 1. fatal alerts reach the peer -------------------------------------------------------------------------------
@@ -339,41 +305,6 @@ def test_request_coalesced_with_finished_is_seen_by_select(backend: tlsapi.Backe
 BULK = 16 * 1024 * 1024
 
 
-def _exchange(tls: ssl.SSLSocket, payload: bytes) -> bytes:
-    """Send ``payload`` and receive as many bytes over a non-blocking socket, reading only after a want-write.
-
-    The retries follow the ``ssl`` docs: after ``SSLWantWriteError`` the same data is sent again. Reads happen
-    while a write is pending, so a read must not fail with ``SSLWantWriteError``.
-    """
-    tls.setblocking(False)
-    received = bytearray()
-    sent = 0
-    reading = False
-    with memoryview(payload) as view:
-        while sent < len(payload) or len(received) < len(payload):
-            progress = False
-            if sent < len(payload):
-                try:
-                    sent += tls.send(view[sent : sent + 1024 * 1024])
-                    progress = True
-                except ssl.SSLWantWriteError:
-                    reading = True
-            else:
-                reading = True
-            if reading and len(received) < len(payload):
-                try:
-                    while chunk := tls.recv(65536):
-                        received += chunk
-                        progress = True
-                except ssl.SSLWantReadError:
-                    pass
-            if not progress:
-                readers = [tls] if reading and len(received) < len(payload) else []
-                writers = [tls] if sent < len(payload) else []
-                select.select(readers, writers, [], TIMEOUT)
-    return bytes(received)
-
-
 @pytest.mark.parametrize("version", VERSIONS)
 def test_non_blocking_16_mib_both_ways_byte_exact(backend: tlsapi.Backend, pki: PKI, version: str) -> None:
     """Both ends write 16 MiB before reading (the late reader); every byte arrives once, in order."""
@@ -384,11 +315,11 @@ def test_non_blocking_16_mib_both_ways_byte_exact(backend: tlsapi.Backend, pki: 
 
     def serve(raw: socket.socket) -> str:
         with server_ctx.wrap_socket(raw, server_side=True) as tls:
-            return hashlib.sha256(_exchange(tls, theirs)).hexdigest()
+            return hashlib.sha256(exchange_non_blocking(tls, theirs)).hexdigest()
 
     with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
         with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-            received = _exchange(tls, ours)
+            received = exchange_non_blocking(tls, ours)
         assert peer.result() == hashlib.sha256(ours).hexdigest()
     assert len(received) == BULK and received == theirs
 
@@ -447,7 +378,8 @@ def test_unwrap_leaves_trailing_plaintext_readable(backend: tlsapi.Backend, pki:
         pump = HandPump(raw, server_ctx, server_side=True)
         pump.run(pump.tls.do_handshake)
         assert pump.run(lambda: pump.tls.read(100)) == b"STOPTLS"
-        pump.run(pump.tls.unwrap, send=False)
+        pump.receive_close_notify()
+        pump.tls.unwrap()  # the close_notify is already here: ours is written, and sent with the plaintext
         pump.flush(b"plain after TLS")
         return raw.recv(100)
 
@@ -487,12 +419,6 @@ def test_connection_leaves_bytes_after_close_notify_in_the_bio(backend: tlsapi.B
 # -- 6. plaintext before the handshake, then a reset ---------------------------------------------------------------
 
 
-def _reset(raw: socket.socket) -> None:
-    """Close ``raw`` with a TCP reset (SO_LINGER on, timeout 0)."""
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    raw.close()
-
-
 def _assert_pre_handshake_refusal(error: BaseException) -> None:
     assert isinstance(error, ssl.SSLError)
     assert "before TLS handshake with data" in error.args[1]
@@ -519,7 +445,7 @@ def test_plaintext_then_reset_before_server_handshake_is_refused(backend: tlsapi
         client = socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT)
         accepted.wait(TIMEOUT)
         client.sendall(b"DELETE /data HTTP/1.0\r\n\r\n")
-        _reset(client)
+        reset(client)
         client_gone.set()
         _assert_pre_handshake_refusal(peer.result())
 
@@ -532,7 +458,7 @@ def test_plaintext_then_reset_before_client_handshake_is_refused(backend: tlsapi
     def serve(raw: socket.socket) -> None:
         connected.wait(TIMEOUT)
         raw.sendall(b"HTTP/1.0 307 Temporary Redirect\r\nLocation: https://example.com/\r\n\r\n")
-        _reset(raw)
+        reset(raw)
 
     with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
         connected.set()
