@@ -511,3 +511,37 @@ def test_datagram_socket_refused_before_hostname_checks(backend: tlsapi.Backend)
     context = tlsapi.create_default_context(backend=backend)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram, pytest.raises(NotImplementedError):
         context.wrap_socket(datagram)
+
+
+def test_custom_socket_and_object_classes_are_honoured(backend: tlsapi.Backend, pki: PKI) -> None:
+    """As CPython's ``test_context_custom_class``: stdlib-style subclasses set on a context are instantiated,
+    and they still speak TLS through the backend (an override of theirs applies)."""
+    received: list[bytes] = []
+
+    class MySSLSocket(ssl.SSLSocket):
+        def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+            data = super().recv(buflen, flags)
+            received.append(data)
+            return data
+
+    class MySSLObject(ssl.SSLObject):
+        pass
+
+    client_ctx, server_ctx = contexts(backend, pki, "TLSv1.3")
+    client_ctx.sslsocket_class = MySSLSocket
+    client_ctx.sslobject_class = MySSLObject  # type: ignore[assignment]  # accepted, as ssl.SSLContext does
+
+    def serve(raw: socket.socket) -> None:
+        with server_ctx.wrap_socket(raw, server_side=True) as tls:
+            tls.sendall(b"over tls")
+
+    with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert isinstance(tls, MySSLSocket) and isinstance(tls, tlsapi.TLSSocket)
+            assert tls.recv(100) == b"over tls"
+        peer.result()
+    assert received == [b"over tls"]
+    connection = client_ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost")
+    assert isinstance(connection, MySSLObject) and isinstance(connection, tlsapi.Connection)
+    with pytest.raises(ssl.SSLWantReadError):
+        connection.do_handshake()

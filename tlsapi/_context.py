@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
 from . import _material
+from ._connection import connection_class_for
 from ._enums import Capability, TLSVersion
 from ._errors import UnsupportedFeatureError
-from ._socket import TLSSocket, require_stream_socket
+from ._socket import TLSSocket, require_stream_socket, socket_class_for
 
 if TYPE_CHECKING:
     from ._bio import BIO
@@ -96,7 +97,7 @@ class Context(ssl.SSLContext):
     backend: Backend  # set on the class by the backend; an instance made through another Backend object
     # records that object instead
     sslobject_class: type[Connection]  # type: ignore[assignment]
-    sslsocket_class: type[TLSSocket] = TLSSocket
+    sslsocket_class: type[ssl.SSLSocket] = TLSSocket  # a stdlib-style subclass is honoured too
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -435,7 +436,7 @@ class Context(ssl.SSLContext):
         """A :class:`TLSSocket` that takes over ``sock``."""
         require_stream_socket(sock)
         hostname = self._check_wrap(server_side, server_hostname)
-        return self.sslsocket_class._create(
+        return socket_class_for(self.sslsocket_class)._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,
             do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,
             session=session,
@@ -459,7 +460,8 @@ class Context(ssl.SSLContext):
         self, incoming: BIO, outgoing: BIO, server_side: bool, server_hostname: str | None, session: Any
     ) -> Connection:
         """Make the backend's connection object (arguments already validated)."""
-        return self.sslobject_class._create(self, incoming, outgoing, server_side, server_hostname, session)
+        connection_class = connection_class_for(self.sslobject_class, type(self).sslobject_class)
+        return connection_class._create(self, incoming, outgoing, server_side, server_hostname, session)
 
     def __reduce__(self) -> Any:
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")

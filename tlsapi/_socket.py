@@ -31,12 +31,34 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 RECORD_HEADER = 5  # a TLS record's header: content type, version, length (2 bytes)
+CHANGE_CIPHER_SPEC, APPLICATION_DATA = 20, 23  # the range of record content types
+MAX_RECORD = 16384 + 2048  # the longest record body TLS allows (TLS 1.2's ciphertext limit)
 WRITE_CHUNK = 262144  # plaintext encrypted per call in sendall, and per non-blocking send: bounds the buffer
 ALERT_FLUSH_TIMEOUT = 1.0  # seconds a blocking socket may wait to put a fatal alert on the wire
 PRE_HANDSHAKE_DATA = "Closed before TLS handshake with data in recv buffer."
 _send = socket.socket.send  # the plain socket's send and recv, bound once (the pump calls them per record)
 _recv = socket.socket.recv
 _DONT_WAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_WAIT_ALL = getattr(socket, "MSG_WAITALL", 0)
+
+
+_COMBINED_SOCKET_CLASSES: dict[type[ssl.SSLSocket], type[TLSSocket]] = {}
+
+
+def socket_class_for(chosen: type[ssl.SSLSocket]) -> type[TLSSocket]:
+    """The class ``wrap_socket`` instantiates for a context's ``sslsocket_class``.
+
+    A ``TLSSocket`` subclass is used as it is; an ``ssl.SSLSocket`` subclass written for the stdlib is honoured
+    with a class deriving from it and ``TLSSocket`` (in that order): the sockets are instances of it and its
+    overrides apply, over tlsapi's I/O.
+    """
+    if issubclass(chosen, TLSSocket):
+        return chosen
+    combined = _COMBINED_SOCKET_CLASSES.get(chosen)
+    if combined is None:
+        combined = type(chosen.__name__, (chosen, TLSSocket), {"__module__": chosen.__module__})
+        _COMBINED_SOCKET_CLASSES[chosen] = combined
+    return combined
 
 
 def require_stream_socket(sock: socket.socket) -> None:
@@ -225,8 +247,10 @@ class TLSSocket(ssl.SSLSocket):
         """Receive the next part of the current record: its 5-byte header, then its body.
 
         No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
-        sees them. Right after a header, the part of the body that has arrived is taken without waiting
-        (see ``_no_wait_flags``). ``flags`` apply to the first receive.
+        sees them. After a header that is a TLS record's, its body is received at once: a blocking socket
+        waits for all of it (``MSG_WAITALL``), as OpenSSL does, others take what has arrived. Anything else
+        (plaintext, garbage) is left for the Connection to reject on its header. ``flags`` apply to the
+        first receive.
         """
         left = self._record_left
         if left:
@@ -239,10 +263,10 @@ class TLSSocket(ssl.SSLSocket):
             return
         self._record_header = b""
         left = self._record_left = (header[3] << 8) | header[4]
-        no_wait = self._no_wait_flags()
-        if left and no_wait is not None:
+        if left and CHANGE_CIPHER_SPEC <= header[0] <= APPLICATION_DATA and header[1] == 3 and left <= MAX_RECORD:
             with contextlib.suppress(ssl.SSLWantReadError):
-                self._record_left = left - len(self._receive(left, no_wait))
+                body_flags = _WAIT_ALL if self.gettimeout() is None else 0
+                self._record_left = left - len(self._receive(left, body_flags))
 
     def _no_wait_flags(self) -> int | None:
         """The ``recv`` flags that take what has arrived without waiting, or ``None`` if there are none.
