@@ -545,3 +545,49 @@ def test_custom_socket_and_object_classes_are_honoured(backend: tlsapi.Backend, 
     assert isinstance(connection, MySSLObject) and isinstance(connection, tlsapi.Connection)
     with pytest.raises(ssl.SSLWantReadError):
         connection.do_handshake()
+
+
+@pytest.mark.parametrize("hostname", ["a\x00b", b"a\x00b"], ids=["str", "bytes"])
+def test_nul_in_server_hostname_is_the_stdlib_type(backend: tlsapi.Backend, hostname: str | bytes) -> None:
+    """A NUL in ``server_hostname`` is ``TypeError`` with the stdlib's words, as ``ssl`` raises it."""
+    reference = ssl.create_default_context()
+    with pytest.raises(TypeError) as expected:
+        reference.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=hostname)
+    context = tlsapi.create_default_context(backend=backend)
+    with pytest.raises(TypeError) as raised:
+        context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=hostname)
+    assert str(raised.value) == str(expected.value)
+
+
+def test_reset_after_handshake_reads_as_ssl_reads_it(backend: tlsapi.Backend, pki: PKI) -> None:
+    """A reset (no close_notify) after some data: ``recv`` returns the data, then ``b""``, exactly as ``ssl``;
+    a reset before the handshake stays ``ConnectionResetError``, as in ``ssl``."""
+    _, server_ctx = stdlib_contexts(pki, "TLSv1.3")
+
+    def after_data(client_ctx: ssl.SSLContext) -> list[bytes]:
+        read_it = threading.Event()
+
+        def serve(raw: socket.socket) -> None:
+            with server_ctx.wrap_socket(raw, server_side=True) as tls:
+                tls.sendall(b"data")
+                read_it.wait(TIMEOUT)
+                reset(tls)
+
+        with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                first = tls.recv(100)
+                read_it.set()
+                peer.result()
+                return [first, tls.recv(100), tls.recv(100)]
+
+    def before_handshake(client_ctx: ssl.SSLContext) -> type[BaseException]:
+        with serving(reset) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+            peer.result()
+            with pytest.raises(OSError) as failure:
+                client_ctx.wrap_socket(raw, server_hostname="localhost")
+            return type(failure.value)
+
+    reference = ssl.create_default_context(cafile=str(pki.ca_file))
+    ours = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+    assert after_data(ours) == after_data(reference) == [b"data", b"", b""]
+    assert before_handshake(ours) is before_handshake(reference) is ConnectionResetError

@@ -85,8 +85,8 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
         raise TypeError("server_hostname must be str or bytes")
     if not server_hostname or server_hostname.startswith("."):
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
-    if "\x00" in server_hostname:
-        raise ValueError("server_hostname must not contain null character")
+    if "\x00" in server_hostname:  # the stdlib's type and words (its C argument parser's)
+        raise TypeError("argument must be encoded string without null bytes, not str")
     server_hostname.encode("idna")  # UnicodeError for names IDNA cannot encode, as the stdlib raises
     return server_hostname
 

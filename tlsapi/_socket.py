@@ -231,33 +231,41 @@ class TLSSocket(ssl.SSLSocket):
         finally:
             self.settimeout(timeout)
 
-    def _receive(self, size: int, flags: int) -> bytes:
-        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``)."""
+    def _receive(self, size: int, flags: int, reset_is_eof: bool) -> bytes:
+        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``).
+
+        With ``reset_is_eof`` (reading data), a connection reset is an EOF, as ``ssl`` reports it there: the
+        Connection then raises ``SSLEOFError`` (``b""`` with ``suppress_ragged_eofs``).
+        """
         try:
             data = _recv(self, size, flags)
         except BlockingIOError:
             raise want_read("socket") from None
+        except ConnectionResetError:
+            if not reset_is_eof:
+                raise
+            data = b""
         if data:
             self._incoming.write(data)
         else:
             self._incoming.write_eof()
         return data
 
-    def _fill(self, flags: int = 0) -> None:
+    def _fill(self, flags: int = 0, reset_is_eof: bool = False) -> None:
         """Receive the next part of the current record: its 5-byte header, then its body.
 
         No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
         sees them. After a header that is a TLS record's, its body is received at once: a blocking socket
         waits for all of it (``MSG_WAITALL``), as OpenSSL does, others take what has arrived. Anything else
         (plaintext, garbage) is left for the Connection to reject on its header. ``flags`` apply to the
-        first receive.
+        first receive; ``reset_is_eof`` as in ``_receive``.
         """
         left = self._record_left
         if left:
-            self._record_left = left - len(self._receive(left, flags))
+            self._record_left = left - len(self._receive(left, flags, reset_is_eof))
             return
         partial = self._record_header
-        header = partial + self._receive(RECORD_HEADER - len(partial), flags)
+        header = partial + self._receive(RECORD_HEADER - len(partial), flags, reset_is_eof)
         if len(header) < RECORD_HEADER:
             self._record_header = header
             return
@@ -266,7 +274,7 @@ class TLSSocket(ssl.SSLSocket):
         if left and CHANGE_CIPHER_SPEC <= header[0] <= APPLICATION_DATA and header[1] == 3 and left <= MAX_RECORD:
             with contextlib.suppress(ssl.SSLWantReadError):
                 body_flags = _WAIT_ALL if self.gettimeout() is None else 0
-                self._record_left = left - len(self._receive(left, body_flags))
+                self._record_left = left - len(self._receive(left, body_flags, reset_is_eof))
 
     def _no_wait_flags(self) -> int | None:
         """The ``recv`` flags that take what has arrived without waiting, or ``None`` if there are none.
@@ -300,7 +308,7 @@ class TLSSocket(ssl.SSLSocket):
                         self._flush()
                     if self._incoming.eof:
                         raise
-                    self._fill()
+                    self._fill(reset_is_eof=reading)
                 except ssl.SSLWantWriteError:
                     self._flush()
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -384,7 +392,7 @@ class TLSSocket(ssl.SSLSocket):
             no_wait = self._no_wait_flags()
             if no_wait is not None:
                 with contextlib.suppress(ssl.SSLWantReadError):
-                    self._fill(no_wait)
+                    self._fill(no_wait, reset_is_eof=True)
         try:
             if buffer is not None:
                 result = self._call(connection.read, len, buffer, reading=True)
