@@ -231,8 +231,9 @@ class TLSSocket(ssl.SSLSocket):
         finally:
             self.settimeout(timeout)
 
-    def _receive(self, size: int, flags: int, reset_is_eof: bool) -> bytes:
-        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``).
+    def _receive(self, size: int, flags: int, reset_is_eof: bool) -> bytes | None:
+        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``), or
+        ``None`` if nothing has arrived (a non-blocking receive).
 
         With ``reset_is_eof`` (reading data), a connection reset is an EOF, as ``ssl`` reports it there: the
         Connection then raises ``SSLEOFError`` (``b""`` with ``suppress_ragged_eofs``).
@@ -240,7 +241,7 @@ class TLSSocket(ssl.SSLSocket):
         try:
             data = _recv(self, size, flags)
         except BlockingIOError:
-            raise want_read("socket") from None
+            return None
         except ConnectionResetError:
             if not reset_is_eof:
                 raise
@@ -251,8 +252,9 @@ class TLSSocket(ssl.SSLSocket):
             self._incoming.write_eof()
         return data
 
-    def _fill(self, flags: int = 0, reset_is_eof: bool = False) -> None:
-        """Receive the next part of the current record: its 5-byte header, then its body.
+    def _fill(self, flags: int = 0, reset_is_eof: bool = False) -> bool:
+        """Receive the next part of the current record: its 5-byte header, then its body; False if nothing
+        had arrived (a non-blocking receive).
 
         No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
         sees them. After a header that is a TLS record's, its body is received at once: a blocking socket
@@ -262,19 +264,26 @@ class TLSSocket(ssl.SSLSocket):
         """
         left = self._record_left
         if left:
-            self._record_left = left - len(self._receive(left, flags, reset_is_eof))
-            return
+            data = self._receive(left, flags, reset_is_eof)
+            if data is None:
+                return False
+            self._record_left = left - len(data)
+            return True
         partial = self._record_header
-        header = partial + self._receive(RECORD_HEADER - len(partial), flags, reset_is_eof)
+        data = self._receive(RECORD_HEADER - len(partial), flags, reset_is_eof)
+        if data is None:
+            return False
+        header = partial + data
         if len(header) < RECORD_HEADER:
             self._record_header = header
-            return
+            return True
         self._record_header = b""
         left = self._record_left = (header[3] << 8) | header[4]
         if left and CHANGE_CIPHER_SPEC <= header[0] <= APPLICATION_DATA and header[1] == 3 and left <= MAX_RECORD:
-            with contextlib.suppress(ssl.SSLWantReadError):
-                body_flags = _WAIT_ALL if self.gettimeout() is None else 0
-                self._record_left = left - len(self._receive(left, body_flags, reset_is_eof))
+            body = self._receive(left, _WAIT_ALL if self.gettimeout() is None else 0, reset_is_eof)
+            if body is not None:
+                self._record_left = left - len(body)
+        return True
 
     def _no_wait_flags(self) -> int | None:
         """The ``recv`` flags that take what has arrived without waiting, or ``None`` if there are none.
@@ -308,7 +317,8 @@ class TLSSocket(ssl.SSLSocket):
                         self._flush()
                     if self._incoming.eof:
                         raise
-                    self._fill(reset_is_eof=reading)
+                    if not self._fill(reset_is_eof=reading):
+                        raise want_read("socket") from None
                 except ssl.SSLWantWriteError:
                     self._flush()
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -391,8 +401,7 @@ class TLSSocket(ssl.SSLSocket):
             # spares the Connection a want-read per record. (Harmless if the Connection holds records itself.)
             no_wait = self._no_wait_flags()
             if no_wait is not None:
-                with contextlib.suppress(ssl.SSLWantReadError):
-                    self._fill(no_wait, reset_is_eof=True)
+                self._fill(no_wait, reset_is_eof=True)
         try:
             if buffer is not None:
                 result = self._call(connection.read, len, buffer, reading=True)
