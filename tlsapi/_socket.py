@@ -480,8 +480,21 @@ class TLSSocket(ssl.SSLSocket):
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
         if type(data) is bytes and len(data) <= WRITE_CHUNK:  # the common case, without a memoryview
-            if data:
+            if not data:
+                return
+            if self._taken or self._unsent:
                 self.write(data)
+                return
+            try:  # write's first step inline: one call when nothing needs waiting for
+                self._sslobj.write(data)
+            except ssl.SSLError:  # nothing was written (want-read: the handshake; or failed): write's pump
+                self.write(data)
+                return
+            try:
+                self._flush()
+            except OSError:
+                self._taken = len(data)
+                raise
             return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):
