@@ -302,6 +302,62 @@ def pump_sender(client: ssl.SSLContext, raw: socket.socket, total: int) -> Work:
     return work
 
 
+def serve_bulk_download(server: tlsapi.Context, raw: socket.socket, total: int) -> None:
+    """Serve TLS on ``raw``: on each ``b"?"``, send ``total`` bytes in 16 KiB writes, until the client closes."""
+    payload = b"\xa5" * CHUNK
+    with server.wrap_socket(raw, server_side=True) as tls:
+        while tls.recv(1) == b"?":
+            for _ in range(total // CHUNK):
+                tls.sendall(payload)
+
+
+def socket_receiver(tls_client: socket.socket, total: int) -> Work:
+    """The download client: asks for ``total`` bytes and receives them with ``TLSSocket.recv_into``."""
+    buffer = bytearray(65536)
+
+    def work() -> int:
+        tls_client.sendall(b"?")
+        received = 0
+        while received < total:
+            count = tls_client.recv_into(buffer)
+            if not count:
+                raise RuntimeError("the bulk server stopped")
+            received += count
+        return total
+
+    return work
+
+
+def pump_receiver(client: tlsapi.Context, raw: socket.socket, total: int) -> Work:
+    """The download client over the minimal BIO pump: 64 KiB ``recv`` calls (read-ahead), a Connection's reads."""
+    incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+    connection = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    buffer = bytearray(65536)
+
+    def receive_until(operation: Callable[[], Any]) -> Any:
+        while True:
+            try:
+                return operation()
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                data = raw.recv(65536)
+                if not data:
+                    raise RuntimeError("the bulk server stopped") from None
+                incoming.write(data)
+
+    receive_until(connection.do_handshake)
+
+    def work() -> int:
+        connection.write(b"?")
+        raw.sendall(outgoing.read())
+        received = 0
+        while received < total:
+            received += receive_until(lambda: connection.read(65536, buffer))
+        return total
+
+    return work
+
+
 def _resident_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -8,7 +8,8 @@ with N units after the same warm-up; the difference divided by N is one unit's i
 
 Cases: ``full`` and ``resumed`` (``cases.full_handshake`` / ``cases.resumed_handshake``, native, x25519, as
 in ``python -m bench``) and ``socket`` and ``pump`` (``python -m bench.sockets --only``: one unit sends
-``--megabytes`` through ``TLSSocket.sendall`` or the minimal BIO pump; the kernel's work, the same system
+``--megabytes`` through ``TLSSocket.sendall`` or the minimal BIO pump, or with ``--direction receive``
+receives it through ``TLSSocket.recv_into`` or the pump; the kernel's work, the same system
 calls for both, is not counted, so their ratio bounds the CPU-time ratio from above). Instructions are not
 time (crypto runs at a higher rate per instruction than the interpreter), but a change in the count of one
 case is a change in its work, and the ratios compare like with like.
@@ -45,7 +46,8 @@ def _run(backend: str, directory: Path, case: str, units: int) -> None:
 def _count(args: argparse.Namespace, case: str, units: int) -> int:
     """Instructions of one process running ``units`` units of ``case`` (after its warm-up)."""
     if case in ("socket", "pump"):
-        command = ["-m", "bench.sockets", "--only", case, "--megabytes", str(args.megabytes)]
+        command = ["-m", "bench.sockets", "--only", case, "--megabytes", str(args.megabytes),
+                   "--direction", args.direction]
     else:
         command = ["-m", "bench.instructions", "--run", case]
     command += ["--units", str(units), "--pki", str(args.pki), "--backend", args.backend]
@@ -68,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pki", type=Path, default=Path("/tmp/tlsapi-bench-pki"), help="PKI directory (reused)")
     parser.add_argument("--units", type=int, help="counted units (default 200 handshakes, 8 bulk units)")
     parser.add_argument("--megabytes", type=int, default=4, help="MiB per bulk unit (default 4)")
+    parser.add_argument("--direction", choices=("send", "receive"), default="send",
+                        help="socket and pump: the client sends (default) or receives the bulk data")
     parser.add_argument("--run", choices=("full", "resumed"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:

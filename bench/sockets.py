@@ -9,6 +9,9 @@ same client code (``cases.socket_sender`` and ``cases.pump_sender``), each again
   the client's CPU time (``time.process_time``: user + system) per MB of each, and the result is the median of
   the per-round ratios TLSSocket / pump. On this VM even that moves by ±10-30 % (CPU time includes time the
   hypervisor takes away), so the figure that decides is the instruction count:
+* ``--direction receive`` measures the other way: the server process sends, and the clients receive with
+  ``TLSSocket.recv_into`` (one record at a time from the kernel, as ``ssl``) or with the pump (64 KiB
+  ``recv`` calls, read-ahead).
 * ``--only socket|pump --units N`` sends N units with one client after a fixed warm-up, for
   ``python -m bench.instructions`` (callgrind). Nothing random happens in that client: the PKI is read from
   ``--pki``, generated there on first use.
@@ -53,19 +56,22 @@ def contexts(backend: str, directory: Path) -> tuple[tlsapi.Context, tlsapi.Cont
     return client, server
 
 
-def _serve(backend: str, directory: Path, total: int) -> None:
+def _serve(backend: str, directory: Path, total: int, direction: str) -> None:
     """The server process: accept one connection on an ephemeral port (printed first) and serve it."""
     server = contexts(backend, directory)[1]
     with socket.create_server(("127.0.0.1", 0)) as listener:
         print(listener.getsockname()[1], flush=True)
         raw, _ = listener.accept()
-    cases.serve_bulk(server, raw, total)
+    if direction == "receive":
+        cases.serve_bulk_download(server, raw, total)
+    else:
+        cases.serve_bulk(server, raw, total)
 
 
 def _connect(args: argparse.Namespace, total: int, servers: list[subprocess.Popen[str]]) -> socket.socket:
     """A socket connected to a new server process (added to ``servers``)."""
     command = [sys.executable, "-m", "bench.sockets", "--serve", "--backend", args.backend, "--pki", str(args.pki),
-               "--megabytes", str(args.megabytes)]
+               "--megabytes", str(args.megabytes), "--direction", args.direction]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     servers.append(process)
     assert process.stdout is not None
@@ -81,11 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=31, help="rounds, at least 2 (default 31)")
     parser.add_argument("--only", choices=("socket", "pump"), help="one client only, for callgrind")
     parser.add_argument("--units", type=int, default=0, help="with --only: units after the warm-up")
+    parser.add_argument("--direction", choices=("send", "receive"), default="send",
+                        help="the client sends (default) or receives the bulk data")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     total = args.megabytes * 1024 * 1024
     if args.serve:
-        _serve(args.backend, args.pki, total)
+        _serve(args.backend, args.pki, total, args.direction)
         return 0
     servers: list[subprocess.Popen[str]] = []
     opened: list[socket.socket] = []
@@ -109,11 +117,12 @@ def _measure(args: argparse.Namespace, total: int, servers: list[subprocess.Pope
     def sender(name: str) -> cases.Work:
         raw = _connect(args, total, servers)
         opened.append(raw)
+        receiving = args.direction == "receive"
         if name == "pump":
-            return cases.pump_sender(client, raw, total)
+            return (cases.pump_receiver if receiving else cases.pump_sender)(client, raw, total)
         tls = client.wrap_socket(raw, server_hostname="localhost")
         opened.append(tls)
-        return cases.socket_sender(tls, total)
+        return (cases.socket_receiver if receiving else cases.socket_sender)(tls, total)
 
     if args.only:
         work = sender(args.only)

@@ -14,7 +14,7 @@ import tlsapi
 from tlsapi_native import BACKEND as NATIVE
 from tlsapi_native._connection import NativeConnection
 from tlsapi_native._context import NativeContext
-from tlsapi_stdlib._backend import StdlibContext, _capabilities
+from tlsapi_stdlib._backend import StdlibConnection, StdlibContext, _capabilities
 
 _OPENSSL: Any = _ssl._SSLContext
 _X509_CHECK_FLAG_NEVER_CHECK_SUBJECT = 0x20  # CPython's default also has NO_PARTIAL_WILDCARDS (0x4)
@@ -183,3 +183,70 @@ class NoSetGroupsContext(StdlibContext):
 
 
 NO_SET_GROUPS = _broken("no-set-groups", "stdlib without set_groups", NoSetGroupsContext)
+
+
+class AlertDroppingConnection(StdlibConnection):
+    """The stdlib Connection, except that a failed handshake discards what it wrote: the fatal alert never
+    reaches the peer, which sees a bare EOF."""
+
+    _outgoing_bio: Any
+
+    @classmethod
+    def _create(cls, context: Any, incoming: Any, outgoing: Any, server_side: bool, server_hostname: str | None,
+                session: Any) -> Any:
+        self = super()._create(context, incoming, outgoing, server_side, server_hostname, session)
+        self._outgoing_bio = outgoing
+        return self
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError:
+            self._outgoing_bio.read()
+            raise
+
+
+class AlertDroppingContext(StdlibContext):
+    """The stdlib backend with :class:`AlertDroppingConnection`."""
+
+    sslobject_class = AlertDroppingConnection
+
+
+class TrailingBytesSwallowingConnection(StdlibConnection):
+    """The stdlib Connection, except that ``unwrap()`` empties the incoming BIO: the plaintext that follows
+    the peer's close_notify (a STARTTLS-style downgrade) is lost."""
+
+    _incoming_bio: Any
+
+    @classmethod
+    def _create(cls, context: Any, incoming: Any, outgoing: Any, server_side: bool, server_hostname: str | None,
+                session: Any) -> Any:
+        self = super()._create(context, incoming, outgoing, server_side, server_hostname, session)
+        self._incoming_bio = incoming
+        return self
+
+    def unwrap(self) -> None:
+        super().unwrap()
+        self._incoming_bio.read()
+
+
+class TrailingBytesSwallowingContext(StdlibContext):
+    """The stdlib backend with :class:`TrailingBytesSwallowingConnection`."""
+
+    sslobject_class = TrailingBytesSwallowingConnection
+
+
+ALERT_DROPPING = tlsapi.Backend(
+    "drops-alert", version="0", description="stdlib dropping its fatal alerts (deliberately broken)",
+    context_class="broken_backend:AlertDroppingContext", capabilities=_capabilities,
+)
+AlertDroppingContext.backend = ALERT_DROPPING
+
+TRAILING_SWALLOWING = tlsapi.Backend(
+    "swallows-trailing", version="0",
+    description="stdlib taking the bytes after close_notify (deliberately broken)",
+    context_class="broken_backend:TrailingBytesSwallowingContext", capabilities=_capabilities,
+)
+TrailingBytesSwallowingContext.backend = TRAILING_SWALLOWING

@@ -2,19 +2,27 @@
 
 Each consumer runs unchanged against a local HTTPS server on 127.0.0.1: http.client, urllib.request,
 urllib3, requests (through :class:`tlsapi.integrations.RequestsAdapter`), httpx with HTTP/2, asyncio
-(``create_connection``, ``start_server``, ``start_tls``), aiohttp and anyio.
+(``create_connection``, ``start_server``, ``start_tls``), aiohttp and anyio; and consumers that drive the
+socket non-blocking or with ``select()``: tornado (server and client, large bodies both ways), websockets
+(asyncio and threaded, client and server), trio's ``SSLStream`` with ``unwrap()``, and curl and wget against
+a ``wrap_socket`` server at TLS 1.3 and TLS 1.2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.client
 import http.server
+import os
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -251,3 +259,189 @@ def test_httpx_http2(backend: tlsapi.Backend, pki: PKI) -> None:
         thread.join(10)
     assert response.http_version == "HTTP/2"
     assert response.status_code == 200 and response.content == BODY
+
+
+# -- consumers that drive TLSSocket non-blocking or with select(), and trio's SSLStream -------------------------
+
+LARGE = 4 * 1024 * 1024  # bodies and messages large enough to fill the kernel's buffers many times over
+
+
+def _server_context(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion | None = None) -> tlsapi.Context:
+    context = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    context.load_cert_chain(pki.leaf().certfile)
+    if version is not None:
+        context.minimum_version = context.maximum_version = version
+    return context
+
+
+def test_tornado_server_and_client_large_bodies(backend: tlsapi.Backend, pki: PKI) -> None:
+    """tornado's ``HTTPServer`` with a tlsapi context and ``AsyncHTTPClient``: large bodies both ways, exact."""
+    import tornado.httpclient
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    upload, download = os.urandom(LARGE), os.urandom(LARGE)
+
+    class Handler(tornado.web.RequestHandler):
+        def post(self) -> None:
+            self.set_header("X-Upload-SHA256", hashlib.sha256(self.request.body).hexdigest())
+            self.write(download)
+
+    async def main() -> tornado.httpclient.HTTPResponse:
+        server = tornado.httpserver.HTTPServer(tornado.web.Application([("/", Handler)]),
+                                               ssl_options=_server_context(backend, pki))
+        (listener,) = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server.add_sockets([listener])
+        try:
+            client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+            response = await client.fetch(
+                f"https://localhost:{listener.getsockname()[1]}/", method="POST", body=upload,
+                headers={"Content-Type": "application/octet-stream"}, ssl_options=_client(backend, pki),
+                request_timeout=120,
+            )
+            client.close()
+            return response
+        finally:
+            server.stop()
+            await server.close_all_connections()
+
+    response = asyncio.run(main())
+    assert response.headers["X-Upload-SHA256"] == hashlib.sha256(upload).hexdigest()
+    assert response.body == download
+
+
+def test_websockets_asyncio_echo(backend: tlsapi.Backend, pki: PKI) -> None:
+    """websockets' asyncio server and client with tlsapi contexts: a 1 MiB message echoed exactly."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    message = os.urandom(1024 * 1024)
+
+    async def echo(websocket: ServerConnection) -> None:
+        async for received in websocket:
+            await websocket.send(received)
+
+    async def main() -> Any:
+        async with serve(echo, "127.0.0.1", 0, ssl=_server_context(backend, pki), max_size=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"wss://localhost:{port}", ssl=_client(backend, pki), max_size=None) as websocket:
+                await websocket.send(message)
+                return await websocket.recv()
+
+    assert asyncio.run(main()) == message
+
+
+def test_websockets_sync_echo(backend: tlsapi.Backend, pki: PKI) -> None:
+    """websockets' threaded (select-based) server and client over TLSSocket: a 1 MiB message echoed exactly."""
+    from websockets.sync.client import connect
+    from websockets.sync.server import ServerConnection, serve
+
+    message = os.urandom(1024 * 1024)
+
+    def echo(websocket: ServerConnection) -> None:
+        for received in websocket:
+            websocket.send(received)
+
+    with serve(echo, "127.0.0.1", 0, ssl=_server_context(backend, pki), max_size=None) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.socket.getsockname()[1]
+            with connect(f"wss://localhost:{port}", ssl=_client(backend, pki), max_size=None,
+                         open_timeout=30) as websocket:
+                websocket.send(message)
+                assert websocket.recv(timeout=60) == message
+        finally:
+            server.shutdown()
+            thread.join(30)
+
+
+def test_trio_ssl_stream_and_unwrap(backend: tlsapi.Backend, pki: PKI) -> None:
+    """trio's ``SSLStream`` (memory BIOs) against the stdlib: data both ways, then ``unwrap()`` returns the
+    plaintext that arrived with the server's close_notify (a STARTTLS-style downgrade)."""
+    import trio  # type: ignore[import-untyped]
+
+    from tlsapi_conformance.wire import HandPump
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(pki.leaf().certfile)
+    errors: list[BaseException] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        try:
+            raw, _ = listener.accept()
+            with raw:
+                raw.settimeout(30)
+                pump = HandPump(raw, server_context, server_side=True)
+                pump.run(pump.tls.do_handshake)
+                request = pump.run(lambda: pump.tls.read(100))
+                pump.tls.write(request.upper())
+                pump.flush()
+                pump.receive_close_notify()
+                pump.tls.unwrap()
+                pump.flush(b"plaintext after TLS")  # the close_notify and the plaintext in one segment
+                assert raw.recv(100) == b"bye"
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def main() -> tuple[bytes, bytes]:
+        transport = await trio.open_tcp_stream("127.0.0.1", listener.getsockname()[1])
+        stream = trio.SSLStream(transport, _client(backend, pki), server_hostname="localhost")
+        await stream.send_all(b"hello")
+        answer = await stream.receive_some(100)
+        plain, trailing = await stream.unwrap()
+        await plain.send_all(b"bye")
+        await plain.aclose()
+        return answer, trailing
+
+    try:
+        answer, trailing = trio.run(main)
+    finally:
+        thread.join(30)
+        listener.close()
+    if errors:
+        raise errors[0]
+    assert answer == b"HELLO"
+    assert trailing == b"plaintext after TLS"
+
+
+@contextmanager
+def _wrap_socket_http_server(context: tlsapi.Context) -> Iterator[int]:
+    """An HTTP/1.1 server behind ``context.wrap_socket`` (TLSSocket), on 127.0.0.1."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+COMMAND_LINE_CLIENTS = {
+    "curl": lambda ca, url, tls13: ["curl", "--silent", "--show-error", "--cacert", ca, "--max-time", "30",
+                                    *(["--tlsv1.3"] if tls13 else ["--tlsv1.2", "--tls-max", "1.2"]), url],
+    "wget": lambda ca, url, tls13: ["wget", "--quiet", "--output-document=-", f"--ca-certificate={ca}",
+                                    "--timeout=30", "--tries=1",
+                                    f"--secure-protocol={'TLSv1_3' if tls13 else 'TLSv1_2'}", url],
+}
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2], ids=["TLSv1.3", "TLSv1.2"])
+@pytest.mark.parametrize("program", sorted(COMMAND_LINE_CLIENTS))
+def test_command_line_clients(backend: tlsapi.Backend, pki: PKI, program: str, version: ssl.TLSVersion) -> None:
+    """curl and wget fetch from a ``wrap_socket`` server pinned to TLS 1.3 or TLS 1.2."""
+    if shutil.which(program) is None:
+        pytest.fail(f"{program} is not installed")
+    with _wrap_socket_http_server(_server_context(backend, pki, version)) as port:
+        command = COMMAND_LINE_CLIENTS[program](str(pki.ca_file), f"https://localhost:{port}/x",
+                                                version == ssl.TLSVersion.TLSv1_3)
+        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == BODY

@@ -194,3 +194,23 @@ class Connection(abc.ABC):
     def group(self) -> str | None:
         """The negotiated key-exchange group (``'x25519'``, ``'X25519MLKEM768'``, ...), if known."""
         raise UnsupportedFeatureError(self.context.backend.name, "reporting the negotiated group")
+
+
+_COMBINED_CONNECTION_CLASSES: dict[tuple[type[Any], type[Connection]], type[Connection]] = {}
+
+
+def connection_class_for(chosen: type[Any], implementation: type[Connection]) -> type[Connection]:
+    """The class ``wrap_bio`` instantiates for a context's ``sslobject_class``.
+
+    A ``Connection`` subclass is used as it is; an ``ssl.SSLObject`` subclass written for the stdlib is
+    honoured with a class deriving from the backend's ``implementation`` and from it: the objects are
+    instances of it, and the backend implements every ``SSLObject`` member (the stdlib's versions of them
+    would call OpenSSL).
+    """
+    if issubclass(chosen, Connection):
+        return chosen
+    combined = _COMBINED_CONNECTION_CLASSES.get((chosen, implementation))
+    if combined is None:
+        combined = type(chosen.__name__, (implementation, chosen), {"__module__": chosen.__module__})
+        _COMBINED_CONNECTION_CLASSES[chosen, implementation] = combined
+    return combined

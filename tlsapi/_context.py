@@ -27,9 +27,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.utils import CryptographyDeprecationWarning
 
 from . import _material
+from ._connection import connection_class_for
 from ._enums import Capability, TLSVersion
 from ._errors import SSLError, UnsupportedFeatureError
-from ._socket import TLSSocket
+from ._socket import TLSSocket, require_stream_socket, socket_class_for
 
 if TYPE_CHECKING:
     from ._bio import BIO
@@ -96,8 +97,8 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
         raise TypeError("server_hostname must be str or bytes")
     if not server_hostname or server_hostname.startswith("."):
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
-    if "\x00" in server_hostname:
-        raise ValueError("server_hostname must not contain null character")
+    if "\x00" in server_hostname:  # the stdlib's type and words (its C argument parser's)
+        raise TypeError("argument must be encoded string without null bytes, not str")
     # UnicodeError for names IDNA cannot encode, as the stdlib raises
     return server_hostname.encode("idna").decode("ascii")
 
@@ -110,7 +111,7 @@ class Context(ssl.SSLContext):
     backend: Backend  # set on the class by the backend; an instance made through another Backend object
     # records that object instead
     sslobject_class: type[Connection]  # type: ignore[assignment]
-    sslsocket_class: type[TLSSocket] = TLSSocket
+    sslsocket_class: type[ssl.SSLSocket] = TLSSocket  # a stdlib-style subclass is honoured too
     #: The ``verify_flags`` bits the backend enforces; setting any other raises ``UnsupportedFeatureError``.
     honoured_verify_flags: int = _HONOURED_VERIFY_FLAGS
 
@@ -512,8 +513,9 @@ class Context(ssl.SSLContext):
         session: Any = None,
     ) -> TLSSocket:
         """A :class:`TLSSocket` that takes over ``sock``."""
+        require_stream_socket(sock)
         hostname = self._check_wrap(server_side, server_hostname)
-        return self.sslsocket_class._create(
+        return socket_class_for(self.sslsocket_class)._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,
             do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,
             session=session,
@@ -539,7 +541,8 @@ class Context(ssl.SSLContext):
         self, incoming: BIO, outgoing: BIO, server_side: bool, server_hostname: str | None, session: Any
     ) -> Connection:
         """Make the backend's connection object (arguments already validated)."""
-        return self.sslobject_class._create(self, incoming, outgoing, server_side, server_hostname, session)
+        connection_class = connection_class_for(self.sslobject_class, type(self).sslobject_class)
+        return connection_class._create(self, incoming, outgoing, server_side, server_hostname, session)
 
     def __reduce__(self) -> Any:
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")

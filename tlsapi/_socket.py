@@ -30,9 +30,41 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-RECEIVE_SIZE = 65536  # ciphertext read from the socket per call: a few records
-WRITE_CHUNK = 262144  # plaintext encrypted per pump in sendall: bounds the outgoing buffer
-_send = socket.socket.send  # the plain socket's send, bound once (the pump calls it per write)
+RECORD_HEADER = 5  # a TLS record's header: content type, version, length (2 bytes)
+CHANGE_CIPHER_SPEC, APPLICATION_DATA = 20, 23  # the range of record content types
+MAX_RECORD = 16384 + 2048  # the longest record body TLS allows (TLS 1.2's ciphertext limit)
+WRITE_CHUNK = 262144  # plaintext encrypted per call in sendall, and per non-blocking send: bounds the buffer
+ALERT_FLUSH_TIMEOUT = 1.0  # seconds a blocking socket may wait to put a fatal alert on the wire
+PRE_HANDSHAKE_DATA = "Closed before TLS handshake with data in recv buffer."
+_send = socket.socket.send  # the plain socket's send and recv, bound once (the pump calls them per record)
+_recv = socket.socket.recv
+_DONT_WAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_WAIT_ALL = getattr(socket, "MSG_WAITALL", 0)
+
+
+_COMBINED_SOCKET_CLASSES: dict[type[ssl.SSLSocket], type[TLSSocket]] = {}
+
+
+def socket_class_for(chosen: type[ssl.SSLSocket]) -> type[TLSSocket]:
+    """The class ``wrap_socket`` instantiates for a context's ``sslsocket_class``.
+
+    A ``TLSSocket`` subclass is used as it is; an ``ssl.SSLSocket`` subclass written for the stdlib is honoured
+    with a class deriving from it and ``TLSSocket`` (in that order): the sockets are instances of it and its
+    overrides apply, over tlsapi's I/O.
+    """
+    if issubclass(chosen, TLSSocket):
+        return chosen
+    combined = _COMBINED_SOCKET_CLASSES.get(chosen)
+    if combined is None:
+        combined = type(chosen.__name__, (chosen, TLSSocket), {"__module__": chosen.__module__})
+        _COMBINED_SOCKET_CLASSES[chosen] = combined
+    return combined
+
+
+def require_stream_socket(sock: socket.socket) -> None:
+    """``NotImplementedError`` unless ``sock`` is a stream socket: ``wrap_socket``'s first check, as in ``ssl``."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+        raise NotImplementedError("only stream sockets are supported")
 
 
 class TLSSocket(ssl.SSLSocket):
@@ -45,7 +77,10 @@ class TLSSocket(ssl.SSLSocket):
     _connected: bool
     _incoming: ssl.MemoryBIO
     _outgoing: ssl.MemoryBIO
-    _unsent: bytes
+    _unsent: bytes  # ciphertext taken from the outgoing BIO that the kernel did not take yet
+    _taken: int  # plaintext count of the write whose ciphertext is in ``_unsent``: its retry returns it
+    _record_header: bytes  # the part of the next record's header received so far
+    _record_left: int  # bytes of the current record's body still in the kernel
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
 
@@ -61,8 +96,6 @@ class TLSSocket(ssl.SSLSocket):
         suppress_ragged_eofs: bool,
         session: Any,
     ) -> TLSSocket:
-        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
-            raise NotImplementedError("only stream sockets are supported")
         kwargs = {"family": sock.family, "type": sock.type, "proto": sock.proto, "fileno": sock.fileno()}
         self = cls.__new__(cls, **kwargs)
         socket.socket.__init__(self, **kwargs)
@@ -79,15 +112,19 @@ class TLSSocket(ssl.SSLSocket):
         self._incoming = MemoryBIO()
         self._outgoing = MemoryBIO()
         self._unsent = b""
-        self.settimeout(timeout)
+        self._taken = 0
+        self._record_header = b""
+        self._record_left = 0
         try:
             self.getpeername()
         except OSError as exc:
             if exc.errno != errno.ENOTCONN:
                 raise
             connected = False
+            self._refuse_data_before_handshake(exc.errno)
         else:
             connected = True
+        self.settimeout(timeout)
         self._connected = connected
         if connected:
             try:
@@ -101,6 +138,27 @@ class TLSSocket(ssl.SSLSocket):
                 raise
         return self
 
+    def _refuse_data_before_handshake(self, code: int) -> None:
+        """An unconnected socket holding received bytes was reset before TLS began: refuse it, as ``ssl`` does.
+
+        Without this, the plaintext a peer sent before resetting (CVE-2023-40217) would be read from the
+        plain socket as if it had come through TLS.
+        """
+        self.setblocking(False)
+        try:
+            early = _recv(self, 1)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTCONN, errno.EINVAL):  # EINVAL: an unconnected Unix socket
+                raise
+            early = b""
+        if early:
+            error = SSLError(code, PRE_HANDSHAKE_DATA)
+            error.reason = PRE_HANDSHAKE_DATA
+            error.library = None  # type: ignore[assignment]  # as ssl.py sets it
+            with contextlib.suppress(OSError):
+                self.close()
+            raise error
+
     def _attach(self) -> None:
         self._sslobj = self._context._create_connection(
             self._incoming, self._outgoing, self.server_side, self.server_hostname, self._session
@@ -109,10 +167,14 @@ class TLSSocket(ssl.SSLSocket):
     # -- the pump --------------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Send all pending ciphertext; on a non-blocking socket keep what did not fit and want-write."""
+        """Send all pending ciphertext.
+
+        What the kernel does not take is kept and sent first by the next call: on a non-blocking socket
+        this raises ``SSLWantWriteError``, on a timeout ``TimeoutError``.
+        """
         unsent, outgoing = self._unsent, self._outgoing
         if unsent:
-            data = unsent + outgoing.read()
+            data = unsent + outgoing.read() if outgoing.pending else unsent
         elif outgoing.pending:
             data = outgoing.read()
         else:
@@ -122,6 +184,9 @@ class TLSSocket(ssl.SSLSocket):
         except BlockingIOError:
             self._unsent = data
             raise want_write("socket") from None
+        except OSError:
+            self._unsent = data
+            raise
         if sent == len(data):  # the usual case: all of it at once
             if unsent:
                 self._unsent = b""
@@ -134,44 +199,133 @@ class TLSSocket(ssl.SSLSocket):
         except BlockingIOError:
             self._unsent = bytes(view)
             raise want_write("socket") from None
+        except OSError:
+            self._unsent = bytes(view)
+            raise
         finally:
             view.release()
         self._unsent = b""
 
-    def _fill(self) -> None:
-        """Receive ciphertext into the incoming BIO (EOF becomes ``write_eof``)."""
+    def _flush_what_fits(self) -> None:
+        """Send pending ciphertext as far as the kernel takes it now: a read never fails for a full send buffer."""
+        with contextlib.suppress(ssl.SSLWantWriteError):
+            self._flush()
+
+    def _send_fatal_alert(self) -> None:
+        """Put on the wire, best effort, what the Connection wrote before failing: its fatal alert.
+
+        Socket errors are ignored; a non-blocking socket does not wait, a blocking one waits at most
+        ``ALERT_FLUSH_TIMEOUT`` (or its own timeout, if shorter) for room in the send buffer.
+        """
+        data = self._unsent + self._outgoing.read()
+        self._unsent = b""
+        if not data or self.fileno() == -1:
+            return
+        timeout = self.gettimeout()
         try:
-            data = socket.socket.recv(self, RECEIVE_SIZE)
+            if timeout is None or timeout > ALERT_FLUSH_TIMEOUT:
+                self.settimeout(ALERT_FLUSH_TIMEOUT)
+            socket.socket.sendall(self, data)
+        except OSError:
+            pass
+        finally:
+            self.settimeout(timeout)
+
+    def _receive(self, size: int, flags: int, reset_is_eof: bool) -> bytes | None:
+        """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``), or
+        ``None`` if nothing has arrived (a non-blocking receive).
+
+        With ``reset_is_eof`` (reading data), a connection reset is an EOF, as ``ssl`` reports it there: the
+        Connection then raises ``SSLEOFError`` (``b""`` with ``suppress_ragged_eofs``).
+        """
+        try:
+            data = _recv(self, size, flags)
         except BlockingIOError:
-            raise want_read("socket") from None
+            return None
+        except ConnectionResetError:
+            if not reset_is_eof:
+                raise
+            data = b""
         if data:
             self._incoming.write(data)
         else:
             self._incoming.write_eof()
+        return data
 
-    def _call(self, operation: Callable[..., T], *args: Any) -> T:
-        """Run a Connection operation to completion (or to a want-error on a non-blocking socket)."""
-        if self._unsent:
-            self._flush()
-        while True:
-            try:
-                result = operation(*args)
-            except ssl.SSLWantReadError:
-                self._flush()
-                if self._incoming.eof:
-                    raise
-                self._fill()
-            except ssl.SSLWantWriteError:
-                self._flush()
-            except ssl.SSLError:
-                if self._outgoing.pending:  # the fatal alert, as OpenSSL writes it before failing
-                    with contextlib.suppress(OSError):
+    def _fill(self, flags: int = 0, reset_is_eof: bool = False) -> bool:
+        """Receive the next part of the current record: its 5-byte header, then its body; False if nothing
+        had arrived (a non-blocking receive).
+
+        No read-ahead, as OpenSSL by default: the kernel keeps the records behind this one, so ``select()``
+        sees them. After a header that is a TLS record's, its body is received at once: a blocking socket
+        waits for all of it (``MSG_WAITALL``), as OpenSSL does, others take what has arrived. Anything else
+        (plaintext, garbage) is left for the Connection to reject on its header. ``flags`` apply to the
+        first receive; ``reset_is_eof`` as in ``_receive``.
+        """
+        left = self._record_left
+        if left:
+            data = self._receive(left, flags, reset_is_eof)
+            if data is None:
+                return False
+            self._record_left = left - len(data)
+            return True
+        partial = self._record_header
+        data = self._receive(RECORD_HEADER - len(partial), flags, reset_is_eof)
+        if data is None:
+            return False
+        header = partial + data
+        if len(header) < RECORD_HEADER:
+            self._record_header = header
+            return True
+        self._record_header = b""
+        left = self._record_left = (header[3] << 8) | header[4]
+        if left and CHANGE_CIPHER_SPEC <= header[0] <= APPLICATION_DATA and header[1] == 3 and left <= MAX_RECORD:
+            body = self._receive(left, _WAIT_ALL if self.gettimeout() is None else 0, reset_is_eof)
+            if body is not None:
+                self._record_left = left - len(body)
+        return True
+
+    def _no_wait_flags(self) -> int | None:
+        """The ``recv`` flags that take what has arrived without waiting, or ``None`` if there are none.
+
+        Non-blocking sockets need none; blocking ones ``MSG_DONTWAIT`` (where it exists); a socket with a
+        timeout has none, as its ``recv`` first waits for data.
+        """
+        timeout = self.gettimeout()
+        if timeout == 0.0:
+            return 0
+        if timeout is None and _DONT_WAIT:
+            return _DONT_WAIT
+        return None
+
+    def _call(self, operation: Callable[..., T], *args: Any, reading: bool = False) -> T:
+        """Run a Connection operation to completion (or to a want-error on a non-blocking socket).
+
+        On want-read the pending ciphertext is sent and the next part of a record received; on want-write,
+        sent. When ``reading``, ciphertext the kernel cannot take yet does not stop the read (only want-read
+        is raised). A fatal ``SSLError`` is raised once what the Connection wrote (its alert) was sent, best
+        effort. What a successful operation wrote is left for the caller to send.
+        """
+        try:
+            while True:
+                try:
+                    return operation(*args)
+                except ssl.SSLWantReadError:
+                    if reading:
+                        self._flush_what_fits()
+                    else:
                         self._flush()
-                raise
-            else:
-                if self._outgoing.pending:
+                    if self._incoming.eof:
+                        raise
+                    if not self._fill(reset_is_eof=reading):
+                        raise want_read("socket") from None
+                except ssl.SSLWantWriteError:
                     self._flush()
-                return result
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError:
+            self._send_fatal_alert()
+            raise
 
     def _connection(self) -> Connection:
         if self._sslobj is None:
@@ -189,17 +343,23 @@ class TLSSocket(ssl.SSLSocket):
             raise ValueError("can't connect in server-side mode")
         if self._connected or self._sslobj is not None:
             raise ValueError("attempt to connect already-connected SSLSocket!")
-        if connect_ex:
-            result = socket.socket.connect_ex(self, addr)
-            if result:
-                return result
-        else:
-            socket.socket.connect(self, addr)
-        self._connected = True
+        # The Connection exists before the connection does, as in ``ssl``: a non-blocking ``connect_ex``
+        # (EINPROGRESS) is followed by ``do_handshake`` once the socket is writable.
         self._attach()
-        if self.do_handshake_on_connect:
-            self.do_handshake()
-        return 0
+        try:
+            if connect_ex:
+                result = socket.socket.connect_ex(self, addr)
+            else:
+                result = 0
+                socket.socket.connect(self, addr)
+            if not result:
+                self._connected = True
+                if self.do_handshake_on_connect:
+                    self.do_handshake()
+            return result
+        except (OSError, ValueError):
+            self._sslobj = None
+            raise
 
     def connect(self, addr: Any) -> None:
         self._real_connect(addr, False)
@@ -223,24 +383,62 @@ class TLSSocket(ssl.SSLSocket):
             if timeout == 0.0 and block:
                 self.settimeout(None)
             self._call(connection.do_handshake)
+            self._flush()
         finally:
             self.settimeout(timeout)
 
     # -- data -------------------------------------------------------------------------------------------
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """Up to ``len`` bytes of plaintext (into ``buffer`` if given), receiving records as needed.
+
+        Ciphertext still unsent from earlier writes goes out as far as the kernel takes it, but never
+        turns a read into ``SSLWantWriteError``.
+        """
         connection = self._connection()
+        if not self._incoming.pending and not connection.pending():
+            # Nothing to read without a record: take the one that has arrived first, without waiting, which
+            # spares the Connection a want-read per record. (Harmless if the Connection holds records itself.)
+            no_wait = self._no_wait_flags()
+            if no_wait is not None:
+                self._fill(no_wait, reset_is_eof=True)
         try:
             if buffer is not None:
-                return self._call(connection.read, len, buffer)
-            return self._call(connection.read, len)
-        except SSLError as exc:
+                result = self._call(connection.read, len, buffer, reading=True)
+            else:
+                result = self._call(connection.read, len, reading=True)
+        except ssl.SSLError as exc:
             if exc.errno == ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
             raise
+        if self._outgoing.pending:
+            self._flush_what_fits()
+        return result
 
     def write(self, data: Any) -> int:
-        return self._call(self._connection().write, data)
+        """Encrypt all of ``data``, send it and return its length.
+
+        If the kernel does not take all of the ciphertext (``SSLWantWriteError`` on a non-blocking socket,
+        ``TimeoutError``), the rest is kept; the retry that the ``ssl`` docs ask for, with the same data,
+        sends it and returns the length without encrypting the data again, so nothing is sent twice. A
+        want-write raised before anything of a call was taken (earlier ciphertext still queued) is retried
+        the same way.
+        """
+        connection = self._connection()
+        taken = self._taken
+        if taken:
+            self._flush()
+            self._taken = 0
+            return taken
+        if self._unsent:
+            self._flush()
+        count = self._call(connection.write, data)
+        try:
+            self._flush()
+        except OSError:
+            self._taken = count
+            raise
+        return count
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         if self._sslobj is None:
@@ -252,7 +450,11 @@ class TLSSocket(ssl.SSLSocket):
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         if nbytes is None:
-            nbytes = len(buffer) if buffer is not None else 1024
+            if buffer is not None:
+                with memoryview(buffer) as view:
+                    nbytes = view.nbytes or 1024  # bytes, not items: an array('I') holds 4 per item
+            else:
+                nbytes = 1024
         if self._sslobj is None:
             return socket.socket.recv_into(self, buffer, nbytes, flags)
         if flags != 0:
@@ -265,11 +467,14 @@ class TLSSocket(ssl.SSLSocket):
             return socket.socket.send(self, data, flags)
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to send() on {type(self)}")
+        if self.gettimeout() == 0.0 and not self._taken:  # non-blocking: take at most WRITE_CHUNK per call
+            with memoryview(data) as view, view.cast("B") as payload:
+                if payload.nbytes > WRITE_CHUNK:
+                    return self.write(payload[:WRITE_CHUNK])
         return self.write(data)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        connection = self._sslobj
-        if connection is None:
+        if self._sslobj is None:
             socket.socket.sendall(self, data, flags)
             return
         if flags != 0:
@@ -277,15 +482,19 @@ class TLSSocket(ssl.SSLSocket):
         if type(data) is bytes and len(data) <= WRITE_CHUNK:  # the common case, without a memoryview
             if not data:
                 return
-            if self._unsent:  # earlier ciphertext goes first: the full pump
-                self._call(connection.write, data)
+            if self._taken or self._unsent:
+                self.write(data)
                 return
-            try:  # the pump's first step inline: one call when nothing needs waiting for
-                connection.write(data)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):  # nothing was written: the full pump
-                self._call(connection.write, data)
+            try:  # write's first step inline: one call when nothing needs waiting for
+                self._sslobj.write(data)
+            except ssl.SSLError:  # nothing was written (want-read: the handshake; or failed): write's pump
+                self.write(data)
                 return
-            self._flush()
+            try:
+                self._flush()
+            except OSError:
+                self._taken = len(data)
+                raise
             return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):
@@ -317,6 +526,7 @@ class TLSSocket(ssl.SSLSocket):
         """Exchange close_notify with the peer; the socket then carries plaintext."""
         connection = self._connection()
         self._call(connection.unwrap)
+        self._flush()
         self._sslobj = None
         return self
 
@@ -383,7 +593,11 @@ class TLSSocket(ssl.SSLSocket):
         return self._sslobj.version() if self._sslobj is not None else None
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        return self._connection().get_channel_binding(cb_type)
+        if self._sslobj is not None:
+            return self._sslobj.get_channel_binding(cb_type)
+        if cb_type not in ssl.CHANNEL_BINDING_TYPES:
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        return None
 
     def verify_client_post_handshake(self) -> None:
         connection = self._connection()

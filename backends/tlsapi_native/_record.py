@@ -1,8 +1,9 @@
 """The TLS 1.3 record layer over two memory BIOs, and handshake-message reassembly.
 
 Built for throughput: one AEAD object per key, the nonce computed as ``iv XOR seq`` with integer
-arithmetic, incoming records sliced out of the received bytes with ``memoryview`` (no copy before
-decryption), and each outgoing record written to the BIO as header + ciphertext without joining.
+arithmetic, each incoming record taken from the BIO alone (header, then body: bytes after it stay in the
+BIO) and sliced with ``memoryview`` (no copy before decryption), and each outgoing record written to the
+BIO as header + ciphertext without joining.
 """
 
 from __future__ import annotations
@@ -93,11 +94,15 @@ class RecordLayer:
     # -- reading -------------------------------------------------------------------------------------
 
     def _fill(self, needed: int) -> bool:
-        """Pull from the BIO until ``needed`` bytes are buffered; False if it runs dry first."""
+        """Pull from the BIO until ``needed`` bytes are buffered; False if it runs dry first.
+
+        Only the missing bytes are taken: whatever follows the current record (plaintext after a
+        close_notify, as in a STARTTLS downgrade) stays in the BIO for the caller.
+        """
         buf = self._buf
         pos = self._pos
         while len(buf) - pos < needed:
-            chunk = self._incoming.read()
+            chunk = self._incoming.read(needed - (len(buf) - pos))
             if not chunk:
                 self._buf = buf
                 self._pos = pos
@@ -125,14 +130,10 @@ class RecordLayer:
         buf = self._buf
         pos = self._pos
         if len(buf) - pos < 5:
-            if pos == len(buf):  # nothing buffered (the usual case): take all the BIO holds
-                self._buf = buf = self._incoming.read()
-                self._pos = pos = 0
-            if len(buf) - pos < 5:
-                if not self._fill(5):
-                    return None
-                buf = self._buf
-                pos = self._pos
+            if not self._fill(5):
+                return None
+            buf = self._buf
+            pos = self._pos
         content_type = buf[pos]
         length = (buf[pos + 3] << 8) | buf[pos + 4]
         aead = self._read_aead

@@ -461,6 +461,8 @@ class PyOpenSSLConnection(Connection):
     _full_handshake: bool
     _completed: bool  # the post-handshake bookkeeping ran
     _eof_fed: bool
+    _record_header: bytes  # the part of the next record's header taken from ``incoming``
+    _record_left: int  # bytes of the current record still in ``incoming``
     _ragged_reported: bool
     _hello: bytes  # the server's first incoming bytes, until the ClientHello is parsed
     _offered: set[int] | None  # the suites the client offered (server side)
@@ -487,6 +489,8 @@ class PyOpenSSLConnection(Connection):
         self._full_handshake = False
         self._completed = False
         self._eof_fed = False
+        self._record_header = b""
+        self._record_left = 0
         self._ragged_reported = False
         self._hello = b""
         self._offered = None
@@ -541,16 +545,41 @@ class PyOpenSSLConnection(Connection):
 
     # -- I/O ----------------------------------------------------------------------------------------------
 
-    def _feed(self) -> None:
-        data = self._incoming.read()
-        if data:
+    def _feed(self) -> bool:
+        """Give OpenSSL the rest of the current record from ``incoming`` (or the next one); True if bytes moved.
+
+        Never more than one record at a time, header first: the bytes after the peer's close_notify stay in
+        ``incoming`` for the caller (trio's ``SSLStream.unwrap``, a STARTTLS downgrade), as with OpenSSL
+        reading the BIO itself. At the end of ``incoming``, its EOF is passed on.
+        """
+        incoming = self._incoming
+        moved = False
+        while True:
+            left = self._record_left
+            if left:
+                data = incoming.read(left)
+                self._record_left = left - len(data)
+            else:
+                header = self._record_header + incoming.read(5 - len(self._record_header))
+                data = header[len(self._record_header) :]
+                if len(header) == 5:
+                    self._record_header = b""
+                    self._record_left = int.from_bytes(header[3:5], "big")
+                else:
+                    self._record_header = header
+            if not data:
+                break
             if self._server_side and self._offered is None and len(self._hello) < _READ_CHUNK:
                 self._hello += data
                 self._offered = _offered_suites(self._hello)
             self._conn.bio_write(data)
-        if self._incoming.eof and not self._eof_fed:
+            moved = True
+            if not self._record_left and not self._record_header:  # one whole record given
+                return True
+        if incoming.eof and not self._eof_fed:
             self._conn.bio_shutdown()
             self._eof_fed = True
+        return moved
 
     def _drain(self) -> None:
         while True:
@@ -563,10 +592,20 @@ class PyOpenSSLConnection(Connection):
             self._outgoing.write(data)
 
     def _call(self, operation: Callable[..., Any], *args: Any) -> Any:
-        """Run a pyOpenSSL operation between the BIOs, raising the stdlib's error for its outcome."""
+        """Run a pyOpenSSL operation between the BIOs, raising the stdlib's error for its outcome.
+
+        The operation is retried, a record at a time, while ``incoming`` has bytes for it.
+        """
         self._feed()
         try:
-            result = operation(*args)
+            while True:
+                try:
+                    result = operation(*args)
+                except SSL.WantReadError:
+                    if not self._feed():
+                        raise
+                else:
+                    break
         except SSL.WantReadError:
             raise errors.want_read(ORIGIN) from None
         except SSL.WantWriteError:
@@ -604,11 +643,12 @@ class PyOpenSSLConnection(Connection):
         """Up to ``len`` bytes (or into ``buffer``); ``b""`` / 0 once the peer sent close_notify."""
         try:
             if buffer is not None:
-                size = len if 0 < len <= memoryview(buffer).nbytes else memoryview(buffer).nbytes
-                if size == 0:
-                    return 0
-                count: int = self._call(self._conn.recv_into, buffer, size)
-                return count
+                with memoryview(buffer) as view, view.cast("B") as target:  # bytes, whatever the item size
+                    size = len if 0 < len <= target.nbytes else target.nbytes
+                    if size == 0:
+                        return 0
+                    count: int = self._call(self._conn.recv_into, target, size)
+                    return count
             if len < 0:
                 raise ValueError("size should not be negative")
             if len == 0:
