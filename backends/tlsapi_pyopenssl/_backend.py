@@ -32,6 +32,7 @@ falls short, each feature-detected at import:
 
 from __future__ import annotations
 
+import _ssl
 import ipaddress
 import operator
 import re
@@ -784,7 +785,7 @@ def _cipher_descriptions() -> dict[str, dict[str, Any]]:
     """The stdlib's description of every suite OpenSSL knows, by name (static facts of each suite)."""
     global _descriptions
     if _descriptions is None:
-        reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        reference = _ssl._SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # not ssl.SSLContext, which may be redirected to us
         reference.set_ciphers("ALL:@SECLEVEL=0")
         _descriptions = {entry["name"]: dict(entry) for entry in reference.get_ciphers()}
     return _descriptions
