@@ -191,9 +191,9 @@ def _tests(suite: unittest.TestSuite) -> Iterator[unittest.TestCase]:
             yield item
 
 
-def run_in_this_process(target: str, shard: Shard, excluded: set[str], report: TextIO) -> None:
-    """Run ``shard`` of test_ssl here over ``target`` (``ssl`` or a backend name), except ``excluded``; see
-    _OutcomeResult."""
+def run_in_this_process(target: str, shard: Shard, only: set[str], excluded: set[str], report: TextIO) -> None:
+    """Run ``shard`` of test_ssl here over ``target`` (``ssl`` or a backend name), or the tests ``only`` names
+    when it names any, except ``excluded``; see _OutcomeResult."""
     if target != PLAIN:
         redirect_ssl(target)
     from test import support  # type: ignore[import-not-found]
@@ -203,7 +203,11 @@ def run_in_this_process(target: str, shard: Shard, excluded: set[str], report: T
     import test.test_ssl  # type: ignore[import-not-found]
 
     loaded = unittest.defaultTestLoader.loadTestsFromModule(test.test_ssl)
-    selected = [test for number, test in enumerate(_tests(loaded)) if number % shard.count == shard.index]
+    selected = [
+        test
+        for number, test in enumerate(_tests(loaded))
+        if (_short_id(test) in only if only else number % shard.count == shard.index)
+    ]
     suite = unittest.TestSuite(test for test in selected if _short_id(test) not in excluded)
     _OutcomeResult.report = report
     unittest.TextTestRunner(stream=io.StringIO(), resultclass=_OutcomeResult).run(suite)
@@ -227,14 +231,16 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
-def run_child(target: str, shard: Shard) -> dict[str, str]:
-    """The outcome of each test of ``shard`` over ``target``, run in fresh interpreters (the redirection must
-    precede every import); a test that hangs is recorded as ``hung`` and the run goes on in a new child."""
+def run_child(target: str, shard: Shard, only: Iterable[str] = ()) -> dict[str, str]:
+    """The outcome of each test of ``shard`` (or of those ``only`` names) over ``target``, run in fresh
+    interpreters (the redirection must precede every import); a test that hangs is recorded as ``hung`` and the
+    run goes on in a new child."""
     outcomes: dict[str, str] = {}
+    selection = ["--shard", str(shard), "--only", ",".join(only)]
     while True:
         with tempfile.TemporaryDirectory(prefix="test_ssl-") as scratch:  # test_ssl writes files in its cwd
             completed = subprocess.run(
-                [sys.executable, SCRIPT, "run", target, "--shard", str(shard), "--exclude", ",".join(outcomes)],
+                [sys.executable, SCRIPT, "run", target, *selection, "--exclude", ",".join(outcomes)],
                 capture_output=True,
                 text=True,
                 timeout=CHILD_TIMEOUT,
@@ -266,6 +272,24 @@ def run_all(targets: Iterable[str], shards: int = SHARDS) -> dict[str, dict[str,
         for (target, _), outcomes in zip(jobs, pool.map(lambda job: run_child(*job), jobs), strict=True):
             results[target].update(outcomes)
     return results
+
+
+def retry_unexpected_failures(
+    results: dict[str, dict[str, str]], expected: list[ExpectedFailure]
+) -> dict[str, dict[str, str]]:
+    """Run once more, in a fresh child per backend, each test that failed over it unexpectedly; a pass there
+    replaces the outcome in ``results``. test_ssl's background servers and clients time out when the machine
+    is loaded, over plain ``ssl`` too. Returns the first outcome of the tests that passed on the retry."""
+    retried = {backend: unexpected_failures(results, backend, expected) for backend in BACKENDS}
+    jobs = [(backend, Shard(0, 1), list(tests)) for backend, tests in retried.items() if tests]
+    intermittent: dict[str, dict[str, str]] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(len(jobs), 1)) as pool:
+        for (backend, _, _), outcomes in zip(jobs, pool.map(lambda job: run_child(*job), jobs), strict=True):
+            for test, outcome in outcomes.items():
+                if outcome == PASSED:
+                    intermittent.setdefault(backend, {})[test] = retried[backend][test]
+                    results[backend][test] = PASSED
+    return intermittent
 
 
 @dataclass(frozen=True)
@@ -336,12 +360,17 @@ def _print_report(results: dict[str, dict[str, str]], expected: list[ExpectedFai
         print(f"  now passes, drop from the list: {entry.backend} {entry.test}")
 
 
+def _ids(text: str) -> set[str]:
+    return set(filter(None, text.split(",")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="one child run; prints JSON {test id: outcome}")
     run.add_argument("target", choices=(PLAIN, *BACKENDS))
     run.add_argument("--shard", type=Shard.parse, default=Shard(0, 1), help="INDEX/COUNT: run every COUNT-th test")
+    run.add_argument("--only", default="", help="comma-separated test ids to run instead of the shard")
     run.add_argument("--exclude", default="", help="comma-separated test ids not to run")
     commands.add_parser("report", help="pass counts per target and the failures not in the list")
     update = commands.add_parser("update", help="print the list with this run's unlisted failures added")
@@ -350,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         report = sys.stdout
         with contextlib.redirect_stdout(sys.stderr):  # what tests print must not mix with the JSON lines
-            run_in_this_process(args.target, args.shard, set(filter(None, args.exclude.split(","))), report)
+            run_in_this_process(args.target, args.shard, _ids(args.only), _ids(args.exclude), report)
         sys.stderr.flush()
         os._exit(0)  # a test that failed may leave a thread blocked on a socket: do not wait for it at exit
     if not has_test_ssl():
@@ -358,8 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     expected = read_expected_failures()
     results = run_all((PLAIN, *BACKENDS))
+    intermittent = retry_unexpected_failures(results, expected)
     if args.command == "report":
         _print_report(results, expected)
+        for backend, tests in intermittent.items():
+            for test, outcome in tests.items():
+                print(f"  {backend}: {test} passed on the retry (first: {outcome})")
     else:
         header = [line for line in EXPECTED_FAILURES.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
         print("\n".join([*header, *(entry.line() for entry in updated_list(results, expected, args.prune))]))
