@@ -12,9 +12,11 @@ what it supports beyond the common configuration (ciphers, curves, DH parameters
 
 from __future__ import annotations
 
+import operator
 import os
 import socket
 import ssl
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -49,6 +51,8 @@ _HONOURED_OPTIONS = (
     | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
     | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
 )
+# The C type of SSLContext.options: a signed 64-bit integer up to 3.11, unsigned from 3.12 (gh-106687).
+_OPTIONS_RANGE = range(1 << 64) if sys.version_info >= (3, 12) else range(-(1 << 63), 1 << 63)
 _DEFAULT_OPTIONS = (
     ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
@@ -258,7 +262,10 @@ class Context(ssl.SSLContext):
 
     @options.setter
     def options(self, value: int) -> None:
-        extra = int(value) & ~_HONOURED_OPTIONS
+        value = operator.index(value)
+        if value not in _OPTIONS_RANGE:
+            raise OverflowError(f"options {value:#x} out of the range of the interpreter's C type")
+        extra = value & ~_HONOURED_OPTIONS
         if extra:
             raise self._unsupported(f"options {ssl.Options(extra)!r}")
         self._options = ssl.Options(value)
