@@ -73,3 +73,16 @@ def test_backend_passes_what_plain_ssl_passes(
 ) -> None:
     """Every test passing over plain ssl passes over ``backend``, except the listed ones."""
     assert cpython_ssl.unexpected_failures(results, backend, expected) == {}
+
+
+def test_an_unexpected_failure_is_run_again_before_it_counts() -> None:
+    """A test recorded as failed over a backend, which passes when run again in a fresh child, counts as
+    passed and is reported with its first outcome; the others keep theirs."""
+    results = {
+        target: {"ContextTests.test_options": "passed", "ContextTests.test_ciphers": "passed"}
+        for target in (cpython_ssl.PLAIN, *cpython_ssl.BACKENDS)
+    }
+    results["stdlib"]["ContextTests.test_options"] = "error: recorded by this test"
+    intermittent = cpython_ssl.retry_unexpected_failures(results, [])
+    assert intermittent == {"stdlib": {"ContextTests.test_options": "error: recorded by this test"}}
+    assert cpython_ssl.unexpected_failures(results, "stdlib", []) == {}
