@@ -17,6 +17,7 @@ import operator
 import os
 import socket
 import ssl
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -60,6 +61,8 @@ _HONOURED_VERIFY_FLAGS = (
 #: Every ``ssl.VerifyFlags`` bit: they are OpenSSL's ``X509_V_FLAG_*`` values, so a backend whose engine is
 #: OpenSSL hands them over as they are.
 OPENSSL_VERIFY_FLAGS = functools.reduce(operator.or_, (int(flag) for flag in ssl.VerifyFlags.__members__.values()))
+# The C type of SSLContext.options: a signed 64-bit integer up to 3.11, unsigned from 3.12 (gh-106687).
+_OPTIONS_RANGE = range(1 << 64) if sys.version_info >= (3, 12) else range(-(1 << 63), 1 << 63)
 _DEFAULT_OPTIONS = (
     ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
@@ -302,7 +305,10 @@ class Context(ssl.SSLContext):
 
     @options.setter
     def options(self, value: int) -> None:
-        extra = int(value) & ~_HONOURED_OPTIONS
+        value = operator.index(value)
+        if value not in _OPTIONS_RANGE:
+            raise OverflowError(f"options {value:#x} out of the range of the interpreter's C type")
+        extra = value & ~_HONOURED_OPTIONS
         if extra:
             raise self._unsupported(f"options {ssl.Options(extra)!r}")
         self._options = ssl.Options(value)
