@@ -22,6 +22,16 @@ def backends_declaring(capability: tlsapi.Capability) -> list[str]:
     return [name for name in available_backends() if capability in tlsapi.get_backend(name).capabilities()]
 
 
+#: Backends whose Connection cannot leave the bytes after the peer's close_notify in the incoming BIO: rtls's
+#: sans-IO connection takes ciphertext without telling when a close_notify arrived (docs/backends.md).
+TRAILING_BYTES_UNSUPPORTED = frozenset({"rustls"})
+
+
+def backends_keeping_trailing_bytes() -> list[str]:
+    """The available backends that leave what follows a close_notify unread, as ``ssl`` does."""
+    return [name for name in available_backends() if name not in TRAILING_BYTES_UNSUPPORTED]
+
+
 def pytest_report_header() -> list[str]:
     """Name each installed backend that cannot run here, and why: its tests are skipped, not failed."""
     return [f"tlsapi backend {backend.name} skipped: unavailable: {backend.unavailable_reason}"

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from conftest import backends_keeping_trailing_bytes
 
 import tlsapi
 from tlsapi_conformance.pki import PKI
@@ -357,6 +358,7 @@ def test_websockets_sync_echo(backend: tlsapi.Backend, pki: PKI) -> None:
             thread.join(30)
 
 
+@pytest.mark.parametrize("backend", backends_keeping_trailing_bytes(), indirect=True)
 def test_trio_ssl_stream_and_unwrap(backend: tlsapi.Backend, pki: PKI) -> None:
     """trio's ``SSLStream`` (memory BIOs) against the stdlib: data both ways, then ``unwrap()`` returns the
     plaintext that arrived with the server's close_notify (a STARTTLS-style downgrade)."""

@@ -24,6 +24,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import pytest
+from conftest import backends_declaring, backends_keeping_trailing_bytes
 
 import tlsapi
 from tlsapi_conformance.pki import PKI
@@ -105,6 +106,7 @@ def stdlib_contexts(pki: PKI, version: str) -> tuple[ssl.SSLContext, ssl.SSLCont
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.CLIENT_AUTH), indirect=True)
 def test_server_alert_reaches_stdlib_client(backend: tlsapi.Backend, pki: PKI, version: str) -> None:
     """A server that requires a client certificate aborts the handshake; the stdlib client receives the alert."""
     client_ctx, _ = stdlib_contexts(pki, version)
@@ -394,6 +396,7 @@ def test_unwrap_leaves_trailing_plaintext_readable(backend: tlsapi.Backend, pki:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("backend", backends_keeping_trailing_bytes(), indirect=True)
 def test_connection_leaves_bytes_after_close_notify_in_the_bio(backend: tlsapi.Backend, pki: PKI, version: str) -> None:
     """Over memory BIOs: the Connection consumes the incoming BIO only up to the end of the close_notify record."""
     client_ctx, _ = contexts(backend, pki, version)
