@@ -14,11 +14,13 @@ import os
 import re
 import ssl
 import textwrap
+import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Generic, TypeAlias, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -76,14 +78,64 @@ def _read(path: StrPath) -> bytes:
 
 
 def parse_certificates(data: bytes) -> list[x509.Certificate]:
-    """Every certificate in ``data``: PEM (any number) or a single DER certificate."""
+    """Every certificate in ``data``: PEM (any number) or a single DER certificate.
+
+    Parsed once per distinct ``data`` in this process (see ``PARSED``): contexts that load the same trust
+    store share its certificate objects, which are immutable. Errors are not remembered.
+    """
+    data = bytes(data)
+    return list(PARSED.get(data, lambda: _parse_uncached(data)))
+
+
+def _parse_uncached(data: bytes) -> tuple[x509.Certificate, ...]:
     try:
         with warnings.catch_warnings():  # system stores hold a few legacy certificates (negative serials)
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            return _parse_certificates(data)
+            return tuple(_parse_certificates(data))
     except ValueError:
         raise make_error(SSLError, "no certificate or crl found", "NO_CERTIFICATE_OR_CRL_FOUND",
                          library="X509") from None
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class RecentResults(Generic[K, V]):
+    """A thread-safe memo of the last ``size`` results of a pure computation (least recently used goes
+    first). Exceptions are not remembered: failing input fails again, the same way."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        """The result remembered for ``key``, else ``compute()`` (outside the lock: a concurrent computation
+        of the same key costs only time), remembered."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# The certificates parsed from recently loaded CA material, keyed by the exact bytes that were read. A client
+# that builds a context per connection pool loads the same system trust store (~150 roots) each time; parsing
+# it once per process makes every later context cheap. The key is the content itself, not a path or a file's
+# metadata, so a changed file (even rewritten within the same second at the same size) is parsed again, and
+# verification is unchanged: a certificate object is the immutable value that parsing the bytes again would
+# give, and validity periods are checked per handshake by the engines.
+PARSED: RecentResults[bytes, tuple[x509.Certificate, ...]] = RecentResults(32)
 
 
 def _parse_certificates(data: bytes) -> list[x509.Certificate]:
@@ -324,12 +376,17 @@ def default_trust_anchors() -> list[x509.Certificate]:
 
 
 def unique(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    """``certificates`` in order, without repeats (by DER encoding)."""
-    seen: set[bytes] = set()
-    result = []
-    for certificate in certificates:
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        if der not in seen:
-            seen.add(der)
-            result.append(certificate)
-    return result
+    """``certificates`` in order, without repeats (by DER encoding: certificates hash and compare by it).
+
+    Remembered for the last few sequences of the same certificate objects (by identity; the entry keeps
+    them alive), since hashing ~150 roots is most of what a new context over a shared store costs.
+    """
+    given = tuple(certificates)
+    # The entry keeps ``given`` alive, so the identities in its key stay unique to these objects.
+    _, result = _UNIQUE.get(tuple(map(id, given)), lambda: (given, tuple(dict.fromkeys(given))))
+    return list(result)
+
+
+_UNIQUE: RecentResults[tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]]] = (
+    RecentResults(32)
+)

@@ -35,6 +35,7 @@ falls short, each feature-detected at import:
 from __future__ import annotations
 
 import _ssl
+import functools
 import ipaddress
 import operator
 import re
@@ -751,6 +752,14 @@ class PyOpenSSLConnection(Connection):
         return self._conn.get_group_name() if self._handshake_done else None
 
 
+@functools.lru_cache(maxsize=1024)
+def _openssl_certificate(certificate: x509.Certificate) -> crypto.X509:
+    """``certificate`` as OpenSSL's ``X509``, converted once per DER encoding (certificates hash and compare
+    by it) and shared by every context's store: an ``X509`` is reference-counted and not changed by being
+    trusted, so contexts that load the same trust store do not convert ~150 roots each."""
+    return crypto.X509.from_cryptography(certificate)
+
+
 def _der(chain: list[x509.Certificate]) -> list[bytes]:
     return [certificate.public_bytes(serialization.Encoding.DER) for certificate in chain]
 
@@ -843,7 +852,7 @@ class PyOpenSSLContext(Context):
         store = ctx.get_cert_store()
         assert store is not None  # every SSL_CTX has one
         for anchor in self._trust_anchors:
-            store.add_cert(crypto.X509.from_cryptography(anchor))
+            store.add_cert(_openssl_certificate(anchor))
         for crl in self._crls:
             store.add_crl(crl)
         if self._verify_flags:

@@ -259,9 +259,10 @@ class StdlibContext(Context):
     @_translating
     def set_default_verify_paths(self) -> None:
         _OPENSSL.set_default_verify_paths(self)
-        if not _OPENSSL.cert_store_stats(self)["x509_ca"] and not os.path.isdir(
-            ssl.get_default_verify_paths().capath or ""
-        ):
+        # The directory test first: counting the store's ~150 certificates costs more than a stat.
+        if not os.path.isdir(ssl.get_default_verify_paths().capath or "") and not _OPENSSL.cert_store_stats(
+            self
+        )["x509_ca"]:
             import certifi
 
             _OPENSSL.load_verify_locations(self, certifi.where())
