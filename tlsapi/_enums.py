@@ -62,6 +62,9 @@ class Capability(enum.Enum):
     #: ``verify_code`` / ``verify_message`` identical to OpenSSL's for every bad chain (core requires only
     #: the exception class, ``reason`` and ``errno``).
     VERIFY_DIAGNOSTICS = "OpenSSL verify diagnostics"
+    #: A self-signed certificate with ``CA:TRUE`` (``openssl req -x509``'s development certificate), trusted and
+    #: served as the leaf, verifies, as OpenSSL accepts it (webpki refuses a CA as an end entity).
+    TRUSTED_CA_LEAF = "trusted self-signed CA leaf"
 
 
 GROUP_CAPABILITIES: dict[Capability, str] = {

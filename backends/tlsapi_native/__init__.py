@@ -29,6 +29,7 @@ BACKEND = Backend(
         Capability.KEY_UPDATE,
         Capability.EXPORTER,
         Capability.ECH,
+        Capability.TRUSTED_CA_LEAF,
         Capability.GROUP_X25519,
         Capability.GROUP_SECP256R1,
         Capability.GROUP_SECP384R1,

@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -89,6 +90,7 @@ def test_ca_as_openssl_req_makes_it(backend: tlsapi.Backend, tmp_path: Path) -> 
     assert _handshake(backend, tmp_path, [_certificate("localhost", root)], [root[0]]) is None
 
 
+@pytest.mark.capability(tlsapi.Capability.TRUSTED_CA_LEAF)
 def test_trusted_self_signed_leaf(backend: tlsapi.Backend, tmp_path: Path) -> None:
     """The development certificate (self-signed, CA:TRUE) trusted and served as the leaf connects; the
     same certificate untrusted is 18 (self-signed certificate)."""
