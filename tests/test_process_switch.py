@@ -40,7 +40,8 @@ def program(tmp_path: Path) -> Path:
 @pytest.fixture
 def environment(pki: PKI, tmp_path: Path) -> dict[str, str]:
     """The child's environment: trusts the test CA, no tlsapi settings, and the start-up hook installed in a
-    user site-packages directory (the hook file itself, as the wheel installs it into site-packages)."""
+    user site-packages directory (the hook file and the module it imports, as the wheel installs them into
+    site-packages; the user site is read before the one holding an editable install's finder)."""
     user_base = tmp_path / "userbase"
     env = {key: value for key, value in os.environ.items() if not key.startswith("TLSAPI_")}
     env.update(SSL_CERT_FILE=str(pki.ca_file), PYTHONUSERBASE=str(user_base), PYTHONNOUSERSITE="",
@@ -48,7 +49,8 @@ def environment(pki: PKI, tmp_path: Path) -> dict[str, str]:
     env.pop("PYTHONNOUSERSITE")
     user_site = Path(sysconfig.get_path("purelib", f"{os.name}_user", {"userbase": str(user_base)}))
     user_site.mkdir(parents=True)
-    shutil.copy(HOOK, user_site / HOOK.name)
+    for installed in (HOOK, HOOK.with_name("_tlsapi_startup.py")):  # what a wheel puts in site-packages
+        shutil.copy(installed, user_site / installed.name)
     return env
 
 
