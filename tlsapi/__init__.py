@@ -13,7 +13,6 @@ The interface has the documented semantics of CPython's :mod:`ssl` module. A :cl
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import ssl
@@ -143,10 +142,15 @@ def create_default_context(
     return context
 
 
-@functools.cache
 def _default_verify_flags(purpose: ssl.Purpose) -> ssl.VerifyFlags:
-    """The ``verify_flags`` of the interpreter's own default context for ``purpose`` (made once)."""
-    return ssl.create_default_context(purpose).verify_flags
+    """The ``verify_flags`` of the running interpreter's ``ssl.create_default_context(purpose)``: a new
+    context's ``VERIFY_X509_TRUSTED_FIRST``, and from 3.13 ``VERIFY_X509_PARTIAL_CHAIN | VERIFY_X509_STRICT``
+    for either purpose (ssl.py's own code; not called, since ``ssl`` may be redirected to tlsapi, and the
+    call loads the system store). ``tests/test_fidelity.py`` compares it with the real function."""
+    flags = ssl.VerifyFlags.VERIFY_X509_TRUSTED_FIRST
+    if sys.version_info >= (3, 13):
+        flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    return flags
 
 
 def get_server_certificate(
