@@ -65,6 +65,10 @@ class Capability(enum.Enum):
     #: A self-signed certificate with ``CA:TRUE`` (``openssl req -x509``'s development certificate), trusted and
     #: served as the leaf, verifies, as OpenSSL accepts it (webpki refuses a CA as an end entity).
     TRUSTED_CA_LEAF = "trusted self-signed CA leaf"
+    #: The Connection takes no byte past the peer's close_notify from the incoming BIO, so what follows (a
+    #: STARTTLS-style downgrade over a hand pump, trio's ``SSLStream.unwrap``) stays readable, as with
+    #: ``ssl.SSLObject``. (Over ``TLSSocket`` every backend keeps them: it reads one record at a time.)
+    BIO_TRAILING_DATA = "bytes after close_notify left in the BIO"
 
 
 GROUP_CAPABILITIES: dict[Capability, str] = {

@@ -30,6 +30,7 @@ BACKEND = Backend(
         Capability.EXPORTER,
         Capability.ECH,
         Capability.TRUSTED_CA_LEAF,
+        Capability.BIO_TRAILING_DATA,
         Capability.GROUP_X25519,
         Capability.GROUP_SECP256R1,
         Capability.GROUP_SECP384R1,

@@ -772,7 +772,7 @@ def capabilities() -> list[Capability]:
     declared = [
         Capability.TLSv1_2, Capability.TLSv1_3, Capability.ALPN, Capability.CLIENT_AUTH, Capability.CLIENT_CERT,
         Capability.VERIFY_DIAGNOSTICS, Capability.TRUSTED_CA_LEAF, Capability.HELLO_RETRY_REQUEST,
-        Capability.SESSION_RESUMPTION,
+        Capability.BIO_TRAILING_DATA, Capability.SESSION_RESUMPTION,
         Capability.KEYLOG, Capability.CHANNEL_BINDING, Capability.SET_CIPHERS, Capability.EXPORTER,
         Capability.KEY_RSA, Capability.KEY_RSA_PSS, Capability.KEY_ECDSA, Capability.KEY_ED25519,
         Capability.GROUP_X25519, Capability.GROUP_SECP256R1, Capability.GROUP_SECP384R1,

@@ -186,6 +186,7 @@ def test_unwrap_trailing_bytes_socket(backend: tlsapi.Backend, pki: PKI, version
         plain.close()
 
 
+@pytest.mark.capability(tlsapi.Capability.BIO_TRAILING_DATA)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_unwrap_trailing_bytes_pump(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:
     """The Connection's ``unwrap()`` leaves the plaintext behind the close_notify in the incoming BIO."""
