@@ -7,6 +7,7 @@ str, bytes or a callable) into ``cryptography`` objects, with the ``ssl`` module
 
 from __future__ import annotations
 
+import _ssl
 import base64
 import errno
 import getpass
@@ -213,8 +214,8 @@ def _as_the_stdlib_reports(load: Callable[[ssl.SSLContext], object]) -> Callable
     raised here when the stdlib accepts the input."""
 
     def report(ours: Exception) -> BaseException:
-        try:
-            load(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        try:  # OpenSSL's own context: ssl.SSLContext may be redirected to tlsapi (injection, test_ssl's stage)
+            load(_ssl._SSLContext(ssl.PROTOCOL_TLS_CLIENT))  # type: ignore[arg-type]
         except ssl.SSLError as theirs:
             return from_ssl(theirs)
         except (OSError, ValueError, TypeError) as theirs:
