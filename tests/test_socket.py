@@ -241,3 +241,14 @@ def test_close_notify_reads_as_eof(backend: tlsapi.Backend, pki: PKI) -> None:
             assert tls.recv(4) == b"done"
             assert tls.recv(10) == b""
             tls.unwrap()
+
+
+def test_empty_read_reads_no_record_as_ssl(backend: tlsapi.Backend) -> None:
+    """``read(0)`` returns ``b""`` at once, before the handshake too, as ``ssl.SSLObject`` does (CPython's
+    ``test_recv_zero``): no want-read for a read of nothing."""
+    results = []
+    for context in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        results.append(context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO()).read(0))
+    assert results[1] == results[0] == b""

@@ -385,6 +385,8 @@ class NativeConnection(Connection):
             raise self._fail(exc) from None
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        if buffer is None and len == 0:  # as _ssl: an empty read reads no record, handshake or not
+            return b""
         if not self._done:
             self.do_handshake()
         if self._failed is not None:
