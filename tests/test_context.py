@@ -227,9 +227,9 @@ def test_wrap_argument_checks() -> None:
     bio = tlsapi.MemoryBIO
     with pytest.raises(ValueError, match="check_hostname requires server_hostname"):
         client.wrap_bio(bio(), bio())
-    with pytest.raises(ValueError):
+    with pytest.raises(ssl.SSLError, match="Cannot create a server socket"):  # as _ssl: not ValueError
         client.wrap_bio(bio(), bio(), server_side=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ssl.SSLError, match="Cannot create a client socket"):
         server.wrap_bio(bio(), bio(), server_side=False)
     with pytest.raises(ValueError, match="client mode"):
         server.wrap_bio(bio(), bio(), server_side=True, server_hostname="x")
@@ -261,3 +261,16 @@ def test_errors_subclass_ssl_classes() -> None:
     assert tlsapi.CertificateError is tlsapi.SSLCertVerificationError
     assert issubclass(tlsapi.CertificateError, ValueError)
     assert inspect.isclass(tlsapi.TLSVersion) and tlsapi.TLSVersion is ssl.TLSVersion
+
+
+@pytest.mark.parametrize("protocol", [ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER])
+def test_wrapping_for_the_other_side_is_ssls_error(backend: tlsapi.Backend, protocol: ssl._SSLMethod) -> None:
+    """A client context wrapped as a server (or the reverse) raises ``ssl.SSLError`` with errno 0 and
+    ``_ssl``'s words, as CPython's ``test_echo`` expects, before anything else is checked."""
+    server_side = protocol == ssl.PROTOCOL_TLS_CLIENT
+    errors = []
+    for context in (ssl.SSLContext(protocol), tlsapi.Context(protocol, backend=backend)):
+        with pytest.raises(ssl.SSLError) as raised:
+            context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=server_side)
+        errors.append((raised.value.args[0], raised.value.args[1].rsplit(" (", 1)[0]))
+    assert errors[1] == errors[0]

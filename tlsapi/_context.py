@@ -530,14 +530,14 @@ class Context(ssl.SSLContext):
     def _check_wrap(self, server_side: bool, server_hostname: str | bytes | None) -> str | None:
         if server_side:
             if self.is_client:
-                raise ValueError("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
+                raise SSLError(0, "Cannot create a server socket with a PROTOCOL_TLS_CLIENT context (tlsapi)")
             if server_hostname is not None:
                 raise ValueError("server_hostname can only be specified in client mode")
             if self._verify_mode != ssl.CERT_NONE:  # a PROTOCOL_TLS context serving: as the setter checks
                 self._require(Capability.CLIENT_AUTH, "requesting client certificates")
             return None
         if self.is_server:
-            raise ValueError("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
+            raise SSLError(0, "Cannot create a client socket with a PROTOCOL_TLS_SERVER context (tlsapi)")
         hostname = normalize_server_hostname(server_hostname)
         if self._check_hostname and hostname is None:
             raise ValueError("check_hostname requires server_hostname")
