@@ -250,5 +250,6 @@ def test_empty_read_reads_no_record_as_ssl(backend: tlsapi.Backend) -> None:
     for context in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        results.append(context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO()).read(0))
-    assert results[1] == results[0] == b""
+        connection = context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
+        results.append((connection.read(0), connection.read(5, bytearray())))
+    assert results[1] == results[0] == (b"", 0)

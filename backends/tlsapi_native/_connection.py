@@ -385,8 +385,11 @@ class NativeConnection(Connection):
             raise self._fail(exc) from None
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        if buffer is None and len == 0:  # as _ssl: an empty read reads no record, handshake or not
-            return b""
+        if buffer is None:  # as _ssl: a read of nothing (len 0, or an empty buffer) reads no record
+            if len == 0:
+                return b""
+        elif not memoryview(buffer).nbytes:
+            return 0
         if not self._done:
             self.do_handshake()
         if self._failed is not None:
