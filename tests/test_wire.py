@@ -584,7 +584,15 @@ def test_reset_after_handshake_reads_as_ssl_reads_it(backend: tlsapi.Backend, pk
                 return [first, tls.recv(100), tls.recv(100)]
 
     def before_handshake(client_ctx: ssl.SSLContext) -> type[BaseException]:
-        with serving(reset) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+        connected = threading.Event()
+
+        def reset_once_connected(raw: socket.socket) -> None:  # a reset racing connect() would fail connect()
+            connected.wait(TIMEOUT)
+            reset(raw)
+
+        with serving(reset_once_connected) as peer, \
+                socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+            connected.set()
             peer.result()
             with pytest.raises(OSError) as failure:
                 client_ctx.wrap_socket(raw, server_hostname="localhost")
