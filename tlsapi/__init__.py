@@ -13,6 +13,7 @@ The interface has the documented semantics of CPython's :mod:`ssl` module. A :cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -131,7 +132,10 @@ def create_default_context(
         raise TypeError(purpose)
     protocol = PROTOCOL_TLS_CLIENT if purpose == Purpose.SERVER_AUTH else PROTOCOL_TLS_SERVER
     context = Context(protocol, backend=backend)
-    context.verify_flags = _default_verify_flags(purpose)
+    # 3.13's STRICT/PARTIAL_CHAIN defaults, except on an engine whose chain policy is its own and fixed (rustls's
+    # webpki): it keeps that policy; set explicitly, the flags are still refused.
+    with contextlib.suppress(UnsupportedFeatureError):
+        context.verify_flags = _default_verify_flags(purpose)
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != CERT_NONE:
