@@ -352,12 +352,12 @@ def test_server_skips_rejected_early_data() -> None:
     pair = Pair(client_context(), server_context())
     with pytest.raises(ssl.SSLWantReadError):
         pair.client.do_handshake()
-    handshake = pair.client._handshake
+    offer = pair.client._handshake.offer  # what the client's hello module sent
     hello = _client_hello(pair.c_out)
     hello.extensions.insert(0, (m.EARLY_DATA, b""))
-    handshake.client_hello_raw = hello.build()  # the client's transcript holds what the server sees
+    offer.client_hello_raw = hello.build()  # the client's transcript holds what the server sees
     early = b"".join(bytes((23, 3, 3, 0, 40)) + bytes(40) for _ in range(3))
-    pair.s_in.write(_record(handshake.client_hello_raw) + early)
+    pair.s_in.write(_record(offer.client_hello_raw) + early)
     assert pair.handshake() == {}
     pair.roundtrip()
     assert pair.server._records.early_data_budget == 0

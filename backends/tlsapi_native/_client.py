@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import ipaddress
-import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -16,31 +13,25 @@ from . import _messages as m
 from ._alerts import (
     DECODE_ERROR,
     ILLEGAL_PARAMETER,
-    INTERNAL_ERROR,
     MISSING_EXTENSION,
     PROTOCOL_VERSION,
     UNEXPECTED_MESSAGE,
     UNSUPPORTED_EXTENSION,
     TLSAlert,
-    error,
 )
-from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_share, generate_key_shares
-from ._handshake import Handshake, State, load_certificate, unexpected
-from ._handshake12 import enabled_protocols
+from ._certificates import load_certificate
+from ._groups import generate_key_share
+from ._handshake import Handshake, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
-from ._record import HANDSHAKE
-from ._session import NativeSession
 from ._signatures import (
-    DEFAULT_CERT_SIGNATURE_SCHEMES,
-    DEFAULT_SIGNATURE_SCHEMES,
-    DEFAULT_TLS12_SIGNATURE_SCHEMES,
     sign,
     tls13_certificate_verify_input,
 )
-from ._suites import EXTERNAL_PSK_SUITE, TLS13_SUITES, CipherSuite
+from ._suites import TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
+    from ._hello import HelloOffer
     from ._record import RecordLayer
 
 _SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
@@ -48,39 +39,16 @@ _MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag 
 _HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
 
 
-@functools.lru_cache(maxsize=256)
-def _is_ip_address(hostname: str) -> bool:
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=256)
-def _server_name_extension(hostname: str) -> bytes:
-    return m.build_server_name(hostname.encode("idna").decode("ascii"))
-
-
-# Extension data that only depends on the configuration, built once.
-_SIGNATURE_ALGORITHMS = m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)
-_SIGNATURE_ALGORITHMS_TLS12 = m.build_u16_list(DEFAULT_TLS12_SIGNATURE_SCHEMES)
-_SIGNATURE_ALGORITHMS_CERT = m.build_u16_list(DEFAULT_CERT_SIGNATURE_SCHEMES)
-_PSK_MODES = m.build_psk_key_exchange_modes(bytes((m.PSK_DHE_KE,)))
-_supported_groups = functools.lru_cache(maxsize=32)(m.build_u16_list)
-_supported_versions = functools.lru_cache(maxsize=8)(m.build_supported_versions_client)
-
-
 class ClientHandshake(Handshake):
-    """Drives a client handshake: ``start()`` sends ClientHello, ``handle()`` takes each server message."""
+    """The TLS 1.3 client handshake from the ServerHello on (``_hello`` sends the ClientHello and hands over);
+    ``handle()`` takes each server message."""
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer,
-                 server_hostname: str | None) -> None:
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, offer: HelloOffer) -> None:
         super().__init__(connection, context, records)
-        self.server_hostname = server_hostname
-        self.key_shares: dict[int, ClientKeyShare] = {}
-        self.client_hello: m.ClientHello | None = None
-        self.client_hello_raw = b""
+        self.offer = offer  # what the ClientHello offered (rebuilt here after a HelloRetryRequest)
+        self.server_hostname = offer.server_hostname
+        self.client_random = offer.client_random
+        self.state = State.WAIT_SERVER_HELLO
         self.retried = False
         self.retry_suite = 0
         self.sent_ccs = False
@@ -89,157 +57,28 @@ class ClientHandshake(Handshake):
         self.request_schemes: list[int] = []
         self.client_handshake_secret = b""
         self.server_handshake_secret = b""
-        self.sent_sni = False
-        self.session: NativeSession | None = None  # the session to offer (set before ``start``)
-        self.psk_suite: CipherSuite | None = None  # the offered session's suite, while it is offered
-        self.psk_schedule: KeySchedule | None = None
-        self.external_psk: tuple[bytes, bytes] | None = None  # (identity, key) from the PSK client callback
-        self.psk_secret = b""  # the offered PSK
-        self.ech_offer: _ech.ClientOffer | None = None  # set while an Encrypted Client Hello is offered
 
     def release(self) -> None:
         super().release()
-        self.client_hello = None
-        self.client_hello_raw = b""
-        self.ech_offer = None
-        self.psk_schedule = None
-        self.psk_secret = b""
+        offer = self.offer
+        offer.client_hello_raw = b""
+        offer.ech_offer = None
+        offer.psk_schedule = None
+        offer.psk_secret = b""
         self.client_handshake_secret = self.server_handshake_secret = b""
 
-    # -- ClientHello -----------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        context = self.context
-        versions = enabled_protocols(context)
-        if context.ech is not None:
-            if m.TLS13 not in versions:  # never fall back to a hello that shows the name
-                raise error("NO_PROTOCOLS_AVAILABLE")
-            versions, self.session = (m.TLS13,), None  # ECH is TLS 1.3 only; a ticket would link the names
-        if m.TLS13 not in versions:  # TLS 1.2 only: a plain TLS 1.2 ClientHello
-            from ._client12 import ClientHandshake12
-
-            ClientHandshake12.start_from(self)
-            return
-        groups = context.native_groups
-        self.client_random = os.urandom(32)
-        compat = bool(int(context.options) & _MIDDLEBOX_COMPAT)
-        # X25519MLKEM768 first and x25519 second: send both shares, sharing one X25519 key.
-        first = groups[:2] if groups[:2] == (X25519MLKEM768, X25519) else groups[:1]
-        self.key_shares = {share.group: share for share in generate_key_shares(first)}
-        extensions: m.Extensions = []
-        hostname = self.server_hostname
-        if hostname and not _is_ip_address(hostname):
-            extensions.append((m.SERVER_NAME, _server_name_extension(hostname)))
-            self.sent_sni = True
-        extensions += [
-            (m.SUPPORTED_VERSIONS, _supported_versions(versions)),
-            (m.SUPPORTED_GROUPS, _supported_groups(groups)),
-            (m.KEY_SHARE, self._key_share_extension()),
-            (m.SIGNATURE_ALGORITHMS, _SIGNATURE_ALGORITHMS_TLS12 if m.TLS12 in versions else _SIGNATURE_ALGORITHMS),
-            (m.SIGNATURE_ALGORITHMS_CERT, _SIGNATURE_ALGORITHMS_CERT),
-        ]
-        if context.alpn_protocols:
-            extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
-        if context.post_handshake_auth:
-            extensions.append((m.POST_HANDSHAKE_AUTH, b""))
-        suites = list(context.native_suites)
-        tls12_session_id = False
-        if m.TLS12 in versions:  # offer TLS 1.2 as well
-            from ._client12 import tls12_offer
-
-            tls12_suites, tls12_extensions, tls12_session_id = tls12_offer(context, self.session, hostname)
-            suites += tls12_suites
-            extensions += tls12_extensions
-        extensions.append((m.PSK_KEY_EXCHANGE_MODES, _PSK_MODES))
-        self.psk_suite = self._resumable_suite() or self._external_psk_suite()
-        self.client_hello = m.ClientHello(
-            self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
-        )
-        self.client_hello_raw = self._bind(None)
-        if context.ech is not None:
-            self.client_hello.extensions.append((_ech.ENCRYPTED_CLIENT_HELLO, _ech.INNER_EXTENSION))
-            self.ech_offer = _ech.offer(*context.ech, self.client_hello, hostname if self.sent_sni else None)
-            self.client_hello_raw = self.ech_offer.inner_raw  # the transcript's, once the server accepts
-        self.records.write(HANDSHAKE, self.ech_offer.outer_raw if self.ech_offer else self.client_hello_raw)
-        self.state = State.WAIT_SERVER_HELLO
-
-    def _resumable_suite(self) -> CipherSuite | None:
-        """The suite of the session to offer, if it can be offered: TLS 1.3, unexpired, same server name."""
-        session = self.session
-        if session is None or session.protocol != m.TLS13 or not session.has_ticket or not session.is_valid():
-            return None
-        suite = TLS13_SUITES.get(session.cipher_suite)
-        if suite is None or session.server_hostname != self.server_hostname:
-            return None
-        if not any(TLS13_SUITES[code].hash is suite.hash for code in self.context.native_suites):
-            return None
-        return suite
-
-    def _external_psk_suite(self) -> CipherSuite | None:
-        """Python 3.13's ``set_psk_client_callback``, as OpenSSL runs it in TLS 1.3: the callback gets no
-        hint (``None``) and returns ``(identity, psk)``; a non-empty key is offered as an external PSK for
-        TLS_AES_128_GCM_SHA256's hash (SHA-256). An empty key, or an identity of ``None``, offers none."""
-        callback = self.context.psk_client_callback
-        if callback is None:
-            return None
-        try:
-            identity, key = callback(None)
-            identity_bytes = identity.encode("utf-8") if identity is not None else b""
-            key = bytes(key)
-        except Exception as error:  # any failure of the application's callback aborts
-            raise TLSAlert(INTERNAL_ERROR, f"PSK client callback failed: {error!r}") from error
-        suite = TLS13_SUITES[EXTERNAL_PSK_SUITE]
-        if not key or not identity_bytes or suite.code not in self.context.native_suites:
-            return None
-        self.external_psk = (identity_bytes, key)
-        return suite
-
-    def _bind(self, transcript: Transcript | None) -> bytes:
-        """Build the ClientHello, with a pre_shared_key extension and its binder when a session is offered.
-
-        ``transcript`` holds what precedes the ClientHello (``message_hash`` and HelloRetryRequest).
-        """
-        hello = self.client_hello
-        suite = self.psk_suite
-        session = self.session
-        if hello is None:
-            raise TLSAlert(INTERNAL_ERROR, "no ClientHello")
-        hello.extensions = [(t, d) for t, d in hello.extensions if t != m.PRE_SHARED_KEY]
-        external = self.external_psk
-        if suite is None or (session is None and external is None):
-            return hello.build()
-        if external is not None:  # RFC 8446 4.2.11: an external identity's age is 0
-            identity, age, secret = external[0], 0, external[1]
-        else:
-            assert session is not None
-            identity, age, secret = session.ticket, session.obfuscated_ticket_age(), session.secret
-        binders = [bytes(suite.hash_len)]
-        hello.extensions.append((m.PRE_SHARED_KEY, m.build_pre_shared_key_client([(identity, age)], binders)))
-        raw = hello.build()
-        truncated = raw[: -m.binders_length(binders)]
-        if transcript is None:
-            transcript = Transcript(suite.hash)
-        self.psk_secret = secret
-        schedule = self.psk_schedule = KeySchedule(suite, secret)
-        binder = schedule.binder(transcript.digest_with(truncated), external=external is not None)
-        hello.extensions[-1] = (m.PRE_SHARED_KEY, hello.extensions[-1][1][: -len(binder)] + binder)
-        return raw[: -len(binder)] + binder
-
-    def _key_share_extension(self) -> bytes:
-        return m.build_key_share_client([(share.group, share.public) for share in self.key_shares.values()])
-
     def _send_ccs_once(self) -> None:
-        if self.client_hello is not None and self.client_hello.session_id and not self.sent_ccs:
+        if self.offer.client_hello.session_id and not self.sent_ccs:
             self.records.write_change_cipher_spec()
             self.sent_ccs = True
 
     # -- dispatch ------------------------------------------------------------------------------------
 
-    def handle(self, msg_type: int, raw: bytes) -> None:
+    def handle(self, msg_type: int, raw: bytes) -> Handshake:
         state = self.state
         body = raw[4:]
-        if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:
-            self._server_hello(m.ServerHello.parse(body), raw)
+        if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:  # after a HelloRetryRequest
+            self.server_hello(m.ServerHello.parse(body), raw)
         elif state is State.WAIT_ENCRYPTED_EXTENSIONS and msg_type == m.ENCRYPTED_EXTENSIONS:
             self._encrypted_extensions(m.EncryptedExtensions.parse(body), raw)
         elif state is State.WAIT_CERTIFICATE_OR_REQUEST and msg_type == m.CERTIFICATE_REQUEST:
@@ -252,13 +91,14 @@ class ClientHandshake(Handshake):
             self._finished(m.Finished.parse(body, self.ks.suite.hash_len), raw)
         else:
             raise unexpected(msg_type, state)
+        return self
 
     # -- ServerHello / HelloRetryRequest ---------------------------------------------------------------
 
-    def _server_hello(self, hello: m.ServerHello, raw: bytes) -> None:
-        client_hello = self.client_hello
-        if client_hello is None:
-            raise unexpected(m.SERVER_HELLO, self.state)
+    def server_hello(self, hello: m.ServerHello, raw: bytes) -> Handshake:
+        """A ServerHello or HelloRetryRequest (the hello module has checked that it is not TLS 1.2)."""
+        offer = self.offer
+        client_hello = offer.client_hello
         if hello.legacy_version != m.TLS12:
             raise TLSAlert(PROTOCOL_VERSION, "bad legacy_version", "UNSUPPORTED_PROTOCOL")
         extensions = dict(hello.extensions)
@@ -266,11 +106,6 @@ class ClientHandshake(Handshake):
         if versions is None:
             if hello.random[-8:] in (m.DOWNGRADE_TLS12, m.DOWNGRADE_TLS11):
                 raise TLSAlert(ILLEGAL_PARAMETER, "downgrade detected", "INAPPROPRIATE_FALLBACK")
-            if m.TLS12 in enabled_protocols(self.context) and self.ech_offer is None:
-                from ._client12 import ClientHandshake12
-
-                ClientHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
-                return
             raise TLSAlert(PROTOCOL_VERSION, "server does not speak TLS 1.3", "UNSUPPORTED_PROTOCOL")
         if m.parse_u16(versions) != m.TLS13:
             raise TLSAlert(ILLEGAL_PARAMETER, "server selected a version we did not offer", "UNSUPPORTED_PROTOCOL")
@@ -280,12 +115,12 @@ class ClientHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
         if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
             raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
-        if self.ech_offer is not None:
-            _ech.check_accepted(self.ech_offer, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
+        if self.offer.ech_offer is not None:
+            _ech.check_accepted(self.offer.ech_offer, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
-            return
-        allowed = _SERVER_HELLO_EXTENSIONS | {m.PRE_SHARED_KEY} if self.psk_suite else _SERVER_HELLO_EXTENSIONS
+            return self
+        allowed = _SERVER_HELLO_EXTENSIONS | {m.PRE_SHARED_KEY} if self.offer.psk_suite else _SERVER_HELLO_EXTENSIONS
         if not extensions.keys() <= allowed:
             raise TLSAlert(UNSUPPORTED_EXTENSION, "unexpected extension in ServerHello", "UNSOLICITED_EXTENSION")
         if self.retried and hello.cipher_suite != self.retry_suite:
@@ -294,7 +129,7 @@ class ClientHandshake(Handshake):
         if key_share is None:
             raise TLSAlert(MISSING_EXTENSION, "no key_share in ServerHello", "MISSING_KEY_SHARE")
         group, server_share = m.parse_key_share_server(key_share)
-        share = self.key_shares.get(group)
+        share = self.offer.key_shares.get(group)
         if share is None:
             raise TLSAlert(ILLEGAL_PARAMETER, "server chose a group we sent no share for", "BAD_KEY_SHARE")
         shared_secret = share.shared_secret(server_share)
@@ -302,7 +137,7 @@ class ClientHandshake(Handshake):
         suite = TLS13_SUITES[hello.cipher_suite]
         self.suite = suite
         if self.transcript is None:
-            self.transcript = Transcript(suite.hash, self.client_hello_raw)
+            self.transcript = Transcript(suite.hash, self.offer.client_hello_raw)
         self.transcript.update(raw)
         selected = extensions.get(m.PRE_SHARED_KEY)
         if selected is not None:
@@ -317,28 +152,31 @@ class ClientHandshake(Handshake):
         self.install_read_key(server_secret)
         self._send_ccs_once()
         self.install_write_key(client_secret)
-        self.key_shares = {}
+        offer.key_shares = {}
         self.state = State.WAIT_ENCRYPTED_EXTENSIONS
+        return self
 
     def _resume(self, selected_identity: int, suite: CipherSuite) -> None:
         """The server accepted our PSK: key the schedule with it and take the peer from the session."""
-        session = self.session
-        if selected_identity != 0 or self.psk_suite is None or self.psk_schedule is None \
-                or (session is None and self.external_psk is None):
+        offer = self.offer
+        session = offer.session
+        psk_suite, psk_schedule = offer.psk_suite, offer.psk_schedule
+        if selected_identity != 0 or psk_suite is None or psk_schedule is None \
+                or (session is None and offer.external_psk is None):
             raise TLSAlert(ILLEGAL_PARAMETER, "server selected a PSK we did not offer", "BAD_PSK_IDENTITY")
-        if suite.hash is not self.psk_suite.hash:
+        if suite.hash is not psk_suite.hash:
             raise TLSAlert(ILLEGAL_PARAMETER, "suite hash differs from the PSK's", "BAD_PSK")
         # The server may choose another suite of the same hash (a SHA-256 PSK serves AES-128-GCM and
         # ChaCha20-Poly1305): the traffic keys are the chosen suite's.
-        self.schedule = self.psk_schedule if self.psk_schedule.suite is suite else KeySchedule(suite, self.psk_secret)
+        self.schedule = psk_schedule if psk_schedule.suite is suite else KeySchedule(suite, offer.psk_secret)
         self.resumed = True  # as OpenSSL reports a PSK handshake (session_reused)
-        if self.external_psk is None:
+        if offer.external_psk is None:
             assert session is not None
             self.restore_peer(session.peer_chain, session.verified_chain)
 
     def _hello_retry_request(self, hello: m.ServerHello, raw: bytes, extensions: dict[int, bytes]) -> None:
-        client_hello = self.client_hello
-        if self.retried or client_hello is None:
+        client_hello = self.offer.client_hello
+        if self.retried:
             raise TLSAlert(UNEXPECTED_MESSAGE, "second HelloRetryRequest")
         if not extensions.keys() <= _HRR_EXTENSIONS:
             raise TLSAlert(UNSUPPORTED_EXTENSION, "unexpected extension in HelloRetryRequest",
@@ -350,10 +188,10 @@ class ClientHandshake(Handshake):
         new_extensions = [(t, d) for t, d in client_hello.extensions if t not in (m.COOKIE, m.EARLY_DATA)]
         if key_share is not None:
             group = m.parse_u16(key_share)
-            if group not in self.context.native_groups or group in self.key_shares:
+            if group not in self.context.native_groups or group in self.offer.key_shares:
                 raise TLSAlert(ILLEGAL_PARAMETER, "bad group in HelloRetryRequest", "BAD_KEY_SHARE")
-            self.key_shares = {group: generate_key_share(group)}
-            new_extensions = [(t, self._key_share_extension() if t == m.KEY_SHARE else d)
+            self.offer.key_shares = {group: generate_key_share(group)}
+            new_extensions = [(t, self.offer.key_share_extension() if t == m.KEY_SHARE else d)
                               for t, d in new_extensions]
         if cookie is not None:
             new_extensions.append((m.COOKIE, m.build_cookie(m.parse_cookie(cookie))))
@@ -361,15 +199,15 @@ class ClientHandshake(Handshake):
         self.retried = True
         self.retry_suite = suite.code
         digest = hashes.Hash(suite.hash())
-        digest.update(self.client_hello_raw)
+        digest.update(self.offer.client_hello_raw)
         self.transcript = Transcript(suite.hash, m.message_hash(digest.finalize()))
         self.transcript.update(raw)
         client_hello.extensions = new_extensions
-        if self.psk_suite is not None and self.psk_suite.hash is not suite.hash:
-            self.psk_suite = None  # the PSK cannot be used with the suite the server chose
-        self.client_hello_raw = self._bind(self.transcript)
+        if self.offer.psk_suite is not None and self.offer.psk_suite.hash is not suite.hash:
+            self.offer.psk_suite = None  # the PSK cannot be used with the suite the server chose
+        self.offer.client_hello_raw = self.offer.bind(self.transcript)
         self._send_ccs_once()
-        self.send(self.client_hello_raw)
+        self.send(self.offer.client_hello_raw)
 
     # -- encrypted flight ----------------------------------------------------------------------------------
 
@@ -381,7 +219,7 @@ class ClientHandshake(Handshake):
                     raise TLSAlert(ILLEGAL_PARAMETER, "server selected an ALPN protocol we did not offer",
                                    "INVALID_ALPN_PROTOCOL")
                 self.alpn = protocols[0]
-            elif ext_type == m.SERVER_NAME and self.sent_sni:
+            elif ext_type == m.SERVER_NAME and self.offer.sent_sni:
                 m.expect_empty(data)
             elif ext_type == m.SUPPORTED_GROUPS:
                 m.parse_u16_list(data)

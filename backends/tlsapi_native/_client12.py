@@ -1,8 +1,7 @@
 """The TLS 1.2 client handshake (RFC 5246), the modern subset only.
 
-A client allowing TLS 1.2 and 1.3 sends one ClientHello offering both (``tls12_offer`` adds the TLS 1.2
-suites and extensions to the TLS 1.3 hello) and continues here when the ServerHello picks TLS 1.2; a
-client allowing only TLS 1.2 sends a plain TLS 1.2 ClientHello (``ClientHandshake12.start_from``).
+The hello module (``_hello``) builds the ClientHello: one offering TLS 1.2 and 1.3 when both are allowed, a
+plain TLS 1.2 one when only TLS 1.2 is; this handshake continues from the ServerHello that picks TLS 1.2.
 
 What it does: ECDHE (RFC 8422) over x25519, secp256r1 and secp384r1; ECDSA, Ed25519 and RSA server and
 client certificates (rsa_pss_rsae_*, rsa_pkcs1_*, ecdsa_*, ed25519 signatures); the six ECDHE AEAD suites;
@@ -19,7 +18,6 @@ NULL suites, session-id-only resumption, and renegotiation: a HelloRequest is an
 
 from __future__ import annotations
 
-import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -32,117 +30,65 @@ from ._alerts import (
     DECODE_ERROR,
     HANDSHAKE_FAILURE,
     ILLEGAL_PARAMETER,
-    INTERNAL_ERROR,
     PROTOCOL_VERSION,
     UNSUPPORTED_EXTENSION,
     TLSAlert,
 )
-from ._client import _is_ip_address
+from ._certificates import load_certificate
+from ._defaults import TLS12_GROUPS
 from ._groups import server_key_exchange
-from ._handshake import State, load_certificate, unexpected
+from ._handshake import State, unexpected
 from ._handshake12 import Handshake12
-from ._server12 import TLS12_GROUPS
 from ._session import NativeSession
 from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, sign, verify_offered
 from ._suites import TLS12_SUITES
 from ._tickets import TICKET_LIFETIME
 
 if TYPE_CHECKING:
-    from ._client import ClientHandshake
+    from ._context import NativeContext
+    from ._hello import HelloOffer
+    from ._record import RecordLayer
 
-__all__ = ["ClientHandshake12", "tls12_offer"]
+__all__ = ["ClientHandshake12", "resumable_tls12_session"]
 
-_NO_TICKET = int(ssl.OP_NO_TICKET)  # a plain int: IntFlag bit tests are slow
 _SERVER_HELLO_EXTENSIONS = frozenset({
     m12.RENEGOTIATION_INFO, m12.EXTENDED_MASTER_SECRET, m12.EC_POINT_FORMATS, m12.SESSION_TICKET, m.ALPN,
     m.SERVER_NAME,
 })
 
 
-def _resumable(session: NativeSession | None, server_hostname: str | None) -> NativeSession | None:
+def resumable_tls12_session(session: NativeSession | None, server_hostname: str | None) -> NativeSession | None:
+    """``session`` if a TLS 1.2 ClientHello can offer its ticket: TLS 1.2, unexpired, same server name."""
     if (session is None or session.protocol != m.TLS12 or not session.has_ticket or not session.is_valid()
             or session.server_hostname != server_hostname or session.cipher_suite not in TLS12_SUITES):
         return None
     return session
 
 
-def tls12_offer(context: Any, session: NativeSession | None, server_hostname: str | None
-                ) -> tuple[list[int], m.Extensions, bool]:
-    """What a ClientHello adds to offer TLS 1.2: ``(suites, extensions, needs_session_id)``.
-
-    ``needs_session_id`` is set when a TLS 1.2 ticket is offered (RFC 5077 resumption is signalled by the
-    server echoing the session id).
-    """
-    session = _resumable(session, server_hostname)
-    extensions: m.Extensions = [
-        (m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA),
-        (m12.EXTENDED_MASTER_SECRET, b""),
-        (m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO),
-    ]
-    if not int(context.options) & _NO_TICKET:
-        extensions.append((m12.SESSION_TICKET, session.ticket if session is not None else b""))
-    return list(context.native_tls12_suites), extensions, session is not None
-
-
 class ClientHandshake12(Handshake12):
     """A TLS 1.2 client handshake, continuing a ``ClientHandshake`` once TLS 1.2 is chosen or forced."""
 
-    def __init__(self, previous: ClientHandshake) -> None:
-        super().__init__(previous.connection, previous.context, previous.records)
-        self.server_hostname = previous.server_hostname
-        self.sent_sni = previous.sent_sni
-        self.session = _resumable(previous.session, previous.server_hostname)
-        self.client_hello: m.ClientHello | None = previous.client_hello
-        self.client_random = previous.client_random
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, offer: HelloOffer) -> None:
+        super().__init__(connection, context, records)
+        self.server_hostname = offer.server_hostname
+        self.sent_sni = offer.sent_sni
+        self.session = resumable_tls12_session(offer.session, offer.server_hostname)
+        self.client_hello = offer.client_hello
+        self.client_random = offer.client_random
         self.premaster = b""
         self.client_public = b""
         self.certificate_requested = False
         self.request_schemes: list[int] = []
         self.ticket_expected = False
         self.ticket: m12.NewSessionTicket12 | None = None
-
-    @classmethod
-    def start_from(cls, previous: ClientHandshake) -> None:
-        """Send a plain TLS 1.2 ClientHello (the context does not allow TLS 1.3) and take over."""
-        handshake = cls(previous)
-        previous.connection._handshake = handshake
-        handshake.start()
-
-    @classmethod
-    def take_over(cls, previous: ClientHandshake, hello: m.ServerHello, raw: bytes) -> None:
-        """Continue ``previous``, whose ClientHello offered TLS 1.2 too, with this TLS 1.2 ServerHello."""
-        handshake = cls(previous)
-        previous.connection._handshake = handshake
-        handshake.received(previous.client_hello_raw)
-        handshake.state = State.WAIT_SERVER_HELLO
-        handshake.handle(m.SERVER_HELLO, raw)
-
-    def start(self) -> None:
-        context = self.context
-        self.client_random = os.urandom(32)
-        extensions: m.Extensions = []
-        hostname = self.server_hostname
-        if hostname and not _is_ip_address(hostname):
-            extensions.append((m.SERVER_NAME, m.build_server_name(hostname.encode("idna").decode("ascii"))))
-            self.sent_sni = True
-        groups = [g for g in context.native_groups if g in TLS12_GROUPS]
-        if not groups:
-            raise TLSAlert(INTERNAL_ERROR, "no TLS 1.2 group enabled", "NO_SUITABLE_GROUPS")
-        suites, tls12_extensions, needs_session_id = tls12_offer(context, self.session, hostname)
-        extensions += [
-            (m.SUPPORTED_GROUPS, m.build_u16_list(groups)),
-            (m.SIGNATURE_ALGORITHMS, m.build_u16_list(DEFAULT_TLS12_SIGNATURE_SCHEMES)),
-            *tls12_extensions,
-        ]
-        if context.alpn_protocols:
-            extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
-        self.client_hello = m.ClientHello(self.client_random, os.urandom(32) if needs_session_id else b"",
-                                          suites, extensions)
-        raw = self.client_hello.build()
-        self.send(raw)
+        self.received(offer.client_hello_raw)
         self.state = State.WAIT_SERVER_HELLO
 
-    def handle(self, msg_type: int, raw: bytes) -> None:
+    def server_hello(self, raw: bytes) -> Handshake12:
+        """The ServerHello that picked TLS 1.2 (the hello module has read its version)."""
+        return self.handle(m.SERVER_HELLO, raw)
+
+    def handle(self, msg_type: int, raw: bytes) -> Handshake12:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:
@@ -166,13 +112,12 @@ class ClientHandshake12(Handshake12):
             self._finished(m.Finished.parse(body, 12), raw)
         else:
             raise unexpected(msg_type, state)
+        return self
 
     # -- ServerHello ----------------------------------------------------------------------------------
 
     def _server_hello(self, hello: m.ServerHello, raw: bytes) -> None:
         client_hello = self.client_hello
-        if client_hello is None:
-            raise unexpected(m.SERVER_HELLO, self.state)
         if hello.legacy_version != m.TLS12:
             raise TLSAlert(PROTOCOL_VERSION, "server chose a version we did not offer", "UNSUPPORTED_PROTOCOL")
         if hello.compression_method != 0:
@@ -239,7 +184,7 @@ class ClientHandshake12(Handshake12):
     def _server_key_exchange(self, message: m12.ServerKeyExchange, raw: bytes) -> None:
         certificate = self.peer_certificate
         client_hello = self.client_hello
-        if certificate is None or client_hello is None:
+        if certificate is None:
             raise unexpected(m12.SERVER_KEY_EXCHANGE, self.state)
         groups = m.parse_u16_list(dict(client_hello.extensions).get(m.SUPPORTED_GROUPS, b"\x00\x00"))
         if message.group not in TLS12_GROUPS or message.group not in groups:

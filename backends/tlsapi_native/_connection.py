@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -35,10 +35,11 @@ from ._alerts import (
     error,
     received_alert_error,
 )
-from ._client import ClientHandshake
+from ._defaults import enabled_protocols
 from ._groups import GROUP_NAMES
 from ._handshake import Handshake, State
-from ._handshake12 import Handshake12, enabled_protocols
+from ._handshake12 import Handshake12
+from ._hello import AwaitClientHello, AwaitServerHello
 from ._limits import MAX_EMPTY_RECORDS, MAX_KEY_UPDATES, MAX_POST_HANDSHAKE_MESSAGES, MAX_WARNING_ALERTS
 from ._posthandshake import PostHandshakeAuth
 from ._record import (
@@ -76,6 +77,12 @@ NEVER_REKEY = 1 << 64  # beyond any sequence number the record layer allows
 MAX_TICKET_LIFETIME = 604800  # RFC 8446 4.6.1: seven days
 
 
+def _is_native(context: Context) -> TypeGuard[NativeContext]:
+    """Whether ``context`` is a native context: one whose connections are ``NativeConnection`` (the context
+    module imports this one, so the class is recognised by what it makes, without a loop)."""
+    return issubclass(getattr(type(context), "sslobject_class", object), NativeConnection)
+
+
 class NativeConnection(Connection):
     """One TLS 1.3 connection driven through two memory BIOs."""
 
@@ -110,9 +117,7 @@ class NativeConnection(Connection):
         server_hostname: str | None,
         session: Any,
     ) -> Self:
-        from ._context import NativeContext
-
-        if not isinstance(context, NativeContext):
+        if not _is_native(context):
             raise TypeError("the native backend needs a NativeContext")
         self = cls._new(context, server_side, server_hostname)
         self._incoming = incoming
@@ -121,9 +126,9 @@ class NativeConnection(Connection):
         self._records.padding = context.record_padding or 0
         self._hs_buffer = HandshakeBuffer()
         if server_side:
-            self._handshake = ServerHandshake(self, context, self._records)
+            self._handshake = AwaitClientHello(self, context, self._records)
         else:
-            self._handshake = ClientHandshake(self, context, self._records, server_hostname)
+            self._handshake = AwaitServerHello(self, context, self._records, server_hostname)
         self._started = False
         self._done = False
         self._rekey_after = KEY_UPDATE_AFTER_RECORDS  # write records before our own KeyUpdate (TLS 1.3)
@@ -146,9 +151,7 @@ class NativeConnection(Connection):
     # -- identity --------------------------------------------------------------------------------------
 
     def _switch_context(self, context: Context) -> None:
-        from ._context import NativeContext
-
-        if not isinstance(context, NativeContext):
+        if not _is_native(context):
             raise TypeError("The value must be a SSLContext")
 
     @property
@@ -161,9 +164,6 @@ class NativeConnection(Connection):
     def session(self, session: Any) -> None:
         self._check_session(session, NativeSession, self._started)
         self._session = session
-        handshake = self._handshake
-        if isinstance(handshake, ClientHandshake):
-            handshake.session = session
 
     @property
     def session_reused(self) -> bool:
@@ -230,9 +230,8 @@ class NativeConnection(Connection):
                 if self._done:
                     self._post_handshake(*message)
                     continue
-                handshake = self._handshake
                 read_key = self._records.read_protected, self._records._read_aead
-                handshake.handle(*message)
+                handshake = self._handshake = self._handshake.handle(*message)
                 if len(buffer) and read_key != (self._records.read_protected, self._records._read_aead):
                     raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
                 if handshake.complete:
@@ -375,8 +374,8 @@ class NativeConnection(Connection):
                     self._context.record_stat("accept")
                 else:
                     self._context.record_stat("connect")
-                    if isinstance(handshake, ClientHandshake):
-                        handshake.start()
+                    if isinstance(handshake, AwaitServerHello):
+                        handshake.start(self._session)
             while not self._done:
                 self._dispatch(*self._next_record())
         except (SSLWantReadError, SSLWantWriteError):

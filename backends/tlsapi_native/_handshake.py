@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import enum
-import functools
 import ssl
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _messages as m
-from ._alerts import DECODE_ERROR, DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
+from ._alerts import DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
+from ._certificates import der_chain, load_certificate
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE, RecordLayer
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, tls13_certificate_verify_input, verify_offered
 from ._suites import CipherSuite
+from ._trust import verify_peer_chain
 
 if TYPE_CHECKING:
     from ._context import NativeContext
@@ -46,50 +46,12 @@ class State(enum.Enum):
     CONNECTED = "connected"
 
 
-@functools.lru_cache(maxsize=64)
-def _der_chain(certificates: tuple[x509.Certificate, ...]) -> tuple[bytes, ...]:
-    return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
-
-
-def der_chain(certificates: Sequence[x509.Certificate] | None) -> tuple[bytes, ...]:
-    """The DER encodings of ``certificates`` (cached: a server sends the same chain every handshake)."""
-    return _der_chain(tuple(certificates)) if certificates else ()
-
-
-_PARSED: dict[bytes, x509.Certificate] = {}
-_PARSED_LIMIT = 64
-
-
-def parse_certificate(der: bytes) -> x509.Certificate:
-    """``der`` parsed (``ValueError`` if it cannot be), reusing the object of a recent identical DER.
-
-    A peer sends the same chain on every handshake and a resumed session carries it again; certificates
-    are immutable, so one object serves them all. The cache is emptied when it reaches its limit.
-    """
-    der = bytes(der)
-    certificate = _PARSED.get(der)
-    if certificate is None:
-        certificate = x509.load_der_x509_certificate(der)
-        if len(_PARSED) >= _PARSED_LIMIT:
-            _PARSED.clear()
-        _PARSED[der] = certificate
-    return certificate
-
-
-def load_certificate(der: bytes) -> x509.Certificate:
-    """``parse_certificate`` for a certificate the peer sent: ``BAD_CERTIFICATE`` if it cannot be parsed."""
-    try:
-        return parse_certificate(der)
-    except ValueError:
-        raise TLSAlert(DECODE_ERROR, "unparseable certificate", "BAD_CERTIFICATE") from None
-
-
 def unexpected(msg_type: int, state: State) -> TLSAlert:
     return TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} in state {state.value}")
 
 
 class Handshake:
-    """State shared by both roles; subclasses implement ``handle(msg_type, raw)``."""
+    """State shared by both roles; subclasses implement ``handle(msg_type, raw)``, which returns the successor."""
 
     is_server: bool = False
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
@@ -127,7 +89,9 @@ class Handshake:
     def complete(self) -> bool:
         return self.state is State.CONNECTED
 
-    def handle(self, msg_type: int, raw: bytes) -> None:
+    def handle(self, msg_type: int, raw: bytes) -> Handshake:
+        """Take one handshake message (``raw``, header included) and return the handshake that continues:
+        this one, or the version's state machine that the hello module hands over to."""
         raise NotImplementedError
 
     def release(self) -> None:
@@ -199,8 +163,6 @@ class Handshake:
     def verify_chain(self, chain: list[bytes]) -> list[x509.Certificate]:
         """The peer's ``chain`` (DER, leaf first) verified against the trust anchors; a client also checks the
         server's name (``check_hostname``)."""
-        from ._trust import verify_peer_chain
-
         context = self.context
         peer_is_server = not self.is_server
         return verify_peer_chain(

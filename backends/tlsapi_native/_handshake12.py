@@ -8,7 +8,6 @@ CertificateVerify (which signs the messages themselves, with the scheme's hash) 
 from __future__ import annotations
 
 import hmac
-import ssl
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
@@ -29,22 +28,6 @@ if TYPE_CHECKING:
 
 NO_RENEGOTIATION = 100
 _WARNING = 1
-
-
-_CODES = {ssl.TLSVersion.TLSv1_3: m.TLS13, ssl.TLSVersion.TLSv1_2: m.TLS12}
-_ENABLED: dict[tuple[ssl.TLSVersion, ssl.TLSVersion, int], tuple[int, ...]] = {}
-
-
-def enabled_protocols(context: NativeContext) -> tuple[int, ...]:
-    """The context's enabled versions as wire codes, newest first (remembered per min, max and options,
-    which are all ``enabled_versions`` reads)."""
-    key = (context.minimum_version, context.maximum_version, int(context.options))
-    protocols = _ENABLED.get(key)
-    if protocols is None:
-        if len(_ENABLED) >= 64:
-            _ENABLED.clear()
-        protocols = _ENABLED[key] = tuple(_CODES[v] for v in context.enabled_versions() if v in _CODES)
-    return protocols
 
 
 class Handshake12(Handshake):

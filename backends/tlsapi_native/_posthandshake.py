@@ -21,7 +21,7 @@ from ._alerts import (
     UNEXPECTED_MESSAGE,
     TLSAlert,
 )
-from ._handshake import load_certificate
+from ._certificates import load_certificate
 from ._record import HANDSHAKE
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, sign, tls13_certificate_verify_input, verify
 

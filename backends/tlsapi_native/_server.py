@@ -5,9 +5,7 @@ from __future__ import annotations
 import hmac
 import os
 import ssl
-import sys
 import time
-import types
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
@@ -19,17 +17,15 @@ from ._alerts import (
     DECRYPT_ERROR,
     HANDSHAKE_FAILURE,
     ILLEGAL_PARAMETER,
-    INTERNAL_ERROR,
     MISSING_EXTENSION,
-    PROTOCOL_VERSION,
     TLSAlert,
 )
+from ._certificates import der_chain, load_certificate
 from ._groups import server_key_exchange
-from ._handshake import Handshake, State, der_chain, load_certificate, unexpected
+from ._handshake import Handshake, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._limits import MAX_SKIPPED_EARLY_DATA
 from ._record import HANDSHAKE
-from ._server12 import ServerHandshake12, negotiate_version
 from ._signatures import (
     DEFAULT_SIGNATURE_SCHEMES,
     scheme_matches_key,
@@ -122,29 +118,28 @@ class ServerHandshake(Handshake):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, server_name: str | None,
+                 ech_inner: m.ClientHello | None) -> None:
         super().__init__(connection, context, records)
         self.state = State.WAIT_CLIENT_HELLO
-        self.server_name: str | None = None
+        self.server_name = server_name
         self.first_hello: m.ClientHello | None = None
         self.retry_group = 0
         self.client_handshake_secret = b""
         self.certificate_requested = False
         self.sent_ccs = False
         self.selected_identity = 0
-        self.ech_inner: m.ClientHello | None = None  # the decrypted ClientHelloInner, when ECH is accepted
+        self.ech_inner = ech_inner  # the decrypted ClientHelloInner, when ECH is accepted
 
     def release(self) -> None:
         super().release()
         self.first_hello = None
         self.client_handshake_secret = b""
 
-    def handle(self, msg_type: int, raw: bytes) -> None:
+    def handle(self, msg_type: int, raw: bytes) -> Handshake:
         state = self.state
         body = raw[4:]
-        if state is State.WAIT_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
-            self._client_hello(m.ClientHello.parse(body), raw)
-        elif state is State.WAIT_SECOND_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
+        if state is State.WAIT_SECOND_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
             self._second_client_hello(m.ClientHello.parse(body), raw)
         elif state is State.WAIT_CLIENT_CERTIFICATE and msg_type == m.CERTIFICATE:
             self._client_certificate(m.Certificate.parse(body), raw)
@@ -154,35 +149,16 @@ class ServerHandshake(Handshake):
             self._client_finished(m.Finished.parse(body, self.ks.suite.hash_len), raw)
         else:
             raise unexpected(msg_type, state)
+        return self
 
     # -- ClientHello ---------------------------------------------------------------------------------
 
-    def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
-        if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
-            raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
-        ech_keys = self.context.ech_keys
-        if ech_keys and any(ext_type == _ech.ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
-            inner = _ech.decrypt_client_hello(hello, ech_keys)
-            if inner is not None:  # accepted: the handshake (SNI callback, certificate, transcript) is the inner
-                self.ech_inner = hello = inner
-                raw = inner.build()
-        extensions = dict(hello.extensions)
-        if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
-            raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
-        if negotiate_version(self.context, hello, extensions) == m.TLS12:
-            if self.ech_inner is not None:
-                raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
-            ServerHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
-            return
-        if hello.compression_methods != b"\x00":
-            raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
+    def client_hello(self, hello: m.ClientHello, raw: bytes, extensions: dict[int, bytes]) -> Handshake:
+        """The first ClientHello (``raw``; the hello module has chosen TLS 1.3 and run the SNI callback)."""
         self.client_random = hello.random
         self.peer_offered_pha = m.POST_HANDSHAKE_AUTH in extensions
         if m.EARLY_DATA in extensions:
             self.records.early_data_budget = MAX_SKIPPED_EARLY_DATA
-        server_name = extensions.get(m.SERVER_NAME)
-        self.server_name = m.parse_server_name(server_name) if server_name is not None else None
-        self._sni_callback()
         suite = self._choose_suite(hello)
         native_suites = self.context.native_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in native_suites]
@@ -203,9 +179,10 @@ class ServerHandshake(Handshake):
             if group is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SUITABLE_KEY_SHARE")
             self._hello_retry_request(hello, raw, suite, group)
-            return
+            return self
         self.transcript = Transcript(suite.hash)
         self._negotiate(hello, extensions, raw, suite, group, shares[group])
+        return self
 
     def _second_client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         first = self.first_hello
@@ -227,22 +204,6 @@ class ServerHandshake(Handshake):
         if suite.code not in hello.cipher_suites or m.EARLY_DATA in extensions:
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
         self._negotiate(hello, extensions, raw, suite, self.retry_group, shares[0][1])
-
-    def _sni_callback(self) -> None:
-        callback = self.context.sni_callback
-        if callback is None:
-            return
-        try:
-            result = callback(self.connection, self.server_name, self.context)
-        except Exception as exc:  # the stdlib reports the exception as unraisable and aborts
-            sys.unraisablehook(types.SimpleNamespace(
-                exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=None,
-                object=callback,
-            ))
-            raise TLSAlert(HANDSHAKE_FAILURE, "SNI callback raised", "CALLBACK_FAILED") from None
-        if result is not None:
-            alert = result if isinstance(result, int) and 0 <= result < 256 else INTERNAL_ERROR
-            raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
 
     def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
         """The suite by the usual preference; with a PSK server callback and a client offering a PSK, the

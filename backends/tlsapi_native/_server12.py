@@ -26,10 +26,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _messages as m
 from . import _messages12 as m12
-from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, PROTOCOL_VERSION, TLSAlert
-from ._groups import SECP256R1, SECP384R1, SECP521R1, X448, X25519, generate_key_share
-from ._handshake import State, load_certificate, unexpected
-from ._handshake12 import Handshake12, enabled_protocols
+from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
+from ._certificates import load_certificate
+from ._defaults import TLS12_GROUPS, enabled_protocols
+from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
+from ._handshake import State, unexpected
+from ._handshake12 import Handshake12
 from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
 from ._suites import TLS12_SUITES, CipherSuite
 from ._tickets import TICKET_LIFETIME, TicketState
@@ -37,24 +39,9 @@ from ._tickets import TICKET_LIFETIME, TicketState
 if TYPE_CHECKING:
     from tlsapi.spi import CertChain
 
-    from ._server import ServerHandshake
+    from ._context import NativeContext
+    from ._record import RecordLayer
 
-INAPPROPRIATE_FALLBACK = 86
-TLS12_GROUPS = (X25519, SECP256R1, SECP384R1, X448, SECP521R1)
-
-
-def negotiate_version(context: Any, hello: m.ClientHello, extensions: dict[int, bytes]) -> int:
-    """The version to speak: the highest the client offers and we enable (protocol_version if none)."""
-    data = extensions.get(m.SUPPORTED_VERSIONS)
-    offered = (m.parse_supported_versions_client(data) if data is not None
-               else [min(hello.legacy_version, m.TLS12)])
-    ours = enabled_protocols(context)
-    version = next((v for v in ours if v in offered), None)
-    if version is None:
-        raise TLSAlert(PROTOCOL_VERSION, "no protocol version in common", "UNSUPPORTED_PROTOCOL")
-    if m12.FALLBACK_SCSV in hello.cipher_suites and max(v for v in offered if v <= m.TLS13) < ours[0]:
-        raise TLSAlert(INAPPROPRIATE_FALLBACK, "client fell back to a lower version", "INAPPROPRIATE_FALLBACK")
-    return version
 
 
 def _auth_of(key: Any) -> str:
@@ -89,27 +76,16 @@ class ServerHandshake12(Handshake12):
 
     is_server = True
 
-    def __init__(self, previous: ServerHandshake) -> None:
-        super().__init__(previous.connection, previous.context, previous.records)
+    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer,
+                 server_name: str | None) -> None:
+        super().__init__(connection, context, records)
         self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
-        self.client_random = previous.client_random
-        self.server_name = previous.server_name
+        self.server_name = server_name
         self.certificate_requested = False
-        self.key_share = generate_key_share(X25519)  # replaced by the chosen group's key in ``_client_hello``
+        self.key_share = generate_key_share(X25519)  # replaced by the chosen group's key in ``client_hello``
         self.offered_ticket = False
 
-    @classmethod
-    def take_over(cls, previous: ServerHandshake, hello: m.ClientHello, raw: bytes) -> None:
-        """Continue ``previous``, which received ``hello`` and chose TLS 1.2, as a TLS 1.2 handshake."""
-        previous.client_random = hello.random
-        server_name = dict(hello.extensions).get(m.SERVER_NAME)
-        previous.server_name = m.parse_server_name(server_name) if server_name is not None else None
-        previous._sni_callback()
-        handshake = cls(previous)
-        previous.connection._handshake = handshake
-        handshake._client_hello(hello, raw)
-
-    def handle(self, msg_type: int, raw: bytes) -> None:
+    def handle(self, msg_type: int, raw: bytes) -> Handshake12:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_CLIENT_CERTIFICATE and msg_type == m.CERTIFICATE:
@@ -122,10 +98,13 @@ class ServerHandshake12(Handshake12):
             self._client_finished(m.Finished.parse(body, 12), raw)
         else:
             raise unexpected(msg_type, state)
+        return self
 
     # -- ClientHello ---------------------------------------------------------------------------------
 
-    def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
+    def client_hello(self, hello: m.ClientHello, raw: bytes) -> Handshake12:
+        """The ClientHello (``raw``; the hello module has chosen TLS 1.2 and run the SNI callback)."""
+        self.client_random = hello.random
         extensions = dict(hello.extensions)
         self.received(raw)
         if 0 not in hello.compression_methods:
@@ -164,10 +143,11 @@ class ServerHandshake12(Handshake12):
             hello_extensions.append((m.ALPN, m.build_alpn([self.alpn])))
         if state is not None:
             self._resume(hello, state, hello_extensions)
-            return
+            return self
         if ticket:
             self.context.record_stat("misses")
         self._full_handshake(hello, extensions, hello_extensions)
+        return self
 
     def _open_ticket(self, hello: m.ClientHello, ticket: bytes) -> TicketState | None:
         sealed = self.context.ticket_keys.open(ticket)

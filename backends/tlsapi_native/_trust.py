@@ -68,7 +68,8 @@ from cryptography.x509.verification import (
 from tlsapi.spi import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
 
 from ._alerts import TLSAlert
-from ._handshake import parse_certificate
+from ._certificates import parse_certificate
+from ._defaults import is_ip_address
 from ._limits import MAX_CHAIN_LENGTH
 
 __all__ = ["TrustStore", "build_store", "verify_peer_chain"]
@@ -259,14 +260,6 @@ def _subject(hostname: str) -> x509.DNSName | x509.IPAddress:
         return x509.DNSName(hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname)
 
 
-def _is_ip(hostname: str) -> bool:
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True
-
-
 @dataclass
 class _Request:
     leaf: x509.Certificate
@@ -389,7 +382,7 @@ def _diagnose(request: _Request, trust: TrustStore, message: str, now: datetime.
             if other in (_CHAIN, INVALID_CA, PATH_LENGTH_EXCEEDED, INVALID_PURPOSE):
                 code = other
         if code == _NAME:
-            return IP_ADDRESS_MISMATCH if request.hostname and _is_ip(request.hostname) else HOSTNAME_MISMATCH
+            return IP_ADDRESS_MISMATCH if request.hostname and is_ip_address(request.hostname) else HOSTNAME_MISMATCH
     if code == _CHAIN:
         return _chain_code(request, trust.anchors)
     return code
