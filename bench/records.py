@@ -34,8 +34,8 @@ def floor(pki: pki_module.PKI, suite: str) -> Work:
     pair, cipher, _ = found
     link = cases.BIOLink(*cases.contexts(pair, pki, suite=cipher))
     link.handshake()
-    seal = link.client._records._write_aead.encrypt  # type: ignore[attr-defined]
-    unseal = link.server._records._read_aead.decrypt  # type: ignore[attr-defined]
+    seal = link.client._records.write_protection.aead.encrypt  # type: ignore[attr-defined]
+    unseal = link.server._records.read_protection.aead.decrypt  # type: ignore[attr-defined]
     outgoing, incoming = link.c_out, link.s_in
     payload, buffer = b"\x5a" * CHUNK, bytearray(CHUNK)
     header = bytes((23, 3, 3, (CHUNK + 17) >> 8, (CHUNK + 17) & 255))

@@ -230,9 +230,9 @@ class NativeConnection(Connection):
                 if self._done:
                     self._post_handshake(*message)
                     continue
-                read_key = self._records.read_protected, self._records._read_aead
+                read_protection = self._records.read_protection
                 handshake = self._handshake = self._handshake.handle(*message)
-                if len(buffer) and read_key != (self._records.read_protected, self._records._read_aead):
+                if len(buffer) and read_protection is not self._records.read_protection:
                     raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
                 if handshake.complete:
                     self._handshake_complete()
@@ -458,7 +458,7 @@ class NativeConnection(Connection):
         size: int = data.__len__()
         if size:
             records = self._records
-            if records._write_seq >= self._rekey_after:
+            if records.write_sequence >= self._rekey_after:
                 self._send_key_update(False)
             records.write(APPLICATION_DATA, data)
         return size

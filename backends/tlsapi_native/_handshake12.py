@@ -17,8 +17,7 @@ from . import _messages12 as m12
 from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._handshake import Handshake, State, unexpected
 from ._prf import exporter, extended_master_secret, key_block, legacy_master_secret, verify_data
-from ._record import ALERT, HANDSHAKE
-from ._record12 import RecordLayer12, use_tls12
+from ._record import ALERT, HANDSHAKE, Protection12
 from ._suites import CipherSuite
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ class Handshake12(Handshake):
 
     def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
         super().__init__(connection, context, records)
-        self.records: RecordLayer12 = use_tls12(records)
         self.log = bytearray()
         self.server_random = b""
         self.master_secret = b""
@@ -93,10 +91,11 @@ class Handshake12(Handshake):
         mine = (server_key, server_iv) if self.is_server else (client_key, client_iv)
         peers = (client_key, client_iv) if self.is_server else (server_key, server_iv)
         key, iv = peers if read else mine
+        protection = Protection12.of_key(self.cipher_suite.aead, key, iv)
         if read:
-            self.records.set_read_key(self.cipher_suite.aead, key, iv)
+            self.records.set_read_protection(protection)
         else:
-            self.records.set_write_key(self.cipher_suite.aead, key, iv)
+            self.records.set_write_protection(protection)
 
     # -- ChangeCipherSpec and Finished ---------------------------------------------------------------------
 

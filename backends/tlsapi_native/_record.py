@@ -1,17 +1,25 @@
-"""The TLS 1.3 record layer over two memory BIOs, and handshake-message reassembly.
+"""The record layer over two memory BIOs (TLS 1.3 and TLS 1.2), and handshake-message reassembly.
 
-Built for throughput: one AEAD object per key, the nonce computed as ``iv XOR seq`` with integer
-arithmetic, each incoming record taken from the BIO alone (header, then body: bytes after it stay in the
-BIO) and sliced with ``memoryview`` (no copy before decryption), and each outgoing record written to the
-BIO as header + ciphertext without joining.
+One framing path reads and writes records (header checks, buffering, fragmentation); the cryptography of
+each direction is a protection object, as Go's ``halfConn``: ``Protection13`` (RFC 8446 5.2: the inner
+content type, padding, ``iv XOR seq`` nonces) or ``Protection12`` (RFC 5288 / RFC 7905 AEAD records). The
+connection installs them (``set_read_protection`` / ``set_write_protection``) and compares
+``read_protection`` before and after a message to see a key change.
+
+Built for throughput: one AEAD object per key, the nonce computed with integer arithmetic, each incoming
+record taken from the BIO alone (header, then body: bytes after it stay in the BIO) and sliced with
+``memoryview`` (no copy before decryption), and each outgoing record written to the BIO as header +
+ciphertext without joining.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._alerts import (
     BAD_RECORD_MAC,
@@ -31,7 +39,11 @@ APPLICATION_DATA: Final = 23
 #: Not a TLS content type: what ``read_record`` returns for a record of rejected 0-RTT data it skipped.
 SKIPPED_EARLY_DATA: Final = 0
 
+if TYPE_CHECKING:
+    from typing import Self
+
 _TAG_LEN: Final = 16
+_EXPLICIT_NONCE_LEN: Final = 8  # TLS 1.2 AES-GCM
 _FINISHED: Final = 20  # the handshake message type
 _MAX_SEQ: Final = (1 << 64) - 1
 _LAST_SEQ: Final = _MAX_SEQ - 1  # a record written with this sequence number exhausts the key
@@ -40,12 +52,182 @@ _pack_header: Final = struct.Struct(">BHH").pack  # content type, legacy version
 _CONTENT_TYPE_BYTES: Final = {t: bytes((t,)) for t in (ALERT, HANDSHAKE, APPLICATION_DATA)}
 
 
+def _check_header(content_type: int, major: int, length: int, first: bool, protected: bool) -> None:
+    """Refuse a record header with a bad version, content type or length (``first``: the first record
+    read, whose bad type is reported as a wrong version, as OpenSSL does for a non-TLS peer)."""
+    if major != 3:
+        raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
+    if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
+        raise TLSAlert(UNEXPECTED_MESSAGE, reason="WRONG_VERSION_NUMBER" if first else "UNEXPECTED_RECORD")
+    if length > (MAX_CIPHERTEXT if protected else MAX_PLAINTEXT):
+        raise TLSAlert(RECORD_OVERFLOW, reason="PACKET_LENGTH_TOO_LONG" if length >= MAX_CIPHERTEXT12
+                       else "ENCRYPTED_LENGTH_TOO_LONG" if protected else "DATA_LENGTH_TOO_LONG")
+
+
+class Protection:
+    """One direction's record protection: an AEAD key, its IV (an integer) and the sequence number."""
+
+    __slots__ = ("aead", "iv", "seq")
+
+    #: Whether records of every content type are protected (TLS 1.2) or only the outer application_data
+    #: ones (TLS 1.3, whose unprotected change_cipher_spec records are middlebox compatibility).
+    protects_every_type: bool = False
+
+    def __init__(self, aead: Any, iv: bytes) -> None:
+        self.aead = aead
+        self.iv = int.from_bytes(iv, "big")
+        self.seq = 0
+
+    @classmethod
+    def of_key(cls, aead_class: Any, key: bytes, iv: bytes) -> Self:
+        return cls(aead_class(key), iv)
+
+    def check_header(self, content_type: int, major: int, minor: int, length: int) -> None:
+        """Refuse the header of a record to be opened."""
+        raise NotImplementedError
+
+    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+        """The record's ``(content_type, plaintext)``; ``InvalidTag`` if it does not authenticate."""
+        raise NotImplementedError
+
+    def seal(self, content_type: int, chunk: bytes | bytearray | memoryview, padding: int,
+             write: Callable[[bytes], object]) -> None:
+        """Write one protected record of at most ``MAX_PLAINTEXT`` bytes of ``chunk`` with ``write``."""
+        raise NotImplementedError
+
+    def _next_read_seq(self) -> int:
+        seq = self.seq
+        if seq >= _MAX_SEQ:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+        return seq
+
+    def _advance_write_seq(self, seq: int) -> None:
+        self.seq = seq + 1
+        if seq >= _LAST_SEQ:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+
+
+class Protection13(Protection):
+    """TLS 1.3 record protection (RFC 8446 5.2): records are application_data outside, the real content
+    type is the last non-zero byte of the plaintext, the nonce is ``iv XOR seq``, the header is the AAD."""
+
+    __slots__ = ()
+
+    def check_header(self, content_type: int, major: int, minor: int, length: int) -> None:
+        if major != 3 or length > MAX_CIPHERTEXT:
+            _check_header(content_type, major, length, False, True)
+
+    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+        seq = self._next_read_seq()
+        plaintext: bytes = self.aead.decrypt((self.iv ^ seq).to_bytes(12, "big"), body, header)
+        self.seq = seq + 1
+        last = len(plaintext) - 1
+        if last > MAX_PLAINTEXT:  # RFC 8446 5.4: TLSInnerPlaintext, padding included, is at most 2^14 + 1
+            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
+        if last >= 0 and plaintext[last]:
+            inner = plaintext[last]
+        else:
+            stripped = plaintext.rstrip(b"\x00")
+            if not stripped:
+                raise TLSAlert(UNEXPECTED_MESSAGE, "record without a content type", "UNEXPECTED_RECORD")
+            last = len(stripped) - 1
+            inner = stripped[last]
+        if inner == APPLICATION_DATA:
+            return inner, memoryview(plaintext)[:last]
+        if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "bad inner content type", "UNEXPECTED_RECORD")
+        if last == 0:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
+        return inner, plaintext[:last]
+
+    def seal(self, content_type: int, chunk: bytes | bytearray | memoryview, padding: int,
+             write: Callable[[bytes], object]) -> None:
+        seq = self.seq
+        n = len(chunk) + 1 + _TAG_LEN
+        if padding:
+            inner_len = n - _TAG_LEN  # content + type byte, padded to a multiple of ``padding``
+            pad = min(-inner_len % padding, MAX_PLAINTEXT + 1 - inner_len)
+            n += pad
+            inner = b"".join((chunk, _CONTENT_TYPE_BYTES[content_type], bytes(pad)))
+        else:
+            inner = b"".join((chunk, _CONTENT_TYPE_BYTES[content_type]))
+        header = _pack_header(APPLICATION_DATA, 0x0303, n)
+        write(header)
+        write(self.aead.encrypt((self.iv ^ seq).to_bytes(12, "big"), inner, header))
+        self._advance_write_seq(seq)
+
+
+class Protection12(Protection):
+    """TLS 1.2 AEAD record protection: AES-GCM (RFC 5288) and ChaCha20-Poly1305 (RFC 7905).
+
+    AES-GCM's nonce is the 4-byte implicit salt (``iv``) followed by an 8-byte explicit part sent in front
+    of each record (we send the sequence number, as OpenSSL does); ChaCha20-Poly1305's is the 12-byte IV XOR
+    the sequence number, nothing sent. The additional data is ``seq_num || type || version || length`` of
+    the plaintext. There is no inner content type and no padding: CBC and MAC-then-encrypt do not exist here
+    (no Lucky13 surface).
+    """
+
+    __slots__ = ("explicit",)
+
+    protects_every_type = True
+
+    def __init__(self, aead: Any, iv: bytes) -> None:
+        super().__init__(aead, iv)
+        self.explicit = _EXPLICIT_NONCE_LEN if isinstance(aead, AESGCM) else 0
+
+    def check_header(self, content_type: int, major: int, minor: int, length: int) -> None:
+        if major != 3 or minor != 3:
+            raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
+        if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "bad record type", "UNEXPECTED_RECORD")
+        if length > MAX_CIPHERTEXT12:
+            raise TLSAlert(RECORD_OVERFLOW, reason="ENCRYPTED_LENGTH_TOO_LONG")
+
+    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+        if content_type == CHANGE_CIPHER_SPEC:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "change_cipher_spec after the keys changed", "UNEXPECTED_CCS_MESSAGE")
+        explicit = self.explicit
+        size = len(body) - explicit - _TAG_LEN
+        if size < 0:
+            raise TLSAlert(BAD_RECORD_MAC, "record too short", "DECRYPTION_FAILED_OR_BAD_RECORD_MAC")
+        seq = self._next_read_seq()
+        nonce = (self.iv.to_bytes(4, "big") + bytes(body[:explicit]) if explicit
+                 else (self.iv ^ seq).to_bytes(12, "big"))
+        aad = seq.to_bytes(8, "big") + bytes((content_type, 3, 3, size >> 8, size & 255))
+        plaintext: bytes = self.aead.decrypt(nonce, body[explicit:], aad)
+        self.seq = seq + 1
+        if size > MAX_PLAINTEXT:
+            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
+        if content_type == APPLICATION_DATA:
+            return content_type, memoryview(plaintext)
+        if not plaintext:
+            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
+        return content_type, plaintext
+
+    def seal(self, content_type: int, chunk: bytes | bytearray | memoryview, padding: int,
+             write: Callable[[bytes], object]) -> None:
+        seq = self.seq
+        size = len(chunk)
+        sequence = seq.to_bytes(8, "big")
+        aad = sequence + bytes((content_type, 3, 3, size >> 8, size & 255))
+        if self.explicit:
+            ciphertext = self.aead.encrypt(self.iv.to_bytes(4, "big") + sequence, bytes(chunk), aad)
+            n = _EXPLICIT_NONCE_LEN + len(ciphertext)
+            write(bytes((content_type, 3, 3, n >> 8, n & 255)) + sequence)
+        else:
+            ciphertext = self.aead.encrypt((self.iv ^ seq).to_bytes(12, "big"), bytes(chunk), aad)
+            n = len(ciphertext)
+            write(bytes((content_type, 3, 3, n >> 8, n & 255)))
+        write(ciphertext)
+        self._advance_write_seq(seq)
+
+
 class RecordLayer:
-    """Reads records from ``incoming`` and writes records to ``outgoing``, protected once keys are set."""
+    """Reads records from ``incoming`` and writes records to ``outgoing``, protected once protection is set."""
 
     __slots__ = (
-        "_buf", "_incoming", "_outgoing", "_pos", "_read_aead", "_read_iv", "_read_seq", "_write_aead",
-        "_write_iv", "_write_seq", "early_data_budget", "padding", "records_read",
+        "_buf", "_incoming", "_outgoing", "_pos", "early_data_budget", "padding", "read_protection",
+        "records_read", "write_protection",
     )
 
     def __init__(self, incoming: Any, outgoing: Any) -> None:
@@ -53,38 +235,35 @@ class RecordLayer:
         self._outgoing = outgoing
         self._buf = b""
         self._pos = 0
-        self._read_aead: Any = None
-        self._read_iv = 0
-        self._read_seq = 0
-        self._write_aead: Any = None
-        self._write_iv = 0
-        self._write_seq = 0
+        self.read_protection: Protection | None = None  # replaced, never changed, at each key change
+        self.write_protection: Protection | None = None
         self.records_read = 0
-        self.padding = 0  # pad protected records' plaintext to a multiple of this (0: no padding)
+        self.padding = 0  # pad TLS 1.3 protected records' plaintext to a multiple of this (0: no padding)
         # Server, after a ClientHello with early_data that we reject: bytes of 0-RTT records still to skip
         # (RFC 8446 4.2.10); a skipped record reads as empty application data.
         self.early_data_budget = 0
 
     # -- keys ------------------------------------------------------------------------------------------
 
+    def set_read_protection(self, protection: Protection) -> None:
+        self.read_protection = protection
+
+    def set_write_protection(self, protection: Protection) -> None:
+        self.write_protection = protection
+
     def set_read_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
-        self._read_aead = aead_class(key)
-        self._read_iv = int.from_bytes(iv, "big")
-        self._read_seq = 0
+        """TLS 1.3 read protection under ``key`` (shorthand for ``set_read_protection``)."""
+        self.read_protection = Protection13.of_key(aead_class, key, iv)
 
     def set_write_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
-        self._write_aead = aead_class(key)
-        self._write_iv = int.from_bytes(iv, "big")
-        self._write_seq = 0
-
-    @property
-    def read_protected(self) -> bool:
-        return self._read_aead is not None
+        """TLS 1.3 write protection under ``key`` (shorthand for ``set_write_protection``)."""
+        self.write_protection = Protection13.of_key(aead_class, key, iv)
 
     @property
     def write_sequence(self) -> int:
         """Records written under the current write key."""
-        return self._write_seq
+        protection = self.write_protection
+        return 0 if protection is None else protection.seq
 
     @property
     def buffered(self) -> int:
@@ -113,18 +292,6 @@ class RecordLayer:
         self._pos = pos
         return True
 
-    def _check_header(self, content_type: int, major: int, length: int) -> None:
-        """Refuse a record header with a bad version, content type or length."""
-        if major != 3:
-            raise TLSAlert(PROTOCOL_VERSION, reason="WRONG_VERSION_NUMBER")
-        if content_type < CHANGE_CIPHER_SPEC or content_type > APPLICATION_DATA:
-            raise TLSAlert(UNEXPECTED_MESSAGE, reason="WRONG_VERSION_NUMBER" if self.records_read == 0
-                           else "UNEXPECTED_RECORD")
-        protected = self._read_aead is not None and content_type == APPLICATION_DATA
-        if length > (MAX_CIPHERTEXT if protected else MAX_PLAINTEXT):
-            raise TLSAlert(RECORD_OVERFLOW, reason="PACKET_LENGTH_TOO_LONG" if length >= MAX_CIPHERTEXT12
-                           else "ENCRYPTED_LENGTH_TOO_LONG" if protected else "DATA_LENGTH_TOO_LONG")
-
     def read_record(self) -> tuple[int, bytes | memoryview] | None:
         """The next record as ``(content_type, plaintext)``, or ``None`` until a whole record is here."""
         buf = self._buf
@@ -136,10 +303,13 @@ class RecordLayer:
             pos = self._pos
         content_type = buf[pos]
         length = (buf[pos + 3] << 8) | buf[pos + 4]
-        aead = self._read_aead
-        protected = content_type == APPLICATION_DATA and aead is not None
-        if not protected or length > MAX_CIPHERTEXT or buf[pos + 1] != 3:  # else every check passes
-            self._check_header(content_type, buf[pos + 1], length)
+        protection = self.read_protection
+        protected = protection is not None and (content_type == APPLICATION_DATA or protection.protects_every_type)
+        if protected:
+            assert protection is not None
+            protection.check_header(content_type, buf[pos + 1], buf[pos + 2], length)
+        else:
+            _check_header(content_type, buf[pos + 1], length, self.records_read == 0, False)
         end = pos + 5 + length
         size = len(buf)
         if size < end:
@@ -163,16 +333,12 @@ class RecordLayer:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data before the handshake keys")
             if length == 0:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
-            if aead is not None and content_type == HANDSHAKE:
+            if protection is not None and content_type == HANDSHAKE:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unprotected handshake record")
             return content_type, buf[pos + 5 : end]
-        seq = self._read_seq
-        if seq >= _MAX_SEQ:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+        assert protection is not None
         try:
-            plaintext: bytes = aead.decrypt(
-                (self._read_iv ^ seq).to_bytes(12, "big"), memoryview(buf)[pos + 5 : end], buf[pos : pos + 5]
-            )
+            record = protection.open(content_type, buf[pos : pos + 5], memoryview(buf)[pos + 5 : end])
         except InvalidTag:
             if self.early_data_budget >= length > _TAG_LEN:  # rejected 0-RTT data, under a key we never had
                 self.early_data_budget -= length
@@ -180,77 +346,27 @@ class RecordLayer:
             raise TLSAlert(BAD_RECORD_MAC) from None
         if self.early_data_budget:
             self.early_data_budget = 0
-        self._read_seq = seq + 1
-        last = len(plaintext) - 1
-        if last > MAX_PLAINTEXT:  # RFC 8446 5.4: TLSInnerPlaintext, padding included, is at most 2^14 + 1
-            raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
-        if last >= 0 and plaintext[last]:
-            inner = plaintext[last]
-        else:
-            stripped = plaintext.rstrip(b"\x00")
-            if not stripped:
-                raise TLSAlert(UNEXPECTED_MESSAGE, "record without a content type", "UNEXPECTED_RECORD")
-            last = len(stripped) - 1
-            inner = stripped[last]
-        if inner == APPLICATION_DATA:
-            return inner, memoryview(plaintext)[:last]
-        if inner == CHANGE_CIPHER_SPEC or inner > APPLICATION_DATA or inner < CHANGE_CIPHER_SPEC:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "bad inner content type", "UNEXPECTED_RECORD")
-        if last == 0:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
-        return inner, plaintext[:last]
+        return record
 
     # -- writing -------------------------------------------------------------------------------------
 
     def write(self, content_type: int, data: bytes | bytearray | memoryview) -> None:
-        """Send ``data`` as records of ``content_type`` (fragmented, protected once a write key is set)."""
-        aead = self._write_aead
+        """Send ``data`` as records of ``content_type`` (fragmented, protected once write protection is set)."""
+        protection = self.write_protection
         write = self._outgoing.write
         total = len(data)
-        if total <= MAX_PLAINTEXT and aead is not None and not self.padding:  # one record, the usual case
-            seq = self._write_seq
-            header = _pack_header(APPLICATION_DATA, 0x0303, total + 1 + _TAG_LEN)
-            write(header)
-            write(aead.encrypt((self._write_iv ^ seq).to_bytes(12, "big"),
-                               b"".join((data, _CONTENT_TYPE_BYTES[content_type])), header))
-            if seq >= _LAST_SEQ:
-                raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
-            self._write_seq = seq + 1
-            return
-        if aead is None:
+        if protection is None:
             for start in range(0, total, MAX_PLAINTEXT):
                 chunk = data[start : start + MAX_PLAINTEXT]
                 n = len(chunk)
                 write(bytes((content_type, 3, 3, n >> 8, n & 255)))
                 write(chunk)
-            return
-        type_byte = _CONTENT_TYPE_BYTES[content_type]
-        padding = self.padding
-        iv = self._write_iv
-        seq = self._write_seq
-        view = memoryview(data) if total > MAX_PLAINTEXT else data
-        start = 0
-        while True:
-            chunk = view[start : start + MAX_PLAINTEXT] if total > MAX_PLAINTEXT else view
-            n = len(chunk) + 1 + _TAG_LEN
-            header = bytes((APPLICATION_DATA, 3, 3, n >> 8, n & 255))
-            if padding:
-                inner_len = n - _TAG_LEN  # content + type byte, padded to a multiple of ``padding``
-                pad = min(-inner_len % padding, MAX_PLAINTEXT + 1 - inner_len)
-                n += pad
-                header = bytes((APPLICATION_DATA, 3, 3, n >> 8, n & 255))
-                inner = b"".join((chunk, type_byte, bytes(pad)))
-            else:
-                inner = b"".join((chunk, type_byte))
-            write(header)
-            write(aead.encrypt((iv ^ seq).to_bytes(12, "big"), inner, header))
-            seq += 1
-            start += MAX_PLAINTEXT
-            if start >= total:
-                break
-        if seq >= _MAX_SEQ:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
-        self._write_seq = seq
+        elif total <= MAX_PLAINTEXT:  # one record, the usual case (an empty one too)
+            protection.seal(content_type, data, self.padding, write)
+        else:
+            view = memoryview(data)
+            for start in range(0, total, MAX_PLAINTEXT):
+                protection.seal(content_type, view[start : start + MAX_PLAINTEXT], self.padding, write)
 
     def write_change_cipher_spec(self) -> None:
         self._outgoing.write(b"\x14\x03\x03\x00\x01\x01")
