@@ -81,6 +81,7 @@ from ._errors import (
     zero_return,
 )
 from ._material import CertChain, Password, PrivateKey, StrPath
+from ._names import is_ip_address
 from ._registry import Backend
 
 __all__ = [
@@ -120,6 +121,7 @@ __all__ = [
     "certificate_dict",
     "closed_eof",
     "from_ssl",
+    "is_ip_address",
     "make_error",
     "peek_client_hello",
     "ragged_eof",

@@ -8,8 +8,6 @@ Every list here is the engine's default; a context narrows it (``set_ciphers``, 
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import ssl
 from typing import TYPE_CHECKING, Final
 
@@ -38,13 +36,3 @@ def enabled_protocols(context: NativeContext) -> tuple[int, ...]:
             _ENABLED.clear()
         protocols = _ENABLED[key] = tuple(_CODES[v] for v in context.enabled_versions() if v in _CODES)
     return protocols
-
-
-@functools.lru_cache(maxsize=256)
-def is_ip_address(hostname: str) -> bool:
-    """Whether ``hostname`` is an IPv4 or IPv6 address (no SNI is sent for one; its check is by address)."""
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True

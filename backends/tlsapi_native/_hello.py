@@ -16,15 +16,14 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-import sys
-import types
 from typing import TYPE_CHECKING, Any
+
+from tlsapi.spi import is_ip_address, run_sni_callback
 
 from . import _ech
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import (
-    HANDSHAKE_FAILURE,
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     PROTOCOL_VERSION,
@@ -33,7 +32,7 @@ from ._alerts import (
 )
 from ._client import ClientHandshake
 from ._client12 import ClientHandshake12, resumable_tls12_session
-from ._defaults import TLS12_GROUPS, enabled_protocols, is_ip_address
+from ._defaults import TLS12_GROUPS, enabled_protocols
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_shares
 from ._handshake import Handshake, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
@@ -52,7 +51,7 @@ if TYPE_CHECKING:
     from ._record import RecordLayer
     from ._session import NativeSession
 
-__all__ = ["AwaitClientHello", "AwaitServerHello", "HelloOffer", "negotiate_version", "run_sni_callback"]
+__all__ = ["AwaitClientHello", "AwaitServerHello", "HelloOffer", "negotiate_version"]
 
 _SSL3 = 0x0300
 INAPPROPRIATE_FALLBACK = 86
@@ -91,22 +90,12 @@ def negotiate_version(context: NativeContext, hello: m.ClientHello, extensions: 
     return version
 
 
-def run_sni_callback(connection: Any, context: NativeContext, server_name: str | None) -> None:
-    """The context's ``sni_callback`` as ``ssl`` runs it: it may switch ``connection.context``, return an
-    alert number to refuse, and an exception it raises is reported as unraisable and aborts the handshake."""
-    callback = context.sni_callback
-    if callback is None:
-        return
-    try:
-        result = callback(connection, server_name, context)
-    except Exception as exc:  # the stdlib reports the exception as unraisable and aborts
-        sys.unraisablehook(types.SimpleNamespace(
-            exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=None, object=callback,
-        ))
-        raise TLSAlert(HANDSHAKE_FAILURE, "SNI callback raised", "CALLBACK_FAILED") from None
-    if result is not None:
-        alert = result if isinstance(result, int) and 0 <= result < 256 else INTERNAL_ERROR
-        raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
+def _run_sni_callback(connection: Any, server_name: str | None) -> None:
+    """The context's SNI callback, once per handshake, as every backend runs it (it may switch
+    ``connection.context``); an alert it asks for (or a failure) aborts the handshake."""
+    alert = run_sni_callback(connection, server_name)
+    if alert is not None:
+        raise TLSAlert(alert, "the SNI callback refused the handshake", "CALLBACK_FAILED")
 
 
 class AwaitClientHello(Handshake):
@@ -141,11 +130,11 @@ class AwaitClientHello(Handshake):
         if version == m.TLS12:
             if ech_inner is not None:
                 raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
-            run_sni_callback(self.connection, context, server_name)
+            _run_sni_callback(self.connection, server_name)
             return ServerHandshake12(self.connection, context, self.records, server_name).client_hello(hello, raw)
         if hello.compression_methods != b"\x00":
             raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
-        run_sni_callback(self.connection, context, server_name)
+        _run_sni_callback(self.connection, server_name)
         handshake = ServerHandshake(self.connection, context, self.records, server_name, ech_inner)
         return handshake.client_hello(hello, raw, extensions)
 

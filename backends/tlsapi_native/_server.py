@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 
+from tlsapi.spi import select_alpn
+
 from . import _ech
 from . import _messages as m
 from ._alerts import (
@@ -326,7 +328,7 @@ class ServerHandshake(Handshake):
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
-            self.alpn = next((p for p in self.context.alpn_protocols if p in offered), None)
+            self.alpn = select_alpn(self.context.alpn_protocols, offered)
         server_share, shared_secret = server_key_exchange(group, client_share)
         self.suite = suite
         self.group = group

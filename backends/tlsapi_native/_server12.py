@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tlsapi.spi import select_alpn
+
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
@@ -125,7 +127,7 @@ class ServerHandshake12(Handshake12):
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
-            self.alpn = next((p for p in self.context.alpn_protocols if p in offered), None)
+            self.alpn = select_alpn(self.context.alpn_protocols, offered)
         ours = self.context.native_tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)

@@ -65,11 +65,10 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from tlsapi.spi import VERIFY_MESSAGES, SSLCertVerificationError, verification_error
+from tlsapi.spi import VERIFY_MESSAGES, SSLCertVerificationError, is_ip_address, verification_error
 
 from ._alerts import TLSAlert
 from ._certificates import parse_certificate
-from ._defaults import is_ip_address
 from ._limits import MAX_CHAIN_LENGTH
 
 __all__ = ["TrustStore", "build_store", "verify_peer_chain"]

@@ -66,6 +66,7 @@ from tlsapi.spi import (
     PrivateKey,
     StrPath,
     certificate_dict,
+    is_ip_address,
 )
 
 from . import BACKEND
@@ -186,14 +187,6 @@ def openssl_error(exc: SSL.Error, verify_failure: tuple[int, str] | None) -> err
                              origin=ORIGIN)
 
 
-def _is_ip_address(hostname: str) -> bool:
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True
-
-
 def _offered_suites(data: bytes) -> set[int] | None:
     """The cipher suite codes of the ClientHello that ``data`` starts with; ``None`` until it is complete."""
     handshake = bytearray()
@@ -239,12 +232,12 @@ def _verify_callback(conn: SSL.Connection, cert: crypto.X509, code: int, depth: 
     if ok and depth == 0 and hostname is not None:
         certificate = cert.to_cryptography()
         try:
-            if _is_ip_address(hostname):
+            if is_ip_address(hostname):
                 service_identity.cryptography.verify_certificate_ip_address(certificate, hostname)
             else:
                 service_identity.cryptography.verify_certificate_hostname(certificate, hostname)
         except (service_identity.VerificationError, service_identity.CertificateError):
-            ip = _is_ip_address(hostname)
+            ip = is_ip_address(hostname)
             code = errors.X509_V_ERR_IP_ADDRESS_MISMATCH if ip else errors.X509_V_ERR_HOSTNAME_MISMATCH
             ok = 0
     if not ok and owner._verify_failure is None:
@@ -314,7 +307,7 @@ def _check_host(conn: SSL.Connection, hostname: str, checks_common_name: bool) -
     if not checks_common_name:
         flags |= lib.X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
     lib.X509_VERIFY_PARAM_set_hostflags(param, flags)
-    if _is_ip_address(hostname):
+    if is_ip_address(hostname):
         packed = ipaddress.ip_address(hostname).packed
         done = lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
     else:
@@ -504,7 +497,7 @@ class PyOpenSSLConnection(Connection):
             self._conn.set_accept_state()
         else:
             self._conn.set_connect_state()
-            if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
+            if self._server_hostname is not None and not is_ip_address(self._server_hostname):
                 self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
             if checked is not None and OPENSSL_HOST_CHECK and _check_host(
                 self._conn, checked, context.hostname_checks_common_name

@@ -15,7 +15,6 @@ here, so a server context refuses ``CERT_OPTIONAL`` / ``CERT_REQUIRED``.
 from __future__ import annotations
 
 import importlib.metadata
-import ipaddress
 import re
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from tlsapi.spi import (
     SSLError,
     certificate_dict,
     closed_eof,
+    is_ip_address,
     make_error,
     peek_client_hello,
     ragged_eof,
@@ -253,7 +253,8 @@ class RustlsConnection(Connection):
     def _verification_failure(self, text: str) -> SSLError:
         """The ``CERTIFICATE_VERIFY_FAILED`` error with OpenSSL's code for rustls's certificate error."""
         if "not valid for name" in text or "NotValidForName" in text:
-            code = X509_V_ERR_IP_ADDRESS_MISMATCH if _is_ip(self._server_hostname) else X509_V_ERR_HOSTNAME_MISMATCH
+            ip = is_ip_address(self._server_hostname or "")
+            code = X509_V_ERR_IP_ADDRESS_MISMATCH if ip else X509_V_ERR_HOSTNAME_MISMATCH
         else:
             code = next((value for name, value in _VERIFY_CODES.items() if name in text), 1)
             if code == 20:
@@ -489,14 +490,6 @@ class RustlsConnection(Connection):
         if isinstance(conn, _rustls.RustlsClientConnection):
             return conn.ech_status()
         return "not_offered"
-
-
-def _is_ip(hostname: str | None) -> bool:
-    try:
-        ipaddress.ip_address(hostname or "")
-    except ValueError:
-        return False
-    return True
 
 
 def _pem_chain(context: Context) -> tuple[bytes, bytes] | None:
