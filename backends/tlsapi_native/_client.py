@@ -31,8 +31,8 @@ from ._suites import TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
+    from ._effects import Effects
     from ._hello import HelloOffer
-    from ._record import RecordLayer
 
 _SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
 _MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag bit tests are slow
@@ -43,8 +43,8 @@ class ClientHandshake(Handshake):
     """The TLS 1.3 client handshake from the ServerHello on (``_hello`` sends the ClientHello and hands over);
     ``handle()`` takes each server message."""
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, offer: HelloOffer) -> None:
-        super().__init__(connection, context, records)
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects, offer: HelloOffer) -> None:
+        super().__init__(connection, context, effects)
         self.offer = offer  # what the ClientHello offered (rebuilt here after a HelloRetryRequest)
         self.server_hostname = offer.server_hostname
         self.client_random = offer.client_random
@@ -69,12 +69,12 @@ class ClientHandshake(Handshake):
 
     def _send_ccs_once(self) -> None:
         if self.offer.client_hello.session_id and not self.sent_ccs:
-            self.records.write_change_cipher_spec()
+            self.effects.send_change_cipher_spec()
             self.sent_ccs = True
 
     # -- dispatch ------------------------------------------------------------------------------------
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:  # after a HelloRetryRequest

@@ -46,8 +46,8 @@ from ._tickets import TICKET_LIFETIME
 
 if TYPE_CHECKING:
     from ._context import NativeContext
+    from ._effects import Effects
     from ._hello import HelloOffer
-    from ._record import RecordLayer
 
 __all__ = ["ClientHandshake12", "resumable_tls12_session"]
 
@@ -68,8 +68,8 @@ def resumable_tls12_session(session: NativeSession | None, server_hostname: str 
 class ClientHandshake12(Handshake12):
     """A TLS 1.2 client handshake, continuing a ``ClientHandshake`` once TLS 1.2 is chosen or forced."""
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, offer: HelloOffer) -> None:
-        super().__init__(connection, context, records)
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects, offer: HelloOffer) -> None:
+        super().__init__(connection, context, effects)
         self.server_hostname = offer.server_hostname
         self.sent_sni = offer.sent_sni
         self.session = resumable_tls12_session(offer.session, offer.server_hostname)
@@ -86,9 +86,9 @@ class ClientHandshake12(Handshake12):
 
     def server_hello(self, raw: bytes) -> Handshake12:
         """The ServerHello that picked TLS 1.2 (the hello module has read its version)."""
-        return self.handle(m.SERVER_HELLO, raw)
+        return self.receive(m.SERVER_HELLO, raw)
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake12:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake12:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_SERVER_HELLO and msg_type == m.SERVER_HELLO:

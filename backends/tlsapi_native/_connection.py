@@ -35,7 +35,19 @@ from ._alerts import (
     error,
     received_alert_error,
 )
-from ._defaults import enabled_protocols
+from ._certificates import der_chain
+from ._defaults import TLS12, enabled_protocols
+from ._effects import (
+    Complete,
+    Effect,
+    Effects,
+    InstallRead,
+    InstallWrite,
+    Negotiated,
+    Send,
+    SendChangeCipherSpec,
+    SkipEarlyData,
+)
 from ._groups import GROUP_NAMES
 from ._handshake import Handshake, State
 from ._handshake12 import Handshake12
@@ -50,8 +62,6 @@ from ._record import (
     HandshakeBuffer,
     RecordLayer,
 )
-from ._server import ServerHandshake
-from ._server12 import ServerHandshake12
 from ._session import NativeSession
 from ._suites import TLS12_SUITES, TLS13_SUITES
 from ._tickets import TICKET_LIFETIME
@@ -105,6 +115,7 @@ class NativeConnection(Connection):
     _read_secret: bytes
     _write_secret: bytes
     _session: NativeSession | None
+    _negotiated: Negotiated | None
     _pha: PostHandshakeAuth | None
 
     @classmethod
@@ -126,9 +137,9 @@ class NativeConnection(Connection):
         self._records.padding = context.record_padding or 0
         self._hs_buffer = HandshakeBuffer()
         if server_side:
-            self._handshake = AwaitClientHello(self, context, self._records)
+            self._handshake = AwaitClientHello(self, context, Effects())
         else:
-            self._handshake = AwaitServerHello(self, context, self._records, server_hostname)
+            self._handshake = AwaitServerHello(self, context, Effects(), server_hostname)
         self._started = False
         self._done = False
         self._rekey_after = KEY_UPDATE_AFTER_RECORDS  # write records before our own KeyUpdate (TLS 1.3)
@@ -143,6 +154,7 @@ class NativeConnection(Connection):
         self._read_secret = b""
         self._write_secret = b""
         self._session = None
+        self._negotiated = None
         self._pha = None
         if session is not None:
             self.session = session
@@ -167,7 +179,8 @@ class NativeConnection(Connection):
 
     @property
     def session_reused(self) -> bool:
-        return self._done and self._handshake.resumed
+        negotiated = self._negotiated
+        return negotiated is not None and negotiated.resumed
 
     # -- error handling -----------------------------------------------------------------------------------
 
@@ -230,12 +243,8 @@ class NativeConnection(Connection):
                 if self._done:
                     self._post_handshake(*message)
                     continue
-                read_protection = self._records.read_protection
-                handshake = self._handshake = self._handshake.handle(*message)
-                if len(buffer) and read_protection is not self._records.read_protection:
-                    raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
-                if handshake.complete:
-                    self._handshake_complete()
+                self._handshake, effects = self._handshake.handle(*message)
+                self._apply(effects)
         elif content_type == APPLICATION_DATA:  # only empty records get here once the handshake is done
             if not self._done:  # even empty (RFC 8446 5.1: application data needs the application keys)
                 raise TLSAlert(UNEXPECTED_MESSAGE, "application data during the handshake", "UNEXPECTED_RECORD")
@@ -249,12 +258,44 @@ class NativeConnection(Connection):
         else:  # CHANGE_CIPHER_SPEC
             handshake = self._handshake
             if isinstance(handshake, Handshake12) and not self._done:  # TLS 1.2: switches the read keys
-                handshake.change_cipher_spec(payload, len(self._hs_buffer))
+                self._apply(handshake.change_cipher_spec(payload))
                 return
             if (self._done or self._ccs_seen or bytes(payload) != b"\x01"
                     or self._handshake.state in (State.START, State.WAIT_CLIENT_HELLO)):
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
             self._ccs_seen = True
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """Apply a handshake's ``effects`` to the record layer, in order. The one place that enforces RFC 8446
+        5.1's "no handshake data across a key change": handshake bytes still buffered when the read
+        protection changed (after a handshake message, a TLS 1.2 ChangeCipherSpec or a KeyUpdate) are refused."""
+        records = self._records
+        read_changed = False
+        completed = None
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send:
+                assert isinstance(effect, Send)
+                records.write(effect.content_type, effect.data)
+            elif kind is InstallWrite:
+                assert isinstance(effect, InstallWrite)
+                records.set_write_protection(effect.protection)
+            elif kind is InstallRead:
+                assert isinstance(effect, InstallRead)
+                records.set_read_protection(effect.protection)
+                read_changed = True
+            elif kind is SendChangeCipherSpec:
+                records.write_change_cipher_spec()
+            elif kind is SkipEarlyData:
+                assert isinstance(effect, SkipEarlyData)
+                records.early_data_budget = effect.budget
+            else:
+                assert isinstance(effect, Complete)
+                completed = effect.negotiated
+        if read_changed and len(self._hs_buffer):
+            raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
+        if completed is not None:
+            self._handshake_complete(completed)
 
     def _interleaved(self) -> None:
         """Application data arrived in the middle of a post-handshake message: RFC 8446 5.1, "handshake
@@ -280,6 +321,7 @@ class NativeConnection(Connection):
         if isinstance(handshake, Handshake12):  # only renegotiation attempts, refused
             self._useless_record(_POST_HANDSHAKE)
             handshake.post_handshake(msg_type, raw)
+            self._apply(handshake.effects.take())
             return
         if msg_type in (m.NEW_SESSION_TICKET, m.CERTIFICATE_REQUEST):
             self._useless_record(_POST_HANDSHAKE)
@@ -289,21 +331,22 @@ class NativeConnection(Connection):
         if msg_type == m.CERTIFICATE_REQUEST and not self._server_side:
             if not self._context.post_handshake_auth:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "CertificateRequest without post_handshake_auth")
-            PostHandshakeAuth.answer(self._handshake, raw, self._write_secret)
+            PostHandshakeAuth.answer(handshake, raw, self._write_secret)
+            self._apply(handshake.effects.take())
             return
         pha = self._pha
         if pha is not None and msg_type in (m.CERTIFICATE, m.CERTIFICATE_VERIFY, m.FINISHED):
             if pha.handle(msg_type, raw, self._read_secret):
                 self._pha = None
+                self._negotiated = pha.authenticated(self.negotiated)
             return
         if msg_type == m.KEY_UPDATE:
             update = m.KeyUpdate.parse(raw[4:])
-            if len(self._hs_buffer):
-                raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
             self._useless_record(_KEY_UPDATE)
-            schedule = self._handshake.ks
+            schedule = handshake.ks
             self._read_secret = schedule.next_traffic_secret(self._read_secret)
-            self._handshake.install_read_key(self._read_secret)
+            handshake.install_read_key(self._read_secret)
+            self._apply(handshake.effects.take())
             if update.update_requested and not self._sent_close:
                 self._send_key_update(False)
             return
@@ -320,43 +363,53 @@ class NativeConnection(Connection):
         if ticket.lifetime == 0:
             return
         handshake = self._handshake
+        negotiated = self.negotiated
         schedule = handshake.ks
         self._session = NativeSession(
             self._context, protocol=m.TLS13, cipher_suite=schedule.suite.code,
             secret=schedule.resumption_psk(handshake.resumption_master_secret, ticket.nonce),
             ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime, ticket_age_add=ticket.age_add,
-            server_hostname=self._server_hostname, alpn=handshake.alpn, peer_chain=tuple(handshake.peer_chain),
-            verified_chain=handshake.verified_der(), max_early_data=max_early_data,
+            server_hostname=self._server_hostname, alpn=negotiated.alpn, peer_chain=negotiated.peer_chain,
+            verified_chain=der_chain(negotiated.verified_chain), max_early_data=max_early_data,
         )
 
     def _send_key_update(self, request_peer: bool) -> None:
         """Send KeyUpdate and switch to the next write key (``request_peer`` asks the peer to do the same)."""
-        self._records.write(HANDSHAKE, m.KeyUpdate(request_peer).build())
-        schedule = self._handshake.ks
-        self._write_secret = schedule.next_traffic_secret(self._write_secret)
-        self._handshake.install_write_key(self._write_secret)
-
-    def _handshake_complete(self) -> None:
         handshake = self._handshake
+        handshake.effects.send(HANDSHAKE, m.KeyUpdate(request_peer).build())
+        self._write_secret = handshake.ks.next_traffic_secret(self._write_secret)
+        handshake.install_write_key(self._write_secret)
+        self._apply(handshake.effects.take())
+
+    def _handshake_complete(self, negotiated: Negotiated) -> None:
+        handshake = self._handshake
+        self._negotiated = negotiated
         self._done = True
         # TLS 1.2 has no KeyUpdate: its record layer alone bounds the sequence numbers.
-        self._rekey_after = NEVER_REKEY if isinstance(handshake, Handshake12) else KEY_UPDATE_AFTER_RECORDS
+        self._rekey_after = NEVER_REKEY if negotiated.version == TLS12 else KEY_UPDATE_AFTER_RECORDS
         self._ccs_seen = True  # no CCS after the handshake
         handshake.release()
         if self._server_side:
             self._read_secret = handshake.client_application_secret
             self._write_secret = handshake.server_application_secret
             self._context.record_stat("accept_good")
-            assert isinstance(handshake, ServerHandshake | ServerHandshake12)
-            self._session = _server_session(self._context, handshake)
+            self._session = _server_session(self._context, negotiated)
         else:
             self._read_secret = handshake.server_application_secret
             self._write_secret = handshake.client_application_secret
             self._context.record_stat("connect_good")
-            if handshake.resumed:
+            if negotiated.resumed:
                 self._context.record_stat("hits")
-            if isinstance(handshake, Handshake12) and handshake.new_session is not None:
-                self._session = handshake.new_session
+            if negotiated.session is not None:
+                self._session = negotiated.session
+
+    @property
+    def negotiated(self) -> Negotiated:
+        """What the handshake established (``ValueError`` before it completes)."""
+        negotiated = self._negotiated
+        if negotiated is None:
+            raise ValueError("handshake not done yet")
+        return negotiated
 
     # -- I/O ----------------------------------------------------------------------------------------------
 
@@ -375,7 +428,7 @@ class NativeConnection(Connection):
                 else:
                     self._context.record_stat("connect")
                     if isinstance(handshake, AwaitServerHello):
-                        handshake.start(self._session)
+                        self._apply(handshake.start(self._session))
             while not self._done:
                 self._dispatch(*self._next_record())
         except (SSLWantReadError, SSLWantWriteError):
@@ -488,46 +541,50 @@ class NativeConnection(Connection):
     # -- inspection ---------------------------------------------------------------------------------------
 
     def getpeercert(self, binary_form: bool = False) -> Any:
-        if not self._done:
-            raise ValueError("handshake not done yet")
-        handshake = self._handshake
-        certificate = handshake.peer_certificate
+        negotiated = self.negotiated
+        certificate = negotiated.peer_certificate
         if certificate is None:
             return None
         if binary_form:
-            return handshake.peer_chain[0]
-        if handshake.verified_chain is None:
+            return negotiated.peer_chain[0]
+        if negotiated.verified_chain is None:
             return {}
         from tlsapi.spi import certificate_dict
 
         return certificate_dict(certificate)
 
     def get_verified_chain(self) -> list[bytes]:
-        chain = self._handshake.verified_chain
+        negotiated = self._negotiated
+        chain = None if negotiated is None else negotiated.verified_chain
         return [] if chain is None else [cert.public_bytes(Encoding.DER) for cert in chain]
 
     def get_unverified_chain(self) -> list[bytes]:
-        return list(self._handshake.peer_chain)
+        negotiated = self._negotiated
+        return [] if negotiated is None else list(negotiated.peer_chain)
 
     def cipher(self) -> tuple[str, str, int] | None:
-        suite = self._handshake.suite
-        if not self._done or suite is None:
+        negotiated = self._negotiated
+        if negotiated is None:
             return None
-        return suite.name, self._handshake.version_name, suite.secret_bits
+        suite = negotiated.suite
+        return suite.name, negotiated.version_name, suite.secret_bits
 
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        codes = self._handshake.shared_suites
-        if not self._done or codes is None:
+        negotiated = self._negotiated
+        codes = None if negotiated is None else negotiated.shared_suites
+        if codes is None:
             return None
         suites = [TLS13_SUITES.get(c) or TLS12_SUITES[c] for c in codes]
         return [(suite.name, suite.protocol, suite.secret_bits) for suite in suites]
 
     def version(self) -> str | None:
-        return self._handshake.version_name if self._done else None
+        negotiated = self._negotiated
+        return None if negotiated is None else negotiated.version_name
 
     def selected_alpn_protocol(self) -> str | None:
-        alpn = self._handshake.alpn
-        return alpn.decode("ascii", "replace") if self._done and alpn is not None else None
+        negotiated = self._negotiated
+        alpn = None if negotiated is None else negotiated.alpn
+        return None if alpn is None else alpn.decode("ascii", "replace")
 
     def verify_client_post_handshake(self) -> None:
         """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2)."""
@@ -541,6 +598,7 @@ class NativeConnection(Connection):
             raise error("REQUEST_SENT")
         self._check_failed()
         self._pha = PostHandshakeAuth.request(self._handshake)
+        self._apply(self._handshake.effects.take())
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
         """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266); ``None``
@@ -548,12 +606,12 @@ class NativeConnection(Connection):
         nothing (RFC 7627)."""
         if cb_type not in ("tls-unique", "tls-exporter"):
             raise ValueError(f"{cb_type!r} channel binding type not implemented")
-        handshake = self._handshake
-        if not self._done or not handshake.uses_ems:
+        negotiated = self._negotiated
+        if negotiated is None or not negotiated.uses_ems:
             return None
         if cb_type == "tls-exporter":
             return self.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
-        return handshake.server_finished if handshake.resumed else handshake.client_finished
+        return negotiated.server_finished if negotiated.resumed else negotiated.client_finished
 
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         if not self._done:
@@ -561,8 +619,9 @@ class NativeConnection(Connection):
         return self._handshake.export(label, context, length)
 
     def group(self) -> str | None:
-        group = self._handshake.group
-        return GROUP_NAMES.get(group) if self._done and group is not None else None
+        negotiated = self._negotiated
+        group = None if negotiated is None else negotiated.group
+        return None if group is None else GROUP_NAMES.get(group)
 
     # -- extras (native only) ---------------------------------------------------------------------------
 
@@ -577,13 +636,12 @@ class NativeConnection(Connection):
         return f"<tlsapi_native.NativeConnection {side} {self._handshake.state.value}>"
 
 
-def _server_session(context: Any, handshake: ServerHandshake | ServerHandshake12) -> NativeSession:
+def _server_session(context: Any, negotiated: Negotiated) -> NativeSession:
     """What ``session`` reads on a server after the handshake, as OpenSSL's: the protocol and suite, a random
     32-byte id in TLS 1.3 (empty in TLS 1.2, where tickets carry the session), no ticket, no secret."""
-    tls12 = isinstance(handshake, Handshake12)
-    assert handshake.suite is not None
+    tls12 = negotiated.version == TLS12
     return NativeSession(
-        context, protocol=0x0303 if tls12 else 0x0304, cipher_suite=handshake.suite.code, secret=b"",
-        session_id=b"" if tls12 else os.urandom(32), server_hostname=handshake.server_name, alpn=handshake.alpn,
+        context, protocol=negotiated.version, cipher_suite=negotiated.suite.code, secret=b"",
+        session_id=b"" if tls12 else os.urandom(32), server_hostname=negotiated.server_name, alpn=negotiated.alpn,
         timeout=TICKET_LIFETIME,
     )

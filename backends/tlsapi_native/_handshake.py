@@ -12,14 +12,16 @@ from cryptography import x509
 from . import _messages as m
 from ._alerts import DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._certificates import der_chain, load_certificate
+from ._effects import Effect, Effects, Negotiated
 from ._keyschedule import KeySchedule, Transcript
-from ._record import HANDSHAKE, RecordLayer
+from ._record import HANDSHAKE, Protection13
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, tls13_certificate_verify_input, verify_offered
 from ._suites import CipherSuite
 from ._trust import verify_peer_chain
 
 if TYPE_CHECKING:
     from ._context import NativeContext
+    from ._session import NativeSession
 
 
 class State(enum.Enum):
@@ -55,14 +57,17 @@ class Handshake:
 
     is_server: bool = False
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
+    server_name: str | None = None  # the server's: the SNI it received
+    new_session: NativeSession | None = None  # a TLS 1.2 client's session from the server's ticket
+    version = m.TLS13
     version_name = "TLSv1.3"
     # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).
     uses_ems = True
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
         self.connection = connection
         self.context = context
-        self.records = records
+        self.effects = effects  # what the connection is to apply, shared with the successor
         self.state = State.START
         self.suite: CipherSuite | None = None
         self.schedule: KeySchedule | None = None
@@ -89,10 +94,32 @@ class Handshake:
     def complete(self) -> bool:
         return self.state is State.CONNECTED
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake:
-        """Take one handshake message (``raw``, header included) and return the handshake that continues:
-        this one, or the version's state machine that the hello module hands over to."""
+    def handle(self, msg_type: int, raw: bytes) -> tuple[Handshake, list[Effect]]:
+        """Take one handshake message (``raw``, header included): the handshake that continues (this one,
+        or the version's state machine the hello module hands over to) and the effects for the connection to
+        apply, ending with ``Complete`` once the handshake is."""
+        successor = self.receive(msg_type, raw)
+        if successor.state is State.CONNECTED:
+            successor.effects.complete(successor.negotiated())
+        return successor, self.effects.take()
+
+    def receive(self, msg_type: int, raw: bytes) -> Handshake:
+        """The state machine: take one message, record its effects, return the handshake that continues."""
         raise NotImplementedError
+
+    def negotiated(self) -> Negotiated:
+        """The result of the completed handshake."""
+        assert self.suite is not None
+        verified = self.verified_chain
+        return Negotiated(
+            version=self.version, version_name=self.version_name, suite=self.suite, group=self.group,
+            alpn=self.alpn, resumed=self.resumed, uses_ems=self.uses_ems,
+            shared_suites=None if self.shared_suites is None else tuple(self.shared_suites),
+            client_finished=self.client_finished, server_finished=self.server_finished,
+            peer_chain=tuple(self.peer_chain), peer_certificate=self.peer_certificate,
+            verified_chain=None if verified is None else tuple(verified), server_name=self.server_name,
+            session=self.new_session,
+        )
 
     def release(self) -> None:
         """Drop what only the handshake needed, once it is complete (subclasses add their own state); the
@@ -110,7 +137,7 @@ class Handshake:
         """Send a handshake message and add it to the transcript."""
         if self.transcript is not None:
             self.transcript.update(raw)
-        self.records.write(HANDSHAKE, raw)
+        self.effects.send(HANDSHAKE, raw)
 
     @property
     def ks(self) -> KeySchedule:
@@ -129,12 +156,12 @@ class Handshake:
     def install_read_key(self, secret: bytes) -> None:
         schedule = self.ks
         key, iv = schedule.traffic_keys(secret)
-        self.records.set_read_key(schedule.suite.aead, key, iv)
+        self.effects.install_read(Protection13.of_key(schedule.suite.aead, key, iv))
 
     def install_write_key(self, secret: bytes) -> None:
         schedule = self.ks
         key, iv = schedule.traffic_keys(secret)
-        self.records.set_write_key(schedule.suite.aead, key, iv)
+        self.effects.install_write(Protection13.of_key(schedule.suite.aead, key, iv))
 
     def keylog(self, label: str, secret: bytes) -> None:
         path = self.context.keylog_filename

@@ -22,8 +22,7 @@ from ._suites import CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
-    from ._record import RecordLayer
-    from ._session import NativeSession
+    from ._effects import Effect, Effects
 
 NO_RENEGOTIATION = 100
 _WARNING = 1
@@ -32,14 +31,14 @@ _WARNING = 1
 class Handshake12(Handshake):
     """State shared by both TLS 1.2 roles; subclasses implement ``handle(msg_type, raw)``."""
 
+    version = m.TLS12
     version_name = "TLSv1.2"
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
-        super().__init__(connection, context, records)
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
+        super().__init__(connection, context, effects)
         self.log = bytearray()
         self.server_random = b""
         self.master_secret = b""
-        self.new_session: NativeSession | None = None
         self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
 
     def release(self) -> None:
@@ -59,7 +58,7 @@ class Handshake12(Handshake):
 
     def send(self, raw: bytes) -> None:
         self.log += raw
-        self.records.write(HANDSHAKE, raw)
+        self.effects.send(HANDSHAKE, raw)
 
     def log_hash(self, hash_cls: type[hashes.HashAlgorithm] | None = None) -> bytes:
         digest = hashes.Hash((hash_cls or self.cipher_suite.hash)())
@@ -93,23 +92,23 @@ class Handshake12(Handshake):
         key, iv = peers if read else mine
         protection = Protection12.of_key(self.cipher_suite.aead, key, iv)
         if read:
-            self.records.set_read_protection(protection)
+            self.effects.install_read(protection)
         else:
-            self.records.set_write_protection(protection)
+            self.effects.install_write(protection)
 
     # -- ChangeCipherSpec and Finished ---------------------------------------------------------------------
 
     def expects_change_cipher_spec(self) -> bool:
         return self.state is State.WAIT_CHANGE_CIPHER_SPEC
 
-    def change_cipher_spec(self, payload: bytes | memoryview, buffered: int) -> None:
-        """The peer's ChangeCipherSpec: switch to its keys (only where the state machine expects it)."""
+    def change_cipher_spec(self, payload: bytes | memoryview) -> list[Effect]:
+        """The peer's ChangeCipherSpec (only where the state machine expects it): the effect that switches
+        to its keys."""
         if not self.expects_change_cipher_spec() or bytes(payload) != b"\x01":
             raise TLSAlert(UNEXPECTED_MESSAGE, "unexpected change_cipher_spec", "UNEXPECTED_CCS_MESSAGE")
-        if buffered:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")
         self._install(read=True)
         self.state = State.WAIT_CLIENT_FINISHED if self.is_server else State.WAIT_FINISHED
+        return self.effects.take()
 
     def finished(self, server: bool) -> bytes:
         """The Finished verify_data ``server`` would send now."""
@@ -117,7 +116,7 @@ class Handshake12(Handshake):
 
     def send_finished(self) -> None:
         """ChangeCipherSpec, our keys, then our Finished."""
-        self.records.write_change_cipher_spec()
+        self.effects.send_change_cipher_spec()
         self._install(read=False)
         data = self.finished(self.is_server)
         self._record_finished(data, self.is_server)
@@ -154,4 +153,4 @@ class Handshake12(Handshake):
             raise unexpected(msg_type, self.state)
         if msg_type == m12.HELLO_REQUEST:
             m12.expect_empty_body(raw[4:])
-        self.records.write(ALERT, bytes((_WARNING, NO_RENEGOTIATION)))
+        self.effects.send(ALERT, bytes((_WARNING, NO_RENEGOTIATION)))

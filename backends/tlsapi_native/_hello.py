@@ -48,7 +48,7 @@ from ._suites import EXTERNAL_PSK_SUITE, TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
     from ._context import NativeContext
-    from ._record import RecordLayer
+    from ._effects import Effect, Effects
     from ._session import NativeSession
 
 __all__ = ["AwaitClientHello", "AwaitServerHello", "HelloOffer", "negotiate_version"]
@@ -103,11 +103,11 @@ class AwaitClientHello(Handshake):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer) -> None:
-        super().__init__(connection, context, records)
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
+        super().__init__(connection, context, effects)
         self.state = State.WAIT_CLIENT_HELLO
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake:
         if msg_type != m.CLIENT_HELLO:
             raise unexpected(msg_type, self.state)
         hello = m.ClientHello.parse(raw[4:])
@@ -131,11 +131,11 @@ class AwaitClientHello(Handshake):
             if ech_inner is not None:
                 raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
             _run_sni_callback(self.connection, server_name)
-            return ServerHandshake12(self.connection, context, self.records, server_name).client_hello(hello, raw)
+            return ServerHandshake12(self.connection, context, self.effects, server_name).client_hello(hello, raw)
         if hello.compression_methods != b"\x00":
             raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
         _run_sni_callback(self.connection, server_name)
-        handshake = ServerHandshake(self.connection, context, self.records, server_name, ech_inner)
+        handshake = ServerHandshake(self.connection, context, self.effects, server_name, ech_inner)
         return handshake.client_hello(hello, raw, extensions)
 
 
@@ -321,25 +321,26 @@ class AwaitServerHello(Handshake):
     """A client before the ServerHello: ``start`` sends the ClientHello, ``handle`` returns the TLS 1.3 or
     TLS 1.2 handshake that continues with the ServerHello."""
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer,
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects,
                  server_hostname: str | None) -> None:
-        super().__init__(connection, context, records)
+        super().__init__(connection, context, effects)
         self.server_hostname = server_hostname
         self.offer: HelloOffer | None = None
 
-    def start(self, session: NativeSession | None) -> None:
-        """Build and send the ClientHello, offering ``session`` when it can be resumed."""
+    def start(self, session: NativeSession | None) -> list[Effect]:
+        """Build the ClientHello, offering ``session`` when it can be resumed: the effects that send it."""
         offer = self.offer = HelloOffer(self.context, self.server_hostname, session)
-        self.records.write(HANDSHAKE, offer.build())
+        self.effects.send(HANDSHAKE, offer.build())
         self.client_random = offer.client_random
         self.state = State.WAIT_SERVER_HELLO
+        return self.effects.take()
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake:
         offer = self.offer
         if msg_type != m.SERVER_HELLO or offer is None:
             raise unexpected(msg_type, self.state)
         if not offer.offers_tls13:
-            return ClientHandshake12(self.connection, self.context, self.records, offer).server_hello(raw)
+            return ClientHandshake12(self.connection, self.context, self.effects, offer).server_hello(raw)
         hello = m.ServerHello.parse(raw[4:])
         if hello.legacy_version != m.TLS12:
             raise TLSAlert(PROTOCOL_VERSION, "bad legacy_version", "UNSUPPORTED_PROTOCOL")
@@ -348,5 +349,5 @@ class AwaitServerHello(Handshake):
                 raise TLSAlert(ILLEGAL_PARAMETER, "downgrade detected", "INAPPROPRIATE_FALLBACK")
             if m.TLS12 not in offer.versions:
                 raise TLSAlert(PROTOCOL_VERSION, "server does not speak TLS 1.3", "UNSUPPORTED_PROTOCOL")
-            return ClientHandshake12(self.connection, self.context, self.records, offer).server_hello(raw)
-        return ClientHandshake(self.connection, self.context, self.records, offer).server_hello(hello, raw)
+            return ClientHandshake12(self.connection, self.context, self.effects, offer).server_hello(raw)
+        return ClientHandshake(self.connection, self.context, self.effects, offer).server_hello(hello, raw)

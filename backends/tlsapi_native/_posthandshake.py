@@ -7,6 +7,7 @@ application traffic secret.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from ._signatures import DEFAULT_SIGNATURE_SCHEMES, sign, tls13_certificate_veri
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from ._effects import Negotiated
     from ._handshake import Handshake
     from ._keyschedule import Transcript
 
@@ -55,7 +57,7 @@ class PostHandshakeAuth:
         ]).build()
         transcript = handshake.th.copy()
         transcript.update(raw)
-        handshake.records.write(HANDSHAKE, raw)
+        handshake.effects.send(HANDSHAKE, raw)
         return cls(handshake, transcript, request_context)
 
     def handle(self, msg_type: int, raw: bytes, client_secret: bytes) -> bool:
@@ -92,13 +94,19 @@ class PostHandshakeAuth:
             finished = m.Finished.parse(body, handshake.ks.suite.hash_len)
             handshake.check_peer_finished(client_secret, self.transcript.digest(), finished.verify_data,
                                           "post-handshake")
-            if self.certificate is not None:
-                handshake.peer_chain = self.chain
-                handshake.peer_certificate = self.certificate
-                handshake.verified_chain = self.verified
             return True
         self.transcript.update(raw)
         return False
+
+    def authenticated(self, negotiated: Negotiated) -> Negotiated:
+        """``negotiated`` with the client's certificates once its Finished is checked (unchanged when it sent
+        none)."""
+        if self.certificate is None:
+            return negotiated
+        return dataclasses.replace(
+            negotiated, peer_chain=tuple(self.chain), peer_certificate=self.certificate,
+            verified_chain=None if self.verified is None else tuple(self.verified),
+        )
 
     @staticmethod
     def answer(handshake: Handshake, raw: bytes, client_secret: bytes) -> None:
@@ -113,7 +121,7 @@ class PostHandshakeAuth:
 
         def send(message: bytes) -> None:
             transcript.update(message)
-            handshake.records.write(HANDSHAKE, message)
+            handshake.effects.send(HANDSHAKE, message)
 
         choice = handshake.context.client_credential(m.parse_u16_list(schemes), tls13=True)
         if choice is None:

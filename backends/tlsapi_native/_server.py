@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from tlsapi.spi import CertChain
 
     from ._context import NativeContext
-    from ._record import RecordLayer
+    from ._effects import Effects
 
 
 
@@ -120,9 +120,9 @@ class ServerHandshake(Handshake):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer, server_name: str | None,
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects, server_name: str | None,
                  ech_inner: m.ClientHello | None) -> None:
-        super().__init__(connection, context, records)
+        super().__init__(connection, context, effects)
         self.state = State.WAIT_CLIENT_HELLO
         self.server_name = server_name
         self.first_hello: m.ClientHello | None = None
@@ -138,7 +138,7 @@ class ServerHandshake(Handshake):
         self.first_hello = None
         self.client_handshake_secret = b""
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_SECOND_CLIENT_HELLO and msg_type == m.CLIENT_HELLO:
@@ -160,7 +160,7 @@ class ServerHandshake(Handshake):
         self.client_random = hello.random
         self.peer_offered_pha = m.POST_HANDSHAKE_AUTH in extensions
         if m.EARLY_DATA in extensions:
-            self.records.early_data_budget = MAX_SKIPPED_EARLY_DATA
+            self.effects.skip_early_data(MAX_SKIPPED_EARLY_DATA)
         suite = self._choose_suite(hello)
         native_suites = self.context.native_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in native_suites]
@@ -194,7 +194,7 @@ class ServerHandshake(Handshake):
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
-        self.records.early_data_budget = 0
+        self.effects.skip_early_data(0)
         if _retry_invariant(hello) != _retry_invariant(first):
             raise TLSAlert(ILLEGAL_PARAMETER, "second ClientHello changed", "BAD_VALUE")
         shares_data = extensions.get(m.KEY_SHARE)
@@ -239,7 +239,7 @@ class ServerHandshake(Handshake):
 
     def _send_ccs_once(self, hello: m.ClientHello) -> None:
         if hello.session_id and not self.sent_ccs:
-            self.records.write_change_cipher_spec()
+            self.effects.send_change_cipher_spec()
             self.sent_ccs = True
 
     # -- the server flight -----------------------------------------------------------------------------
@@ -375,7 +375,7 @@ class ServerHandshake(Handshake):
         self.server_finished = schedule.finished_verify_data(server_secret, transcript.digest())
         flight.append(m.Finished(self.server_finished).build())
         transcript.update(flight[-1])
-        self.records.write(HANDSHAKE, b"".join(flight))
+        self.effects.send(HANDSHAKE, b"".join(flight))
 
         self.derive_application_secrets()
         self.install_write_key(self.server_application_secret)
@@ -435,4 +435,4 @@ class ServerHandshake(Handshake):
                                 TICKET_LIFETIME, age_add, self.server_name, self.alpn, peer_chain, verified)
             ticket = m.NewSessionTicket(TICKET_LIFETIME, age_add, nonce, keys.seal(state.encode()))
             messages.append(ticket.build())
-        self.records.write(HANDSHAKE, b"".join(messages))
+        self.effects.send(HANDSHAKE, b"".join(messages))

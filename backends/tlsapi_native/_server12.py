@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tlsapi.spi import CertChain
 
     from ._context import NativeContext
-    from ._record import RecordLayer
+    from ._effects import Effects
 
 
 
@@ -78,16 +78,16 @@ class ServerHandshake12(Handshake12):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, records: RecordLayer,
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects,
                  server_name: str | None) -> None:
-        super().__init__(connection, context, records)
+        super().__init__(connection, context, effects)
         self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
         self.server_name = server_name
         self.certificate_requested = False
         self.key_share = generate_key_share(X25519)  # replaced by the chosen group's key in ``client_hello``
         self.offered_ticket = False
 
-    def handle(self, msg_type: int, raw: bytes) -> Handshake12:
+    def receive(self, msg_type: int, raw: bytes) -> Handshake12:
         state = self.state
         body = raw[4:]
         if state is State.WAIT_CLIENT_CERTIFICATE and msg_type == m.CERTIFICATE:
