@@ -16,10 +16,7 @@ import pytest
 
 import tlsapi._errors as errors
 from tlsapi_native import _messages as m
-from tlsapi_native._alerts import TLSAlert
-from tlsapi_native._codec import Reader
 from tlsapi_native._context import NativeContext
-from tlsapi_native._record import APPLICATION_DATA, HANDSHAKE, HandshakeBuffer, RecordLayer
 
 CA = pki.ca()
 
@@ -474,47 +471,6 @@ def test_fuzzed_server_flight_never_leaks_other_exceptions() -> None:
 
 
 # -- codec and record layer units -------------------------------------------------------------------------------
-
-
-def test_reader_bounds() -> None:
-    reader = Reader(b"\x00\x03ab")
-    with pytest.raises(TLSAlert) as info:
-        reader.vec16()
-    assert info.value.description == 50
-    reader = Reader(b"\x01\x02\x03")
-    assert reader.u16() == 0x0102
-    with pytest.raises(TLSAlert):
-        reader.expect_end()
-    with pytest.raises(TLSAlert):
-        reader.u24()
-
-
-def test_record_layer_roundtrip_and_limits() -> None:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    wire = ssl.MemoryBIO()
-    sender = RecordLayer(ssl.MemoryBIO(), wire)
-    receiver = RecordLayer(wire, ssl.MemoryBIO())
-    key, iv = os.urandom(16), os.urandom(12)
-    sender.set_write_key(AESGCM, key, iv)
-    receiver.set_read_key(AESGCM, key, iv)
-    sender.write(APPLICATION_DATA, b"q" * 40000)
-    sizes = []
-    while (record := receiver.read_record()) is not None:
-        assert record[0] == APPLICATION_DATA
-        sizes.append(len(record[1]))
-    assert sizes == [16384, 16384, 40000 - 32768]
-    wire.write(b"\x17\x03\x03\x41\x01" + bytes(0x4101))
-    with pytest.raises(TLSAlert) as info:
-        receiver.read_record()
-    assert info.value.description == 22
-    buffer = HandshakeBuffer(limit=100)
-    with pytest.raises(TLSAlert):
-        buffer.feed(b"\x0b\x00\x10\x00")
-    plain_wire = ssl.MemoryBIO()
-    RecordLayer(ssl.MemoryBIO(), plain_wire).write(HANDSHAKE, b"\x01" * 20000)
-    reader = RecordLayer(plain_wire, ssl.MemoryBIO())
-    assert [len(r[1]) for r in iter(reader.read_record, None)] == [16384, 20000 - 16384]
 
 
 # -- interop with the openssl binary ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Each scenario runs twice against the same server: once with a plain ``ssl.SSLContext`` client and once with
 a native client configured the same way; both must connect, or both must fail with the same
 ``verify_code``/``verify_message``. Certificates come from CPython's own test CA, the ``openssl req -x509``
-one-liner, and ``cryptography`` (``test_native_glue.make``).
+one-liner, and ``cryptography`` (``test_native_chain_verification.make``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from test_native_glue import CHAIN_CRL, LEAF_CRL, STRICT, Pair, make, make_crl
+from test_native_chain_verification import CHAIN_CRL, LEAF_CRL, STRICT, Pair, make, make_crl
 
 import tlsapi
 from tlsapi_conformance.harness import ThreadedServer
