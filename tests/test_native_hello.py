@@ -19,6 +19,7 @@ from tlsapi_native._hello import AwaitClientHello, AwaitServerHello
 from tlsapi_native._record import HANDSHAKE, HandshakeBuffer
 from tlsapi_native._server import ServerHandshake
 from tlsapi_native._server12 import ServerHandshake12
+from tlsapi_native._traffic import Traffic12, Traffic13
 
 
 def _client_hello_message(maximum: ssl.TLSVersion) -> tuple[int, bytes]:
@@ -102,3 +103,27 @@ def test_handshake_data_across_a_key_change_is_refused_where_effects_are_applied
     with pytest.raises(ssl.SSLError) as info:
         pair.server.do_handshake()
     assert info.value.reason == "NOT_ON_RECORD_BOUNDARY"
+
+
+@pytest.mark.parametrize(("maximum", "traffic"), [(ssl.TLSVersion.TLSv1_3, Traffic13),
+                                                  (ssl.TLSVersion.TLSv1_2, Traffic12)])
+def test_after_the_handshake_the_connection_holds_the_versions_traffic_object(
+        maximum: ssl.TLSVersion, traffic: type) -> None:
+    client = client_context()
+    client.maximum_version = maximum
+    pair = Pair(client, server_context())
+    with pytest.raises(ValueError):
+        pair.client.traffic  # noqa: B018 - nothing before the handshake completes
+    assert pair.handshake() == {}
+    for connection in (pair.client, pair.server):
+        assert type(connection.traffic) is traffic
+        assert connection.traffic.interleaving_allowed == (traffic is Traffic12)
+    if traffic is Traffic12:
+        with pytest.raises(ValueError):
+            pair.client.key_update()
+    else:
+        before = pair.client.traffic.write_secret
+        pair.client.key_update(request_peer=True)
+        pair.roundtrip()
+        assert pair.client.traffic.write_secret != before
+        assert pair.server.traffic.read_secret == pair.client.traffic.write_secret

@@ -10,7 +10,7 @@ import native_pki as pki
 import pytest
 from test_native_engine import CA, Pair, client_context, read_all, server_context
 
-from tlsapi_native import _connection
+from tlsapi_native import _traffic
 
 
 def _pha_contexts(client_kind: str, server_kind: str, with_cert: bool = True,
@@ -91,20 +91,20 @@ def test_verify_client_post_handshake_errors() -> None:
 
 @pytest.mark.parametrize("peer", ["native", "stdlib"])
 def test_key_update_at_record_limit(monkeypatch: pytest.MonkeyPatch, peer: str) -> None:
-    monkeypatch.setattr(_connection, "KEY_UPDATE_AFTER_RECORDS", 3)
+    monkeypatch.setattr(_traffic, "KEY_UPDATE_AFTER_RECORDS", 3)
     pair = Pair(client_context(), server_context(peer))
     assert pair.handshake() == {}
-    first_secret = pair.client._write_secret
+    first_secret = pair.client.traffic.write_secret
     for index in range(10):
         pair.roundtrip(b"message %d" % index)
-    assert pair.client._write_secret != first_secret
+    assert pair.client.traffic.write_secret != first_secret
     assert pair.client._records.write_sequence <= 3
 
 
 @pytest.mark.parametrize("peer", ["native", "stdlib"])
 def test_tls12_never_sends_key_update(monkeypatch: pytest.MonkeyPatch, peer: str) -> None:
     """TLS 1.2 has no KeyUpdate: past the TLS 1.3 limit the records simply go on."""
-    monkeypatch.setattr(_connection, "KEY_UPDATE_AFTER_RECORDS", 3)
+    monkeypatch.setattr(_traffic, "KEY_UPDATE_AFTER_RECORDS", 3)
     client = client_context()
     client.maximum_version = ssl.TLSVersion.TLSv1_2
     pair = Pair(client, server_context(peer))

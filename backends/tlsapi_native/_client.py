@@ -21,7 +21,7 @@ from ._alerts import (
 )
 from ._certificates import load_certificate
 from ._groups import generate_key_share
-from ._handshake import Handshake, State, unexpected
+from ._handshake import Handshake, Handshake13, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._signatures import (
     sign,
@@ -39,7 +39,7 @@ _MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag 
 _HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
 
 
-class ClientHandshake(Handshake):
+class ClientHandshake(Handshake13):
     """The TLS 1.3 client handshake from the ServerHello on (``_hello`` sends the ClientHello and hands over);
     ``handle()`` takes each server message."""
 

@@ -65,6 +65,7 @@ from ._record import (
 from ._session import NativeSession
 from ._suites import TLS12_SUITES, TLS13_SUITES
 from ._tickets import TICKET_LIFETIME
+from ._traffic import NEVER_REKEY, Traffic, Traffic12, Traffic13
 
 if TYPE_CHECKING:
     from typing import Self
@@ -81,9 +82,6 @@ _FLOOD_LIMITS: tuple[tuple[int, str, str], ...] = (
     (MAX_KEY_UPDATES, "TOO_MANY_KEY_UPDATES", "too many KeyUpdates"),
     (MAX_POST_HANDSHAKE_MESSAGES, "UNEXPECTED_MESSAGE", "too many post-handshake messages"),
 )
-# RFC 8446 5.5: AES-GCM keys are safe for 2^24.5 full records; update our write key well before that.
-KEY_UPDATE_AFTER_RECORDS = 1 << 24
-NEVER_REKEY = 1 << 64  # beyond any sequence number the record layer allows
 MAX_TICKET_LIFETIME = 604800  # RFC 8446 4.6.1: seven days
 
 
@@ -112,8 +110,7 @@ class NativeConnection(Connection):
     _ccs_seen: bool
     _useless: int
     _floods: list[int]
-    _read_secret: bytes
-    _write_secret: bytes
+    _traffic: Traffic | None
     _session: NativeSession | None
     _negotiated: Negotiated | None
     _pha: PostHandshakeAuth | None
@@ -142,7 +139,7 @@ class NativeConnection(Connection):
             self._handshake = AwaitServerHello(self, context, Effects(), server_hostname)
         self._started = False
         self._done = False
-        self._rekey_after = KEY_UPDATE_AFTER_RECORDS  # write records before our own KeyUpdate (TLS 1.3)
+        self._rekey_after = NEVER_REKEY  # write records before our own KeyUpdate (set by the traffic object)
         self._app_data = None
         self._app_pos = 0
         self._peer_closed = False
@@ -151,8 +148,7 @@ class NativeConnection(Connection):
         self._ccs_seen = False
         self._useless = 0
         self._floods = [0, 0, 0, 0]
-        self._read_secret = b""
-        self._write_secret = b""
+        self._traffic = None
         self._session = None
         self._negotiated = None
         self._pha = None
@@ -301,7 +297,7 @@ class NativeConnection(Connection):
         """Application data arrived in the middle of a post-handshake message: RFC 8446 5.1, "handshake
         messages MUST NOT be interleaved with other record types" (TLS 1.3; TLS 1.2 only has refused
         renegotiations there)."""
-        if not isinstance(self._handshake, Handshake12):
+        if not self.traffic.interleaving_allowed:
             raise TLSAlert(UNEXPECTED_MESSAGE, "application data inside a handshake message", "UNEXPECTED_RECORD")
 
     def _alert(self, payload: bytes | memoryview) -> None:
@@ -311,48 +307,46 @@ class NativeConnection(Connection):
         if description == CLOSE_NOTIFY:
             self._peer_closed = True
             return
-        if level == 1 and (description == USER_CANCELED or isinstance(self._handshake, Handshake12)):
+        # TLS 1.3 knows only user_canceled as a warning; TLS 1.2 (during its handshake too) any
+        if level == 1 and (description == USER_CANCELED or self._handshake.version == TLS12):
             self._useless_record(_WARNING)
             return
         raise received_alert_error(description)
 
     def _post_handshake(self, msg_type: int, raw: bytes) -> None:
-        handshake = self._handshake
-        if isinstance(handshake, Handshake12):  # only renegotiation attempts, refused
+        traffic = self.traffic
+        if isinstance(traffic, Traffic12):  # only renegotiation attempts, refused
             self._useless_record(_POST_HANDSHAKE)
-            handshake.post_handshake(msg_type, raw)
-            self._apply(handshake.effects.take())
+            self._apply(traffic.refuse_renegotiation(msg_type, raw))
             return
+        handshake = traffic.handshake
         if msg_type in (m.NEW_SESSION_TICKET, m.CERTIFICATE_REQUEST):
             self._useless_record(_POST_HANDSHAKE)
         if msg_type == m.NEW_SESSION_TICKET and not self._server_side:
-            self._new_session_ticket(m.NewSessionTicket.parse(raw[4:]))
+            self._new_session_ticket(traffic, m.NewSessionTicket.parse(raw[4:]))
             return
         if msg_type == m.CERTIFICATE_REQUEST and not self._server_side:
             if not self._context.post_handshake_auth:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "CertificateRequest without post_handshake_auth")
-            PostHandshakeAuth.answer(handshake, raw, self._write_secret)
+            PostHandshakeAuth.answer(handshake, raw, traffic.write_secret)
             self._apply(handshake.effects.take())
             return
         pha = self._pha
         if pha is not None and msg_type in (m.CERTIFICATE, m.CERTIFICATE_VERIFY, m.FINISHED):
-            if pha.handle(msg_type, raw, self._read_secret):
+            if pha.handle(msg_type, raw, traffic.read_secret):
                 self._pha = None
                 self._negotiated = pha.authenticated(self.negotiated)
             return
         if msg_type == m.KEY_UPDATE:
             update = m.KeyUpdate.parse(raw[4:])
             self._useless_record(_KEY_UPDATE)
-            schedule = handshake.ks
-            self._read_secret = schedule.next_traffic_secret(self._read_secret)
-            handshake.install_read_key(self._read_secret)
-            self._apply(handshake.effects.take())
+            self._apply([InstallRead(traffic.next_read_protection())])
             if update.update_requested and not self._sent_close:
-                self._send_key_update(False)
+                self._send_key_update(traffic, False)
             return
         raise TLSAlert(UNEXPECTED_MESSAGE, f"post-handshake message {msg_type}")
 
-    def _new_session_ticket(self, ticket: m.NewSessionTicket) -> None:
+    def _new_session_ticket(self, traffic: Traffic13, ticket: m.NewSessionTicket) -> None:
         """Make a session of a TLS 1.3 ticket: it becomes ``session`` (a lifetime of 0 means discard)."""
         if ticket.lifetime > MAX_TICKET_LIFETIME:
             raise TLSAlert(ILLEGAL_PARAMETER, "ticket lifetime over seven days", "BAD_VALUE")
@@ -362,46 +356,45 @@ class NativeConnection(Connection):
                 max_early_data = m.parse_u32(data)
         if ticket.lifetime == 0:
             return
-        handshake = self._handshake
         negotiated = self.negotiated
-        schedule = handshake.ks
         self._session = NativeSession(
-            self._context, protocol=m.TLS13, cipher_suite=schedule.suite.code,
-            secret=schedule.resumption_psk(handshake.resumption_master_secret, ticket.nonce),
+            self._context, protocol=m.TLS13, cipher_suite=negotiated.suite.code,
+            secret=traffic.ticket_secret(ticket.nonce),
             ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime, ticket_age_add=ticket.age_add,
             server_hostname=self._server_hostname, alpn=negotiated.alpn, peer_chain=negotiated.peer_chain,
             verified_chain=der_chain(negotiated.verified_chain), max_early_data=max_early_data,
         )
 
-    def _send_key_update(self, request_peer: bool) -> None:
+    def _send_key_update(self, traffic: Traffic13, request_peer: bool) -> None:
         """Send KeyUpdate and switch to the next write key (``request_peer`` asks the peer to do the same)."""
-        handshake = self._handshake
-        handshake.effects.send(HANDSHAKE, m.KeyUpdate(request_peer).build())
-        self._write_secret = handshake.ks.next_traffic_secret(self._write_secret)
-        handshake.install_write_key(self._write_secret)
-        self._apply(handshake.effects.take())
+        self._apply([Send(HANDSHAKE, m.KeyUpdate(request_peer).build()),
+                     InstallWrite(traffic.next_write_protection())])
 
     def _handshake_complete(self, negotiated: Negotiated) -> None:
         handshake = self._handshake
         self._negotiated = negotiated
         self._done = True
-        # TLS 1.2 has no KeyUpdate: its record layer alone bounds the sequence numbers.
-        self._rekey_after = NEVER_REKEY if negotiated.version == TLS12 else KEY_UPDATE_AFTER_RECORDS
         self._ccs_seen = True  # no CCS after the handshake
+        traffic = self._traffic = handshake.traffic(self._server_side)
+        self._rekey_after = traffic.rekey_after
         handshake.release()
         if self._server_side:
-            self._read_secret = handshake.client_application_secret
-            self._write_secret = handshake.server_application_secret
             self._context.record_stat("accept_good")
             self._session = _server_session(self._context, negotiated)
         else:
-            self._read_secret = handshake.server_application_secret
-            self._write_secret = handshake.client_application_secret
             self._context.record_stat("connect_good")
             if negotiated.resumed:
                 self._context.record_stat("hits")
             if negotiated.session is not None:
                 self._session = negotiated.session
+
+    @property
+    def traffic(self) -> Traffic:
+        """The version's traffic object (``ValueError`` before the handshake completes)."""
+        traffic = self._traffic
+        if traffic is None:
+            raise ValueError("handshake not done yet")
+        return traffic
 
     @property
     def negotiated(self) -> Negotiated:
@@ -511,8 +504,10 @@ class NativeConnection(Connection):
         size: int = data.__len__()
         if size:
             records = self._records
-            if records.write_sequence >= self._rekey_after:
-                self._send_key_update(False)
+            if records.write_sequence >= self._rekey_after:  # only TLS 1.3 ever gets here
+                traffic = self.traffic
+                assert isinstance(traffic, Traffic13)
+                self._send_key_update(traffic, False)
             records.write(APPLICATION_DATA, data)
         return size
 
@@ -592,13 +587,14 @@ class NativeConnection(Connection):
             raise error("NOT_SERVER")
         if not self._done:
             raise error("STILL_IN_INIT")
-        if not self._handshake.peer_offered_pha:
+        traffic = self.traffic
+        if not isinstance(traffic, Traffic13) or not traffic.peer_offered_pha:
             raise error("EXTENSION_NOT_RECEIVED")
         if self._pha is not None:
             raise error("REQUEST_SENT")
         self._check_failed()
-        self._pha = PostHandshakeAuth.request(self._handshake)
-        self._apply(self._handshake.effects.take())
+        self._pha = PostHandshakeAuth.request(traffic.handshake)
+        self._apply(traffic.handshake.effects.take())
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
         """``tls-unique`` (the first Finished, as OpenSSL reports it) or ``tls-exporter`` (RFC 9266); ``None``
@@ -616,7 +612,7 @@ class NativeConnection(Connection):
     def export_keying_material(self, label: bytes, context: bytes | None, length: int) -> bytes:
         if not self._done:
             raise ValueError("handshake not done yet")
-        return self._handshake.export(label, context, length)
+        return self.traffic.export(label, context, length)
 
     def group(self) -> str | None:
         negotiated = self._negotiated
@@ -627,9 +623,10 @@ class NativeConnection(Connection):
 
     def key_update(self, request_peer: bool = True) -> None:
         """Send a KeyUpdate now (TLS 1.3 only), optionally asking the peer to update its keys too."""
-        if not self._done or self._sent_close or isinstance(self._handshake, Handshake12):
+        traffic = self._traffic
+        if self._sent_close or not isinstance(traffic, Traffic13):
             raise ValueError("key update needs an established TLS 1.3 connection")
-        self._send_key_update(request_peer)
+        self._send_key_update(traffic, request_peer)
 
     def __repr__(self) -> str:
         side = "server" if self._server_side else "client"

@@ -17,6 +17,7 @@ from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE, Protection13
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, tls13_certificate_verify_input, verify_offered
 from ._suites import CipherSuite
+from ._traffic import Traffic, Traffic13
 from ._trust import verify_peer_chain
 
 if TYPE_CHECKING:
@@ -70,8 +71,6 @@ class Handshake:
         self.effects = effects  # what the connection is to apply, shared with the successor
         self.state = State.START
         self.suite: CipherSuite | None = None
-        self.schedule: KeySchedule | None = None
-        self.transcript: Transcript | None = None
         self.group: int | None = None
         self.alpn: bytes | None = None
         self.client_random = b""
@@ -80,14 +79,9 @@ class Handshake:
         self._der_of: list[x509.Certificate] | None = None  # the verified_chain that _der encodes
         self._der: tuple[bytes, ...] = ()
         self.peer_certificate: x509.Certificate | None = None
-        self.client_application_secret = b""
-        self.server_application_secret = b""
-        self.exporter_secret = b""
         self.client_finished = b""
         self.server_finished = b""
         self.resumed = False  # a PSK (session ticket) was accepted
-        self.resumption_master_secret = b""
-        self.peer_offered_pha = False  # the client sent post_handshake_auth (server side)
         self.shared_suites: list[int] | None = None
 
     @property
@@ -122,46 +116,17 @@ class Handshake:
         )
 
     def release(self) -> None:
-        """Drop what only the handshake needed, once it is complete (subclasses add their own state); the
-        transcript stays while post-handshake authentication may still use it."""
-        if not (self.peer_offered_pha if self.is_server else self.context.post_handshake_auth):
-            self.transcript = None
-
-    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
-        """Keying material (RFC 8446 section 7.5)."""
-        return self.ks.exporter(self.exporter_secret, label, context or b"", length)
-
-    # -- helpers ------------------------------------------------------------------------------------------
+        """Drop what only the handshake needed, once it is complete (subclasses add their own state)."""
 
     def send(self, raw: bytes) -> None:
-        """Send a handshake message and add it to the transcript."""
-        if self.transcript is not None:
-            self.transcript.update(raw)
-        self.effects.send(HANDSHAKE, raw)
+        """Send a handshake message (and add it to what the version hashes)."""
+        raise NotImplementedError
 
-    @property
-    def ks(self) -> KeySchedule:
-        """The key schedule (only once the suite is chosen)."""
-        if self.schedule is None:
-            raise TLSAlert(INTERNAL_ERROR, "no key schedule yet")
-        return self.schedule
+    def traffic(self, server_side: bool) -> Traffic:
+        """What the connection keeps for the traffic phase once this handshake is complete."""
+        raise NotImplementedError
 
-    @property
-    def th(self) -> Transcript:
-        """The transcript (only once the suite is chosen)."""
-        if self.transcript is None:
-            raise TLSAlert(INTERNAL_ERROR, "no transcript yet")
-        return self.transcript
-
-    def install_read_key(self, secret: bytes) -> None:
-        schedule = self.ks
-        key, iv = schedule.traffic_keys(secret)
-        self.effects.install_read(Protection13.of_key(schedule.suite.aead, key, iv))
-
-    def install_write_key(self, secret: bytes) -> None:
-        schedule = self.ks
-        key, iv = schedule.traffic_keys(secret)
-        self.effects.install_write(Protection13.of_key(schedule.suite.aead, key, iv))
+    # -- helpers ------------------------------------------------------------------------------------------
 
     def keylog(self, label: str, secret: bytes) -> None:
         path = self.context.keylog_filename
@@ -207,6 +172,64 @@ class Handshake:
         if code is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no shared cipher suite", "NO_SHARED_CIPHER")
         return code
+
+
+class Handshake13(Handshake):
+    """What the TLS 1.3 client and server handshakes share: the key schedule and transcript, the traffic
+    secrets, CertificateVerify and Finished checks, the exporter."""
+
+    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
+        super().__init__(connection, context, effects)
+        self.schedule: KeySchedule | None = None
+        self.transcript: Transcript | None = None
+        self.client_application_secret = b""
+        self.server_application_secret = b""
+        self.exporter_secret = b""
+        self.resumption_master_secret = b""
+        self.peer_offered_pha = False  # the client sent post_handshake_auth (server side)
+
+    def release(self) -> None:
+        """Drop what only the handshake needed, once it is complete (subclasses add their own state); the
+        transcript stays while post-handshake authentication may still use it."""
+        if not (self.peer_offered_pha if self.is_server else self.context.post_handshake_auth):
+            self.transcript = None
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """Keying material (RFC 8446 section 7.5)."""
+        return self.ks.exporter(self.exporter_secret, label, context or b"", length)
+
+    def traffic(self, server_side: bool) -> Traffic13:
+        return Traffic13(self, server_side)
+
+    def send(self, raw: bytes) -> None:
+        """Send a handshake message and add it to the transcript."""
+        if self.transcript is not None:
+            self.transcript.update(raw)
+        self.effects.send(HANDSHAKE, raw)
+
+    @property
+    def ks(self) -> KeySchedule:
+        """The key schedule (only once the suite is chosen)."""
+        if self.schedule is None:
+            raise TLSAlert(INTERNAL_ERROR, "no key schedule yet")
+        return self.schedule
+
+    @property
+    def th(self) -> Transcript:
+        """The transcript (only once the suite is chosen)."""
+        if self.transcript is None:
+            raise TLSAlert(INTERNAL_ERROR, "no transcript yet")
+        return self.transcript
+
+    def install_read_key(self, secret: bytes) -> None:
+        schedule = self.ks
+        key, iv = schedule.traffic_keys(secret)
+        self.effects.install_read(Protection13.of_key(schedule.suite.aead, key, iv))
+
+    def install_write_key(self, secret: bytes) -> None:
+        schedule = self.ks
+        key, iv = schedule.traffic_keys(secret)
+        self.effects.install_write(Protection13.of_key(schedule.suite.aead, key, iv))
 
     def accept_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
         """TLS 1.3: check the peer's CertificateVerify over the transcript so far, then add it to the transcript."""

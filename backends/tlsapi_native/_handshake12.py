@@ -19,6 +19,7 @@ from ._handshake import Handshake, State, unexpected
 from ._prf import exporter, extended_master_secret, key_block, legacy_master_secret, verify_data
 from ._record import ALERT, HANDSHAKE, Protection12
 from ._suites import CipherSuite
+from ._traffic import Traffic12
 
 if TYPE_CHECKING:
     from ._context import NativeContext
@@ -44,6 +45,9 @@ class Handshake12(Handshake):
     def release(self) -> None:
         super().release()
         self.log = bytearray()
+
+    def traffic(self, server_side: bool) -> Traffic12:
+        return Traffic12(self)
 
     # -- the log and the secrets --------------------------------------------------------------------------
 
@@ -146,7 +150,7 @@ class Handshake12(Handshake):
         return exporter(self.cipher_suite.hash, self.master_secret, self.client_random, self.server_random,
                         label, context, length)
 
-    def post_handshake(self, msg_type: int, raw: bytes) -> None:
+    def refuse_renegotiation(self, msg_type: int, raw: bytes) -> None:
         """Renegotiation is refused with a warning (RFC 5746); any other message is unexpected."""
         renegotiation = m12.HELLO_REQUEST if not self.is_server else m.CLIENT_HELLO
         if msg_type != renegotiation:

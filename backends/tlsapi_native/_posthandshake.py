@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from ._effects import Negotiated
-    from ._handshake import Handshake
+    from ._handshake import Handshake13
     from ._keyschedule import Transcript
 
 __all__ = ["PostHandshakeAuth"]
@@ -39,7 +39,7 @@ __all__ = ["PostHandshakeAuth"]
 class PostHandshakeAuth:
     """The server's side of one post-handshake authentication, from CertificateRequest to Finished."""
 
-    def __init__(self, handshake: Handshake, transcript: Transcript, request_context: bytes) -> None:
+    def __init__(self, handshake: Handshake13, transcript: Transcript, request_context: bytes) -> None:
         self.handshake = handshake
         self.transcript = transcript
         self.request_context = request_context
@@ -49,7 +49,7 @@ class PostHandshakeAuth:
         self.verified: list[x509.Certificate] | None = None
 
     @classmethod
-    def request(cls, handshake: Handshake) -> PostHandshakeAuth:
+    def request(cls, handshake: Handshake13) -> PostHandshakeAuth:
         """Send a CertificateRequest with a fresh context."""
         request_context = os.urandom(32)
         raw = m.CertificateRequest(request_context, [
@@ -109,7 +109,7 @@ class PostHandshakeAuth:
         )
 
     @staticmethod
-    def answer(handshake: Handshake, raw: bytes, client_secret: bytes) -> None:
+    def answer(handshake: Handshake13, raw: bytes, client_secret: bytes) -> None:
         """Client: answer a CertificateRequest with Certificate, CertificateVerify (if any) and Finished."""
         request = m.CertificateRequest.parse(raw[4:])
         schemes = dict(request.extensions).get(m.SIGNATURE_ALGORITHMS)

@@ -24,7 +24,7 @@ from ._alerts import (
 )
 from ._certificates import der_chain, load_certificate
 from ._groups import server_key_exchange
-from ._handshake import Handshake, State, unexpected
+from ._handshake import Handshake, Handshake13, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._limits import MAX_SKIPPED_EARLY_DATA
 from ._record import HANDSHAKE
@@ -115,7 +115,7 @@ def _retry_invariant(hello: m.ClientHello) -> tuple[object, ...]:
              for ext_type, data in hello.extensions if ext_type not in _MAY_COME_OR_GO_AFTER_RETRY])
 
 
-class ServerHandshake(Handshake):
+class ServerHandshake(Handshake13):
     """Drives a server handshake: ``handle()`` takes each client message and sends the server's flight."""
 
     is_server = True
