@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from conftest import available_backends
 from fuzz_targets import protected_record
-from hostile_peer import X25519, HostileClient, HostileServer, Outcome, drive, first_plain_alert, plain_record, records
+from hostile_peer import (
+    X25519,
+    HostileClient,
+    HostileServer,
+    Outcome,
+    drive,
+    first_plain_alert,
+    plain_record,
+    records,
+)
 from test_adversarial import (
     DECODE_ERROR,
     ILLEGAL_PARAMETER,
@@ -34,6 +43,7 @@ from test_adversarial import (
 import tlsapi
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _messages as m
+from tlsapi_native._groups import ffdhe_prime, generate_key_share
 from tlsapi_native._record import ALERT, APPLICATION_DATA, HANDSHAKE
 
 #: The backends whose engine answers these cases as the RFC says. rustls is left out of the cases marked with
@@ -264,6 +274,49 @@ def test_key_share_for_a_group_not_in_supported_groups(backend: tlsapi.Backend, 
     outcome, alert, _ = attack_server(backend, pki, _shares_hello([0x0017], [(X25519, share)]))
     fatal(outcome, "BAD_KEY_SHARE" if backend is NATIVE else None)
     sent(alert, ILLEGAL_PARAMETER)
+
+
+FFDHE2048 = 0x0100
+_FFDHE2048_P = ffdhe_prime(FFDHE2048)
+INVALID_FFDHE_SHARES = {
+    "0": bytes(256),
+    "0 as one byte": b"\x00",
+    "1": (1).to_bytes(256, "big"),
+    "p-1": (_FFDHE2048_P - 1).to_bytes(256, "big"),
+    "p": _FFDHE2048_P.to_bytes(256, "big"),
+    "all bits set": b"\xff" * 256,
+    "right-truncated": (2).to_bytes(256, "big")[:-1],
+    "right 0-padded": (2).to_bytes(256, "big") + b"\x00",
+}
+
+
+@pytest.mark.parametrize("case", INVALID_FFDHE_SHARES)
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_invalid_ffdhe_key_share(backend: tlsapi.Backend, pki: PKI, case: str) -> None:
+    """test-tls13-ffdhe-groups: RFC 8446 4.2.8.1, "Peers MUST validate each other's public key Y by ensuring
+    that 1 < Y < p-1" and Y is "padded to the left with zeros to the size of p"; anything else in an
+    ffdhe2048 share is illegal_parameter (as OpenSSL)."""
+    share = INVALID_FFDHE_SHARES[case]
+    outcome, alert, _ = attack_server(backend, pki, _shares_hello([FFDHE2048], [(FFDHE2048, share)]))
+    fatal(outcome)
+    sent(alert, ILLEGAL_PARAMETER)
+
+
+def test_ffdhe_share_with_curves_offered(pki: PKI) -> None:
+    """A client sending only an ffdhe2048 share next to an x25519 it lists gets ffdhe2048 (no retry), as from
+    OpenSSL 3.0; with shares for both, the server keeps its preference for the curve."""
+    ffdhe = generate_key_share(FFDHE2048)
+    for with_x25519, expected in ((False, FFDHE2048), (True, X25519)):
+        client = HostileClient()
+        shares = [(FFDHE2048, ffdhe.public)]
+        if with_x25519:
+            shares.append((X25519, client.key.public_key().public_bytes_raw()))
+        conn, incoming, outgoing = server_of(NATIVE, pki)
+        outcome = drive(conn, incoming, outgoing, _shares_hello([FFDHE2048, X25519], shares)(client))
+        assert outcome.want_read
+        message = outcome.output[5:]  # the ServerHello, first in the first (plaintext) record
+        hello = m.ServerHello.parse(message[4:4 + int.from_bytes(message[1:4], "big")])
+        assert m.parse_key_share_server(dict(hello.extensions)[m.KEY_SHARE])[0] == expected
 
 
 @pytest.mark.parametrize("unknown", [0x0F00, 0x2A2A, 0x01FF])
