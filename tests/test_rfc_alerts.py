@@ -177,6 +177,31 @@ def _set_extension(message: m.ClientHello, ext_type: int, data: bytes) -> None:
     message.extensions = [(t, data if t == ext_type else d) for t, d in message.extensions]
 
 
+def _tls12_hello_with_session_id_length(length: int) -> bytes:
+    """test-invalid-client-hello-w-record-overflow, "session ID len fuzz to N w/ext": tlsfuzzer's TLS 1.2
+    ECDHE ClientHello (no session id) with the session id length byte set to ``length``."""
+    schemes = m.build_u16_list([0x0203, 0x0201, 0x0403, 0x0401, 0x0503, 0x0501, 0x0603, 0x0601])
+    hello = m.ClientHello(bytes(32), b"", [0xC02F], [
+        (m.SUPPORTED_GROUPS, m.build_u16_list([0x0017, 0x0100])),
+        (m.SIGNATURE_ALGORITHMS, schemes),
+        (m.SIGNATURE_ALGORITHMS_CERT, schemes),
+        (0xFF01, b"\x00"),  # renegotiation_info
+    ]).build()
+    return hello[:4 + 34] + bytes((length,)) + hello[4 + 35:]
+
+
+@pytest.mark.parametrize("length", [33, 39, 43, 53, 57, 62, 255])
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_client_hello_session_id_over_32_bytes(backend: tlsapi.Backend, pki: PKI, length: int) -> None:
+    """RFC 5246 7.4.1.2 / RFC 8446 4.1.2: ``legacy_session_id<0..32>``; a longer one that still fits the
+    message is a field out of its range, decode_error (RFC 8446 6.2; OpenSSL: LENGTH_MISMATCH). The native
+    server answered illegal_parameter when the bytes after it happened to parse."""
+    outcome, alert, _ = attack_server(backend, pki, lambda _client: [records(
+        _tls12_hello_with_session_id_length(length))])
+    fatal(outcome)
+    sent(alert, DECODE_ERROR)
+
+
 def _legacy_version_hello(legacy_version: int) -> Callable[[HostileClient], list[bytes]]:
     def edit(message: m.ClientHello) -> None:
         message.legacy_version = legacy_version
