@@ -484,6 +484,67 @@ def test_server_hello_session_id_not_echoed(backend: tlsapi.Backend, pki: PKI) -
     sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
 
 
+def _set_selected_version(version: int) -> Callable[[m.ServerHello], None]:
+    def edit(hello: m.ServerHello) -> None:
+        hello.extensions = [(t, version.to_bytes(2, "big") if t == m.SUPPORTED_VERSIONS else d)
+                            for t, d in hello.extensions]
+
+    return edit
+
+
+@pytest.mark.parametrize("version", [0x0303, 0x0305, 0x7F1C])
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_server_hello_selects_a_version_not_offered(backend: tlsapi.Backend, pki: PKI, version: int) -> None:
+    """RFC 8446 4.2.1: "If the supported_versions extension in the ServerHello contains a version not offered
+    by the client or contains a version prior to TLS 1.3, the client MUST abort the handshake with an
+    illegal_parameter alert"."""
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(_set_selected_version(version)))
+    fatal(outcome)
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_server_hello_compression_method(backend: tlsapi.Backend, pki: PKI) -> None:
+    """RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0"; 1 is illegal_parameter (as
+    OpenSSL, INVALID_COMPRESSION_ALGORITHM)."""
+    def edit(hello: m.ServerHello) -> None:
+        hello.compression_method = 1
+
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(edit))
+    fatal(outcome, "INVALID_COMPRESSION_ALGORITHM")
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+def _hello_retry_request(peer: HostileServer, suite: int = 0x1301, session_id: bytes | None = None,
+                         version: int = m.TLS13, group: int = 0x0017) -> list[bytes]:
+    """A HelloRetryRequest asking for ``group`` (secp256r1, which the clients list without a share)."""
+    hello = peer.client_hello
+    assert hello is not None
+    retry = m.ServerHello(m.HRR_RANDOM, hello.session_id if session_id is None else session_id, suite, [
+        (m.SUPPORTED_VERSIONS, version.to_bytes(2, "big")), (m.KEY_SHARE, group.to_bytes(2, "big")),
+    ])
+    return [records(retry.build())]
+
+
+HRR_MISUSE = {
+    "suite not offered": ({"suite": 0x1305}, ILLEGAL_PARAMETER),  # 4.1.4: as for a ServerHello
+    "session id not echoed": ({"session_id": bytes(32)}, ILLEGAL_PARAMETER),  # 4.1.3 / 4.1.4
+    "version not offered": ({"version": 0x0303}, ILLEGAL_PARAMETER),  # 4.2.1
+    "group not offered": ({"group": 0xFAFA}, ILLEGAL_PARAMETER),  # 4.2.8: must be in supported_groups
+}
+
+
+@pytest.mark.parametrize("case", HRR_MISUSE)
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_hello_retry_request_misuse(backend: tlsapi.Backend, pki: PKI, case: str) -> None:
+    """RFC 8446 4.1.4: the client checks a HelloRetryRequest as a ServerHello (suite offered, session id
+    echoed, TLS 1.3 selected) and that its group is one it listed; each violation is illegal_parameter."""
+    changes, alert = HRR_MISUSE[case]
+    outcome, _ = attack_client(backend, pki, lambda peer: _hello_retry_request(peer, **changes))
+    fatal(outcome)
+    sent(first_plain_alert(outcome.output), alert)
+
+
 def _corrupt_finished(index: int, raw: bytes) -> list[bytes]:
     return [raw[:-1] + bytes((raw[-1] ^ 1,))] if raw[0] == m.FINISHED else [raw]
 
