@@ -526,7 +526,7 @@ def _hello_retry_request(peer: HostileServer, suite: int = 0x1301, session_id: b
     return [records(retry.build())]
 
 
-HRR_MISUSE = {
+HRR_MISUSE: dict[str, tuple[dict[str, Any], int]] = {
     "suite not offered": ({"suite": 0x1305}, ILLEGAL_PARAMETER),  # 4.1.4: as for a ServerHello
     "session id not echoed": ({"session_id": bytes(32)}, ILLEGAL_PARAMETER),  # 4.1.3 / 4.1.4
     "version not offered": ({"version": 0x0303}, ILLEGAL_PARAMETER),  # 4.2.1
