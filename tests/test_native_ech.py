@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import rtls
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from hostile_peer import HostileServer, plain_record
+from hostile_peer import HostileServer, plain_record, read_plain_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +50,14 @@ def _read_record(conn: socket.socket) -> bytes:
     return header + body
 
 
+def _read_all(conn: socket.socket) -> bytes:
+    """What the client wrote until it closed the connection."""
+    data = b""
+    while chunk := conn.recv(4096):
+        data += chunk
+    return data
+
+
 def _accept(server: HostileServer, inner: m.ClientHello, data: bytes) -> bytes:
     """Answer ``inner`` as a server accepting ECH: ServerHello.random ends with the acceptance confirmation;
     then the encrypted flight and ``data`` as application data."""
@@ -67,9 +75,11 @@ def _native_client(pki: PKI, config_list: bytes) -> Any:
     return context
 
 
-def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None) -> tuple[bytes, dict[str, Any]]:
+def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None,
+         alerts: list[int | None] | None = None) -> tuple[bytes, dict[str, Any]]:
     """Connect an ECH client (``context``, default a native one) to a one-shot server on loopback;
-    ``answer(server, wire)`` returns the bytes the server sends back."""
+    ``answer(server, wire)`` returns the bytes the server sends back. The alert the client sends in return,
+    decrypted, is appended to ``alerts`` if given."""
     context = context if context is not None else _native_client(pki, config_list)
     result: dict[str, Any] = {}
     with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -80,8 +90,8 @@ def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None) -> tupl
                     with context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
                         result["version"] = tls.version()
                         result["data"] = tls.recv(100)
-                        if hasattr(tls, "ech_status"):  # rustls reports what it saw
-                            result["ech"] = tls.ech_status
+                        status = tls.ech_status  # rtls: a property; tlsapi: a method
+                        result["ech"] = status() if callable(status) else status
             except Exception as exc:  # reported to the test below
                 result["error"] = exc
 
@@ -96,6 +106,8 @@ def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None) -> tupl
             server.receive(wire)
             conn.sendall(answer(server, wire))
             thread.join(10)
+            if alerts is not None:
+                alerts.append(server.read_alert(_read_all(conn)).description)
     return wire, result
 
 
@@ -113,7 +125,7 @@ def test_accepted_ech_completes_and_the_wire_does_not_show_the_inner_name(pki: P
 
     wire, result = _run(pki, config_list, answer)
     assert "error" not in result, result.get("error")
-    assert result == {"version": "TLSv1.3", "data": b"hidden hello"}  # verified against the inner name
+    assert result == {"version": "TLSv1.3", "data": b"hidden hello", "ech": tlsapi.ECHStatus.ACCEPTED}
     assert INNER_NAME.encode() not in wire and PUBLIC_NAME.encode() in wire
     inner_extensions, outer_extensions = dict(seen["inner"].extensions), dict(seen["outer"].extensions)
     assert m.parse_server_name(inner_extensions[m.SERVER_NAME]) == INNER_NAME
@@ -142,15 +154,53 @@ def test_rustls_client_is_accepted_by_the_native_decryption(pki: PKI) -> None:
     assert INNER_NAME.encode() not in wire and PUBLIC_NAME.encode() in wire
 
 
-def test_rejected_ech_fails_with_ech_required(pki: PKI) -> None:
+def _reject(server: HostileServer, extensions: m.Extensions) -> bytes:
+    """Answer the outer hello (a rejection): ServerHello and the flight, EncryptedExtensions with ``extensions``."""
+    hello = plain_record(HANDSHAKE, server.server_hello())
+    return hello + server.protect(HANDSHAKE, b"".join(server.flight(extensions=extensions)))
+
+
+def test_a_rejection_is_authenticated_for_the_public_name(pki: PKI) -> None:
+    """The server answers the outer hello with a certificate for the inner name only: the client checks it
+    against the public name and fails verification; no retry configurations reach the caller."""
     config_list, _config, _key = _keys()
+    retry = ech.generate(PUBLIC_NAME).config_list
+    _, result = _run(pki, config_list, lambda server, wire: _reject(server, [(_ech.ENCRYPTED_CLIENT_HELLO, retry)]))
+    error = result.get("error")
+    assert isinstance(error, tlsapi.SSLCertVerificationError), error
+    assert PUBLIC_NAME in error.verify_message and not isinstance(error, tlsapi.ECHRejectedError)
+
+
+@pytest.mark.parametrize(
+    ("status_of_client", "extension", "alert"),
+    [("grease", b"\x00\x05\xfe\x0d\x00\x01", 50), ("accepted", None, 110)],
+    ids=["malformed-retry-configs-after-grease", "retry-configs-after-acceptance"],
+)
+def test_bad_retry_configs_get_the_right_alert(pki: PKI, status_of_client: str, extension: bytes | None,
+                                               alert: int) -> None:
+    """Section 6.2.1: retry_configs are checked syntactically after GREASE (decode_error); a server that
+    accepted ECH may not send any (unsupported_extension)."""
+    config_list, config, private_key = _keys()
+    retry = extension if extension is not None else config_list
+    alerts: list[int | None] = []
 
     def answer(server: HostileServer, wire: bytes) -> bytes:
-        return plain_record(HANDSHAKE, server.server_hello())  # answers the outer hello: a rejection
+        if status_of_client == "grease":
+            return _reject(server, [(_ech.ENCRYPTED_CLIENT_HELLO, retry)])
+        assert server.client_hello is not None
+        inner = _ech.decrypt_client_hello(server.client_hello, [(config, private_key)])
+        assert inner is not None
+        server.client_hello, server.client_hello_raw = inner, inner.build()
+        server_hello = server.server_hello(
+            lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner, server.client_hello_raw))
+        flight = server.flight(extensions=[(_ech.ENCRYPTED_CLIENT_HELLO, retry)])
+        return plain_record(HANDSHAKE, server_hello) + server.protect(HANDSHAKE, b"".join(flight))
 
-    _, result = _run(pki, config_list, answer)
-    error = result.get("error")
-    assert isinstance(error, tlsapi.SSLError) and error.reason == "ECH_REJECTED"
+    context = None if status_of_client == "accepted" else tlsapi.create_default_context(
+        cafile=str(pki.ca_file), backend="native")
+    _, result = _run(pki, config_list, answer, context, alerts)
+    assert isinstance(result.get("error"), tlsapi.SSLError)
+    assert alerts == [alert]
 
 
 def _offer_and_outer() -> tuple[ech.ECHConfig, X25519PrivateKey, m.ClientHello, m.ClientHello]:
@@ -252,28 +302,51 @@ def test_ech_never_falls_back_to_a_hello_without_it() -> None:
     assert caught.value.reason == "NO_PROTOCOLS_AVAILABLE" and outgoing.pending == 0
 
 
-def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes) -> dict[str, Any]:
-    """A native ECH client and a native server (``set_ech_keys(server_keys)``) over loopback."""
+SERVED_NAME = "alternate.example"  # a public name the PKI's "alternate" leaf (alternate.example, localhost) names
+
+
+def _native_server(pki: PKI, server_keys: list[bytes], seen: dict[str, Any]) -> Any:
+    """A native server context holding ``server_keys``, serving the "alternate" leaf; its SNI callback records
+    the names it is asked for in ``seen["names"]``."""
     server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
-    server_context.load_cert_chain(pki.leaf().certfile)
-    server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
-    seen: dict[str, Any] = {"names": []}
+    server_context.load_cert_chain(pki["alternate"].certfile)
+    if server_keys:
+        server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
+    seen["names"] = []
     server_context.sni_callback = lambda _conn, name, _ctx: seen["names"].append(name)
+    return server_context
+
+
+def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes | None,
+                 client_context: Any = None) -> dict[str, Any]:
+    """A native ECH client (``config_list``, or ``client_context``) and a native server (``set_ech_keys``)
+    over loopback; what each side saw: statuses, errors, the reply, the SNI callback's names."""
+    seen: dict[str, Any] = {}
+    server_context = _native_server(pki, server_keys, seen)
+    if client_context is None:
+        client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
+        if config_list is not None:
+            client_context.set_ech_configs(config_list)
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
         def serve() -> None:
             conn, _ = listener.accept()
-            try:
-                with server_context.wrap_socket(conn, server_side=True) as tls:
-                    tls.sendall(tls.recv(100).upper())
-            except (tlsapi.SSLError, OSError) as exc:
-                seen["server_error"] = exc
+            with server_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False) as tls:
+                try:
+                    tls.do_handshake()
+                except (tlsapi.SSLError, OSError) as exc:
+                    seen["server_error"] = exc
+                    return
+                finally:
+                    seen["server_status"] = tls.ech_status()
+                tls.sendall(tls.recv(100).upper())
 
         thread = threading.Thread(target=serve)
         thread.start()
         try:
             with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
-                with _native_client(pki, config_list).wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                    seen["client_status"] = tls.ech_status()
                     tls.sendall(b"ping")
                     seen["reply"] = tls.recv(100)
         except tlsapi.SSLError as exc:
@@ -289,19 +362,93 @@ def test_native_server_accepts_the_native_client(pki: PKI) -> None:
     assert "client_error" not in seen and "server_error" not in seen, seen
     assert seen["reply"] == b"PING"
     assert seen["names"] == [INNER_NAME]  # the SNI callback ran on the inner hello
+    assert seen["client_status"] is seen["server_status"] is tlsapi.ECHStatus.ACCEPTED
 
 
-def test_native_server_without_the_key_is_a_rejection(pki: PKI) -> None:
+def test_a_rejected_client_gets_retry_configs_and_the_retry_succeeds(pki: PKI) -> None:
+    """Section 6.1.6: a stale configuration is rejected, the handshake completes with the public name (its
+    certificate verified), the client aborts with ech_required and the caller gets the server's current
+    configurations; a new connection with them is accepted."""
+    current = ech.generate(SERVED_NAME)
+    stale = ech.generate(SERVED_NAME)  # e.g. a DNS record cached across a key rotation
+    seen = _native_pair(pki, [current.to_pem()], stale.config_list)
+    error = seen["client_error"]
+    assert isinstance(error, tlsapi.ECHRejectedError) and isinstance(error, ssl.SSLError)
+    assert (error.errno, error.library, error.reason) == (ssl.SSL_ERROR_SSL, "SSL", "ECH_REJECTED")
+    assert error.retry_configs == current.config_list
+    assert seen["names"] == [SERVED_NAME] and seen["server_status"] is tlsapi.ECHStatus.REJECTED
+    assert "unknown alert 121" in str(seen["server_error"])  # ech_required, which OpenSSL 3.0 has no name for
+    assert "reply" not in seen
+
+    retried = _native_pair(pki, [current.to_pem()], error.retry_configs)
+    assert "client_error" not in retried and retried["reply"] == b"PING", retried
+    assert retried["names"] == [INNER_NAME] and retried["client_status"] is tlsapi.ECHStatus.ACCEPTED
+
+
+def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None:
+    """Without certificate and name checks the public name is not authenticated: the retry configurations
+    could be an attacker's, so the error carries none."""
+    client_context = tlsapi.create_default_context(backend="native")
+    client_context.check_hostname = False
+    client_context.verify_mode = tlsapi.CERT_NONE
+    client_context.set_ech_configs(ech.generate(SERVED_NAME).config_list)  # type: ignore[attr-defined]
+    seen = _native_pair(pki, [ech.generate(SERVED_NAME).to_pem()], None, client_context)
+    assert isinstance(seen["client_error"], tlsapi.ECHRejectedError)
+    assert seen["client_error"].retry_configs is None
+
+
+def test_a_rejected_client_verifies_the_public_name(pki: PKI) -> None:
+    """The server's certificate does not name the public name: the rejection is not authenticated and the
+    handshake fails on the certificate, never with retry configurations."""
     seen = _native_pair(pki, [ech.generate(PUBLIC_NAME).to_pem()], ech.generate(PUBLIC_NAME).config_list)
-    assert seen["client_error"].reason == "ECH_REJECTED"
+    assert isinstance(seen["client_error"], tlsapi.SSLCertVerificationError)
+    assert not isinstance(seen["client_error"], tlsapi.ECHRejectedError)
     assert seen["names"] == [PUBLIC_NAME]  # the server saw only the outer hello
 
 
-def test_native_server_with_ech_keys_still_serves_clients_without_ech(pki: PKI) -> None:
-    server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+def _first_hello(context: Any) -> m.ClientHello:
+    incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
+    connection = context.wrap_bio(incoming, outgoing, server_hostname=INNER_NAME)
+    with pytest.raises(tlsapi.SSLWantReadError):
+        connection.do_handshake()
+    assert connection.ech_status() is (tlsapi.ECHStatus.GREASE if context.ech_grease else
+                                       tlsapi.ECHStatus.NOT_OFFERED)
+    (raw,) = read_plain_messages(outgoing.read())
+    return m.ClientHello.parse(raw[4:])
+
+
+def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
+    """Section 6.2.1: without a configuration the client sends an outer encrypted_client_hello of the size a
+    real offer would have (X25519 enc, payload padded to 32 bytes plus the tag); opting out sends none."""
+    context = tlsapi.create_default_context(backend="native")
+    assert context.ech_grease  # type: ignore[attr-defined]
+    hello = _first_hello(context)
+    grease = dict(hello.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
+    assert grease[0] == 0 and grease[1:5] == b"\x00\x01\x00\x01" and grease[6:8] == b"\x00\x20"
+    payload_length = int.from_bytes(grease[40:42], "big")
+    assert len(grease) == 42 + payload_length and (payload_length - 16) % 32 == 0
+    assert m.parse_server_name(dict(hello.extensions)[m.SERVER_NAME]) == INNER_NAME  # GREASE hides nothing
+    assert grease != dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]  # fresh each time
+    context.ech_grease = False  # type: ignore[attr-defined]
+    assert _ech.ENCRYPTED_CLIENT_HELLO not in dict(_first_hello(context).extensions)
+
+
+@pytest.mark.parametrize("with_keys", [True, False], ids=["server-with-ech-keys", "server-without-ech"])
+def test_grease_completes_with_native_servers(pki: PKI, with_keys: bool) -> None:
+    """A server with ECH keys cannot open GREASE: it serves the outer hello and sends retry_configs, which the
+    client checks and ignores; a server without ECH ignores the extension."""
+    seen = _native_pair(pki, [ech.generate(SERVED_NAME).to_pem()] if with_keys else [], None)
+    assert "client_error" not in seen and "server_error" not in seen, seen
+    assert seen["reply"] == b"PING" and seen["names"] == [INNER_NAME]
+    assert seen["client_status"] is tlsapi.ECHStatus.GREASE
+    assert seen["server_status"] is tlsapi.ECHStatus.REJECTED  # an extension no key opened
+
+
+def test_grease_completes_with_openssl(pki: PKI) -> None:
+    """The stdlib's OpenSSL server ignores the GREASE extension."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(pki.leaf().certfile)
-    server_context.set_ech_keys([ech.generate(PUBLIC_NAME).to_pem()])  # type: ignore[attr-defined]
-    client_context = ssl.create_default_context(cafile=str(pki.ca_file))
+    client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
         def serve() -> None:
@@ -313,9 +460,17 @@ def test_native_server_with_ech_keys_still_serves_clients_without_ech(pki: PKI) 
         thread.start()
         with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
             with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
-                tls.sendall(b"plain")
-                assert tls.recv(100) == b"PLAIN"
+                tls.sendall(b"grease")
+                assert tls.recv(100) == b"GREASE" and tls.ech_status() is tlsapi.ECHStatus.GREASE
         thread.join(10)
+
+
+def test_native_server_with_ech_keys_still_serves_clients_without_ech(pki: PKI) -> None:
+    client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
+    client_context.ech_grease = False  # type: ignore[attr-defined]
+    seen = _native_pair(pki, [ech.generate(PUBLIC_NAME).to_pem()], None, client_context)
+    assert seen["reply"] == b"PING" and seen["names"] == [INNER_NAME]
+    assert seen["client_status"] is seen["server_status"] is tlsapi.ECHStatus.NOT_OFFERED
 
 
 def test_set_ech_keys_refuses_bad_key_files(pki: PKI) -> None:

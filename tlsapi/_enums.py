@@ -78,5 +78,24 @@ GROUP_CAPABILITIES: dict[Capability, str] = {
     Capability.GROUP_X25519MLKEM768: "X25519MLKEM768",
 }
 
+class ECHStatus(enum.StrEnum):
+    """What became of Encrypted Client Hello on a connection (``Connection.ech_status()``).
+
+    A string enum: ``ECHStatus.ACCEPTED == "accepted"``.
+    """
+
+    #: No ``encrypted_client_hello`` extension was sent (client) or received (server).
+    NOT_OFFERED = "not_offered"
+    #: Client: a real ECH offer whose answer has not arrived yet.
+    OFFERED = "offered"
+    #: Client: a GREASE extension (random bytes shaped like an offer) was sent; nothing was hidden.
+    GREASE = "grease"
+    #: The server decrypted the ClientHelloInner and the handshake is the inner one.
+    ACCEPTED = "accepted"
+    #: Client: the server answered the outer hello. Server: the client sent an extension no key opened (a
+    #: stale configuration, or GREASE, which a server cannot tell apart), and the outer hello was served.
+    REJECTED = "rejected"
+
+
 #: Groups that exist for TLS 1.3 only: the hybrid post-quantum key exchange is not defined for TLS 1.2.
 TLS13_ONLY_GROUPS = frozenset({"X25519MLKEM768"})

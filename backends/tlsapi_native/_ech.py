@@ -7,28 +7,48 @@ addressed to the configuration's public name. :func:`accept_confirmation` is the
 of section 7.2. Server: :func:`decrypt_client_hello` finds the key by config_id, opens the payload and
 rebuilds the ClientHelloInner (section 7.1), refusing malformed input with the alerts the draft names.
 
-Not yet: HelloRetryRequest with ECH, retry configurations after a rejection, GREASE (the client refuses an
-HRR and aborts on rejection instead; the server refuses an HRR for an accepted inner hello and sends no
-retry configurations when it rejects).
+Rejection (section 6.1.6): the client continues with the ClientHelloOuter, authenticates the configuration's
+public name, answers a CertificateRequest with no certificate, and after the server's Finished aborts with
+``ech_required``, raising ``tlsapi.ECHRejectedError`` with the server's ``retry_configs``. The server sends its
+current configurations as ``retry_configs`` whenever it cannot open an offer. GREASE (section 6.2):
+:func:`grease_extension` is an outer extension of a real offer's shape whose bytes are random.
+
+Not yet: HelloRetryRequest with ECH (the client aborts; the server refuses an HRR for an accepted inner hello).
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from tlsapi.ech import ECHConfig, HpkeSymmetricCipherSuite
+from tlsapi._enums import ECHStatus
+from tlsapi._errors import ECHRejectedError
+from tlsapi.ech import (
+    AEAD_AES_128_GCM,
+    KDF_HKDF_SHA256,
+    ECHConfig,
+    ECHConfigError,
+    HpkeSymmetricCipherSuite,
+    parse_ech_config_list,
+)
+from tlsapi.spi import make_error, reason_text
 
 from . import _messages as m
-from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
+from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, ORIGIN, UNSUPPORTED_EXTENSION, TLSAlert
 from ._codec import vec8
 from ._hpke import HPKEError, Suite, setup_base_recipient, setup_base_sender
 from ._keyschedule import Transcript, hkdf_expand_label, hkdf_extract
+
+if TYPE_CHECKING:
+    from ._client import ClientHandshake
+    from ._server import ServerHandshake
 
 ENCRYPTED_CLIENT_HELLO = 0xFE0D
 ECH_OUTER_EXTENSIONS = 0xFD00
@@ -67,11 +87,12 @@ def _padding(encoded_length: int, server_name: str | None, maximum_name_length: 
 
 @dataclass(frozen=True)
 class ClientOffer:
-    """What a client keeps of its ECH offer: both hellos as sent/hashed and the inner random."""
+    """What a client keeps of its ECH offer: both hellos as sent/hashed, the inner random, the configuration."""
 
     inner_raw: bytes  # the ClientHelloInner handshake message (the transcript's, if ECH is accepted)
     outer_raw: bytes  # the ClientHelloOuter handshake message (what goes on the wire)
     inner_random: bytes
+    config: ECHConfig
 
 
 def offer(config: ECHConfig, suite: HpkeSymmetricCipherSuite, inner: m.ClientHello,
@@ -93,7 +114,7 @@ def offer(config: ECHConfig, suite: HpkeSymmetricCipherSuite, inner: m.ClientHel
                           [*outer_extensions, (ENCRYPTED_CLIENT_HELLO, placeholder)])
     payload = sender.seal(outer.build()[4:], encoded)
     outer.extensions[-1] = (ENCRYPTED_CLIENT_HELLO, _outer_extension(suite, config.config_id, enc, payload))
-    return ClientOffer(inner.build(), outer.build(), inner.random)
+    return ClientOffer(inner.build(), outer.build(), inner.random, config)
 
 
 def accept_confirmation(hash_cls: type[hashes.HashAlgorithm], inner_random: bytes, client_hello_inner: bytes,
@@ -113,16 +134,134 @@ def confirm_acceptance(hello: m.ServerHello, hash_cls: type[hashes.HashAlgorithm
     hello.random = hello.random[:24] + accept_confirmation(hash_cls, inner.random, inner_raw, hello.build())
 
 
-def check_accepted(offer: ClientOffer, hello: m.ServerHello, raw: bytes,
-                   hash_cls: type[hashes.HashAlgorithm]) -> None:
-    """Abort unless the ServerHello ``raw`` accepts the offer: the alert ``ech_required`` (reason
-    ``ECH_REJECTED``) for a rejection or a HelloRetryRequest, which this engine does not yet handle with ECH."""
+def client_add_extension(handshake: ClientHandshake, server_name: str | None) -> None:
+    """Client, before the PSK binder: add the ``encrypted_client_hello`` a TLS 1.3 ClientHello carries: the
+    inner marker when a configuration is set (the hello becomes the ClientHelloInner), else GREASE unless the
+    context opts out (``ech_grease``)."""
+    hello = handshake.client_hello
+    assert hello is not None
+    if handshake.context.ech is not None:
+        hello.extensions.append((ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION))
+    elif handshake.context.ech_grease:
+        hello.extensions.append((ENCRYPTED_CLIENT_HELLO, grease_extension(hello, server_name)))
+        handshake.ech_status = ECHStatus.GREASE
+
+
+def client_first_flight(handshake: ClientHandshake, server_name: str | None) -> bytes:
+    """Client: the ClientHello to send. With a configuration, the ClientHelloOuter sealing the bound hello (kept
+    as the transcript's ClientHelloInner until the server answers)."""
+    chosen = handshake.context.ech
+    hello = handshake.client_hello
+    if chosen is None or hello is None:
+        return handshake.client_hello_raw
+    sealed = handshake.ech_offer = offer(*chosen, hello, server_name)
+    handshake.client_hello_raw = sealed.inner_raw
+    handshake.ech_status = ECHStatus.OFFERED
+    return sealed.outer_raw
+
+
+class ECHRejected(TLSAlert):
+    """The client's abort after a completed handshake with the public name: alert ``ech_required``; the caller
+    gets :class:`tlsapi.ECHRejectedError` carrying ``retry_configs`` (``None``: ECH securely disabled, or the
+    rejection was not authenticated)."""
+
+    def __init__(self, retry_configs: bytes | None) -> None:
+        super().__init__(ECH_REQUIRED, "the server rejected Encrypted Client Hello", "ECH_REJECTED")
+        self.retry_configs = retry_configs
+
+    def to_error(self) -> ECHRejectedError:
+        failure = make_error(ECHRejectedError, reason_text(self.reason), self.reason, origin=ORIGIN)
+        failure.retry_configs = self.retry_configs
+        return failure
+
+
+def client_server_hello(handshake: ClientHandshake, hello: m.ServerHello, raw: bytes,
+                        hash_cls: type[hashes.HashAlgorithm]) -> None:
+    """Client, at the server's first answer to an offer (section 6.1.4): accepted, or rejected and the
+    handshake continues with the ClientHelloOuter, authenticated for the public name (section 6.1.6/6.1.7).
+
+    A HelloRetryRequest still aborts with ``ech_required`` (not supported with ECH yet).
+    """
+    offer = handshake.ech_offer
+    assert offer is not None
     if hello.is_hello_retry_request:
         raise TLSAlert(ECH_REQUIRED, "HelloRetryRequest with Encrypted Client Hello is not supported",
                        "ECH_REJECTED")
     confirmation = accept_confirmation(hash_cls, offer.inner_random, offer.inner_raw, raw)
-    if not hmac.compare_digest(confirmation, hello.random[24:]):
-        raise TLSAlert(ECH_REQUIRED, "the server did not accept Encrypted Client Hello", "ECH_REJECTED")
+    if hmac.compare_digest(confirmation, hello.random[24:]):
+        handshake.ech_status = ECHStatus.ACCEPTED
+        return
+    if any(ext_type == m.PRE_SHARED_KEY for ext_type, _ in hello.extensions):
+        raise TLSAlert(ILLEGAL_PARAMETER, "a PSK accepted for a rejected ECH offer", "BAD_EXTENSION")
+    handshake.ech_status = ECHStatus.REJECTED
+    handshake.client_hello = m.ClientHello.parse(offer.outer_raw[4:])
+    handshake.client_hello_raw = offer.outer_raw
+    handshake.server_hostname = offer.config.public_name.decode("ascii")  # what the certificate must name
+    handshake.sent_sni = True  # the outer hello always names the public name
+    handshake.psk_suite = handshake.psk_schedule = handshake.external_psk = None
+
+
+def client_encrypted_extension(handshake: ClientHandshake, data: bytes) -> None:
+    """Client: an ``encrypted_client_hello`` in EncryptedExtensions. After a rejection it holds the server's
+    ``retry_configs``, kept for the abort; after GREASE it is checked and ignored; after an accepted offer, or
+    with none made, it is unsolicited. A malformed list is a ``decode_error`` (sections 6.1.6 and 6.2.1)."""
+    status = handshake.ech_status
+    if status not in (ECHStatus.REJECTED, ECHStatus.GREASE):
+        raise TLSAlert(UNSUPPORTED_EXTENSION, "unsolicited encrypted_client_hello", "UNSOLICITED_EXTENSION")
+    try:
+        parse_ech_config_list(data)
+    except ECHConfigError:
+        raise TLSAlert(DECODE_ERROR, "malformed retry_configs", "BAD_EXTENSION") from None
+    if status is ECHStatus.REJECTED:
+        handshake.ech_retry_configs = data
+
+
+def client_abort_if_rejected(handshake: ClientHandshake) -> None:
+    """Client, once the server's Finished verified: a rejected offer ends here with ``ech_required``, before any
+    application data. The retry configurations reach the caller only if the public name was authenticated."""
+    if handshake.ech_status is not ECHStatus.REJECTED:
+        return
+    context = handshake.context
+    authenticated = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    raise ECHRejected(handshake.ech_retry_configs if authenticated else None)
+
+
+def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
+    """A GREASE ``encrypted_client_hello`` for the ClientHello ``inner`` (section 6.2.1): a random config_id,
+    HKDF-SHA256 / AES-128-GCM, a fresh X25519 public key as ``enc``, and a random payload as long as a real
+    offer of this hello would be (maximum_name_length 0)."""
+    encoded = m.ClientHello(inner.random, b"", inner.cipher_suites,
+                            [*inner.extensions, (ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION)]).build()[4:]
+    length = len(encoded) + _padding(len(encoded), server_name, 0) + _TAG_LENGTH
+    enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
+    suite = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
+    return _outer_extension(suite, os.urandom(1)[0], enc, os.urandom(length))
+
+
+def server_client_hello(handshake: ServerHandshake, hello: m.ClientHello, raw: bytes) -> tuple[m.ClientHello, bytes]:
+    """Server, at the first ClientHello: the hello to serve and its bytes. With an ``encrypted_client_hello``
+    that one of the context's keys opens, the ClientHelloInner (ECH accepted); otherwise the hello itself, and
+    the status is rejected (a stale configuration or GREASE: this server's keys go back as retry_configs)."""
+    if not any(ext_type == ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
+        return hello, raw
+    keys = handshake.context.ech_keys
+    inner = decrypt_client_hello(hello, keys) if keys else None
+    if inner is None:
+        handshake.ech_status = ECHStatus.REJECTED
+        return hello, raw
+    handshake.ech_status = ECHStatus.ACCEPTED
+    handshake.ech_inner = inner
+    return inner, inner.build()
+
+
+def server_encrypted_extensions(handshake: ServerHandshake, message: bytes) -> bytes:
+    """Server: the EncryptedExtensions message ``message``, with ``retry_configs`` added after a rejection by a
+    server that has ECH keys (section 7.1)."""
+    retry_configs = handshake.context.ech_retry_configs
+    if handshake.ech_status is not ECHStatus.REJECTED or retry_configs is None:
+        return message
+    extensions = m.EncryptedExtensions.parse(message[4:]).extensions
+    return m.EncryptedExtensions([*extensions, (ENCRYPTED_CLIENT_HELLO, retry_configs)]).build()
 
 
 @dataclass(frozen=True)

@@ -160,12 +160,7 @@ class ServerHandshake(Handshake):
     def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
             raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
-        ech_keys = self.context.ech_keys
-        if ech_keys and any(ext_type == _ech.ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
-            inner = _ech.decrypt_client_hello(hello, ech_keys)
-            if inner is not None:  # accepted: the handshake (SNI callback, certificate, transcript) is the inner
-                self.ech_inner = hello = inner
-                raw = inner.build()
+        hello, raw = _ech.server_client_hello(self, hello, raw)  # the inner hello if ECH is accepted
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
@@ -397,6 +392,7 @@ class ServerHandshake(Handshake):
             encrypted: m.Extensions = [(m.SERVER_NAME, b"")] if self.server_name is not None else []
             encrypted.append((m.ALPN, m.build_alpn([self.alpn])))
             flight = [m.EncryptedExtensions(encrypted).build()]
+        flight[0] = _ech.server_encrypted_extensions(self, flight[0])
         if chain is not None and scheme is not None:  # a full handshake: authenticate with the certificate
             # As OpenSSL with SSL_VERIFY_POST_HANDSHAKE: post_handshake_auth defers the request.
             if self.context.verify_mode != ssl.CERT_NONE and not self.context.post_handshake_auth:
