@@ -385,6 +385,59 @@ def test_a_rejected_client_gets_retry_configs_and_the_retry_succeeds(pki: PKI) -
     assert retried["names"] == [INNER_NAME] and retried["client_status"] is tlsapi.ECHStatus.ACCEPTED
 
 
+def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: bytes) -> dict[str, Any]:
+    """rustls (rtls) as the ECH client of a native server over loopback: what each side saw."""
+    seen: dict[str, Any] = {}
+    server_context = _native_server(pki, server_keys, seen)
+    base = rtls.SSLContext(rtls.PROTOCOL_TLS_CLIENT)
+    base.load_verify_locations(str(pki.ca_file))
+    client_context = base.set_ech_configs(config_list)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False) as tls:
+                try:
+                    tls.do_handshake()
+                    tls.sendall(tls.recv(100).upper())
+                except (tlsapi.SSLError, OSError) as exc:
+                    seen["server_error"] = exc
+                finally:
+                    seen["server_status"] = tls.ech_status()
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
+                    tls.sendall(b"rustls")
+                    seen["reply"] = tls.recv(100)
+                    seen["client_status"] = tls.ech_status
+        except rtls.SSLError as exc:
+            seen["client_error"] = exc
+        thread.join(10)
+    return seen
+
+
+def test_native_server_accepts_and_rejects_rustls(pki: PKI) -> None:
+    """An independent client: rustls is accepted with the server's key; with a stale configuration it checks
+    the retry_configs (a malformed list would be a decode_error), authenticates the public name and aborts
+    with ech_required, as section 6.1.6 says."""
+    current = ech.generate(SERVED_NAME)
+    accepted = _rustls_to_native_server(pki, [current.to_pem()], current.config_list)
+    assert "client_error" not in accepted and "server_error" not in accepted, accepted
+    assert accepted["reply"] == b"RUSTLS" and accepted["client_status"] == "accepted"
+    assert accepted["names"] == [INNER_NAME] and accepted["server_status"] is tlsapi.ECHStatus.ACCEPTED
+
+    rejected = _rustls_to_native_server(pki, [current.to_pem()], ech.generate(SERVED_NAME).config_list)
+    assert "reply" not in rejected and isinstance(rejected["client_error"], rtls.SSLError), rejected
+    (retry_config,) = ech.parse_ech_config_list(current.config_list)  # rustls parsed the server's retry_configs
+    assert "ServerRejectedEncryptedClientHello(Some(" in str(rejected["client_error"])
+    assert retry_config.public_key.hex() in str(rejected["client_error"])
+    assert "unknown alert 121" in str(rejected["server_error"])  # rustls's ech_required
+    assert rejected["names"] == [SERVED_NAME] and rejected["server_status"] is tlsapi.ECHStatus.REJECTED
+
+
 def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None:
     """Without certificate and name checks the public name is not authenticated: the retry configurations
     could be an attacker's, so the error carries none."""
