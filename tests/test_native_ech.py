@@ -25,6 +25,7 @@ from tlsapi_conformance.pki import PKI
 from tlsapi_native import _ech
 from tlsapi_native import _messages as m
 from tlsapi_native._alerts import TLSAlert
+from tlsapi_native._keyschedule import Transcript
 from tlsapi_native._record import APPLICATION_DATA, HANDSHAKE
 
 PUBLIC_NAME = "public.example.net"
@@ -63,7 +64,8 @@ def _accept(server: HostileServer, inner: m.ClientHello, data: bytes) -> bytes:
     then the encrypted flight and ``data`` as application data."""
     server.client_hello, server.client_hello_raw = inner, inner.build()
     server_hello = server.server_hello(
-        lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner, server.client_hello_raw))
+        lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner.random,
+                                              Transcript(server.suite.hash, server.client_hello_raw)))
     flight = server.protect(HANDSHAKE, b"".join(server.flight()))
     server.application_keys()
     return plain_record(HANDSHAKE, server_hello) + flight + server.protect(APPLICATION_DATA, data)
@@ -192,7 +194,8 @@ def test_bad_retry_configs_get_the_right_alert(pki: PKI, status_of_client: str, 
         assert inner is not None
         server.client_hello, server.client_hello_raw = inner, inner.build()
         server_hello = server.server_hello(
-            lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner, server.client_hello_raw))
+            lambda hello: _ech.confirm_acceptance(hello, server.suite.hash, inner.random,
+                                              Transcript(server.suite.hash, server.client_hello_raw)))
         flight = server.flight(extensions=[(_ech.ENCRYPTED_CLIENT_HELLO, retry)])
         return plain_record(HANDSHAKE, server_hello) + server.protect(HANDSHAKE, b"".join(flight))
 
@@ -305,10 +308,13 @@ def test_ech_never_falls_back_to_a_hello_without_it() -> None:
 SERVED_NAME = "alternate.example"  # a public name the PKI's "alternate" leaf (alternate.example, localhost) names
 
 
-def _native_server(pki: PKI, server_keys: list[bytes], seen: dict[str, Any]) -> Any:
+def _native_server(pki: PKI, server_keys: list[bytes], seen: dict[str, Any], retry: bool = False) -> Any:
     """A native server context holding ``server_keys``, serving the "alternate" leaf; its SNI callback records
-    the names it is asked for in ``seen["names"]``."""
+    the names it is asked for in ``seen["names"]``. With ``retry`` it takes only secp256r1, for which clients
+    send no key share first: every handshake has a HelloRetryRequest."""
     server_context = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
+    if retry:
+        server_context.set_groups(["secp256r1"])  # type: ignore[attr-defined]
     server_context.load_cert_chain(pki["alternate"].certfile)
     if server_keys:
         server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
@@ -318,11 +324,11 @@ def _native_server(pki: PKI, server_keys: list[bytes], seen: dict[str, Any]) -> 
 
 
 def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes | None,
-                 client_context: Any = None) -> dict[str, Any]:
+                 client_context: Any = None, retry: bool = False) -> dict[str, Any]:
     """A native ECH client (``config_list``, or ``client_context``) and a native server (``set_ech_keys``)
     over loopback; what each side saw: statuses, errors, the reply, the SNI callback's names."""
     seen: dict[str, Any] = {}
-    server_context = _native_server(pki, server_keys, seen)
+    server_context = _native_server(pki, server_keys, seen, retry)
     if client_context is None:
         client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
         if config_list is not None:
@@ -385,10 +391,11 @@ def test_a_rejected_client_gets_retry_configs_and_the_retry_succeeds(pki: PKI) -
     assert retried["names"] == [INNER_NAME] and retried["client_status"] is tlsapi.ECHStatus.ACCEPTED
 
 
-def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: bytes) -> dict[str, Any]:
+def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: bytes,
+                             retry: bool = False) -> dict[str, Any]:
     """rustls (rtls) as the ECH client of a native server over loopback: what each side saw."""
     seen: dict[str, Any] = {}
-    server_context = _native_server(pki, server_keys, seen)
+    server_context = _native_server(pki, server_keys, seen, retry)
     base = rtls.SSLContext(rtls.PROTOCOL_TLS_CLIENT)
     base.load_verify_locations(str(pki.ca_file))
     client_context = base.set_ech_configs(config_list)
@@ -419,23 +426,43 @@ def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: by
     return seen
 
 
-def test_native_server_accepts_and_rejects_rustls(pki: PKI) -> None:
+@pytest.mark.parametrize("retry", [False, True], ids=["one-round-trip", "hello-retry-request"])
+def test_native_server_accepts_and_rejects_rustls(pki: PKI, retry: bool) -> None:
     """An independent client: rustls is accepted with the server's key; with a stale configuration it checks
     the retry_configs (a malformed list would be a decode_error), authenticates the public name and aborts
     with ech_required, as section 6.1.6 says."""
     current = ech.generate(SERVED_NAME)
-    accepted = _rustls_to_native_server(pki, [current.to_pem()], current.config_list)
+    accepted = _rustls_to_native_server(pki, [current.to_pem()], current.config_list, retry)
     assert "client_error" not in accepted and "server_error" not in accepted, accepted
     assert accepted["reply"] == b"RUSTLS" and accepted["client_status"] == "accepted"
     assert accepted["names"] == [INNER_NAME] and accepted["server_status"] is tlsapi.ECHStatus.ACCEPTED
 
-    rejected = _rustls_to_native_server(pki, [current.to_pem()], ech.generate(SERVED_NAME).config_list)
+    rejected = _rustls_to_native_server(pki, [current.to_pem()], ech.generate(SERVED_NAME).config_list, retry)
     assert "reply" not in rejected and isinstance(rejected["client_error"], rtls.SSLError), rejected
     (retry_config,) = ech.parse_ech_config_list(current.config_list)  # rustls parsed the server's retry_configs
     assert "ServerRejectedEncryptedClientHello(Some(" in str(rejected["client_error"])
     assert retry_config.public_key.hex() in str(rejected["client_error"])
     assert "unknown alert 121" in str(rejected["server_error"])  # rustls's ech_required
     assert rejected["names"] == [SERVED_NAME] and rejected["server_status"] is tlsapi.ECHStatus.REJECTED
+
+
+def test_hello_retry_request_keeps_ech_between_native_peers(pki: PKI) -> None:
+    """Sections 6.1.5 and 7.1.1: the server accepts in the HelloRetryRequest's extension, the client seals its
+    second ClientHelloInner with the same HPKE context, the server opens it with its own; a rejection after a
+    HelloRetryRequest still yields the retry configurations, and GREASE survives the retry."""
+    current = ech.generate(SERVED_NAME)
+    accepted = _native_pair(pki, [current.to_pem()], current.config_list, retry=True)
+    assert "client_error" not in accepted and "server_error" not in accepted, accepted
+    assert accepted["reply"] == b"PING" and accepted["names"] == [INNER_NAME]
+    assert accepted["client_status"] is accepted["server_status"] is tlsapi.ECHStatus.ACCEPTED
+
+    rejected = _native_pair(pki, [current.to_pem()], ech.generate(SERVED_NAME).config_list, retry=True)
+    assert isinstance(rejected["client_error"], tlsapi.ECHRejectedError), rejected
+    assert rejected["client_error"].retry_configs == current.config_list
+    assert rejected["server_status"] is tlsapi.ECHStatus.REJECTED
+
+    grease = _native_pair(pki, [current.to_pem()], None, retry=True)
+    assert grease["reply"] == b"PING" and grease["client_status"] is tlsapi.ECHStatus.GREASE, grease
 
 
 def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None:

@@ -278,8 +278,7 @@ class ClientHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
         if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
             raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
-        if self.ech_offer is not None:
-            _ech.client_server_hello(self, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
+        _ech.client_server_hello(self, hello, raw, extensions, TLS13_SUITES[hello.cipher_suite].hash)
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
             return
@@ -367,7 +366,7 @@ class ClientHandshake(Handshake):
             self.psk_suite = None  # the PSK cannot be used with the suite the server chose
         self.client_hello_raw = self._bind(self.transcript)
         self._send_ccs_once()
-        self.send(self.client_hello_raw)
+        _ech.client_send_second_hello(self)
 
     # -- encrypted flight ----------------------------------------------------------------------------------
 
