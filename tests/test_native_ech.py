@@ -280,6 +280,18 @@ def test_nonzero_padding_and_a_session_id_are_illegal() -> None:
     assert _ech._decode_inner(body + bytes(7), outer).build() == inner.build()
 
 
+@pytest.mark.parametrize("versions", [b"\x04\x03\x04\x03\x03", None], ids=["offers-tls12", "no-versions"])
+def test_an_inner_hello_that_could_negotiate_tls12_is_illegal(versions: bytes | None) -> None:
+    """Section 7.1: the ClientHelloInner must not offer TLS 1.2 or below (illegal_parameter)."""
+    _, _, inner, outer = _offer_and_outer()
+    extensions = [(t, versions) for t, _ in inner.extensions if t == m.SUPPORTED_VERSIONS and versions] + [
+        (t, d) for t, d in inner.extensions if t != m.SUPPORTED_VERSIONS]
+    body = m.ClientHello(inner.random, b"", inner.cipher_suites, extensions).build()[4:]
+    with pytest.raises(TLSAlert) as caught:
+        _ech._decode_inner(body, outer)
+    assert caught.value.description == 47
+
+
 def test_set_ech_configs_refuses_what_it_cannot_use() -> None:
     config_list, config, _ = _keys()
     with pytest.raises(ValueError, match="client setting"):

@@ -64,6 +64,7 @@ ECH_OUTER_EXTENSIONS = 0xFD00
 ECH_REQUIRED = 121  # the alert a client sends when ECH was rejected
 INNER_EXTENSION = b"\x01"  # ECHClientHello of type inner: no payload
 _OUTER_TYPE = 0
+_SSL3 = 0x0300
 _TAG_LENGTH = 16
 #: Extensions the outer hello repeats byte for byte, so the encoded inner hello refers to them (section 5.1).
 _REPEATED = frozenset({m.SUPPORTED_VERSIONS, m.SUPPORTED_GROUPS, m.KEY_SHARE, m.SIGNATURE_ALGORITHMS,
@@ -508,7 +509,11 @@ def _decode_inner(encoded: bytes, outer: m.ClientHello) -> m.ClientHello:
         raise TLSAlert(ILLEGAL_PARAMETER, "EncodedClientHelloInner with a legacy_session_id", "BAD_EXTENSION")
     inner.session_id = outer.session_id
     inner.extensions = _decompress(inner, outer)
-    if dict(inner.extensions).get(ENCRYPTED_CLIENT_HELLO) != INNER_EXTENSION:
+    extensions = dict(inner.extensions)
+    if extensions.get(ENCRYPTED_CLIENT_HELLO) != INNER_EXTENSION:
         raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without an inner encrypted_client_hello",
                        "BAD_EXTENSION")
+    versions = extensions.get(m.SUPPORTED_VERSIONS)
+    if versions is None or any(_SSL3 <= version < m.TLS13 for version in m.parse_supported_versions_client(versions)):
+        raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner offers TLS 1.2 or below", "BAD_EXTENSION")
     return inner

@@ -165,8 +165,6 @@ class ServerHandshake(Handshake):
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
         if negotiate_version(self.context, hello, extensions) == m.TLS12:
-            if self.ech_accepted is not None:
-                raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
             ServerHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
             return
         if hello.compression_methods != b"\x00":
