@@ -51,6 +51,9 @@ class Capability(enum.Enum):
     KEY_UPDATE = "KeyUpdate"
     EXPORTER = "keying material exporter"
     ECH = "Encrypted Client Hello"
+    #: Server side of ECH: ``set_ech_keys`` (ECHConfig PEM files with their keys), the inner hello served,
+    #: retry_configs on a rejection, ``ech_status()``, HelloRetryRequest with ECH, malformed offers refused.
+    ECH_SERVER = "Encrypted Client Hello (server)"
     GROUP_X25519 = "group x25519"
     GROUP_SECP256R1 = "group secp256r1"
     GROUP_SECP384R1 = "group secp384r1"

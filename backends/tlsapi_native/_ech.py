@@ -135,9 +135,14 @@ def _seal(config: ECHConfig, suite: HpkeSymmetricCipherSuite, sender: SenderCont
 
 
 def offer(config: ECHConfig, suite: HpkeSymmetricCipherSuite, inner: m.ClientHello,
-          server_name: str | None) -> ClientOffer:
-    """Seal ``inner`` (which must already carry the inner ``encrypted_client_hello``) into a ClientHelloOuter."""
-    run, encoded = _encode_inner(inner, server_name, config.maximum_name_length)
+          server_name: str | None, encoded: bytes | None = None) -> ClientOffer:
+    """Seal ``inner`` (which must already carry the inner ``encrypted_client_hello``) into a ClientHelloOuter.
+
+    ``encoded`` replaces the EncodedClientHelloInner computed from ``inner`` (the conformance suite seals
+    malformed ones with it).
+    """
+    run, computed = _encode_inner(inner, server_name, config.maximum_name_length)
+    encoded = computed if encoded is None else encoded
     enc, sender = setup_base_sender(Suite(aead_id=suite.aead_id), X25519PublicKey.from_public_bytes(config.public_key),
                                     hpke_info(config))
     outer_raw = _seal(config, suite, sender, enc, inner, run, encoded, os.urandom(32))
