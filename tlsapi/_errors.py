@@ -72,10 +72,11 @@ class ECHRejectedError(SSLError):
 
     Raised after the handshake against the configuration's public name completed (reason
     ``ECH_REJECTED``). ``retry_configs`` is the ``ECHConfigList`` (wire bytes) the server sent to replace the
-    client's configuration, or ``None`` when it sent none: ECH is then securely disabled by that server. Only
-    a rejection authenticated for the public name (``CERT_REQUIRED`` and ``check_hostname``) carries
-    ``retry_configs``; retry once with them on a new connection (``Context.set_ech_configs``), and do not
-    accept retry configurations again on that retried connection (RFC 9849 section 6.1.6).
+    client's configuration; retry once with them on a new connection (``Context.set_ech_configs``), and do not
+    accept retry configurations again on that retried connection (RFC 9849 section 6.1.6). It is ``None``
+    when there are none to use: the server sent none (ECH is then securely disabled by that server), the
+    rejection was not authenticated for the public name (``CERT_REQUIRED`` and ``check_hostname`` are needed),
+    or the backend cannot hand them over (rustls: rtls keeps them).
     """
 
     retry_configs: bytes | None = None

@@ -242,6 +242,9 @@ class RustlsConnection(Connection):
         received = _RECEIVED_ALERT.search(text)
         if received is not None:
             return received_alert_error(_RUSTLS_ALERTS.get(received.group(1), 255), origin=ORIGIN)
+        if text.startswith("peer is incompatible: ServerRejectedEncryptedClientHello"):
+            # rustls checked the retry configurations and sent ech_required; rtls gives no access to them
+            return make_error(tlsapi.ECHRejectedError, reason_text("ECH_REJECTED"), "ECH_REJECTED", origin=ORIGIN)
         for prefix, reason in _LOCAL_REASONS.items():
             if text.startswith(prefix):
                 return make_error(SSLError, reason_text(reason), reason, origin=ORIGIN)

@@ -300,3 +300,37 @@ def test_ech_server_refuses_a_bad_second_outer_hello(backend: tlsapi.Backend, pk
     edited = replace_extension(second, ENCRYPTED_CLIENT_HELLO, edit(extension_data(second, ENCRYPTED_CLIENT_HELLO)))
     types, sent = _answer_to(server_ctx, first.outer, edited)
     assert sent == alert, (types, sent)
+
+
+# -- the client side against the native ECH server (the reference server for ECH) -----------------------------
+
+
+def _ech_client(backend: tlsapi.Backend, pki: PKI, config_list: bytes) -> Any:
+    context = client_context(backend, pki)
+    context.set_ech_configs(config_list)
+    return context
+
+
+@pytest.mark.capability(Capability.ECH, requires=(Capability.TLSv1_3,))
+def test_ech_client_is_accepted(backend: tlsapi.Backend, pki: PKI) -> None:
+    """The server opens the offer and serves the inner name; the certificate is verified for the inner name."""
+    keys = ech.generate(PUBLIC_NAME)
+    names: list[str | None] = []
+    server_ctx = _ech_server(tlsapi.get_backend("native"), pki, [keys.to_pem()], names)
+    seen = _serve_once(server_ctx, _ech_client(backend, pki, keys.config_list))
+    assert seen.get("reply") == b"PING", seen
+    assert names == [INNER_NAME] and seen["server_status"] is tlsapi.ECHStatus.ACCEPTED
+    assert seen["client_status"] is tlsapi.ECHStatus.ACCEPTED
+
+
+@pytest.mark.capability(Capability.ECH, requires=(Capability.TLSv1_3,))
+def test_ech_client_rejection_raises_ech_rejected_error(backend: tlsapi.Backend, pki: PKI) -> None:
+    """A stale configuration: the client completes the handshake with the public name, then aborts with
+    ech_required; the caller gets ``ECHRejectedError`` (retry configurations: the server's, or none)."""
+    current = ech.generate(PUBLIC_NAME)
+    server_ctx = _ech_server(tlsapi.get_backend("native"), pki, [current.to_pem()])
+    seen = _serve_once(server_ctx, _ech_client(backend, pki, ech.generate(PUBLIC_NAME).config_list))
+    error = seen.get("client_error")
+    assert isinstance(error, tlsapi.ECHRejectedError) and error.reason == "ECH_REJECTED", seen
+    assert error.retry_configs in (None, current.config_list)
+    assert "reply" not in seen and seen["server_status"] is tlsapi.ECHStatus.REJECTED
