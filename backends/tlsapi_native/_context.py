@@ -156,9 +156,8 @@ class NativeContext(Context):
         real ClientHello encrypted; they offer TLS 1.3 only and no session resumption, and fail with an
         ``tlsapi.ECHRejectedError`` (reason ``ECH_REJECTED``, alert ``ech_required``) if the server rejects
         ECH: the handshake is completed with the public name, whose certificate must verify, and the error
-        carries the server's ``retry_configs`` for one retry. A HelloRetryRequest is not supported with ECH yet
-        (the same error, without retry configurations). ``ECHConfigError`` if the list is malformed or has no
-        usable entry.
+        carries the server's ``retry_configs`` for one retry. ``ECHConfigError`` if the list is malformed or has
+        no usable entry.
         """
         if not self.is_client:
             raise ValueError("set_ech_configs is a client setting")
