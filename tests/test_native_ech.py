@@ -7,6 +7,7 @@ ClientHelloInner, signalling acceptance in ServerHello.random as the ECH specifi
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
 import threading
@@ -14,8 +15,11 @@ from typing import Any
 
 import pytest
 import rtls
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from hostile_peer import HostileServer, plain_record, read_plain_messages
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hostile_peer import HostileServer, first_plain_alert, plain_record, read_plain_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -204,6 +208,51 @@ def test_bad_retry_configs_get_the_right_alert(pki: PKI, status_of_client: str, 
     _, result = _run(pki, config_list, answer, context, alerts)
     assert isinstance(result.get("error"), tlsapi.SSLError)
     assert alerts == [alert]
+
+
+@pytest.mark.parametrize(("case", "alert"), [("short-signal", 50), ("server-hello-does-not-confirm", 47)])
+def test_the_client_checks_the_hello_retry_request_signal(pki: PKI, case: str, alert: int) -> None:
+    """Section 6.1.4: an encrypted_client_hello in a HelloRetryRequest is 8 bytes (decode_error); once an HRR
+    accepted ECH, the ServerHello must confirm it too (section 6.1.5: illegal_parameter)."""
+    config_list, config, private_key = _keys()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        result: dict[str, Any] = {}
+
+        def client() -> None:
+            try:
+                with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                    _native_client(pki, config_list).wrap_socket(raw, server_hostname=INNER_NAME)
+            except tlsapi.SSLError as exc:
+                result["error"] = exc
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            (first_raw,) = read_plain_messages(_read_record(conn))
+            outer = m.ClientHello.parse(first_raw[4:])
+            inner = _ech.decrypt_client_hello(outer, [(config, private_key)])
+            assert inner is not None
+            retry = m.ServerHello(m.HRR_RANDOM, outer.session_id, 0x1301, [
+                (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
+                (_ech.ENCRYPTED_CLIENT_HELLO, bytes(7 if case == "short-signal" else 8))])
+            if case != "short-signal":
+                sha256 = hashes.SHA256
+                transcript = Transcript(sha256, m.message_hash(hashlib.sha256(inner.build()).digest()))
+                retry.extensions[-1] = (_ech.ENCRYPTED_CLIENT_HELLO,
+                                        _ech.hrr_accept_confirmation(sha256, inner.random, transcript, retry))
+            conn.sendall(plain_record(HANDSHAKE, retry.build()))
+            if case != "short-signal":
+                point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+                    Encoding.X962, PublicFormat.UncompressedPoint)
+                _read_record(conn)  # the second ClientHelloOuter (a change_cipher_spec may come first)
+                server_hello = m.ServerHello(bytes(32), outer.session_id, 0x1301, [
+                    (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, m.build_key_share_server(0x17, point))])
+                conn.sendall(plain_record(HANDSHAKE, server_hello.build()))
+            assert first_plain_alert(_read_all(conn)).description == alert
+        thread.join(10)
+    assert isinstance(result.get("error"), tlsapi.SSLError)
 
 
 def _offer_and_outer() -> tuple[ech.ECHConfig, X25519PrivateKey, m.ClientHello, m.ClientHello]:
