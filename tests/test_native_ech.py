@@ -552,8 +552,8 @@ def _first_hello(context: Any) -> m.ClientHello:
     connection = context.wrap_bio(incoming, outgoing, server_hostname=INNER_NAME)
     with pytest.raises(tlsapi.SSLWantReadError):
         connection.do_handshake()
-    assert connection.ech_status() is (tlsapi.ECHStatus.GREASE if context.ech_grease else
-                                       tlsapi.ECHStatus.NOT_OFFERED)
+    expected = "offered" if context.ech is not None else "grease" if context.ech_grease else "not_offered"
+    assert connection.ech_status() is tlsapi.ECHStatus(expected)
     (raw,) = read_plain_messages(outgoing.read())
     return m.ClientHello.parse(raw[4:])
 
@@ -570,6 +570,11 @@ def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
     assert len(grease) == 42 + payload_length and (payload_length - 16) % 32 == 0
     assert m.parse_server_name(dict(hello.extensions)[m.SERVER_NAME]) == INNER_NAME  # GREASE hides nothing
     assert grease != dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]  # fresh each time
+    context.minimum_version = tlsapi.TLSVersion.TLSv1_3  # the hello a real offer seals (TLS 1.3 only)
+    real = tlsapi.create_default_context(backend="native")
+    real.set_ech_configs(ech.generate(PUBLIC_NAME, maximum_name_length=0).config_list)  # type: ignore[attr-defined]
+    real_offer = dict(_first_hello(real).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
+    assert len(dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == len(real_offer)
     context.ech_grease = False  # type: ignore[attr-defined]
     assert _ech.ENCRYPTED_CLIENT_HELLO not in dict(_first_hello(context).extensions)
 

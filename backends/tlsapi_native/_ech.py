@@ -316,9 +316,9 @@ def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
     """A GREASE ``encrypted_client_hello`` for the ClientHello ``inner`` (section 6.2.1): a random config_id,
     HKDF-SHA256 / AES-128-GCM, a fresh X25519 public key as ``enc``, and a random payload as long as a real
     offer of this hello would be (maximum_name_length 0)."""
-    encoded = m.ClientHello(inner.random, b"", inner.cipher_suites,
-                            [*inner.extensions, (ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION)]).build()[4:]
-    length = len(encoded) + _padding(len(encoded), server_name, 0) + _TAG_LENGTH
+    marked = m.ClientHello(inner.random, b"", inner.cipher_suites,
+                           [*inner.extensions, (ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION)])
+    length = len(_encode_inner(marked, server_name, 0)[1]) + _TAG_LENGTH
     enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
     suite = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
     return _outer_extension(suite, os.urandom(1)[0], enc, os.urandom(length))
