@@ -7,7 +7,9 @@ ClientHelloInner, signalling acceptance in ServerHello.random as the ECH specifi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import socket
 import ssl
 import threading
@@ -253,6 +255,46 @@ def test_the_client_checks_the_hello_retry_request_signal(pki: PKI, case: str, a
             assert first_plain_alert(_read_all(conn)).description == alert
         thread.join(10)
     assert isinstance(result.get("error"), tlsapi.SSLError)
+
+
+def test_grease_ignores_a_hello_retry_request_signal(pki: PKI) -> None:
+    """Section 6.2.1: after GREASE, an 8-byte encrypted_client_hello in a HelloRetryRequest is checked and
+    ignored: the client answers with its second ClientHello, the GREASE extension copied unchanged."""
+    context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def client() -> None:
+            with contextlib.suppress(tlsapi.SSLError, OSError), \
+                    socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+                context.wrap_socket(raw, server_hostname=INNER_NAME)
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            (first_raw,) = read_plain_messages(_read_record(conn))
+            first = m.ClientHello.parse(first_raw[4:])
+            retry = m.ServerHello(m.HRR_RANDOM, first.session_id, 0x1301, [
+                (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
+                (_ech.ENCRYPTED_CLIENT_HELLO, os.urandom(8))])
+            conn.sendall(plain_record(HANDSHAKE, retry.build()))
+            conn.shutdown(socket.SHUT_WR)  # the client fails on the EOF after its second ClientHello
+            wire = _read_all(conn)
+        thread.join(10)
+    assert first_plain_alert(wire).description is None  # no alert before the second hello: nothing to abort
+    (second_raw,) = [raw for raw in read_plain_messages(wire) if raw[0] == m.CLIENT_HELLO]
+    second = dict(m.ClientHello.parse(second_raw[4:]).extensions)
+    assert second[_ech.ENCRYPTED_CLIENT_HELLO] == dict(first.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
+
+
+def test_backends_without_ech_refuse_to_report_it(pki: PKI) -> None:
+    """``Connection.ech_status()`` is optional: a backend that cannot report ECH raises
+    ``UnsupportedFeatureError`` (the stdlib's OpenSSL 3.0 has no ECH)."""
+    context = tlsapi.create_default_context(backend="stdlib")
+    connection = context.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname=INNER_NAME)
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        connection.ech_status()
 
 
 def _offer_and_outer() -> tuple[ech.ECHConfig, X25519PrivateKey, m.ClientHello, m.ClientHello]:
