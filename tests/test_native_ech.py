@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 
 import tlsapi
 from tlsapi import ech
+from tlsapi_conformance.ech import serve_once
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _ech
 from tlsapi_native import _messages as m
@@ -83,12 +85,11 @@ def _native_client(pki: PKI, config_list: bytes) -> Any:
     return context
 
 
-def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None,
-         alerts: list[int | None] | None = None) -> tuple[bytes, dict[str, Any]]:
-    """Connect an ECH client (``context``, default a native one) to a one-shot server on loopback;
-    ``answer(server, wire)`` returns the bytes the server sends back. The alert the client sends in return,
-    decrypted, is appended to ``alerts`` if given."""
-    context = context if context is not None else _native_client(pki, config_list)
+@contextlib.contextmanager
+def _scripted_server(context: Any) -> Iterator[tuple[socket.socket, dict[str, Any]]]:
+    """A client with ``context`` connecting in a thread to a loopback listener: yields the accepted socket
+    (for the test to script the server) and the client's result (``version``, ``data``, ``ech``, or
+    ``error``), complete once the block ends."""
     result: dict[str, Any] = {}
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
@@ -100,7 +101,7 @@ def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None,
                         result["data"] = tls.recv(100)
                         status = tls.ech_status  # rtls: a property; tlsapi: a method
                         result["ech"] = status() if callable(status) else status
-            except Exception as exc:  # reported to the test below
+            except Exception as exc:  # reported to the test
                 result["error"] = exc
 
         thread = threading.Thread(target=client)
@@ -108,14 +109,24 @@ def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None,
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(10)
-            wire = _read_record(conn)
-            leaf = pki.leaf()
-            server = HostileServer(leaf.chain_der, leaf.key)
-            server.receive(wire)
-            conn.sendall(answer(server, wire))
-            thread.join(10)
-            if alerts is not None:
-                alerts.append(server.read_alert(_read_all(conn)).description)
+            yield conn, result
+        thread.join(10)
+
+
+def _run(pki: PKI, config_list: bytes, answer: Any, context: Any = None,
+         alerts: list[int | None] | None = None) -> tuple[bytes, dict[str, Any]]:
+    """Connect an ECH client (``context``, default a native one) to a one-shot server on loopback;
+    ``answer(server, wire)`` returns the bytes the server sends back. The alert the client sends in return,
+    decrypted, is appended to ``alerts`` if given."""
+    with _scripted_server(context if context is not None else _native_client(pki, config_list)) as (conn, result):
+        wire = _read_record(conn)
+        leaf = pki.leaf()
+        server = HostileServer(leaf.chain_der, leaf.key)
+        server.receive(wire)
+        conn.sendall(answer(server, wire))
+        reply = _read_all(conn)
+    if alerts is not None:
+        alerts.append(server.read_alert(reply).description)
     return wire, result
 
 
@@ -217,43 +228,28 @@ def test_the_client_checks_the_hello_retry_request_signal(pki: PKI, case: str, a
     """Section 6.1.4: an encrypted_client_hello in a HelloRetryRequest is 8 bytes (decode_error); once an HRR
     accepted ECH, the ServerHello must confirm it too (section 6.1.5: illegal_parameter)."""
     config_list, config, private_key = _keys()
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        result: dict[str, Any] = {}
-
-        def client() -> None:
-            try:
-                with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
-                    _native_client(pki, config_list).wrap_socket(raw, server_hostname=INNER_NAME)
-            except tlsapi.SSLError as exc:
-                result["error"] = exc
-
-        thread = threading.Thread(target=client)
-        thread.start()
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(10)
-            (first_raw,) = read_plain_messages(_read_record(conn))
-            outer = m.ClientHello.parse(first_raw[4:])
-            inner = _ech.decrypt_client_hello(outer, [(config, private_key)])
-            assert inner is not None
-            retry = m.ServerHello(m.HRR_RANDOM, outer.session_id, 0x1301, [
-                (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
-                (_ech.ENCRYPTED_CLIENT_HELLO, bytes(7 if case == "short-signal" else 8))])
-            if case != "short-signal":
-                sha256 = hashes.SHA256
-                transcript = Transcript(sha256, m.message_hash(hashlib.sha256(inner.build()).digest()))
-                retry.extensions[-1] = (_ech.ENCRYPTED_CLIENT_HELLO,
-                                        _ech.hrr_accept_confirmation(sha256, inner.random, transcript, retry))
-            conn.sendall(plain_record(HANDSHAKE, retry.build()))
-            if case != "short-signal":
-                point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-                    Encoding.X962, PublicFormat.UncompressedPoint)
-                _read_record(conn)  # the second ClientHelloOuter (a change_cipher_spec may come first)
-                server_hello = m.ServerHello(bytes(32), outer.session_id, 0x1301, [
-                    (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, m.build_key_share_server(0x17, point))])
-                conn.sendall(plain_record(HANDSHAKE, server_hello.build()))
-            assert first_plain_alert(_read_all(conn)).description == alert
-        thread.join(10)
+    with _scripted_server(_native_client(pki, config_list)) as (conn, result):
+        (first_raw,) = read_plain_messages(_read_record(conn))
+        outer = m.ClientHello.parse(first_raw[4:])
+        inner = _ech.decrypt_client_hello(outer, [(config, private_key)])
+        assert inner is not None
+        retry = m.ServerHello(m.HRR_RANDOM, outer.session_id, 0x1301, [
+            (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
+            (_ech.ENCRYPTED_CLIENT_HELLO, bytes(7 if case == "short-signal" else 8))])
+        if case != "short-signal":
+            sha256 = hashes.SHA256
+            transcript = Transcript(sha256, m.message_hash(hashlib.sha256(inner.build()).digest()))
+            retry.extensions[-1] = (_ech.ENCRYPTED_CLIENT_HELLO,
+                                    _ech.hrr_accept_confirmation(sha256, inner.random, transcript, retry))
+        conn.sendall(plain_record(HANDSHAKE, retry.build()))
+        if case != "short-signal":
+            point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+                Encoding.X962, PublicFormat.UncompressedPoint)
+            _read_record(conn)  # the second ClientHelloOuter (a change_cipher_spec may come first)
+            server_hello = m.ServerHello(bytes(32), outer.session_id, 0x1301, [
+                (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, m.build_key_share_server(0x17, point))])
+            conn.sendall(plain_record(HANDSHAKE, server_hello.build()))
+        assert first_plain_alert(_read_all(conn)).description == alert
     assert isinstance(result.get("error"), tlsapi.SSLError)
 
 
@@ -261,27 +257,15 @@ def test_grease_ignores_a_hello_retry_request_signal(pki: PKI) -> None:
     """Section 6.2.1: after GREASE, an 8-byte encrypted_client_hello in a HelloRetryRequest is checked and
     ignored: the client answers with its second ClientHello, the GREASE extension copied unchanged."""
     context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-
-        def client() -> None:
-            with contextlib.suppress(tlsapi.SSLError, OSError), \
-                    socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
-                context.wrap_socket(raw, server_hostname=INNER_NAME)
-
-        thread = threading.Thread(target=client)
-        thread.start()
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(10)
-            (first_raw,) = read_plain_messages(_read_record(conn))
-            first = m.ClientHello.parse(first_raw[4:])
-            retry = m.ServerHello(m.HRR_RANDOM, first.session_id, 0x1301, [
-                (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
-                (_ech.ENCRYPTED_CLIENT_HELLO, os.urandom(8))])
-            conn.sendall(plain_record(HANDSHAKE, retry.build()))
-            conn.shutdown(socket.SHUT_WR)  # the client fails on the EOF after its second ClientHello
-            wire = _read_all(conn)
-        thread.join(10)
+    with _scripted_server(context) as (conn, _result):
+        (first_raw,) = read_plain_messages(_read_record(conn))
+        first = m.ClientHello.parse(first_raw[4:])
+        retry = m.ServerHello(m.HRR_RANDOM, first.session_id, 0x1301, [
+            (m.SUPPORTED_VERSIONS, b"\x03\x04"), (m.KEY_SHARE, b"\x00\x17"),
+            (_ech.ENCRYPTED_CLIENT_HELLO, os.urandom(8))])
+        conn.sendall(plain_record(HANDSHAKE, retry.build()))
+        conn.shutdown(socket.SHUT_WR)  # the client fails on the EOF after its second ClientHello
+        wire = _read_all(conn)
     assert first_plain_alert(wire).description is None  # no alert before the second hello: nothing to abort
     (second_raw,) = [raw for raw in read_plain_messages(wire) if raw[0] == m.CLIENT_HELLO]
     second = dict(m.ClientHello.parse(second_raw[4:]).extensions)
@@ -436,32 +420,7 @@ def _native_pair(pki: PKI, server_keys: list[bytes], config_list: bytes | None,
         client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
         if config_list is not None:
             client_context.set_ech_configs(config_list)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-
-        def serve() -> None:
-            conn, _ = listener.accept()
-            with server_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False) as tls:
-                try:
-                    tls.do_handshake()
-                except (tlsapi.SSLError, OSError) as exc:
-                    seen["server_error"] = exc
-                    return
-                finally:
-                    seen["server_status"] = tls.ech_status()
-                tls.sendall(tls.recv(100).upper())
-
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
-                with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
-                    seen["client_status"] = tls.ech_status()
-                    tls.sendall(b"ping")
-                    seen["reply"] = tls.recv(100)
-        except tlsapi.SSLError as exc:
-            seen["client_error"] = exc
-        thread.join(10)
-    return seen
+    return {**seen, **serve_once(server_context, client_context, INNER_NAME)}
 
 
 def test_native_server_accepts_the_native_client(pki: PKI) -> None:
@@ -501,32 +460,7 @@ def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: by
     server_context = _native_server(pki, server_keys, seen, retry)
     base = rtls.SSLContext(rtls.PROTOCOL_TLS_CLIENT)
     base.load_verify_locations(str(pki.ca_file))
-    client_context = base.set_ech_configs(config_list)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-
-        def serve() -> None:
-            conn, _ = listener.accept()
-            with server_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False) as tls:
-                try:
-                    tls.do_handshake()
-                    tls.sendall(tls.recv(100).upper())
-                except (tlsapi.SSLError, OSError) as exc:
-                    seen["server_error"] = exc
-                finally:
-                    seen["server_status"] = tls.ech_status()
-
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
-                with client_context.wrap_socket(raw, server_hostname=INNER_NAME) as tls:
-                    tls.sendall(b"rustls")
-                    seen["reply"] = tls.recv(100)
-                    seen["client_status"] = tls.ech_status
-        except rtls.SSLError as exc:
-            seen["client_error"] = exc
-        thread.join(10)
-    return seen
+    return {**seen, **serve_once(server_context, base.set_ech_configs(config_list), INNER_NAME)}
 
 
 @pytest.mark.parametrize("retry", [False, True], ids=["one-round-trip", "hello-retry-request"])
@@ -537,7 +471,7 @@ def test_native_server_accepts_and_rejects_rustls(pki: PKI, retry: bool) -> None
     current = ech.generate(SERVED_NAME)
     accepted = _rustls_to_native_server(pki, [current.to_pem()], current.config_list, retry)
     assert "client_error" not in accepted and "server_error" not in accepted, accepted
-    assert accepted["reply"] == b"RUSTLS" and accepted["client_status"] == "accepted"
+    assert accepted["reply"] == b"PING" and accepted["client_status"] == "accepted"
     assert accepted["names"] == [INNER_NAME] and accepted["server_status"] is tlsapi.ECHStatus.ACCEPTED
 
     rejected = _rustls_to_native_server(pki, [current.to_pem()], ech.generate(SERVED_NAME).config_list, retry)

@@ -9,14 +9,17 @@ what the server under test answers (its alert) is read back from the wire.
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tlsapi import ech
+from tlsapi_conformance.harness import ThreadedServer, tls_client
 
 ENCRYPTED_CLIENT_HELLO = 0xFE0D  # the ClientHello extension type (draft-ietf-tls-esni, RFC 9849)
 ECH_OUTER_EXTENSIONS = 0xFD00
@@ -34,6 +37,35 @@ def ech_config_list(public_name: str, config_id: int = 7) -> bytes:
     A client given it encrypts its real ClientHello and names ``public_name`` in the outer one.
     """
     return ech.generate(public_name, config_id=config_id).config_list
+
+
+def serve_once(server_ctx: Any, client_ctx: Any, server_hostname: str = "localhost") -> dict[str, Any]:
+    """One connection over loopback: the client sends ``ping``, the server answers it upper-cased. What each
+    side saw: ``reply``, ``client_status`` / ``server_status`` (``ech_status()``; rtls's own sockets have it as
+    a property), ``client_error`` / ``server_error``."""
+    seen: dict[str, Any] = {}
+
+    def handle(raw: Any) -> None:
+        with server_ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False) as tls:
+            try:
+                tls.do_handshake()
+                tls.sendall(tls.recv(100).upper())
+            except (ssl.SSLError, OSError) as exc:
+                seen["server_error"] = exc
+            finally:
+                seen["server_status"] = tls.ech_status()
+
+    with ThreadedServer(handle) as server:
+        try:
+            with tls_client(server, client_ctx, server_hostname=server_hostname) as tls:
+                status = getattr(tls, "ech_status", None)
+                seen["client_status"] = status() if callable(status) else status
+                tls.sendall(b"ping")
+                seen["reply"] = tls.recv(100)
+        except ssl.SSLError as exc:
+            seen["client_error"] = exc
+        server.result()
+    return seen
 
 
 def record(content_type: int, payload: bytes) -> bytes:

@@ -25,8 +25,9 @@ from tlsapi_conformance.ech import (
     record,
     replace_extension,
     second_outer,
+    serve_once,
 )
-from tlsapi_conformance.harness import ThreadedServer, client_context, server_context, set_groups, tls_client
+from tlsapi_conformance.harness import ThreadedServer, client_context, server_context, set_groups
 from tlsapi_conformance.pki import PKI
 
 Capability = tlsapi.Capability
@@ -86,40 +87,13 @@ def _native_client(pki: PKI, config_list: bytes | None) -> Any:
     return context
 
 
-def _serve_once(server_ctx: Any, client_ctx: Any) -> dict[str, Any]:
-    """One connection over loopback: the client sends ``ping``, the server answers it upper-cased. What each
-    side saw (``reply``, ``client_status``, ``server_status``, errors)."""
-    seen: dict[str, Any] = {}
-
-    def handle(raw: Any) -> None:
-        with server_ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False) as tls:
-            try:
-                tls.do_handshake()
-                tls.sendall(tls.recv(100).upper())
-            except (ssl.SSLError, OSError) as exc:
-                seen["server_error"] = exc
-            finally:
-                seen["server_status"] = tls.ech_status()
-
-    with ThreadedServer(handle) as server:
-        try:
-            with tls_client(server, client_ctx, server_hostname=INNER_NAME) as tls:
-                seen["client_status"] = tls.ech_status() if callable(getattr(tls, "ech_status", None)) else None
-                tls.sendall(b"ping")
-                seen["reply"] = tls.recv(100)
-        except ssl.SSLError as exc:
-            seen["client_error"] = exc
-        server.result()
-    return seen
-
-
 @pytest.mark.capability(Capability.ECH_SERVER, requires=(Capability.TLSv1_3, Capability.SNI_CALLBACK))
 def test_ech_server_serves_the_inner_hello(backend: tlsapi.Backend, pki: PKI) -> None:
     """The server opens the offer with its key (an older key listed too), runs the SNI callback on the inner
     name, signals acceptance; both sides report ``ACCEPTED``."""
     keys, old = ech.generate(PUBLIC_NAME), ech.generate(PUBLIC_NAME)
     names: list[str | None] = []
-    seen = _serve_once(_ech_server(backend, pki, [keys.to_pem(), old.to_pem()], names),
+    seen = serve_once(_ech_server(backend, pki, [keys.to_pem(), old.to_pem()], names),
                        _native_client(pki, keys.config_list))
     assert seen.get("reply") == b"PING", seen
     assert names == [INNER_NAME]
@@ -132,12 +106,12 @@ def test_ech_server_rejects_with_retry_configs(backend: tlsapi.Backend, pki: PKI
     configurations as retry_configs; the client aborts with ech_required and retries with them, accepted."""
     current = ech.generate(PUBLIC_NAME)
     server_ctx = _ech_server(backend, pki, [current.to_pem()])
-    seen = _serve_once(server_ctx, _native_client(pki, ech.generate(PUBLIC_NAME).config_list))
+    seen = serve_once(server_ctx, _native_client(pki, ech.generate(PUBLIC_NAME).config_list))
     error = seen.get("client_error")
     assert isinstance(error, tlsapi.ECHRejectedError), seen
     assert error.retry_configs == current.config_list
     assert seen["server_status"] is tlsapi.ECHStatus.REJECTED and isinstance(seen.get("server_error"), ssl.SSLError)
-    retried = _serve_once(server_ctx, _native_client(pki, error.retry_configs))
+    retried = serve_once(server_ctx, _native_client(pki, error.retry_configs))
     assert retried.get("reply") == b"PING" and retried["server_status"] is tlsapi.ECHStatus.ACCEPTED, retried
 
 
@@ -145,7 +119,7 @@ def test_ech_server_rejects_with_retry_configs(backend: tlsapi.Backend, pki: PKI
 def test_ech_server_completes_with_grease(backend: tlsapi.Backend, pki: PKI) -> None:
     """GREASE (no configuration on the client) opens with no key: the outer hello is served, and the client
     ignores the retry_configs."""
-    seen = _serve_once(_ech_server(backend, pki, [ech.generate(PUBLIC_NAME).to_pem()]), _native_client(pki, None))
+    seen = serve_once(_ech_server(backend, pki, [ech.generate(PUBLIC_NAME).to_pem()]), _native_client(pki, None))
     assert seen.get("reply") == b"PING", seen
     assert seen["client_status"] is tlsapi.ECHStatus.GREASE and seen["server_status"] is tlsapi.ECHStatus.REJECTED
 
@@ -157,7 +131,7 @@ def test_ech_server_keeps_ech_across_hello_retry_request(backend: tlsapi.Backend
     HelloRetryRequest and opens the second ClientHelloOuter with the first HPKE context."""
     keys = ech.generate(PUBLIC_NAME)
     server_ctx = _ech_server(backend, pki, [keys.to_pem()], groups=["secp256r1"])
-    seen = _serve_once(server_ctx, _native_client(pki, keys.config_list))
+    seen = serve_once(server_ctx, _native_client(pki, keys.config_list))
     assert seen.get("reply") == b"PING", seen
     assert seen["client_status"] is seen["server_status"] is tlsapi.ECHStatus.ACCEPTED
 
@@ -180,10 +154,10 @@ def test_ech_server_with_rustls(backend: tlsapi.Backend, pki: PKI) -> None:
     checks the retry_configs and aborts)."""
     keys = ech.generate(PUBLIC_NAME)
     server_ctx = _ech_server(backend, pki, [keys.to_pem()])
-    accepted = _serve_once(server_ctx, _rustls_ech_client(pki, keys.config_list))
+    accepted = serve_once(server_ctx, _rustls_ech_client(pki, keys.config_list))
     assert accepted.get("reply") == b"PING", accepted
     assert accepted["server_status"] is tlsapi.ECHStatus.ACCEPTED
-    rejected = _serve_once(server_ctx, _rustls_ech_client(pki, ech.generate(PUBLIC_NAME).config_list))
+    rejected = serve_once(server_ctx, _rustls_ech_client(pki, ech.generate(PUBLIC_NAME).config_list))
     assert isinstance(rejected.get("client_error"), ssl.SSLError) and "reply" not in rejected, rejected
     assert rejected["server_status"] is tlsapi.ECHStatus.REJECTED
 
@@ -317,7 +291,7 @@ def test_ech_client_is_accepted(backend: tlsapi.Backend, pki: PKI) -> None:
     keys = ech.generate(PUBLIC_NAME)
     names: list[str | None] = []
     server_ctx = _ech_server(tlsapi.get_backend("native"), pki, [keys.to_pem()], names)
-    seen = _serve_once(server_ctx, _ech_client(backend, pki, keys.config_list))
+    seen = serve_once(server_ctx, _ech_client(backend, pki, keys.config_list))
     assert seen.get("reply") == b"PING", seen
     assert names == [INNER_NAME] and seen["server_status"] is tlsapi.ECHStatus.ACCEPTED
     assert seen["client_status"] is tlsapi.ECHStatus.ACCEPTED
@@ -329,7 +303,7 @@ def test_ech_client_rejection_raises_ech_rejected_error(backend: tlsapi.Backend,
     ech_required; the caller gets ``ECHRejectedError`` (retry configurations: the server's, or none)."""
     current = ech.generate(PUBLIC_NAME)
     server_ctx = _ech_server(tlsapi.get_backend("native"), pki, [current.to_pem()])
-    seen = _serve_once(server_ctx, _ech_client(backend, pki, ech.generate(PUBLIC_NAME).config_list))
+    seen = serve_once(server_ctx, _ech_client(backend, pki, ech.generate(PUBLIC_NAME).config_list))
     error = seen.get("client_error")
     assert isinstance(error, tlsapi.ECHRejectedError) and error.reason == "ECH_REJECTED", seen
     assert error.retry_configs in (None, current.config_list)
