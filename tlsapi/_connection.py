@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ._bio import BIO
     from ._context import Context
+    from ._enums import ECHStatus
 
 
 class Connection(abc.ABC):
@@ -194,6 +195,10 @@ class Connection(abc.ABC):
     def group(self) -> str | None:
         """The negotiated key-exchange group (``'x25519'``, ``'X25519MLKEM768'``, ...), if known."""
         raise UnsupportedFeatureError(self.context.backend.name, "reporting the negotiated group")
+
+    def ech_status(self) -> ECHStatus:
+        """What became of Encrypted Client Hello on this connection (:class:`ECHStatus`), so far."""
+        raise UnsupportedFeatureError(self.context.backend.name, "reporting Encrypted Client Hello")
 
 
 _COMBINED_CONNECTION_CLASSES: dict[tuple[type[Any], type[Connection]], type[Connection]] = {}

@@ -242,6 +242,9 @@ class RustlsConnection(Connection):
         received = _RECEIVED_ALERT.search(text)
         if received is not None:
             return received_alert_error(_RUSTLS_ALERTS.get(received.group(1), 255), origin=ORIGIN)
+        if text.startswith("peer is incompatible: ServerRejectedEncryptedClientHello"):
+            # rustls checked the retry configurations and sent ech_required; rtls gives no access to them
+            return make_error(tlsapi.ECHRejectedError, reason_text("ECH_REJECTED"), "ECH_REJECTED", origin=ORIGIN)
         for prefix, reason in _LOCAL_REASONS.items():
             if text.startswith(prefix):
                 return make_error(SSLError, reason_text(reason), reason, origin=ORIGIN)
@@ -482,13 +485,15 @@ class RustlsConnection(Connection):
             raise ValueError(f"{cb_type} channel binding type not implemented")
         raise self._context._unsupported("channel binding", "rtls exposes no Finished messages")
 
-    def ech_status(self) -> str:
-        """Encrypted Client Hello on this client connection: ``"not_offered"``, ``"offered"``, ``"grease"``,
-        ``"accepted"`` or ``"rejected"`` (rustls's report); servers always report ``"not_offered"``."""
+    def ech_status(self) -> tlsapi.ECHStatus:
+        """Encrypted Client Hello on this client connection, as rustls reports it. A server raises
+        ``UnsupportedFeatureError``: rtls's server has no ECH and cannot tell whether the client offered it."""
         conn = self._conn
         if isinstance(conn, _rustls.RustlsClientConnection):
-            return conn.ech_status()
-        return "not_offered"
+            return tlsapi.ECHStatus(conn.ech_status())
+        if self._server_side:
+            raise self._context._unsupported("reporting Encrypted Client Hello", "rtls's server has no ECH")
+        return tlsapi.ECHStatus.NOT_OFFERED
 
 
 def _is_ip(hostname: str | None) -> bool:
