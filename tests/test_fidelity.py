@@ -4,7 +4,9 @@ interpreter and through each backend, over loopback sockets, and the two must ag
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime
+import functools
 import http.client
 import http.server
 import inspect
@@ -524,6 +526,72 @@ def test_deprecated_protocol_forms_work_as_in_ssl(backend: tlsapi.Backend, pki: 
     limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
     with pytest.raises(tlsapi.UnsupportedFeatureError, match="client certificates"):
         limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
+
+
+def test_tls12_method_as_in_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """``PROTOCOL_TLSv1_2``: ssl's warning (from the caller's line) and defaults, bounds that cannot be changed
+    (ssl's ``ValueError``), and one context that serves and connects over TLS 1.2 only."""
+    reference, reference_warnings = _deprecated_context(ssl.SSLContext, ssl.PROTOCOL_TLSv1_2)
+    context, caught = _deprecated_context(lambda *a: tlsapi.Context(*a, backend=backend), ssl.PROTOCOL_TLSv1_2)
+    assert caught == reference_warnings and {filename for *_, filename in caught} == {__file__}
+    for name in ("protocol", "verify_mode", "check_hostname"):
+        assert getattr(context, name) == getattr(reference, name), name
+    for bound in ("minimum_version", "maximum_version"):
+        expected = _raised(functools.partial(setattr, reference, bound, ssl.TLSVersion.TLSv1_2))
+        got = _raised(functools.partial(setattr, context, bound, ssl.TLSVersion.TLSv1_2))
+        assert (type(got), str(got)) == (type(expected), str(expected))
+    context.load_cert_chain(pki.leaf().certfile)
+    server = ThreadedServer(lambda tls: tls.sendall(tls.version().encode()), context)
+    with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT)) as client:
+        assert client.version() == "TLSv1.2" and client.recv(16) == b"TLSv1.2"
+    server.result()
+
+
+@pytest.mark.parametrize("protocol", [ssl.PROTOCOL_TLSv1, ssl.PROTOCOL_TLSv1_1, 42, -1],
+                         ids=["tls10", "tls11", "42", "-1"])
+def test_legacy_protocols_warn_as_ssl_then_are_refused(backend: tlsapi.Backend, protocol: int) -> None:
+    """The TLS 1.0/1.1 methods warn as in ``ssl`` and are refused (tlsapi speaks TLS 1.2 and 1.3); a value that
+    names no method raises ssl's ``ValueError``."""
+    with warnings.catch_warnings(record=True) as reference_warnings:
+        warnings.simplefilter("always")
+        reference = _raised(lambda: ssl.SSLContext(protocol)) if protocol in (42, -1) else None
+        if reference is None:
+            ssl.SSLContext(protocol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _raised(lambda: tlsapi.Context(protocol, backend=backend))
+    assert [str(w.message) for w in caught] == [str(w.message) for w in reference_warnings]
+    if reference is None:
+        assert isinstance(got, tlsapi.UnsupportedFeatureError) and "TLS 1.2 is the oldest" in str(got)
+    else:
+        assert (type(got), str(got)) == (type(reference), str(reference))
+
+
+def test_version_options_and_bounds_warn_as_ssl(backend: tlsapi.Backend) -> None:
+    """Setting an ``OP_NO_SSL*/OP_NO_TLS*`` option warns once, from the caller's line, as ``ssl`` does (setting
+    it again does not), and so does a deprecated version bound (which tlsapi then refuses)."""
+
+    def warnings_of(context: ssl.SSLContext) -> list[tuple[str, str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            context.options |= ssl.OP_NO_TLSv1_3
+            context.options |= ssl.OP_NO_TLSv1_3
+            with contextlib.suppress(tlsapi.UnsupportedFeatureError):
+                context.minimum_version = ssl.TLSVersion.TLSv1_1
+        return [(str(w.message), w.filename) for w in caught]
+
+    expected = warnings_of(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    assert len(expected) == 2
+    assert warnings_of(tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)) == expected
+
+
+@pytest.mark.parametrize("value", [None, 42, 1.5, "1"], ids=repr)
+def test_verify_mode_errors_as_ssl(backend: tlsapi.Backend, value: Any) -> None:
+    """A ``verify_mode`` that is not an integer raises ``TypeError``, an integer out of range ``ValueError``,
+    with ssl's words."""
+    expected = _raised(lambda: setattr(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), "verify_mode", value))
+    got = _raised(lambda: setattr(tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend), "verify_mode", value))
+    assert (type(got), str(got)) == (type(expected), str(expected))
 
 
 # -- internationalised hostnames ------------------------------------------------------------------------------

@@ -41,6 +41,17 @@ if TYPE_CHECKING:
 SNICallback = Callable[[Any, str | None, "Context"], int | None]
 
 _VERSIONS_SUPPORTED = (TLSVersion.TLSv1_2, TLSVersion.TLSv1_3)
+#: The deprecated one-version methods tlsapi cannot speak (``PROTOCOL_TLSv1_2`` is taken: TLS 1.2 only).
+_LEGACY_VERSION_METHODS = frozenset(
+    getattr(ssl, name) for name in ("PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1")
+    if hasattr(ssl, name)
+)
+#: The ``OP_NO_*`` version options: setting one warns, as ``ssl`` does (OpenSSL 1.1 deprecated them).
+_DEPRECATED_VERSION_OPTIONS = (
+    ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1 | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3
+)
+#: The versions whose use as a bound warns, as ``ssl`` does.
+_DEPRECATED_VERSIONS = (TLSVersion.SSLv3, TLSVersion.TLSv1, TLSVersion.TLSv1_1)
 _SESSION_STATS = (
     "number", "connect", "connect_good", "connect_renegotiate", "accept", "accept_good",
     "accept_renegotiate", "hits", "misses", "timeouts", "cache_full",
@@ -67,6 +78,14 @@ _DEFAULT_OPTIONS = (
     ssl.OP_ALL | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
 )
+
+
+def _protocol_method(protocol: Any) -> ssl._SSLMethod:
+    """``protocol`` as an ``ssl._SSLMethod``, or the stdlib's ``ValueError`` for a value that names none."""
+    try:
+        return ssl._SSLMethod(protocol)
+    except ValueError:
+        raise ValueError(f"invalid or unsupported protocol version {protocol!r}") from None
 
 
 def _coerce_version(value: Any) -> TLSVersion:
@@ -131,10 +150,12 @@ class Context(ssl.SSLContext):
             warnings.warn("ssl.SSLContext() without protocol argument is deprecated.", DeprecationWarning,
                           stacklevel=2)
             protocol = ssl.PROTOCOL_TLS
-        if protocol not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
-            raise ValueError("tlsapi supports only PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER and PROTOCOL_TLS")
-        if protocol == ssl.PROTOCOL_TLS:
-            warnings.warn("ssl.PROTOCOL_TLS is deprecated", DeprecationWarning, stacklevel=2)
+        method = _protocol_method(protocol)
+        if method not in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
+            warnings.warn(f"ssl.{method.name} is deprecated", DeprecationWarning, stacklevel=2)
+        if method in _LEGACY_VERSION_METHODS:
+            raise UnsupportedFeatureError((selected or cls.backend).name, method.name,
+                                          "TLS 1.2 is the oldest version tlsapi speaks")
         with warnings.catch_warnings():  # warned above, from the caller's line (as ssl does)
             warnings.simplefilter("ignore", DeprecationWarning)
             self: Context = super().__new__(cls, protocol)
@@ -145,11 +166,13 @@ class Context(ssl.SSLContext):
     def __init__(
         self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
     ) -> None:
-        self._protocol = ssl._SSLMethod(ssl.PROTOCOL_TLS if protocol is None else protocol)
+        self._protocol = _protocol_method(ssl.PROTOCOL_TLS if protocol is None else protocol)
         self._verify_mode = ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
         self._check_hostname = self.is_client
         self._minimum_version = TLSVersion.TLSv1_2
-        self._maximum_version = TLSVersion.MAXIMUM_SUPPORTED
+        self._maximum_version = (
+            TLSVersion.TLSv1_2 if self._protocol == ssl.PROTOCOL_TLSv1_2 else TLSVersion.MAXIMUM_SUPPORTED
+        )
         self._options = ssl.Options(_DEFAULT_OPTIONS)
         self._verify_flags = ssl.VerifyFlags.VERIFY_X509_TRUSTED_FIRST
         self._alpn_protocols: list[bytes] = []
@@ -239,7 +262,10 @@ class Context(ssl.SSLContext):
     def verify_mode(self, value: int) -> None:
         """On a server, ``CERT_OPTIONAL`` / ``CERT_REQUIRED`` ask for a client certificate: a backend that does
         not declare ``Capability.CLIENT_AUTH`` raises ``UnsupportedFeatureError`` instead of never asking."""
-        mode = ssl.VerifyMode(value)
+        number = operator.index(value)  # TypeError for a non-integer, as the stdlib's C setter
+        if number not in ssl.VerifyMode._value2member_map_:
+            raise ValueError("invalid value for verify_mode")
+        mode = ssl.VerifyMode(number)
         if mode == ssl.CERT_NONE and self._check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
         self._set_verify_mode(mode)
@@ -281,7 +307,7 @@ class Context(ssl.SSLContext):
 
     @minimum_version.setter
     def minimum_version(self, value: TLSVersion) -> None:
-        version = _coerce_version(value)
+        version = self._settable_version(value)
         if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
             raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
         self._minimum_version = version
@@ -293,11 +319,21 @@ class Context(ssl.SSLContext):
 
     @maximum_version.setter
     def maximum_version(self, value: TLSVersion) -> None:
-        version = _coerce_version(value)
+        version = self._settable_version(value)
         if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
             raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
         self._maximum_version = version
         self._changed("maximum_version")
+
+    def _settable_version(self, value: Any) -> TLSVersion:
+        """``value`` as a bound for ``minimum_version`` / ``maximum_version``, with ``ssl``'s checks and warnings:
+        a one-version protocol (``PROTOCOL_TLSv1_2``) has fixed bounds; SSLv3, TLS 1.0 and 1.1 warn."""
+        if self._protocol not in (ssl.PROTOCOL_TLS, ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER):
+            raise ValueError("The context's protocol doesn't support modification of highest and lowest version.")
+        version = _coerce_version(value)
+        if version in _DEPRECATED_VERSIONS:
+            warnings.warn(f"ssl.TLSVersion.{version.name} is deprecated", DeprecationWarning, stacklevel=3)
+        return version
 
     @property
     def options(self) -> ssl.Options:
@@ -311,6 +347,8 @@ class Context(ssl.SSLContext):
         extra = value & ~_HONOURED_OPTIONS
         if extra:
             raise self._unsupported(f"options {ssl.Options(extra)!r}")
+        if value & ~self._options & _DEPRECATED_VERSION_OPTIONS:
+            warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated", DeprecationWarning, stacklevel=2)
         self._options = ssl.Options(value)
         self._changed("options")
 
