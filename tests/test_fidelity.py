@@ -594,6 +594,21 @@ def test_verify_mode_errors_as_ssl(backend: tlsapi.Backend, value: Any) -> None:
     assert (type(got), str(got)) == (type(expected), str(expected))
 
 
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.KEYLOG), indirect=True)
+def test_keylog_file_starts_as_ssl_writes_it(backend: tlsapi.Backend, tmp_path: Path) -> None:
+    """Setting ``keylog_filename`` creates the file with ``_ssl``'s header line at once; a file that already has
+    content gets no second header."""
+    written = {}
+    for name, context in (("ssl", ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)),
+                          (backend.name, tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend))):
+        path = tmp_path / f"{name}.keys"
+        context.keylog_filename = str(path)
+        context.keylog_filename = str(path)
+        context.keylog_filename = None
+        written[name] = path.read_text()
+    assert written[backend.name] == written["ssl"] == tlsapi._context.KEYLOG_HEADER
+
+
 # -- internationalised hostnames ------------------------------------------------------------------------------
 
 
