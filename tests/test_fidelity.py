@@ -333,6 +333,15 @@ def test_trailing_dot_hostname_as_ssl(backend_name: str, mini_pki: MiniPKI) -> N
     assert outcome == expected and expected is not None and expected[-1] == 62
 
 
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_openssl_hostname_checks_common_name_default_as_ssl(backend_name: str) -> None:
+    """Where OpenSSL checks the host name (stdlib, pyopenssl), the default is ``ssl``'s, on both sides."""
+    for purpose in (ssl.Purpose.SERVER_AUTH, ssl.Purpose.CLIENT_AUTH):
+        context = tlsapi.create_default_context(purpose, backend=backend_name)
+        reference = ssl.create_default_context(purpose)
+        assert context.hostname_checks_common_name is reference.hostname_checks_common_name
+
+
 def test_stdlib_hostname_checks_common_name_matches_ssl() -> None:
     """The stdlib backend is ``ssl``: the same default and the same host flags for each value."""
     context = tlsapi.create_default_context(backend="stdlib")

@@ -16,9 +16,9 @@ falls short, each feature-detected at import:
   those bindings the backend does not declare ``Capability.SNI_CALLBACK``.
 * Hostname verification is OpenSSL's own (``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``, with the
   stdlib's host flags), so a mismatch fails with OpenSSL's ``verify_code`` 62 (64 for an IP address) and
-  alert (``bad_certificate``); ``hostname_checks_common_name`` (default ``False``) allows OpenSSL's CN
-  fallback for a leaf without DNS names. Without those bindings it is ``service_identity``'s (RFC 6125 on the
-  subjectAltName, no CN fallback, ``hostname_checks_common_name = True`` refused), run in the verify
+  alert (``bad_certificate``); ``hostname_checks_common_name`` (default ``True``, as in ``ssl``) allows
+  OpenSSL's CN fallback for a leaf without DNS names. Without those bindings it is ``service_identity``'s
+  (RFC 6125 on the subjectAltName, no CN fallback, ``hostname_checks_common_name = True`` refused), run in the verify
   callback on the leaf OpenSSL accepted; the peer then sees the alert OpenSSL sends for a callback rejection
   (``internal_error``).
 * ``session_reused`` is derived from the handshake: a resumed handshake carries no server Certificate.
@@ -808,7 +808,7 @@ class PyOpenSSLContext(Context):
         self._curve: ec.EllipticCurve | None = None
         self._keylog_lock = threading.Lock()
         self._built: tuple[tuple[Any, ...], SSL.Context] | None = None
-        self._checks_common_name = False
+        self._checks_common_name = OPENSSL_HOST_CHECK  # ssl's default where OpenSSL checks the host
         self._cert_chains: dict[str, CertChain] = {}  # one per key type, as OpenSSL keeps them
 
     # -- building the OpenSSL context ------------------------------------------------------------------
@@ -907,7 +907,8 @@ class PyOpenSSLContext(Context):
     @property
     def hostname_checks_common_name(self) -> bool:
         """Whether a leaf without DNS names is matched on its subject CN (OpenSSL's fallback, as the stdlib
-        does when ``True``). ``False`` by default here: ``True`` needs OpenSSL's own host check."""
+        does when ``True``). ``True`` by default, as in ``ssl``, where OpenSSL's own host check is bound;
+        without it ``False``, and ``True`` is refused."""
         return self._checks_common_name
 
     @hostname_checks_common_name.setter
