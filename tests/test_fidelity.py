@@ -613,9 +613,58 @@ def test_keylog_file_starts_as_ssl_writes_it(backend: tlsapi.Backend, tmp_path: 
         path = tmp_path / f"{name}.keys"
         context.keylog_filename = str(path)
         context.keylog_filename = str(path)
-        context.keylog_filename = None
+        context.keylog_filename = None  # type: ignore[assignment]  # typeshed lacks None; ssl takes it
         written[name] = path.read_text()
     assert written[backend.name] == written["ssl"] == tlsapi._context.KEYLOG_HEADER
+
+
+def _key_usage(cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
+                         encipher_only=False, decipher_only=False)
+
+
+def _anchor_pems(tmp_path: Path) -> dict[str, bytes]:
+    """Trust-store entries that OpenSSL's ``X509_check_ca`` classifies in each of its ways: a self-signed X.509
+    v1 root (the ``openssl`` command still makes them; ``cryptography`` cannot), a keyUsage without
+    basicConstraints, basicConstraints CA:TRUE whose keyUsage forbids certificate signing, a CA:FALSE leaf."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    pems = {}
+    profiles: dict[str, list[x509.ExtensionType]] = {
+        "key-usage-only": [_key_usage(True)],
+        "ca-without-cert-sign": [x509.BasicConstraints(ca=True, path_length=None), _key_usage(False)],
+        "leaf": [x509.BasicConstraints(ca=False, path_length=None)],
+    }
+    for label, extensions in profiles.items():
+        builder = (x509.CertificateBuilder().subject_name(_name(label)).issuer_name(_name(label))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=9)))
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=True)
+        pems[label] = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    key_file = tmp_path / "v1.key"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    request = subprocess.run(["openssl", "req", "-new", "-key", str(key_file), "-subj", "/CN=v1 root"],
+                             capture_output=True, check=True).stdout
+    pems["v1-root"] = subprocess.run(["openssl", "x509", "-req", "-signkey", str(key_file), "-days", "9"],
+                                     input=request, capture_output=True, check=True).stdout
+    assert x509.load_pem_x509_certificate(pems["v1-root"]).version == x509.Version.v1
+    return pems
+
+
+def test_ca_certificates_counted_as_openssl_counts_them(backend: tlsapi.Backend, tmp_path: Path) -> None:
+    """``cert_store_stats()["x509_ca"]`` and ``get_ca_certs()`` classify each trust-store entry as ``ssl`` does
+    (a v1 self-signed root is a CA: CPython's test_load_verify_cadata loads one)."""
+    for label, pem in _anchor_pems(tmp_path).items():
+        reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+        for ctx in (reference, context):
+            ctx.load_verify_locations(cadata=pem.decode())
+        assert context.cert_store_stats() == reference.cert_store_stats(), label
+        assert context.get_ca_certs(binary_form=True) == reference.get_ca_certs(binary_form=True), label
 
 
 # -- internationalised hostnames ------------------------------------------------------------------------------

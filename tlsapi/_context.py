@@ -600,9 +600,23 @@ class Context(ssl.SSLContext):
 
 
 def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        with warnings.catch_warnings():  # legacy anchors in system stores parse with deprecation warnings
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
+    """Whether OpenSSL counts ``certificate`` as a CA (``X509_check_ca``, which ``get_ca_certs`` and
+    ``cert_store_stats`` use): a keyUsage must allow certificate signing; then basicConstraints decides when
+    present; without it a self-issued X.509 v1 certificate (an old-style root) or one with a keyUsage is a CA."""
+    with warnings.catch_warnings():  # legacy anchors in system stores parse with deprecation warnings
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            extensions = certificate.extensions
+        except ValueError:
+            return False
+        try:
+            if not extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+                return False
+            has_key_usage = True
+        except x509.ExtensionNotFound:
+            has_key_usage = False
+        try:
+            return bool(extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        except x509.ExtensionNotFound:
+            self_issued = certificate.issuer == certificate.subject
+            return has_key_usage or (certificate.version == x509.Version.v1 and self_issued)
