@@ -25,7 +25,7 @@ import pytest
 from conftest import backends_declaring
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
@@ -835,6 +835,21 @@ def key_files(tmp_path_factory: pytest.TempPathFactory, pki: PKI) -> dict[str, P
         "binary": bytes(range(256)) * 2,
         "text": b"this is not a certificate\n",
     }
+    # An RSA key whose public part matches its certificate and one CRT value (dP) is wrong: OpenSSL loads it
+    # (it does not run the full key check, and verifies each CRT result when signing).
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    numbers = rsa_key.private_numbers()
+    inconsistent = rsa.RSAPrivateNumbers(numbers.p, numbers.q, numbers.d, numbers.dmp1 + 2, numbers.dmq1,
+                                         numbers.iqmp, numbers.public_numbers)
+    contents["rsa-crt-key"] = inconsistent.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    now = datetime.datetime.now(datetime.UTC)
+    contents["rsa-crt-cert"] = (
+        x509.CertificateBuilder().subject_name(_name("rsa crt")).issuer_name(_name("rsa crt"))
+        .public_key(rsa_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=9))
+        .sign(rsa_key, hashes.SHA256()).public_bytes(pem)
+    )
     paths = {"cert": leaf.leaf_file}
     for name, content in contents.items():
         paths[name] = directory / name
@@ -849,6 +864,7 @@ _ERROR_CASES: dict[str, Callable[[Any, dict[str, Path]], object]] = {
     "password-callback-not-a-string": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=lambda: 3),
     "password-too-long": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password="x" * 2000),
     "right-password": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=PASSWORD),
+    "rsa-key-inconsistent-crt": lambda c, f: c.load_cert_chain(f["rsa-crt-cert"], f["rsa-crt-key"]),
     "certfile-not-pem": lambda c, f: c.load_cert_chain(f["binary"]),
     "certfile-missing": lambda c, f: c.load_cert_chain(f["cert"].with_name("missing.pem")),
     "cafile-binary": lambda c, f: c.load_verify_locations(f["binary"]),
