@@ -192,9 +192,13 @@ def _has_terminal() -> bool:
 
 
 def _load_key(data: bytes, password: _AskOnce) -> PrivateKey:
+    """The private key of a PEM file. An RSA key is not put through cryptography's full consistency check
+    (primality and CRT values, ~0.5 s for a 3072-bit key): OpenSSL's ``SSL_CTX_use_PrivateKey`` does not run
+    it either, the key is matched against the certificate's public key, and OpenSSL verifies each CRT result
+    before using it."""
     secret = password.secret() if b"ENCRYPTED" in data else None
     try:
-        key = serialization.load_pem_private_key(data, secret)
+        key = serialization.load_pem_private_key(data, secret, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         # Encrypted key without a password, or a password for an unencrypted key.
         raise _pem_error("BAD_PASSWORD_READ", "bad password read") from None

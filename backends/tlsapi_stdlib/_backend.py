@@ -15,6 +15,7 @@ import _ssl
 import functools
 import os
 import ssl
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
@@ -207,7 +208,9 @@ class StdlibContext(Context):
         super().__init__(protocol, *args, **kwargs)
         # The OpenSSL context starts with the stdlib's defaults, which equal the base class's; mirror the
         # base's view once so both agree from the start.
-        for name in ("verify_mode", "minimum_version", "maximum_version", "options", "verify_flags"):
+        # A one-version method (PROTOCOL_TLSv1_2) has its bounds fixed by OpenSSL, which refuses to set them.
+        bounds = ("minimum_version", "maximum_version") if self.protocol != ssl.PROTOCOL_TLSv1_2 else ()
+        for name in ("verify_mode", *bounds, "options", "verify_flags"):
             self._changed(name)
 
     def _changed(self, name: str) -> None:
@@ -221,7 +224,9 @@ class StdlibContext(Context):
                 base.minimum_version.__set__(self, int(self._minimum_version))
                 base.maximum_version.__set__(self, int(self._maximum_version))
             elif name == "options":
-                base.options.__set__(self, int(self._options))
+                with warnings.catch_warnings():  # the interface warned from the caller's line
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    base.options.__set__(self, int(self._options))
             elif name == "verify_flags":
                 base.verify_flags.__set__(self, int(self._verify_flags))
             elif name == "post_handshake_auth":
