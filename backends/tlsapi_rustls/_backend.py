@@ -426,7 +426,7 @@ class RustlsConnection(Connection):
             return None
         if binary_form:
             return chain[0]
-        if self._server_side or self._settings.verify_mode == ssl.CERT_NONE:
+        if self._server_side or self._context.verify_mode == ssl.CERT_NONE:  # the live context's, as _ssl reads it
             return {}
         return certificate_dict(x509.load_der_x509_certificate(chain[0]))
 
