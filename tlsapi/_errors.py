@@ -18,6 +18,7 @@ __all__ = [
     "BackendNotFoundError",
     "BackendUnavailableError",
     "CertificateError",
+    "ECHRejectedError",
     "SSLCertVerificationError",
     "SSLEOFError",
     "SSLError",
@@ -64,6 +65,21 @@ class SSLCertVerificationError(SSLError, ssl.SSLCertVerificationError):
 
 
 CertificateError = SSLCertVerificationError
+
+
+class ECHRejectedError(SSLError):
+    """The server did not accept Encrypted Client Hello; the client aborted with ``ech_required``.
+
+    Raised after the handshake against the configuration's public name completed (reason
+    ``ECH_REJECTED``). ``retry_configs`` is the ``ECHConfigList`` (wire bytes) the server sent to replace the
+    client's configuration; retry once with them on a new connection (``Context.set_ech_configs``), and do not
+    accept retry configurations again on that retried connection (RFC 9849 section 6.1.6). It is ``None``
+    when there are none to use: the server sent none (ECH is then securely disabled by that server), the
+    rejection was not authenticated for the public name (``CERT_REQUIRED`` and ``check_hostname`` are needed),
+    or the backend cannot hand them over (rustls: rtls keeps them).
+    """
+
+    retry_configs: bytes | None = None
 
 
 class BackendError(LookupError):

@@ -27,6 +27,7 @@ from ._errors import SSLError, want_read, want_write
 if TYPE_CHECKING:
     from ._connection import Connection
     from ._context import Context
+    from ._enums import ECHStatus
 
 T = TypeVar("T")
 
@@ -608,6 +609,10 @@ class TLSSocket(ssl.SSLSocket):
     def group(self) -> str | None:
         """The negotiated key-exchange group (tlsapi extension)."""
         return self._connection().group()
+
+    def ech_status(self) -> ECHStatus:
+        """What became of Encrypted Client Hello (tlsapi extension)."""
+        return self._connection().ech_status()
 
     def key_update(self, request_peer: bool = True) -> None:
         """TLS 1.3 KeyUpdate (tlsapi extension); the message is sent at once."""

@@ -57,6 +57,8 @@ class ClientHandshake(Handshake13):
         self.request_schemes: list[int] = []
         self.client_handshake_secret = b""
         self.server_handshake_secret = b""
+        self.ech_status = offer.ech_status
+        self.ech_retry_configs: bytes | None = None  # the server's, after it rejected the offer
 
     def release(self) -> None:
         super().release()
@@ -115,8 +117,7 @@ class ClientHandshake(Handshake13):
             raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
         if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
             raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
-        if self.offer.ech_offer is not None:
-            _ech.check_accepted(self.offer.ech_offer, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
+        _ech.client_server_hello(self, hello, raw, extensions, TLS13_SUITES[hello.cipher_suite].hash)
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
             return self
@@ -207,7 +208,7 @@ class ClientHandshake(Handshake13):
             self.offer.psk_suite = None  # the PSK cannot be used with the suite the server chose
         self.offer.client_hello_raw = self.offer.bind(self.transcript)
         self._send_ccs_once()
-        self.send(self.offer.client_hello_raw)
+        _ech.client_send_second_hello(self)
 
     # -- encrypted flight ----------------------------------------------------------------------------------
 
@@ -223,6 +224,8 @@ class ClientHandshake(Handshake13):
                 m.expect_empty(data)
             elif ext_type == m.SUPPORTED_GROUPS:
                 m.parse_u16_list(data)
+            elif ext_type == _ech.ENCRYPTED_CLIENT_HELLO:
+                _ech.client_encrypted_extension(self, data)
             elif ext_type in (m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.SIGNATURE_ALGORITHMS, m.PRE_SHARED_KEY,
                               m.COOKIE, m.PSK_KEY_EXCHANGE_MODES):
                 raise TLSAlert(ILLEGAL_PARAMETER, "extension not allowed in EncryptedExtensions", "BAD_EXTENSION")
@@ -265,6 +268,7 @@ class ClientHandshake(Handshake13):
         schedule = self.ks
         transcript = self.th
         self.check_peer_finished(self.server_handshake_secret, transcript.digest(), message.verify_data, "server")
+        _ech.client_abort_if_rejected(self)
         transcript.update(raw)
         self.derive_application_secrets()
         self.install_read_key(self.server_application_secret)

@@ -75,6 +75,7 @@ class ClientHandshake12(Handshake12):
         self.session = resumable_tls12_session(offer.session, offer.server_hostname)
         self.client_hello = offer.client_hello
         self.client_random = offer.client_random
+        self.ech_status = offer.ech_status
         self.premaster = b""
         self.client_public = b""
         self.certificate_requested = False

@@ -70,6 +70,7 @@ from ._traffic import NEVER_REKEY, Traffic, Traffic12, Traffic13
 if TYPE_CHECKING:
     from typing import Self
 
+    from tlsapi._enums import ECHStatus
     from tlsapi.spi import BIO, Context
 
     from ._context import NativeContext
@@ -618,6 +619,9 @@ class NativeConnection(Connection):
         negotiated = self._negotiated
         group = None if negotiated is None else negotiated.group
         return None if group is None else GROUP_NAMES.get(group)
+
+    def ech_status(self) -> ECHStatus:
+        return self._handshake.ech_status
 
     # -- extras (native only) ---------------------------------------------------------------------------
 

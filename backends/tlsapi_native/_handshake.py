@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from tlsapi._enums import ECHStatus
+
 from . import _messages as m
 from ._alerts import DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._certificates import der_chain, load_certificate
@@ -60,6 +62,7 @@ class Handshake:
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
     server_name: str | None = None  # the server's: the SNI it received
     new_session: NativeSession | None = None  # a TLS 1.2 client's session from the server's ticket
+    ech_status = ECHStatus.NOT_OFFERED  # Encrypted Client Hello (``_ech`` sets it)
     version = m.TLS13
     version_name = "TLSv1.3"
     # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).

@@ -18,6 +18,7 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from tlsapi._enums import ECHStatus
 from tlsapi.spi import is_ip_address, run_sni_callback
 
 from . import _ech
@@ -106,6 +107,7 @@ class AwaitClientHello(Handshake):
     def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
         super().__init__(connection, context, effects)
         self.state = State.WAIT_CLIENT_HELLO
+        self.ech_accepted: _ech.ServerAcceptance | None = None  # the decrypted ClientHelloInner, if accepted
 
     def receive(self, msg_type: int, raw: bytes) -> Handshake:
         if msg_type != m.CLIENT_HELLO:
@@ -114,13 +116,7 @@ class AwaitClientHello(Handshake):
         if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
             raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
         context = self.context
-        ech_inner = None
-        ech_keys = context.ech_keys
-        if ech_keys and any(ext_type == _ech.ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
-            inner = _ech.decrypt_client_hello(hello, ech_keys)
-            if inner is not None:  # accepted: the handshake (SNI callback, certificate, transcript) is the inner
-                ech_inner = hello = inner
-                raw = inner.build()
+        hello, raw = _ech.server_client_hello(self, hello, raw)  # the inner hello if ECH is accepted
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
@@ -128,14 +124,15 @@ class AwaitClientHello(Handshake):
         server_name_data = extensions.get(m.SERVER_NAME)
         server_name = m.parse_server_name(server_name_data) if server_name_data is not None else None
         if version == m.TLS12:
-            if ech_inner is not None:
-                raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
             _run_sni_callback(self.connection, server_name)
-            return ServerHandshake12(self.connection, context, self.effects, server_name).client_hello(hello, raw)
+            handshake12 = ServerHandshake12(self.connection, context, self.effects, server_name)
+            handshake12.ech_status = self.ech_status
+            return handshake12.client_hello(hello, raw)
         if hello.compression_methods != b"\x00":
             raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
         _run_sni_callback(self.connection, server_name)
-        handshake = ServerHandshake(self.connection, context, self.effects, server_name, ech_inner)
+        handshake = ServerHandshake(self.connection, context, self.effects, server_name, self.ech_accepted)
+        handshake.ech_status = self.ech_status
         return handshake.client_hello(hello, raw, extensions)
 
 
@@ -161,6 +158,7 @@ class HelloOffer:
         self.psk_secret = b""
         self.external_psk: tuple[bytes, bytes] | None = None  # (identity, key) from the PSK client callback
         self.ech_offer: _ech.ClientOffer | None = None  # set while an Encrypted Client Hello is offered
+        self.ech_status = ECHStatus.NOT_OFFERED
 
     @property
     def offers_tls13(self) -> bool:
@@ -209,13 +207,9 @@ class HelloOffer:
         self.client_hello = m.ClientHello(
             self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
         )
+        _ech.client_add_extension(self, hostname if self.sent_sni else None)
         self.client_hello_raw = self.bind(None)
-        if context.ech is not None:
-            self.client_hello.extensions.append((_ech.ENCRYPTED_CLIENT_HELLO, _ech.INNER_EXTENSION))
-            self.ech_offer = _ech.offer(*context.ech, self.client_hello, hostname if self.sent_sni else None)
-            self.client_hello_raw = self.ech_offer.inner_raw  # the transcript's, once the server accepts
-            return self.ech_offer.outer_raw
-        return self.client_hello_raw
+        return _ech.client_first_flight(self, hostname if self.sent_sni else None)
 
     def _build_tls12(self, extensions: m.Extensions) -> bytes:
         """A plain TLS 1.2 ClientHello (the context does not allow TLS 1.3)."""
@@ -332,6 +326,7 @@ class AwaitServerHello(Handshake):
         offer = self.offer = HelloOffer(self.context, self.server_hostname, session)
         self.effects.send(HANDSHAKE, offer.build())
         self.client_random = offer.client_random
+        self.ech_status = offer.ech_status
         self.state = State.WAIT_SERVER_HELLO
         return self.effects.take()
 
