@@ -36,8 +36,8 @@ def test_each_direction_has_its_own_protection(protection: type[Protection13 | P
     sender, receiver, wire = _link()
     key = os.urandom(32)
     iv = os.urandom(4 if protection is Protection12 and aead is AESGCM else 12)
-    sender.set_write_protection(protection.of_key(aead, key, iv))
-    receiver.set_read_protection(protection.of_key(aead, key, iv))
+    sender.write_protection = protection(aead, key, iv)
+    receiver.read_protection = protection(aead, key, iv)
     assert sender.read_protection is None and receiver.write_protection is None
     for content_type, data in [(HANDSHAKE, b"\x14\x00\x00\x01x"), (APPLICATION_DATA, b"hello"), (ALERT, b"\x01\x00")]:
         sender.write(content_type, data)
@@ -54,8 +54,8 @@ def test_a_tampered_record_is_bad_record_mac_in_both_versions() -> None:
     for protection, iv in [(Protection13, os.urandom(12)), (Protection12, os.urandom(4))]:
         sender, receiver, wire = _link()
         key = os.urandom(16)
-        sender.set_write_protection(protection.of_key(AESGCM, key, iv))
-        receiver.set_read_protection(protection.of_key(AESGCM, key, iv))
+        sender.write_protection = protection(AESGCM, key, iv)
+        receiver.read_protection = protection(AESGCM, key, iv)
         sender.write(APPLICATION_DATA, b"data")
         record = bytearray(wire.read())
         record[-1] ^= 1
@@ -67,13 +67,13 @@ def test_a_tampered_record_is_bad_record_mac_in_both_versions() -> None:
 
 def test_tls12_protection_refuses_change_cipher_spec_and_a_bad_version() -> None:
     receiver = RecordLayer(ssl.MemoryBIO(), ssl.MemoryBIO())
-    receiver.set_read_protection(Protection12.of_key(AESGCM, os.urandom(16), os.urandom(4)))
+    receiver.read_protection = Protection12(AESGCM, os.urandom(16), os.urandom(4))
     receiver._incoming.write(b"\x14\x03\x03\x00\x01\x01")
     with pytest.raises(TLSAlert) as info:
         receiver.read_record()
     assert info.value.reason == "UNEXPECTED_CCS_MESSAGE"
     receiver = RecordLayer(ssl.MemoryBIO(), ssl.MemoryBIO())
-    receiver.set_read_protection(Protection12.of_key(AESGCM, os.urandom(16), os.urandom(4)))
+    receiver.read_protection = Protection12(AESGCM, os.urandom(16), os.urandom(4))
     receiver._incoming.write(b"\x17\x03\x01\x00\x20" + bytes(32))
     with pytest.raises(TLSAlert) as info:
         receiver.read_record()

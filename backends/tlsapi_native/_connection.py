@@ -38,7 +38,6 @@ from ._alerts import (
 from ._certificates import der_chain
 from ._defaults import TLS12, enabled_protocols
 from ._effects import (
-    Complete,
     Effect,
     Effects,
     InstallRead,
@@ -89,7 +88,8 @@ MAX_TICKET_LIFETIME = 604800  # RFC 8446 4.6.1: seven days
 def _is_native(context: Context) -> TypeGuard[NativeContext]:
     """Whether ``context`` is a native context: one whose connections are ``NativeConnection`` (the context
     module imports this one, so the class is recognised by what it makes, without a loop)."""
-    return issubclass(getattr(type(context), "sslobject_class", object), NativeConnection)
+    made = getattr(type(context), "sslobject_class", None)
+    return made is NativeConnection or (isinstance(made, type) and issubclass(made, NativeConnection))
 
 
 class NativeConnection(Connection):
@@ -270,24 +270,18 @@ class NativeConnection(Connection):
         read_changed = False
         completed = None
         for effect in effects:
-            kind = type(effect)
-            if kind is Send:
-                assert isinstance(effect, Send)
+            if isinstance(effect, Send):
                 records.write(effect.content_type, effect.data)
-            elif kind is InstallWrite:
-                assert isinstance(effect, InstallWrite)
-                records.set_write_protection(effect.protection)
-            elif kind is InstallRead:
-                assert isinstance(effect, InstallRead)
-                records.set_read_protection(effect.protection)
+            elif isinstance(effect, InstallWrite):
+                records.write_protection = effect.protection
+            elif isinstance(effect, InstallRead):
+                records.read_protection = effect.protection
                 read_changed = True
-            elif kind is SendChangeCipherSpec:
+            elif isinstance(effect, SendChangeCipherSpec):
                 records.write_change_cipher_spec()
-            elif kind is SkipEarlyData:
-                assert isinstance(effect, SkipEarlyData)
+            elif isinstance(effect, SkipEarlyData):
                 records.early_data_budget = effect.budget
             else:
-                assert isinstance(effect, Complete)
                 completed = effect.negotiated
         if read_changed and len(self._hs_buffer):
             raise TLSAlert(UNEXPECTED_MESSAGE, "handshake data across a key change", "NOT_ON_RECORD_BOUNDARY")

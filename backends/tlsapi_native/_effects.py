@@ -1,5 +1,8 @@
 """What a handshake asks its connection to do: the handshake decides, the connection applies.
 
+The effects are plain slotted records (built several times per handshake, so not frozen); the result of a
+completed handshake, ``Negotiated``, is frozen.
+
 A handshake never holds the record layer. Each step (``Handshake.handle``, the client's ``start``, a TLS 1.2
 ChangeCipherSpec, a post-handshake message) records its effects, in order, in the handshake's ``Effects``;
 the connection takes them and applies them to its record layer: send these bytes, install this read or write
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from ._suites import CipherSuite
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send ``data`` as records of ``content_type`` under the current write protection."""
 
@@ -27,26 +30,26 @@ class Send:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendChangeCipherSpec:
     """Send a ChangeCipherSpec record (always unprotected)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InstallRead:
     """Read the peer's next records with ``protection`` (no handshake data may be buffered across it)."""
 
     protection: Protection
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InstallWrite:
     """Write our next records with ``protection``."""
 
     protection: Protection
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SkipEarlyData:
     """Server: skip up to ``budget`` bytes of rejected 0-RTT records (RFC 8446 4.2.10); 0 stops skipping."""
 
@@ -75,7 +78,7 @@ class Negotiated:
     session: NativeSession | None  # a TLS 1.2 client's new session (from its ticket)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Complete:
     """The handshake is complete: the connection keeps ``negotiated`` and starts its traffic phase."""
 

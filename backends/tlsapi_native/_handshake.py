@@ -227,12 +227,12 @@ class Handshake13(Handshake):
     def install_read_key(self, secret: bytes) -> None:
         schedule = self.ks
         key, iv = schedule.traffic_keys(secret)
-        self.effects.install_read(Protection13.of_key(schedule.suite.aead, key, iv))
+        self.effects.install_read(Protection13(schedule.suite.aead, key, iv))
 
     def install_write_key(self, secret: bytes) -> None:
         schedule = self.ks
         key, iv = schedule.traffic_keys(secret)
-        self.effects.install_write(Protection13.of_key(schedule.suite.aead, key, iv))
+        self.effects.install_write(Protection13(schedule.suite.aead, key, iv))
 
     def accept_certificate_verify(self, message: m.CertificateVerify, raw: bytes) -> None:
         """TLS 1.3: check the peer's CertificateVerify over the transcript so far, then add it to the transcript."""

@@ -94,7 +94,7 @@ class Handshake12(Handshake):
         mine = (server_key, server_iv) if self.is_server else (client_key, client_iv)
         peers = (client_key, client_iv) if self.is_server else (server_key, server_iv)
         key, iv = peers if read else mine
-        protection = Protection12.of_key(self.cipher_suite.aead, key, iv)
+        protection = Protection12(self.cipher_suite.aead, key, iv)
         if read:
             self.effects.install_read(protection)
         else:

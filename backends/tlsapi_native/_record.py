@@ -3,8 +3,8 @@
 One framing path reads and writes records (header checks, buffering, fragmentation); the cryptography of
 each direction is a protection object, as Go's ``halfConn``: ``Protection13`` (RFC 8446 5.2: the inner
 content type, padding, ``iv XOR seq`` nonces) or ``Protection12`` (RFC 5288 / RFC 7905 AEAD records). The
-connection installs them (``set_read_protection`` / ``set_write_protection``) and compares
-``read_protection`` before and after a message to see a key change.
+connection installs them in ``read_protection`` / ``write_protection`` (each replaced, never changed, at a key
+change).
 
 Built for throughput: one AEAD object per key, the nonce computed with integer arithmetic, each incoming
 record taken from the BIO alone (header, then body: bytes after it stay in the BIO) and sliced with
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,9 +38,6 @@ HANDSHAKE: Final = 22
 APPLICATION_DATA: Final = 23
 #: Not a TLS content type: what ``read_record`` returns for a record of rejected 0-RTT data it skipped.
 SKIPPED_EARLY_DATA: Final = 0
-
-if TYPE_CHECKING:
-    from typing import Self
 
 _TAG_LEN: Final = 16
 _EXPLICIT_NONCE_LEN: Final = 8  # TLS 1.2 AES-GCM
@@ -64,6 +61,10 @@ def _check_header(content_type: int, major: int, length: int, first: bool, prote
                        else "ENCRYPTED_LENGTH_TOO_LONG" if protected else "DATA_LENGTH_TOO_LONG")
 
 
+def _exhausted() -> TLSAlert:
+    return TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
+
+
 class Protection:
     """One direction's record protection: an AEAD key, its IV (an integer) and the sequence number."""
 
@@ -73,14 +74,10 @@ class Protection:
     #: ones (TLS 1.3, whose unprotected change_cipher_spec records are middlebox compatibility).
     protects_every_type: bool = False
 
-    def __init__(self, aead: Any, iv: bytes) -> None:
-        self.aead = aead
+    def __init__(self, aead_class: Any, key: bytes, iv: bytes) -> None:
+        self.aead = aead_class(key)
         self.iv = int.from_bytes(iv, "big")
         self.seq = 0
-
-    @classmethod
-    def of_key(cls, aead_class: Any, key: bytes, iv: bytes) -> Self:
-        return cls(aead_class(key), iv)
 
     def check_header(self, content_type: int, major: int, minor: int, length: int) -> None:
         """Refuse the header of a record to be opened."""
@@ -95,16 +92,6 @@ class Protection:
         """Write one protected record of at most ``MAX_PLAINTEXT`` bytes of ``chunk`` with ``write``."""
         raise NotImplementedError
 
-    def _next_read_seq(self) -> int:
-        seq = self.seq
-        if seq >= _MAX_SEQ:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
-        return seq
-
-    def _advance_write_seq(self, seq: int) -> None:
-        self.seq = seq + 1
-        if seq >= _LAST_SEQ:
-            raise TLSAlert(UNEXPECTED_MESSAGE, "sequence number exhausted", "TOO_MANY_RECORDS")
 
 
 class Protection13(Protection):
@@ -118,7 +105,9 @@ class Protection13(Protection):
             _check_header(content_type, major, length, False, True)
 
     def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
-        seq = self._next_read_seq()
+        seq = self.seq
+        if seq >= _MAX_SEQ:
+            raise _exhausted()
         plaintext: bytes = self.aead.decrypt((self.iv ^ seq).to_bytes(12, "big"), body, header)
         self.seq = seq + 1
         last = len(plaintext) - 1
@@ -154,7 +143,9 @@ class Protection13(Protection):
         header = _pack_header(APPLICATION_DATA, 0x0303, n)
         write(header)
         write(self.aead.encrypt((self.iv ^ seq).to_bytes(12, "big"), inner, header))
-        self._advance_write_seq(seq)
+        self.seq = seq + 1
+        if seq >= _LAST_SEQ:
+            raise _exhausted()
 
 
 class Protection12(Protection):
@@ -171,9 +162,9 @@ class Protection12(Protection):
 
     protects_every_type = True
 
-    def __init__(self, aead: Any, iv: bytes) -> None:
-        super().__init__(aead, iv)
-        self.explicit = _EXPLICIT_NONCE_LEN if isinstance(aead, AESGCM) else 0
+    def __init__(self, aead_class: Any, key: bytes, iv: bytes) -> None:
+        super().__init__(aead_class, key, iv)
+        self.explicit = _EXPLICIT_NONCE_LEN if aead_class is AESGCM else 0
 
     def check_header(self, content_type: int, major: int, minor: int, length: int) -> None:
         if major != 3 or minor != 3:
@@ -190,7 +181,9 @@ class Protection12(Protection):
         size = len(body) - explicit - _TAG_LEN
         if size < 0:
             raise TLSAlert(BAD_RECORD_MAC, "record too short", "DECRYPTION_FAILED_OR_BAD_RECORD_MAC")
-        seq = self._next_read_seq()
+        seq = self.seq
+        if seq >= _MAX_SEQ:
+            raise _exhausted()
         nonce = (self.iv.to_bytes(4, "big") + bytes(body[:explicit]) if explicit
                  else (self.iv ^ seq).to_bytes(12, "big"))
         aad = seq.to_bytes(8, "big") + bytes((content_type, 3, 3, size >> 8, size & 255))
@@ -219,7 +212,9 @@ class Protection12(Protection):
             n = len(ciphertext)
             write(bytes((content_type, 3, 3, n >> 8, n & 255)))
         write(ciphertext)
-        self._advance_write_seq(seq)
+        self.seq = seq + 1
+        if seq >= _LAST_SEQ:
+            raise _exhausted()
 
 
 class RecordLayer:
@@ -245,19 +240,13 @@ class RecordLayer:
 
     # -- keys ------------------------------------------------------------------------------------------
 
-    def set_read_protection(self, protection: Protection) -> None:
-        self.read_protection = protection
-
-    def set_write_protection(self, protection: Protection) -> None:
-        self.write_protection = protection
-
     def set_read_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
-        """TLS 1.3 read protection under ``key`` (shorthand for ``set_read_protection``)."""
-        self.read_protection = Protection13.of_key(aead_class, key, iv)
+        """TLS 1.3 read protection under ``key``."""
+        self.read_protection = Protection13(aead_class, key, iv)
 
     def set_write_key(self, aead_class: Any, key: bytes, iv: bytes) -> None:
-        """TLS 1.3 write protection under ``key`` (shorthand for ``set_write_protection``)."""
-        self.write_protection = Protection13.of_key(aead_class, key, iv)
+        """TLS 1.3 write protection under ``key``."""
+        self.write_protection = Protection13(aead_class, key, iv)
 
     @property
     def write_sequence(self) -> int:
@@ -307,7 +296,8 @@ class RecordLayer:
         protected = protection is not None and (content_type == APPLICATION_DATA or protection.protects_every_type)
         if protected:
             assert protection is not None
-            protection.check_header(content_type, buf[pos + 1], buf[pos + 2], length)
+            if content_type != APPLICATION_DATA or length > MAX_CIPHERTEXT or buf[pos + 1] != 3 or buf[pos + 2] != 3:
+                protection.check_header(content_type, buf[pos + 1], buf[pos + 2], length)  # else all checks pass
         else:
             _check_header(content_type, buf[pos + 1], length, self.records_read == 0, False)
         end = pos + 5 + length

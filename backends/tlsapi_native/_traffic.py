@@ -52,7 +52,7 @@ class Traffic13:
 
     def _protection(self, secret: bytes) -> Protection13:
         key, iv = self.schedule.traffic_keys(secret)
-        return Protection13.of_key(self.schedule.suite.aead, key, iv)
+        return Protection13(self.schedule.suite.aead, key, iv)
 
     def ticket_secret(self, nonce: bytes) -> bytes:
         """The PSK of a NewSessionTicket with ``nonce`` (RFC 8446 4.6.1)."""
