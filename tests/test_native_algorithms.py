@@ -306,3 +306,24 @@ def test_certificate_verify_input() -> None:
     assert S.DEFAULT_SIGNATURE_SCHEMES[0] == S.ECDSA_SECP256R1_SHA256
     assert not set(S.DEFAULT_SIGNATURE_SCHEMES) & {S.RSA_PKCS1_SHA256, S.RSA_PKCS1_SHA384, S.RSA_PKCS1_SHA512}
     assert S.RSA_PKCS1_SHA256 in S.DEFAULT_CERT_SIGNATURE_SCHEMES
+
+
+# -- the policy ----------------------------------------------------------------------------------------------
+
+
+def test_the_policy_names_only_implemented_algorithms() -> None:
+    """``_defaults`` holds the engine's orders of preference as code points: each must be implemented, and the
+    algorithm modules take their defaults from it."""
+    from tlsapi_native import _defaults
+
+    assert set(_defaults.TLS13_SUITES) <= set(_suites.TLS13_SUITES)
+    assert set(_defaults.TLS12_SUITES) <= set(_suites.TLS12_SUITES)
+    assert set(_defaults.SERVER_GROUPS) <= set(_groups.GROUP_NAMES)
+    assert set(_defaults.CLIENT_GROUPS) <= set(_defaults.SERVER_GROUPS)
+    assert set(_defaults.TLS12_GROUPS) <= set(_defaults.SERVER_GROUPS) - set(_groups.FFDHE_GROUPS)
+    assert set(_defaults.TLS12_SIGNATURE_SCHEMES) <= set(_signatures.SCHEME_NAMES)
+    assert _defaults.TLS12_SIGNATURE_SCHEMES[: len(_defaults.SIGNATURE_SCHEMES)] == _defaults.SIGNATURE_SCHEMES
+    assert (_groups.DEFAULT_GROUPS, _groups.SUPPORTED_GROUPS) == (_defaults.CLIENT_GROUPS, _defaults.SERVER_GROUPS)
+    assert (_suites.DEFAULT_TLS13_SUITES, _suites.DEFAULT_TLS12_SUITES) == (_defaults.TLS13_SUITES,
+                                                                           _defaults.TLS12_SUITES)
+    assert _signatures.DEFAULT_SIGNATURE_SCHEMES == _defaults.SIGNATURE_SCHEMES

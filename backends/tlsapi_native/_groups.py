@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.utils import CryptographyDeprecationWarning
 
 from ._alerts import TLSAlert
+from ._defaults import CLIENT_GROUPS, SERVER_GROUPS
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -97,12 +98,9 @@ GROUPS_BY_NAME: dict[str, int] = {
     "P-384": SECP384R1,
     "P-521": SECP521R1,
 }
-#: What a client offers (key shares for the first one or two, see ``_client``).
-DEFAULT_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1)
-#: What a server accepts, in its order of preference among the client's key shares: the groups OpenSSL 3.0
-#: accepts, the FFDHE ones last (chosen only when the client shares no curve).
-SUPPORTED_GROUPS: tuple[int, ...] = (X25519MLKEM768, X25519, SECP256R1, SECP384R1, X448, SECP521R1,
-                                     *FFDHE_GROUPS)
+#: What a client offers and what a server accepts, in order of preference (the policy is ``_defaults``'s).
+DEFAULT_GROUPS: tuple[int, ...] = CLIENT_GROUPS
+SUPPORTED_GROUPS: tuple[int, ...] = SERVER_GROUPS
 
 _ILLEGAL_PARAMETER = ssl.AlertDescription.ALERT_DESCRIPTION_ILLEGAL_PARAMETER
 _CURVES: dict[int, tuple[ec.EllipticCurve, int]] = {

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from ._alerts import TLSAlert
+from ._defaults import CERT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES, TLS12_SIGNATURE_SCHEMES
 
 __all__ = [
     "DEFAULT_CERT_SIGNATURE_SCHEMES",
@@ -66,18 +67,11 @@ SCHEME_NAMES: dict[int, str] = {
     RSA_PKCS1_SHA512: "rsa_pkcs1_sha512",
 }
 
-# Our signature_algorithms for TLS 1.3, in preference order (OpenSSL's order, minus SHA-1 and Ed448).
-DEFAULT_SIGNATURE_SCHEMES: tuple[int, ...] = (
-    ECDSA_SECP256R1_SHA256, ECDSA_SECP384R1_SHA384, ECDSA_SECP521R1_SHA512, ED25519,
-    RSA_PSS_RSAE_SHA256, RSA_PSS_RSAE_SHA384, RSA_PSS_RSAE_SHA512,
-    RSA_PSS_PSS_SHA256, RSA_PSS_PSS_SHA384, RSA_PSS_PSS_SHA512,
-)
-# signature_algorithms when TLS 1.2 may be negotiated, and signature_algorithms_cert: PKCS#1 v1.5 too
-# (certificates are still signed with it).
-DEFAULT_TLS12_SIGNATURE_SCHEMES: tuple[int, ...] = (
-    *DEFAULT_SIGNATURE_SCHEMES, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512,
-)
-DEFAULT_CERT_SIGNATURE_SCHEMES: tuple[int, ...] = DEFAULT_TLS12_SIGNATURE_SCHEMES
+# Our signature_algorithms in preference order: TLS 1.3, TLS 1.2 (and signature_algorithms_cert), from
+# ``_defaults``, the engine's policy.
+DEFAULT_SIGNATURE_SCHEMES: tuple[int, ...] = SIGNATURE_SCHEMES
+DEFAULT_TLS12_SIGNATURE_SCHEMES: tuple[int, ...] = TLS12_SIGNATURE_SCHEMES
+DEFAULT_CERT_SIGNATURE_SCHEMES: tuple[int, ...] = CERT_SIGNATURE_SCHEMES
 
 _HASHES: dict[int, type[hashes.HashAlgorithm]] = {
     ECDSA_SECP256R1_SHA256: hashes.SHA256, ECDSA_SECP384R1_SHA384: hashes.SHA384,

@@ -21,6 +21,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
+from ._defaults import TLS12_SUITES as TLS12_SUITE_ORDER
+from ._defaults import TLS13_SUITES as TLS13_SUITE_ORDER
+
 __all__ = [
     "DEFAULT_TLS12_SUITES",
     "DEFAULT_TLS13_SUITES",
@@ -96,8 +99,8 @@ TLS13_SUITES: dict[int, CipherSuite] = {
 
 #: OpenSSL's suite for PSKs from the PSK callbacks in TLS 1.3 (TLS_AES_128_GCM_SHA256: they are SHA-256 PSKs).
 EXTERNAL_PSK_SUITE = 0x1301
-#: OpenSSL's default TLS 1.3 suites, in its order (no CCM).
-DEFAULT_TLS13_SUITES: tuple[int, ...] = (0x1302, 0x1303, 0x1301)
+#: OpenSSL's default TLS 1.3 suites, in its order (the policy is ``_defaults``'s).
+DEFAULT_TLS13_SUITES: tuple[int, ...] = TLS13_SUITE_ORDER
 
 TLS12_SUITES: dict[int, CipherSuite] = {
     s.code: s
@@ -111,8 +114,8 @@ TLS12_SUITES: dict[int, CipherSuite] = {
     )
 }
 
-# OpenSSL 3's DEFAULT order for these suites (ECDSA before RSA, AES-256 before ChaCha20 before AES-128).
-DEFAULT_TLS12_SUITES: tuple[int, ...] = (0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC02B, 0xC02F)
+# OpenSSL 3's DEFAULT order for these suites (the policy is ``_defaults``'s).
+DEFAULT_TLS12_SUITES: tuple[int, ...] = TLS12_SUITE_ORDER
 
 _ALL_SUITES: dict[int, CipherSuite] = {**TLS13_SUITES, **TLS12_SUITES}
 _BY_NAME: dict[str, CipherSuite] = {s.name: s for s in _ALL_SUITES.values()}
