@@ -566,10 +566,12 @@ def test_grease_completes_with_native_servers(pki: PKI, with_keys: bool) -> None
     assert seen["server_status"] is tlsapi.ECHStatus.REJECTED  # an extension no key opened
 
 
-def test_grease_completes_with_openssl(pki: PKI) -> None:
-    """The stdlib's OpenSSL server ignores the GREASE extension."""
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_grease_completes_with_openssl(pki: PKI, version: ssl.TLSVersion) -> None:
+    """The stdlib's OpenSSL server ignores the GREASE extension; a TLS 1.2 answer keeps the status."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.maximum_version = version
     client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
