@@ -566,7 +566,7 @@ def test_grease_completes_with_native_servers(pki: PKI, with_keys: bool) -> None
     assert seen["server_status"] is tlsapi.ECHStatus.REJECTED  # an extension no key opened
 
 
-@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2], ids=["tls13", "tls12"])
 def test_grease_completes_with_openssl(pki: PKI, version: ssl.TLSVersion) -> None:
     """The stdlib's OpenSSL server ignores the GREASE extension; a TLS 1.2 answer keeps the status."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
