@@ -4,12 +4,13 @@ Client: :func:`offer` turns the ClientHelloInner into an EncodedClientHelloInner
 emptied, the contiguous run of extensions the outer hello repeats replaced by ``ech_outer_extensions``, padded
 as section 6.1.3 says), seals it with HPKE under the ClientHelloOuterAAD and builds the ClientHelloOuter
 addressed to the configuration's public name. :func:`accept_confirmation` is the ServerHello.random signal
-of section 7.2. Server: :func:`decrypt_client_hello` finds the key by config_id, opens the payload and
+of section 7.2. Server: :func:`open_client_hello` finds the key by config_id, opens the payload and
 rebuilds the ClientHelloInner (section 7.1), refusing malformed input with the alerts the draft names.
 
 Rejection (section 6.1.6): the client continues with the ClientHelloOuter, authenticates the configuration's
-public name, answers a CertificateRequest with no certificate, and after the server's Finished aborts with
-``ech_required``, raising ``tlsapi.ECHRejectedError`` with the server's ``retry_configs``. The server sends its
+public name, and once the server's Finished is verified aborts with ``ech_required`` before sending its own
+flight (so never a client certificate), raising ``tlsapi.ECHRejectedError`` with the server's
+``retry_configs``. The server sends its
 current configurations as ``retry_configs`` whenever it cannot open an offer. GREASE (section 6.2):
 :func:`grease_extension` is an outer extension of a real offer's shape whose bytes are random.
 HelloRetryRequest (sections 6.1.5, 7.1.1, 7.2.1): acceptance is signalled in the HRR's extension; the second
