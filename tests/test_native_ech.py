@@ -555,6 +555,22 @@ def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
     assert _ech.ENCRYPTED_CLIENT_HELLO not in dict(_first_hello(context).extensions)
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 16, 45, 0x1234]), st.binary(max_size=40)), max_size=4,
+                unique_by=lambda extension: extension[0]),
+       st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=5))
+def test_grease_is_as_long_as_the_offer_it_imitates(others: m.Extensions, suites: list[int]) -> None:
+    """The GREASE payload length is counted, not built: it equals the EncodedClientHelloInner a real offer
+    of the same hello seals (its last byte is the inner marker, so the zero padding strips off)."""
+    _, _, inner, _ = _offer_and_outer()
+    hello = m.ClientHello(inner.random, b"", suites, [
+        *others, *[(t, d) for t, d in inner.extensions if t != _ech.ENCRYPTED_CLIENT_HELLO]])
+    marked = m.ClientHello(hello.random, b"", suites, [*hello.extensions, (_ech.ENCRYPTED_CLIENT_HELLO,
+                                                                           _ech.INNER_EXTENSION)])
+    encoded = _ech._encode_inner(marked, INNER_NAME, 0)[1]
+    assert _ech._encoded_inner_length(hello) == len(encoded.rstrip(b"\x00"))
+
+
 @pytest.mark.parametrize("with_keys", [True, False], ids=["server-with-ech-keys", "server-without-ech"])
 def test_grease_completes_with_native_servers(pki: PKI, with_keys: bool) -> None:
     """A server with ECH keys cannot open GREASE: it serves the outer hello and sends retry_configs, which the

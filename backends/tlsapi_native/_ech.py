@@ -313,13 +313,22 @@ def client_abort_if_rejected(handshake: ClientHandshake) -> None:
     raise ECHRejected(handshake.ech_retry_configs if authenticated else None)
 
 
+def _encoded_inner_length(hello: m.ClientHello) -> int:
+    """The length :func:`_encode_inner` gives ``hello`` with the inner marker added, before padding, counted
+    without building it: version, random, empty session id, suites, compression, then the extensions with the
+    repeated run as one ``ech_outer_extensions``."""
+    repeated = sum(1 for ext_type, _ in hello.extensions if ext_type in _REPEATED)
+    kept = sum(4 + len(data) for ext_type, data in hello.extensions if ext_type not in _REPEATED)
+    marker = 4 + len(INNER_EXTENSION)
+    return 2 + 32 + 1 + 2 + 2 * len(hello.cipher_suites) + 2 + 2 + kept + (4 + 1 + 2 * repeated) + marker
+
+
 def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
     """A GREASE ``encrypted_client_hello`` for the ClientHello ``inner`` (section 6.2.1): a random config_id,
     HKDF-SHA256 / AES-128-GCM, a fresh X25519 public key as ``enc``, and a random payload as long as a real
     offer of this hello would be (maximum_name_length 0)."""
-    marked = m.ClientHello(inner.random, b"", inner.cipher_suites,
-                           [*inner.extensions, (ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION)])
-    length = len(_encode_inner(marked, server_name, 0)[1]) + _TAG_LENGTH
+    encoded = _encoded_inner_length(inner)
+    length = encoded + _padding(encoded, server_name, 0) + _TAG_LENGTH
     enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
     suite = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
     return _outer_extension(suite, os.urandom(1)[0], enc, os.urandom(length))
