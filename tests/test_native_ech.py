@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import tlsapi
 from tlsapi import ech
-from tlsapi_conformance.ech import serve_once
+from tlsapi_conformance.ech import craft_offer, inner_extensions, serve_once
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _ech
 from tlsapi_native import _messages as m
@@ -500,6 +500,32 @@ def test_hello_retry_request_keeps_ech_between_native_peers(pki: PKI) -> None:
 
     grease = _native_pair(pki, [current.to_pem()], None, retry=True)
     assert grease["reply"] == b"PING" and grease["client_status"] is tlsapi.ECHStatus.GREASE, grease
+
+
+@pytest.mark.parametrize("opens", [True, False], ids=["accepted", "rejected"])
+def test_a_hello_retry_request_does_not_show_whether_ech_was_accepted(pki: PKI, opens: bool) -> None:
+    """Sections 7.1 and 10.10.4: the HRR carries an 8-byte encrypted_client_hello either way (the acceptance
+    signal, or random bytes when no key opened the offer)."""
+    keys = ech.generate(SERVED_NAME)
+    server_context = _native_server(pki, [keys.to_pem()], {}, retry=True)
+    offered = keys.config_list if opens else ech.generate(SERVED_NAME).config_list
+    offer = craft_offer(offered, INNER_NAME, inner_extensions(INNER_NAME))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with contextlib.suppress(tlsapi.SSLError, OSError), \
+                    server_context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+            raw.sendall(plain_record(HANDSHAKE, offer.outer))
+            (retry_raw,) = read_plain_messages(_read_record(raw))
+        thread.join(10)
+    retry = m.ServerHello.parse(retry_raw[4:])
+    assert retry.is_hello_retry_request and len(dict(retry.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == 8
 
 
 def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None:

@@ -485,9 +485,13 @@ def decrypt_client_hello(outer: m.ClientHello,
 def server_retry_request(handshake: ServerHandshake, retry: m.ServerHello,
                          hash_cls: type[hashes.HashAlgorithm]) -> None:
     """Server, before sending a HelloRetryRequest: with ECH accepted, add the ``encrypted_client_hello``
-    acceptance signal of section 7.2.1 (the transcript holds ``message_hash`` of ClientHelloInner1)."""
+    acceptance signal of section 7.2.1 (the transcript holds ``message_hash`` of ClientHelloInner1); with an
+    offer no key opened, 8 random bytes in its place, so that the HRR does not show the rejection (sections
+    7.1 and 10.10.4)."""
     accepted = handshake.ech_accepted
     if accepted is None:
+        if handshake.ech_status is ECHStatus.REJECTED:
+            retry.extensions.append((ENCRYPTED_CLIENT_HELLO, os.urandom(8)))
         return
     retry.extensions.append((ENCRYPTED_CLIENT_HELLO, bytes(8)))
     signal = hrr_accept_confirmation(hash_cls, accepted.inner.random, handshake.th, retry)
