@@ -579,6 +579,8 @@ def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
     assert len(dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == len(real_offer)
     context.ech_grease = False  # type: ignore[attr-defined]
     assert _ech.ENCRYPTED_CLIENT_HELLO not in dict(_first_hello(context).extensions)
+    with pytest.raises(ValueError, match="client setting"):
+        tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native").ech_grease = False  # type: ignore[attr-defined]
 
 
 @settings(max_examples=50, deadline=None)
