@@ -4,11 +4,11 @@ CPython's test suite for ``ssl`` is the reference for the semantics tlsapi repro
 from the running interpreter (nothing of it is copied here) and runs it in a child process per target:
 
 - ``ssl``: the module untouched, which measures what passes on this interpreter and machine;
-- a backend name: ``ssl.SSLContext``, ``ssl.create_default_context`` and ``ssl._create_default_https_context``
-  redirected to tlsapi with that backend, before ``test.test_ssl`` is imported. ``ssl._create_unverified_context``,
-  ``ssl._create_stdlib_context``, ``ssl.get_server_certificate`` (and ``ssl.wrap_socket`` where it exists) build
-  their context through the module's ``SSLContext`` name, so they follow. ``isinstance(x, ssl.SSLContext)`` keeps
-  its meaning: a tlsapi ``Context`` is an ``ssl.SSLContext``.
+- a backend name: ``tlsapi.inject_into_ssl(backend, wrap_stdlib=True)`` before ``test.test_ssl`` is imported, so
+  ``ssl.SSLContext(...)`` makes a tlsapi context of that backend (the stdlib backend's too), and every factory
+  built on the module's ``SSLContext`` name follows: ``ssl.create_default_context``,
+  ``ssl._create_unverified_context``, ``ssl._create_stdlib_context``, ``ssl.get_server_certificate`` (and
+  ``ssl.wrap_socket`` where it exists). ``isinstance(x, ssl.SSLContext)`` keeps its meaning.
 
 The ``network`` resource is disabled (those tests reach hosts on the internet); the other resources test_ssl
 asks for are enabled, as ``python -m test -u all,-network test_ssl`` would.
@@ -20,13 +20,20 @@ except the entries of ``tests/cpython_ssl_expected_failures.txt``. Commands::
     python tests/cpython_ssl.py report              # pass counts per target, and the failures not listed
     python tests/cpython_ssl.py update [--prune]    # the list with this run's failures (see below)
 
-The list is shared by every Python version: an entry about a test this interpreter lacks, or that passes on
-one version and fails on another, stays. ``update`` keeps every entry and adds this run's unlisted failures with
-the reason ``open: unclassified (OUTCOME)``, to be replaced by the real one; ``update --prune`` also drops the
-entries whose test passed in this run (run it on each version, and keep what still fails on any). ``report``
-names those entries ("now passes"). Reasons: ``TLS 1.0/1.1``, ``finite-field DH``, ``OpenSSL internals`` (a
-test of OpenSSL's private behaviour or of ``_ssl`` internals), ``undeclared capability`` (a backend that does not
-declare the capability the test needs, and refuses it), or ``open: issue N (helper): ...`` for work in progress.
+The list is shared by every Python version. An entry may carry a condition on the interpreter after the test,
+``python>=3.12``, ``python==3.13`` or ``python<3.13``: it then applies on those versions only (elsewhere the
+test must pass). ``update`` keeps every entry and adds the unlisted failures with the reason ``open: unclassified
+(OUTCOME)``, to be replaced by the real one; ``update --prune`` also drops the entries whose test passed on
+every version measured, and narrows the condition of one that fails on some versions only. To measure several
+versions, save each run and update from all of them::
+
+    python3.11 tests/cpython_ssl.py report --save /tmp/r311.json     # and so on for 3.12, 3.13
+    python tests/cpython_ssl.py update --prune --measured /tmp/r311.json /tmp/r312.json /tmp/r313.json
+
+``report`` names the entries that passed in its run ("now passes"). Reasons: ``TLS 1.0/1.1``, ``finite-field
+DH``, ``OpenSSL internals`` (a test of OpenSSL's private behaviour or of ``_ssl`` internals), ``undeclared
+capability`` (a backend that does not declare the capability the test needs, and refuses it), or ``open: ...``
+with the cause, for a difference not fixed yet.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import faulthandler
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,41 +79,11 @@ def has_test_ssl() -> bool:
 
 
 def redirect_ssl(backend: str) -> None:
-    """Make ``ssl``'s context class and default-context factories build tlsapi contexts of ``backend``."""
-    import _ssl
-    import ssl
-
+    """Make ``ssl``'s context class build tlsapi contexts of ``backend``: ``tlsapi.inject_into_ssl``, with the
+    stdlib backend wrapped too (its contexts are then the interface over OpenSSL, not ``ssl``'s own)."""
     import tlsapi
 
-    original = ssl.SSLContext
-
-    class _RedirectedMeta(type):
-        def __instancecheck__(cls, instance: Any) -> bool:
-            return isinstance(instance, original)
-
-        def __subclasscheck__(cls, subclass: type) -> bool:
-            return issubclass(subclass, original)
-
-    class SSLContext(_ssl._SSLContext, metaclass=_RedirectedMeta):
-        """``ssl.SSLContext(...)`` makes a tlsapi Context. The base is ``_ssl._SSLContext``, as the original's is:
-        ssl.py's own methods reach the C members through ``super(SSLContext, SSLContext)``, by the module-level
-        name."""
-
-        def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> Any:
-            return tlsapi.Context(protocol, *args, backend=backend, **kwargs)
-
-    def create_default_context(
-        purpose: Any = ssl.Purpose.SERVER_AUTH,
-        *,
-        cafile: str | None = None,
-        capath: str | None = None,
-        cadata: str | bytes | None = None,
-    ) -> ssl.SSLContext:
-        return tlsapi.create_default_context(purpose, cafile=cafile, capath=capath, cadata=cadata, backend=backend)
-
-    ssl.SSLContext = SSLContext  # type: ignore[misc]
-    ssl.create_default_context = create_default_context  # type: ignore[assignment]
-    ssl._create_default_https_context = create_default_context  # type: ignore[assignment]
+    tlsapi.inject_into_ssl(backend, wrap_stdlib=True)
 
 
 class _OutcomeResult(unittest.TextTestResult):
@@ -299,29 +277,57 @@ def retry_unexpected_failures(
     return intermittent
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+_CONDITION = re.compile(r"python(>=|==|<)(3\.\d+)")
+
+
 @dataclass(frozen=True)
 class ExpectedFailure:
-    """A test that passes over plain ``ssl`` and is known not to pass over ``backend``, and why."""
+    """A test that passes over plain ``ssl`` and is known not to pass over ``backend``, and why; ``python`` is
+    empty (every version) or a condition on the interpreter's version: ``>=3.12``, ``==3.13``, ``<3.13``."""
 
     backend: str
     test: str
     reason: str
+    python: str = ""
+
+    def applies_to(self, version: str = RUNNING) -> bool:
+        match = _CONDITION.fullmatch(f"python{self.python}")
+        if match is None:
+            return True
+        operator, bound = match[1], _version_key(match[2])
+        key = _version_key(version)
+        return key >= bound if operator == ">=" else key == bound if operator == "==" else key < bound
 
     def line(self) -> str:
-        return f"{self.backend:<10} {self.test:<70} {self.reason}"
+        condition = f"python{self.python} " if self.python else ""
+        return f"{self.backend:<10} {self.test:<70} {condition}{self.reason}"
 
 
 def read_expected_failures(path: Path = EXPECTED_FAILURES) -> list[ExpectedFailure]:
-    """The entries of the list: ``backend  Class.test_method  reason`` per line, ``#`` starts a comment."""
+    """The entries of the list: ``backend  Class.test_method  [python CONDITION]  reason`` per line, ``#``
+    starts a comment line."""
     entries = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.split("#", 1)[0].strip() if raw.lstrip().startswith("#") else raw.strip()
+        line = "" if raw.lstrip().startswith("#") else raw.strip()
         if not line:
             continue
         fields = line.split(None, 2)
         if len(fields) != 3 or fields[0] not in BACKENDS:
             raise ValueError(f"{path}:{number}: expected 'backend test reason', got {raw!r}")
-        entries.append(ExpectedFailure(*fields))
+        backend, test, reason = fields
+        condition = _CONDITION.match(reason)
+        if condition is not None:
+            python, _, reason = reason.partition(" ")
+            if not reason or _CONDITION.fullmatch(python) is None:
+                raise ValueError(f"{path}:{number}: expected 'python>=3.N reason', got {raw!r}")
+            entries.append(ExpectedFailure(backend, test, reason.strip(), python.removeprefix("python")))
+        else:
+            entries.append(ExpectedFailure(backend, test, reason))
     return entries
 
 
@@ -330,30 +336,61 @@ def passing(outcomes: dict[str, str]) -> set[str]:
 
 
 def unexpected_failures(
-    results: dict[str, dict[str, str]], backend: str, expected: list[ExpectedFailure]
+    results: dict[str, dict[str, str]], backend: str, expected: list[ExpectedFailure], version: str = RUNNING
 ) -> dict[str, str]:
-    """Tests passing over plain ``ssl`` that fail over ``backend`` and are not listed: {test: outcome}."""
-    listed = {entry.test for entry in expected if entry.backend == backend}
+    """Tests passing over plain ``ssl`` that fail over ``backend`` and are not listed for ``version`` (the
+    interpreter that measured ``results``): {test: outcome}."""
+    listed = {entry.test for entry in expected if entry.backend == backend and entry.applies_to(version)}
     missing = passing(results[PLAIN]) - passing(results[backend]) - listed
     return {test: results[backend].get(test, "not run") for test in sorted(missing)}
 
 
 def stale_entries(results: dict[str, dict[str, str]], expected: list[ExpectedFailure]) -> list[ExpectedFailure]:
-    """Entries about tests that now pass over their backend: the list must drop them."""
-    return [entry for entry in expected if results[entry.backend].get(entry.test) == PASSED]
+    """Entries for this interpreter about tests that now pass over their backend."""
+    return [entry for entry in expected if entry.applies_to() and results[entry.backend].get(entry.test) == PASSED]
+
+
+def _condition(failing: set[str], informative: set[str]) -> str:
+    """The narrowest condition on the versions of ``informative`` (those where the test passes over plain
+    ``ssl``) that holds on exactly the ``failing`` ones; empty when it fails on all of them or none fits."""
+    ordered = sorted(informative, key=_version_key)
+    if failing == informative:
+        return ""
+    first = min(failing, key=_version_key)
+    if failing == {v for v in ordered if _version_key(v) >= _version_key(first)}:
+        return f">={first}"
+    above = [v for v in ordered if v not in failing and _version_key(v) > _version_key(max(failing, key=_version_key))]
+    if above and failing == {v for v in ordered if _version_key(v) < _version_key(above[0])}:
+        return f"<{above[0]}"
+    return f"=={first}" if len(failing) == 1 else ""
 
 
 def updated_list(
-    results: dict[str, dict[str, str]], expected: list[ExpectedFailure], prune: bool
+    measured: dict[str, dict[str, dict[str, str]]], expected: list[ExpectedFailure], prune: bool
 ) -> list[ExpectedFailure]:
-    """The list with this run's unlisted failures added (reason ``open: unclassified (OUTCOME)``); with
-    ``prune``, without the entries whose test passed over their backend in this run."""
-    stale = set(stale_entries(results, expected)) if prune else set()
-    entries = [entry for entry in expected if entry not in stale]
+    """The list after the runs of ``measured`` ({python version: results}): their unlisted failures added (reason
+    ``open: unclassified (OUTCOME)``, limited to the versions where they fail); with ``prune``, without the
+    entries whose test passed on every version that ran it, and with the condition of those that fail on some
+    versions only narrowed to them."""
+    entries = []
+    for entry in expected:
+        informative = {v for v, results in measured.items() if results[PLAIN].get(entry.test) == PASSED}
+        failing = {v for v in informative if measured[v][entry.backend].get(entry.test) != PASSED}
+        if prune and informative and not failing:
+            continue
+        if prune and failing and failing != informative:
+            entry = ExpectedFailure(entry.backend, entry.test, entry.reason, _condition(failing, informative))
+        entries.append(entry)
     for backend in BACKENDS:
-        for test, outcome in unexpected_failures(results, backend, expected).items():
-            entries.append(ExpectedFailure(backend, test, f"open: unclassified ({outcome})"))
-    return sorted(entries, key=lambda entry: (BACKENDS.index(entry.backend), entry.test))
+        new: dict[str, tuple[set[str], str]] = {}
+        for version, results in measured.items():
+            for test, outcome in unexpected_failures(results, backend, expected, version).items():
+                new.setdefault(test, (set(), outcome))[0].add(version)
+        for test, (failing, outcome) in new.items():
+            informative = {v for v, results in measured.items() if results[PLAIN].get(test) == PASSED}
+            reason = f"open: unclassified ({outcome})"
+            entries.append(ExpectedFailure(backend, test, reason, _condition(failing, informative)))
+    return sorted(entries, key=lambda entry: (BACKENDS.index(entry.backend), entry.test, entry.python))
 
 
 def _print_report(results: dict[str, dict[str, str]], expected: list[ExpectedFailure]) -> None:
@@ -379,9 +416,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--shard", type=Shard.parse, default=Shard(0, 1), help="INDEX/COUNT: run every COUNT-th test")
     run.add_argument("--only", default="", help="comma-separated test ids to run instead of the shard")
     run.add_argument("--exclude", default="", help="comma-separated test ids not to run")
-    commands.add_parser("report", help="pass counts per target and the failures not in the list")
-    update = commands.add_parser("update", help="print the list with this run's unlisted failures added")
-    update.add_argument("--prune", action="store_true", help="and without the entries that passed in this run")
+    report_command = commands.add_parser("report", help="pass counts per target and the failures not in the list")
+    report_command.add_argument("--save", type=Path, help="also write this run's outcomes to FILE (JSON), for update")
+    update = commands.add_parser("update", help="print the list with the unlisted failures added")
+    update.add_argument("--prune", action="store_true", help="and without the entries that passed everywhere")
+    update.add_argument("--measured", type=Path, nargs="+", default=[],
+                        help="runs saved by report --save (one per Python version) instead of a run here")
     args = parser.parse_args(argv)
     if args.command == "run":
         report = sys.stdout
@@ -393,16 +433,23 @@ def main(argv: list[str] | None = None) -> int:
         print("this interpreter has no test.test_ssl (its 'test' package is not installed)")
         return 1
     expected = read_expected_failures()
-    results = run_all((PLAIN, *BACKENDS))
-    intermittent = retry_unexpected_failures(results, expected)
+    if args.command == "update" and args.measured:
+        saved = [json.loads(path.read_text(encoding="utf-8")) for path in args.measured]
+        measured = {run["python"]: run["results"] for run in saved}
+    else:
+        results = run_all((PLAIN, *BACKENDS))
+        intermittent = retry_unexpected_failures(results, expected)
+        measured = {RUNNING: results}
     if args.command == "report":
         _print_report(results, expected)
         for backend, tests in intermittent.items():
             for test, outcome in tests.items():
                 print(f"  {backend}: {test} passed on the retry (first: {outcome})")
+        if args.save:
+            args.save.write_text(json.dumps({"python": RUNNING, "results": results}), encoding="utf-8")
     else:
         header = [line for line in EXPECTED_FAILURES.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
-        print("\n".join([*header, *(entry.line() for entry in updated_list(results, expected, args.prune))]))
+        print("\n".join([*header, *(entry.line() for entry in updated_list(measured, expected, args.prune))]))
     return 0
 
 

@@ -230,5 +230,7 @@ def test_get_server_certificate(backend: tlsapi.Backend, pki: PKI, server: int) 
     with pytest.raises(tlsapi.SSLCertVerificationError) as info:
         tlsapi.get_server_certificate(address, ca_certs=str(pki.untrusted_root.leaf_file), backend=backend.name)
     assert info.value.verify_code == 20
-    with pytest.raises(ValueError):
-        tlsapi.get_server_certificate(address, ssl.PROTOCOL_TLSv1_2, backend=backend.name)  # legacy protocol
+    with pytest.warns(DeprecationWarning, match="PROTOCOL_TLSv1_2"):  # a legacy protocol, as in ssl
+        assert tlsapi.get_server_certificate(address, ssl.PROTOCOL_TLSv1_2, backend=backend.name) == pem
+    with pytest.raises(tlsapi.UnsupportedFeatureError), pytest.warns(DeprecationWarning):
+        tlsapi.get_server_certificate(address, ssl.PROTOCOL_TLSv1_1, backend=backend.name)  # TLS 1.1: refused

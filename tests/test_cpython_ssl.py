@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import cpython_ssl
 import pytest
@@ -86,3 +87,64 @@ def test_an_unexpected_failure_is_run_again_before_it_counts() -> None:
     intermittent = cpython_ssl.retry_unexpected_failures(results, [])
     assert intermittent == {"stdlib": {"ContextTests.test_options": "error: recorded by this test"}}
     assert cpython_ssl.unexpected_failures(results, "stdlib", []) == {}
+
+
+def test_an_entry_with_a_python_condition_applies_on_those_versions_only(tmp_path: Path) -> None:
+    """``python>=3.12`` / ``==3.13`` / ``<3.13`` after the test limit an entry to those interpreters: elsewhere the
+    test counts as unexpected when it fails, and the entry is not stale when it passes."""
+    listed = tmp_path / "list.txt"
+    listed.write_text(
+        "# comment\n"
+        "native     ContextTests.test_a   python>=3.12 open: newer only\n"
+        "native     ContextTests.test_b   python==3.13 open: 3.13 only\n"
+        "native     ContextTests.test_c   python<3.13 open: older only\n"
+        "native     ContextTests.test_d   open: every version\n",
+        encoding="utf-8",
+    )
+    entries = cpython_ssl.read_expected_failures(listed)
+    assert [(entry.python, entry.reason) for entry in entries] == [
+        (">=3.12", "open: newer only"), ("==3.13", "open: 3.13 only"), ("<3.13", "open: older only"),
+        ("", "open: every version"),
+    ]
+    assert [[entry.applies_to(v) for v in ("3.11", "3.12", "3.13")] for entry in entries] == [
+        [False, True, True], [False, False, True], [True, True, False], [True, True, True],
+    ]
+    assert entries[0].line().split() == ["native", "ContextTests.test_a", "python>=3.12", "open:", "newer", "only"]
+    tests = ("ContextTests.test_a", "ContextTests.test_b", "ContextTests.test_c", "ContextTests.test_d")
+    failing_everywhere = {cpython_ssl.PLAIN: dict.fromkeys(tests, "passed"),
+                          **{b: dict.fromkeys(tests, "failed: x") for b in cpython_ssl.BACKENDS}}
+    assert cpython_ssl.unexpected_failures(failing_everywhere, "native", entries, "3.11") == {
+        "ContextTests.test_a": "failed: x", "ContextTests.test_b": "failed: x"}
+
+
+def _run(failing: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+    """Results where every test of ``failing`` passes over plain ssl and fails over the backends it maps to."""
+    results: dict[str, dict[str, str]] = {target: {} for target in (cpython_ssl.PLAIN, *cpython_ssl.BACKENDS)}
+    for test, backends in failing.items():
+        results[cpython_ssl.PLAIN][test] = "passed"
+        for backend in cpython_ssl.BACKENDS:
+            results[backend][test] = "failed: x" if backend in backends else "passed"
+    return results
+
+
+def test_update_prunes_and_narrows_over_the_versions_measured() -> None:
+    """An entry passing on every version measured goes; one failing on some versions gets their condition; one
+    about a test no version ran stays; a new failure is added for the versions where it fails."""
+    entries = [
+        cpython_ssl.ExpectedFailure("native", "T.test_fixed", "open: fixed"),
+        cpython_ssl.ExpectedFailure("native", "T.test_newer", "open: newer"),
+        cpython_ssl.ExpectedFailure("native", "T.test_absent", "open: absent"),
+    ]
+    measured = {
+        "3.11": _run({"T.test_fixed": set(), "T.test_newer": set(), "T.test_new": set()}),
+        "3.12": _run({"T.test_fixed": set(), "T.test_newer": {"native"}, "T.test_new": set()}),
+        "3.13": _run({"T.test_fixed": set(), "T.test_newer": {"native"}, "T.test_new": {"stdlib"}}),
+    }
+    lines = [entry.line().split(None, 3) for entry in cpython_ssl.updated_list(measured, entries, prune=True)]
+    assert lines == [
+        ["stdlib", "T.test_new", "python>=3.13", "open: unclassified (failed: x)"],
+        ["native", "T.test_absent", "open:", "absent"],
+        ["native", "T.test_newer", "python>=3.12", "open: newer"],
+    ]
+    kept = cpython_ssl.updated_list(measured, entries, prune=False)
+    assert {entry.test for entry in kept} == {"T.test_fixed", "T.test_newer", "T.test_absent", "T.test_new"}

@@ -4,7 +4,9 @@ interpreter and through each backend, over loopback sockets, and the two must ag
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime
+import functools
 import http.client
 import http.server
 import inspect
@@ -23,7 +25,7 @@ import pytest
 from conftest import backends_declaring
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
@@ -331,6 +333,15 @@ def test_trailing_dot_hostname_as_ssl(backend_name: str, mini_pki: MiniPKI) -> N
     assert outcome == expected and expected is not None and expected[-1] == 62
 
 
+@pytest.mark.parametrize("backend_name", OPENSSL_BACKENDS)
+def test_openssl_hostname_checks_common_name_default_as_ssl(backend_name: str) -> None:
+    """Where OpenSSL checks the host name (stdlib, pyopenssl), the default is ``ssl``'s, on both sides."""
+    for purpose in (ssl.Purpose.SERVER_AUTH, ssl.Purpose.CLIENT_AUTH):
+        context = tlsapi.create_default_context(purpose, backend=backend_name)
+        reference = ssl.create_default_context(purpose)
+        assert context.hostname_checks_common_name is reference.hostname_checks_common_name
+
+
 def test_stdlib_hostname_checks_common_name_matches_ssl() -> None:
     """The stdlib backend is ``ssl``: the same default and the same host flags for each value."""
     context = tlsapi.create_default_context(backend="stdlib")
@@ -526,6 +537,136 @@ def test_deprecated_protocol_forms_work_as_in_ssl(backend: tlsapi.Backend, pki: 
         limited.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
 
 
+def test_tls12_method_as_in_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """``PROTOCOL_TLSv1_2``: ssl's warning (from the caller's line) and defaults, bounds that cannot be changed
+    (ssl's ``ValueError``), and one context that serves and connects over TLS 1.2 only."""
+    reference, reference_warnings = _deprecated_context(ssl.SSLContext, ssl.PROTOCOL_TLSv1_2)
+    context, caught = _deprecated_context(lambda *a: tlsapi.Context(*a, backend=backend), ssl.PROTOCOL_TLSv1_2)
+    assert caught == reference_warnings and {filename for *_, filename in caught} == {__file__}
+    for name in ("protocol", "verify_mode", "check_hostname"):
+        assert getattr(context, name) == getattr(reference, name), name
+    for bound in ("minimum_version", "maximum_version"):
+        expected = _raised(functools.partial(setattr, reference, bound, ssl.TLSVersion.TLSv1_2))
+        got = _raised(functools.partial(setattr, context, bound, ssl.TLSVersion.TLSv1_2))
+        assert (type(got), str(got)) == (type(expected), str(expected))
+    context.load_cert_chain(pki.leaf().certfile)
+    server = ThreadedServer(lambda tls: tls.sendall(tls.version().encode()), context)
+    with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT)) as client:
+        assert client.version() == "TLSv1.2" and client.recv(16) == b"TLSv1.2"
+    server.result()
+
+
+@pytest.mark.parametrize("protocol", [ssl.PROTOCOL_TLSv1, ssl.PROTOCOL_TLSv1_1, 42, -1],
+                         ids=["tls10", "tls11", "42", "-1"])
+def test_legacy_protocols_warn_as_ssl_then_are_refused(backend: tlsapi.Backend, protocol: int) -> None:
+    """The TLS 1.0/1.1 methods warn as in ``ssl`` and are refused (tlsapi speaks TLS 1.2 and 1.3); a value that
+    names no method raises ssl's ``ValueError``."""
+    with warnings.catch_warnings(record=True) as reference_warnings:
+        warnings.simplefilter("always")
+        reference = _raised(lambda: ssl.SSLContext(protocol)) if protocol in (42, -1) else None
+        if reference is None:
+            ssl.SSLContext(protocol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _raised(lambda: tlsapi.Context(protocol, backend=backend))
+    assert [str(w.message) for w in caught] == [str(w.message) for w in reference_warnings]
+    if reference is None:
+        assert isinstance(got, tlsapi.UnsupportedFeatureError) and "TLS 1.2 is the oldest" in str(got)
+    else:
+        assert (type(got), str(got)) == (type(reference), str(reference))
+
+
+def test_version_options_and_bounds_warn_as_ssl(backend: tlsapi.Backend) -> None:
+    """Setting an ``OP_NO_SSL*/OP_NO_TLS*`` option warns once, from the caller's line, as ``ssl`` does (setting
+    it again does not), and so does a deprecated version bound (which tlsapi then refuses)."""
+
+    def warnings_of(context: ssl.SSLContext) -> list[tuple[str, str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            context.options |= ssl.OP_NO_TLSv1_3
+            context.options |= ssl.OP_NO_TLSv1_3
+            with contextlib.suppress(tlsapi.UnsupportedFeatureError):
+                context.minimum_version = ssl.TLSVersion.TLSv1_1
+        return [(str(w.message), w.filename) for w in caught]
+
+    expected = warnings_of(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    assert len(expected) == 2
+    assert warnings_of(tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)) == expected
+
+
+@pytest.mark.parametrize("value", [None, 42, 1.5, "1"], ids=repr)
+def test_verify_mode_errors_as_ssl(backend: tlsapi.Backend, value: Any) -> None:
+    """A ``verify_mode`` that is not an integer raises ``TypeError``, an integer out of range ``ValueError``,
+    with ssl's words."""
+    expected = _raised(lambda: setattr(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), "verify_mode", value))
+    got = _raised(lambda: setattr(tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend), "verify_mode", value))
+    assert (type(got), str(got)) == (type(expected), str(expected))
+
+
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.KEYLOG), indirect=True)
+def test_keylog_file_starts_as_ssl_writes_it(backend: tlsapi.Backend, tmp_path: Path) -> None:
+    """Setting ``keylog_filename`` creates the file with ``_ssl``'s header line at once; a file that already has
+    content gets no second header."""
+    written = {}
+    for name, context in (("ssl", ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)),
+                          (backend.name, tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend))):
+        path = tmp_path / f"{name}.keys"
+        context.keylog_filename = str(path)
+        context.keylog_filename = str(path)
+        context.keylog_filename = None  # type: ignore[assignment]  # typeshed lacks None; ssl takes it
+        written[name] = path.read_text()
+    assert written[backend.name] == written["ssl"] == tlsapi._context.KEYLOG_HEADER
+
+
+def _key_usage(cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
+                         encipher_only=False, decipher_only=False)
+
+
+def _anchor_pems(tmp_path: Path) -> dict[str, bytes]:
+    """Trust-store entries that OpenSSL's ``X509_check_ca`` classifies in each of its ways: a self-signed X.509
+    v1 root (the ``openssl`` command still makes them; ``cryptography`` cannot), a keyUsage without
+    basicConstraints, basicConstraints CA:TRUE whose keyUsage forbids certificate signing, a CA:FALSE leaf."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    pems = {}
+    profiles: dict[str, list[x509.ExtensionType]] = {
+        "key-usage-only": [_key_usage(True)],
+        "ca-without-cert-sign": [x509.BasicConstraints(ca=True, path_length=None), _key_usage(False)],
+        "leaf": [x509.BasicConstraints(ca=False, path_length=None)],
+    }
+    for label, extensions in profiles.items():
+        builder = (x509.CertificateBuilder().subject_name(_name(label)).issuer_name(_name(label))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=9)))
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=True)
+        pems[label] = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    key_file = tmp_path / "v1.key"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    request = subprocess.run(["openssl", "req", "-new", "-key", str(key_file), "-subj", "/CN=v1 root"],
+                             capture_output=True, check=True).stdout
+    pems["v1-root"] = subprocess.run(["openssl", "x509", "-req", "-signkey", str(key_file), "-days", "9"],
+                                     input=request, capture_output=True, check=True).stdout
+    assert x509.load_pem_x509_certificate(pems["v1-root"]).version == x509.Version.v1
+    return pems
+
+
+def test_ca_certificates_counted_as_openssl_counts_them(backend: tlsapi.Backend, tmp_path: Path) -> None:
+    """``cert_store_stats()["x509_ca"]`` and ``get_ca_certs()`` classify each trust-store entry as ``ssl`` does
+    (a v1 self-signed root is a CA: CPython's test_load_verify_cadata loads one)."""
+    for label, pem in _anchor_pems(tmp_path).items():
+        reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+        for ctx in (reference, context):
+            ctx.load_verify_locations(cadata=pem.decode())
+        assert context.cert_store_stats() == reference.cert_store_stats(), label
+        assert context.get_ca_certs(binary_form=True) == reference.get_ca_certs(binary_form=True), label
+
+
 # -- internationalised hostnames ------------------------------------------------------------------------------
 
 
@@ -694,6 +835,21 @@ def key_files(tmp_path_factory: pytest.TempPathFactory, pki: PKI) -> dict[str, P
         "binary": bytes(range(256)) * 2,
         "text": b"this is not a certificate\n",
     }
+    # An RSA key whose public part matches its certificate and one CRT value (dP) is wrong: OpenSSL loads it
+    # (it does not run the full key check, and verifies each CRT result when signing).
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    numbers = rsa_key.private_numbers()
+    inconsistent = rsa.RSAPrivateNumbers(numbers.p, numbers.q, numbers.d, numbers.dmp1 + 2, numbers.dmq1,
+                                         numbers.iqmp, numbers.public_numbers)
+    contents["rsa-crt-key"] = inconsistent.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    now = datetime.datetime.now(datetime.UTC)
+    contents["rsa-crt-cert"] = (
+        x509.CertificateBuilder().subject_name(_name("rsa crt")).issuer_name(_name("rsa crt"))
+        .public_key(rsa_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=9))
+        .sign(rsa_key, hashes.SHA256()).public_bytes(pem)
+    )
     paths = {"cert": leaf.leaf_file}
     for name, content in contents.items():
         paths[name] = directory / name
@@ -708,6 +864,7 @@ _ERROR_CASES: dict[str, Callable[[Any, dict[str, Path]], object]] = {
     "password-callback-not-a-string": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=lambda: 3),
     "password-too-long": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password="x" * 2000),
     "right-password": lambda c, f: c.load_cert_chain(f["cert"], f["pkcs8"], password=PASSWORD),
+    "rsa-key-inconsistent-crt": lambda c, f: c.load_cert_chain(f["rsa-crt-cert"], f["rsa-crt-key"]),
     "certfile-not-pem": lambda c, f: c.load_cert_chain(f["binary"]),
     "certfile-missing": lambda c, f: c.load_cert_chain(f["cert"].with_name("missing.pem")),
     "cafile-binary": lambda c, f: c.load_verify_locations(f["binary"]),

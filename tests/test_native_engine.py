@@ -353,7 +353,7 @@ def test_keylog(tmp_path: Any) -> None:
     pair = Pair(client, server_context("stdlib"))
     assert pair.handshake() == {}
     labels = [line.split()[0] for line in path.read_text().splitlines()]
-    assert labels == ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+    assert labels == ["#", "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
                       "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"]
 
 

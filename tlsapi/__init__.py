@@ -172,8 +172,8 @@ def get_server_certificate(
     """Connect to ``addr``, handshake and return the server's certificate as PEM.
 
     The certificate is verified (without hostname check) only when ``ca_certs`` is given, as in the stdlib.
-    ``ssl_version`` is ``PROTOCOL_TLS_CLIENT`` (or the deprecated ``PROTOCOL_TLS``, with ``ssl``'s warning): the
-    version-specific legacy protocol constants raise ``ValueError``.
+    ``ssl_version`` is ``PROTOCOL_TLS_CLIENT`` (or the deprecated ``PROTOCOL_TLS`` / ``PROTOCOL_TLSv1_2``, with
+    ``ssl``'s warning); ``PROTOCOL_TLSv1`` / ``PROTOCOL_TLSv1_1`` raise ``UnsupportedFeatureError``.
     """
     host, port = addr
     context = Context(ssl_version, backend=backend)

@@ -102,25 +102,28 @@ class SSLContextStandIn(_ssl._SSLContext, metaclass=_StandInType):
     _tlsapi_stand_in = True
 
 
-def inject_into_ssl(backend: BackendSpec | None = None) -> Backend:
+def inject_into_ssl(backend: BackendSpec | None = None, *, wrap_stdlib: bool = False) -> Backend:
     """Make the ``ssl`` module, and the libraries built on it, create contexts of ``backend``.
 
     ``backend`` is a name or :class:`Backend`; ``None`` takes the one selection picks now (process
     default, ``TLSAPI_BACKEND``, config file, ``stdlib``). The backend also becomes the process default
     (:func:`set_default_backend`), so ``tlsapi.Context()`` agrees with ``ssl.SSLContext()``. Selecting
-    ``stdlib`` changes nothing else: its contexts are OpenSSL's already. Calling it again switches the
+    ``stdlib`` changes nothing else: its contexts are OpenSSL's already, unless ``wrap_stdlib`` is true, which
+    makes ``ssl.SSLContext(...)`` a tlsapi context of the stdlib backend too (the interface over OpenSSL: what
+    a test of the interface itself wants, such as ``tests/cpython_ssl.py``). Calling it again switches the
     backend; it is safe from any thread. Returns the backend injected. Selection errors
     (:class:`BackendNotFoundError`, ...) are raised before anything changes.
     """
     global _active
     selected = _registry.get_backend(backend)
+    patched_ssl = wrap_stdlib or selected.name != "stdlib"
     with _lock:
-        if _active is not None and _active.backend is selected:
+        if _active is not None and _active.backend is selected and _active.patched_ssl == patched_ssl:
             return selected  # already injected: nothing is rebuilt
         previous_default = _registry.current_default() if _active is None else _active.previous_default
         _extract_locked()
         _registry.set_default_backend(selected)
-        injection = _Injection(selected, previous_default, patched_ssl=selected.name != "stdlib")
+        injection = _Injection(selected, previous_default, patched_ssl=patched_ssl)
         _active = injection
         if injection.patched_ssl:
             _patch(injection)

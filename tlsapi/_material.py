@@ -53,6 +53,18 @@ class CertChain:
         return self.certificates[0]
 
 
+#: OpenSSL's certificate slots (one chain per key type); RSA-PSS signatures use RSA keys.
+_KEY_TYPES: dict[str, type[PrivateKey]] = {
+    "RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey, "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+}
+
+
+def key_type(key: PrivateKey) -> str:
+    """The OpenSSL certificate slot ``key`` goes in: ``'RSA'``, ``'EC'``, ``'Ed25519'`` or ``'Ed448'``."""
+    return next(name for name, cls in _KEY_TYPES.items() if isinstance(key, cls))
+
+
 def DER_cert_to_PEM_cert(der_cert_bytes: bytes) -> str:
     """The PEM text of a DER certificate, as :func:`ssl.DER_cert_to_PEM_cert` writes it."""
     body = base64.standard_b64encode(der_cert_bytes).decode("ascii")
@@ -192,9 +204,13 @@ def _has_terminal() -> bool:
 
 
 def _load_key(data: bytes, password: _AskOnce) -> PrivateKey:
+    """The private key of a PEM file. An RSA key is not put through cryptography's full consistency check
+    (primality and CRT values, ~0.5 s for a 3072-bit key): OpenSSL's ``SSL_CTX_use_PrivateKey`` does not run
+    it either, the key is matched against the certificate's public key, and OpenSSL verifies each CRT result
+    before using it."""
     secret = password.secret() if b"ENCRYPTED" in data else None
     try:
-        key = serialization.load_pem_private_key(data, secret)
+        key = serialization.load_pem_private_key(data, secret, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         # Encrypted key without a password, or a password for an unencrypted key.
         raise _pem_error("BAD_PASSWORD_READ", "bad password read") from None

@@ -167,6 +167,36 @@ def test_never_below_minimum_version(backend: tlsapi.Backend, pki: PKI, side: st
         assert check_reference_error(peer_error, "SSLError").reason == "TLSV1_ALERT_PROTOCOL_VERSION", peer_error
 
 
+def _tls12_method(backend: tlsapi.Backend, pki: PKI) -> Any:
+    """A ``PROTOCOL_TLSv1_2`` context (deprecated: it warns) serving the default leaf, verifying nothing."""
+    with pytest.warns(DeprecationWarning, match="PROTOCOL_TLSv1_2"):
+        ctx = tlsapi.Context(ssl.PROTOCOL_TLSv1_2, backend=backend)
+    ctx.load_cert_chain(pki[DEFAULT_LEAF].certfile)
+    return ctx
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_tls12_method_speaks_tls12_only(backend: tlsapi.Backend, pki: PKI, side: str) -> None:
+    """A ``PROTOCOL_TLSv1_2`` context (either side, as in ``ssl``) negotiates TLS 1.2 with a peer that offers
+    1.2 and 1.3, and fails against a TLS 1.3-only peer: its fixed bound is enforced, never widened."""
+    for peer_minimum, expected in ((TLS12, "TLSv1.2"), (TLS13, None)):
+        if side == "client":
+            peer = reference_server_context(pki)
+            peer.minimum_version = peer_minimum
+            pair = BIOPair(_tls12_method(backend, pki), peer)
+        else:
+            peer = reference_client_context(pki)
+            peer.minimum_version = peer_minimum
+            pair = BIOPair(peer, _tls12_method(backend, pki))
+        result = pair.handshake()
+        mine = pair.client if side == "client" else pair.server
+        if expected is None:
+            assert not result.ok, f"a PROTOCOL_TLSv1_2 {side} negotiated {mine.version()} with a TLS 1.3-only peer"
+        else:
+            assert result.ok, result
+            assert mine.version() == expected
+
+
 # -- verify flags --------------------------------------------------------------------------------------------
 
 
