@@ -215,11 +215,13 @@ class NativeContext(Context):
     def ech_grease(self) -> bool:
         """Client: send a GREASE ``encrypted_client_hello`` when no ECH configuration is set and TLS 1.3 is
         offered (default ``True``, as the ECH specification recommends: real ECH then does not stand out).
-        Set ``False`` to send no such extension."""
+        Set ``False`` to send no such extension; ``ValueError`` on a server context."""
         return self._ech_grease
 
     @ech_grease.setter
     def ech_grease(self, enabled: bool) -> None:
+        if not self.is_client:
+            raise ValueError("ech_grease is a client setting")
         self._ech_grease = bool(enabled)
         self._changed("ech_grease")
 
