@@ -670,6 +670,22 @@ def test_ca_certificates_counted_as_openssl_counts_them(backend: tlsapi.Backend,
 # -- internationalised hostnames ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("hostname", [".pythontest.net", b".pythontest.net", "", b"", "a\x00b", b"a\x00b",
+                                      "k\u00f6nig.example", b"k\xf6nig.example", "a" * 70, "example."], ids=repr)
+def test_server_hostname_checks_as_ssl(backend: tlsapi.Backend, hostname: str | bytes) -> None:
+    """``server_hostname`` is encoded and checked in ssl's order (the interpreter's idna codec first, so a
+    leading dot is its ``UnicodeError`` on 3.13; then _ssl's ``ValueError`` / ``TypeError``), with its words."""
+
+    def outcome(context: ssl.SSLContext) -> Any:
+        try:
+            return context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=hostname).server_hostname
+        except Exception as exc:
+            return type(exc), str(exc)
+
+    expected = outcome(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    assert outcome(tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)) == expected
+
+
 def test_idn_server_hostname_is_sent_and_read_as_a_label(backend: tlsapi.Backend, mini_pki: MiniPKI) -> None:
     """A Unicode ``server_hostname`` becomes its A-label: in SNI, in the hostname check, and read back."""
     a_label = "xn--bcher-kva.example"

@@ -115,16 +115,19 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
     internationalised name is converted to its IDNA A-label (``xn--...``), as the stdlib does."""
     if server_hostname is None:
         return None
+    # First ssl.py's encoding: UnicodeError from the interpreter's idna codec (for a leading dot too), or
+    # UnicodeDecodeError for bytes that are not ASCII; then _ssl's checks of the result.
     if isinstance(server_hostname, bytes | bytearray):
-        server_hostname = bytes(server_hostname).decode("ascii")
-    if not isinstance(server_hostname, str):
+        hostname = bytes(server_hostname).decode("ascii")
+    elif isinstance(server_hostname, str):
+        hostname = server_hostname.encode("idna").decode("ascii")
+    else:
         raise TypeError("server_hostname must be str or bytes")
-    if not server_hostname or server_hostname.startswith("."):
+    if not hostname or hostname.startswith("."):
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
-    if "\x00" in server_hostname:  # the stdlib's type and words (its C argument parser's)
+    if "\x00" in hostname:  # the stdlib's type and words (its C argument parser's)
         raise TypeError("argument must be encoded string without null bytes, not str")
-    # UnicodeError for names IDNA cannot encode, as the stdlib raises
-    return server_hostname.encode("idna").decode("ascii")
+    return hostname
 
 
 class Context(ssl.SSLContext):
