@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import backends_declaring
+from conftest import available_backends, backends_declaring
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
 from tlsapi_conformance.harness import TIMEOUT, ThreadedServer
 from tlsapi_conformance.pki import PKI
 
@@ -665,6 +666,86 @@ def test_ca_certificates_counted_as_openssl_counts_them(backend: tlsapi.Backend,
             ctx.load_verify_locations(cadata=pem.decode())
         assert context.cert_store_stats() == reference.cert_store_stats(), label
         assert context.get_ca_certs(binary_form=True) == reference.get_ca_certs(binary_form=True), label
+
+
+def _without_renegotiation_info(flight: bytes) -> bytes:
+    """The server's first flight with the renegotiation_info extension (RFC 5746) cut out of its ServerHello,
+    as a legacy server would send it (the first record starts with the ServerHello)."""
+    body_start = 5 + 4
+    hello_length = int.from_bytes(flight[6:9], "big")
+    hello = flight[body_start:body_start + hello_length]
+    offset = 2 + 32 + 1 + hello[34] + 2 + 1
+    extensions, kept = hello[offset + 2:], b""
+    while extensions:
+        kind, length = int.from_bytes(extensions[:2], "big"), int.from_bytes(extensions[2:4], "big")
+        if kind != 0xFF01:
+            kept += extensions[:4 + length]
+        extensions = extensions[4 + length:]
+    assert len(kept) < len(hello) - offset - 2, "the server sent no renegotiation_info"
+    new_hello = hello[:offset] + len(kept).to_bytes(2, "big") + kept
+    record_length = int.from_bytes(flight[3:5], "big") - len(hello) + len(new_hello)
+    return (flight[:3] + record_length.to_bytes(2, "big") + b"\x02" + len(new_hello).to_bytes(3, "big") + new_hello
+            + flight[body_start + hello_length:])
+
+
+def _legacy_server_outcome(client: ssl.SSLContext, pki: PKI) -> str | None:
+    """The reason a TLS 1.2 handshake of ``client`` fails with when the server's hello lacks renegotiation_info
+    (``ssl``'s server, its ServerHello edited in flight: a client that goes on fails later, on the transcript)."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(pki.leaf().certfile)
+    server.maximum_version = ssl.TLSVersion.TLSv1_2
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    wires = [ssl.MemoryBIO() for _ in range(4)]  # client out, server in, server out, client in
+    tls_client = client.wrap_bio(wires[3], wires[0], server_hostname="localhost")
+    tls_server = server.wrap_bio(wires[1], wires[2], server_side=True)
+    first_flight = True
+    for _ in range(20):
+        for endpoint in (tls_client, tls_server):
+            try:
+                endpoint.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError as exc:
+                if endpoint is tls_client:
+                    return str(exc.reason)
+        wires[1].write(wires[0].read())
+        flight = wires[2].read()
+        if flight and first_flight:
+            flight, first_flight = _without_renegotiation_info(flight), False
+        wires[3].write(flight)
+    return None
+
+
+_LEGACY_SERVER_CONNECT = OP_LEGACY_SERVER_CONNECT
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy-server-connect"])
+@pytest.mark.parametrize("backend", [name for name in available_backends() if tlsapi.get_backend(name)
+                                     .context_class().honoured_options & _LEGACY_SERVER_CONNECT], indirect=True)
+def test_legacy_server_connect_as_ssl(backend: tlsapi.Backend, pki: PKI, legacy: bool) -> None:
+    """``OP_LEGACY_SERVER_CONNECT`` (0x4; named by ``ssl`` from 3.12), where a backend honours it: off by
+    default, a TLS 1.2 client refuses a server without RFC 5746 with ssl's reason; set, it goes on (and here
+    fails later, on the edited transcript), as OpenSSL's client does."""
+    reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    assert not reference.options & _LEGACY_SERVER_CONNECT and not context.options & _LEGACY_SERVER_CONNECT
+    if legacy:
+        reference.options |= _LEGACY_SERVER_CONNECT
+        context.options |= _LEGACY_SERVER_CONNECT
+    outcomes = [_legacy_server_outcome(reference, pki), _legacy_server_outcome(context, pki)]
+    if legacy:
+        assert None not in outcomes and "UNSAFE_LEGACY_RENEGOTIATION_DISABLED" not in outcomes, outcomes
+    else:
+        assert outcomes == ["UNSAFE_LEGACY_RENEGOTIATION_DISABLED"] * 2
+
+
+def test_legacy_server_connect_refused_where_not_honoured() -> None:
+    """A backend whose context does not list the option in ``honoured_options`` refuses it loudly."""
+    stdlib_context = tlsapi.get_backend("stdlib").context_class()
+    unhonoured = type("Unhonoured", (stdlib_context,), {"honoured_options": tlsapi.Context.honoured_options})
+    context = unhonoured(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(tlsapi.UnsupportedFeatureError, match="does not support options"):
+        context.options |= _LEGACY_SERVER_CONNECT
 
 
 # -- internationalised hostnames ------------------------------------------------------------------------------

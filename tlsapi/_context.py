@@ -66,6 +66,9 @@ _HONOURED_OPTIONS = (
     | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
     | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
 )
+#: OpenSSL's ``SSL_OP_LEGACY_SERVER_CONNECT``: a client may complete a first handshake with a TLS 1.2 server that
+#: lacks RFC 5746 secure renegotiation. Off by default, as in ``ssl``; ``ssl`` names it from Python 3.12.
+OP_LEGACY_SERVER_CONNECT = 0x4
 #: The verify flags the interface lets a backend's context take unless it says otherwise
 #: (:attr:`Context.honoured_verify_flags`).
 _HONOURED_VERIFY_FLAGS = (
@@ -141,6 +144,8 @@ class Context(ssl.SSLContext):
     sslsocket_class: type[ssl.SSLSocket] = TLSSocket  # a stdlib-style subclass is honoured too
     #: The ``verify_flags`` bits the backend enforces; setting any other raises ``UnsupportedFeatureError``.
     honoured_verify_flags: int = _HONOURED_VERIFY_FLAGS
+    #: The ``options`` bits the backend honours; setting any other raises ``UnsupportedFeatureError``.
+    honoured_options: int = _HONOURED_OPTIONS
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -349,7 +354,7 @@ class Context(ssl.SSLContext):
         value = operator.index(value)
         if value not in _OPTIONS_RANGE:
             raise OverflowError(f"options {value:#x} out of the range of the interpreter's C type")
-        extra = value & ~_HONOURED_OPTIONS
+        extra = value & ~self.honoured_options
         if extra:
             raise self._unsupported(f"options {ssl.Options(extra)!r}")
         if value & ~self._options & _DEPRECATED_VERSION_OPTIONS:
