@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
 from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
-from tlsapi_conformance.harness import TIMEOUT, ThreadedServer
+from tlsapi_conformance.harness import TIMEOUT, BIOPair, ThreadedServer, client_context, server_context
 from tlsapi_conformance.pki import PKI
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -746,6 +746,22 @@ def test_legacy_server_connect_refused_where_not_honoured() -> None:
     context = unhonoured(ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(tlsapi.UnsupportedFeatureError, match="does not support options"):
         context.options |= _LEGACY_SERVER_CONNECT
+
+
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.POST_HANDSHAKE_AUTH), indirect=True)
+def test_post_handshake_auth_on_tls12_fails_as_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """``verify_client_post_handshake()`` on a TLS 1.2 connection raises ssl's ``WRONG_SSL_VERSION`` error, even
+    though the client offered post-handshake authentication."""
+    outcomes = []
+    for server_backend in (None, backend):
+        server = server_context(server_backend, pki, verify_mode=ssl.CERT_REQUIRED)
+        client = client_context(None, pki, cert="client", version=ssl.TLSVersion.TLSv1_2)
+        client.post_handshake_auth = True
+        pair = BIOPair(client, server)
+        assert pair.handshake().ok
+        error = _raised(pair.server.verify_client_post_handshake)
+        outcomes.append(_error_values(error))
+    assert outcomes[1] == outcomes[0] and outcomes[0][3] == "WRONG_SSL_VERSION"
 
 
 # -- internationalised hostnames ------------------------------------------------------------------------------

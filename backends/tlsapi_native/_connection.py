@@ -531,7 +531,10 @@ class NativeConnection(Connection):
         return alpn.decode("ascii", "replace") if self._done and alpn is not None else None
 
     def verify_client_post_handshake(self) -> None:
-        """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2)."""
+        """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2).
+        Errors in OpenSSL's order: a TLS 1.2 connection first (WRONG_SSL_VERSION), then the side, the state."""
+        if self._done and self.version() != "TLSv1.3":
+            raise error("WRONG_SSL_VERSION", errno=266)  # SSL_R_WRONG_SSL_VERSION, as _ssl reports it
         if not self._server_side:
             raise error("NOT_SERVER")
         if not self._done:
