@@ -828,6 +828,25 @@ def _session_of(context: ssl.SSLContext, server_context: ssl.SSLContext, resume:
     return session, reused
 
 
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SESSION_RESUMPTION), indirect=True)
+def test_resumed_session_is_a_new_equal_object_as_in_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """After a TLS 1.2 resumption, ``session`` is equal to the session resumed and is not that object, and each
+    read of ``session`` is a new object, as ``_ssl`` wraps its ``SSL_SESSION`` anew (CPython's test_session)."""
+    server_context = _session_server(pki, ssl.TLSVersion.TLSv1_2)
+    observed = []
+    for context in (ssl.create_default_context(cafile=str(pki.ca_file)),
+                    tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)):
+        first, _ = _session_of(context, server_context)
+        server = ThreadedServer(lambda tls: tls.sendall(b"x"), server_context)
+        with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT),
+                                         server_hostname="localhost", session=first) as tls:
+            assert tls.recv(1) == b"x"
+            observed.append((tls.session_reused, tls.session == first, tls.session is first,
+                             tls.session is tls.session))
+        server.result()
+    assert observed[1] == observed[0] == (True, True, False, False)
+
+
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])
 @pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SESSION_RESUMPTION), indirect=True)
 def test_session_attributes_as_ssl(backend: tlsapi.Backend, pki: PKI, version: ssl.TLSVersion) -> None:

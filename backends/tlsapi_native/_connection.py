@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -154,8 +155,9 @@ class NativeConnection(Connection):
     @property
     def session(self) -> NativeSession | None:
         """Client: the session to resume, then the newest one from the server's tickets. Server: after the
-        handshake, the session it established (not resumable through this object, as in ``ssl``)."""
-        return self._session
+        handshake, the session it established (not resumable through this object, as in ``ssl``). Each read
+        is a new object, as ``_ssl`` wraps its SSL_SESSION anew: equal (by id) to the session it resumed, never it."""
+        return None if self._session is None else copy.copy(self._session)
 
     @session.setter
     def session(self, session: Any) -> None:
