@@ -764,6 +764,31 @@ def test_post_handshake_auth_on_tls12_fails_as_ssl(backend: tlsapi.Backend, pki:
     assert outcomes[1] == outcomes[0] and outcomes[0][3] == "WRONG_SSL_VERSION"
 
 
+@pytest.mark.parametrize("result", ["wrong type", "raises"])
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SNI_CALLBACK), indirect=True)
+def test_sni_callback_failure_as_ssl(backend: tlsapi.Backend, pki: PKI, result: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SNI callback that returns something other than an alert number, or raises, goes to
+    ``sys.unraisablehook`` (a ``TypeError`` for the wrong type) and the client receives the alert ``ssl``'s
+    server sends: internal_error, or handshake_failure."""
+
+    def callback(connection: Any, name: str | None, context: Any) -> Any:
+        if result == "raises":
+            raise ZeroDivisionError
+        return "foo"
+
+    outcomes = []
+    for server_backend in (None, backend):
+        reported: list[Any] = []
+        monkeypatch.setattr("sys.unraisablehook", reported.append)
+        server = server_context(server_backend, pki)
+        server.sni_callback = callback
+        handshake = BIOPair(client_context(None, pki), server).handshake()
+        outcomes.append((getattr(handshake.client_error, "reason", None), [hook.exc_type for hook in reported]))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][1] == [TypeError if result == "wrong type" else ZeroDivisionError]
+
+
 # -- internationalised hostnames ------------------------------------------------------------------------------
 
 
