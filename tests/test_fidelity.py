@@ -808,6 +808,22 @@ def test_server_hostname_checks_as_ssl(backend: tlsapi.Backend, hostname: str | 
     assert outcome(tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)) == expected
 
 
+@pytest.mark.parametrize("hostname", [".example.test", b"k\xf6nig.example"], ids=repr)
+def test_unencodable_server_hostname_closes_the_socket_as_ssl(backend: tlsapi.Backend,
+                                                               hostname: str | bytes) -> None:
+    """A ``server_hostname`` that cannot be encoded raises the interpreter's ``UnicodeError`` from
+    ``wrap_socket``, and the socket handed over is closed, not leaked (as ``ssl`` does on 3.13)."""
+    outcomes = []
+    for context in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)):
+        sock = socket.socket()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            error = _raised(lambda: context.wrap_socket(sock, server_hostname=hostname))  # noqa: B023
+        outcomes.append((type(error), sock.fileno()))
+        sock.close()
+    assert outcomes[1] == outcomes[0] and outcomes[0][1] == -1
+
+
 def test_idn_server_hostname_is_sent_and_read_as_a_label(backend: tlsapi.Backend, mini_pki: MiniPKI) -> None:
     """A Unicode ``server_hostname`` becomes its A-label: in SNI, in the hostname check, and read back."""
     a_label = "xn--bcher-kva.example"

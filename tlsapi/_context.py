@@ -569,7 +569,12 @@ class Context(ssl.SSLContext):
     ) -> TLSSocket:
         """A :class:`TLSSocket` that takes over ``sock``."""
         require_stream_socket(sock)
-        hostname = self._check_wrap(server_side, server_hostname)
+        try:
+            hostname = self._check_wrap(server_side, server_hostname)
+        except UnicodeError:
+            # ssl.py encodes the name once the new socket owns the descriptor, and closes it when that fails.
+            sock.close()
+            raise
         return socket_class_for(self.sslsocket_class)._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,
             do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,
