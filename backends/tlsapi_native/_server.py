@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 import os
 import ssl
-import sys
 import time
-import types
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
+
+from tlsapi.spi import run_sni_callback
 
 from . import _ech
 from . import _messages as m
@@ -19,7 +19,6 @@ from ._alerts import (
     DECRYPT_ERROR,
     HANDSHAKE_FAILURE,
     ILLEGAL_PARAMETER,
-    INTERNAL_ERROR,
     MISSING_EXTENSION,
     PROTOCOL_VERSION,
     TLSAlert,
@@ -223,20 +222,11 @@ class ServerHandshake(Handshake):
         self._negotiate(hello, extensions, raw, suite, self.retry_group, shares[0][1])
 
     def _sni_callback(self) -> None:
-        callback = self.context.sni_callback
-        if callback is None:
-            return
-        try:
-            result = callback(self.connection, self.server_name, self.context)
-        except Exception as exc:  # the stdlib reports the exception as unraisable and aborts
-            sys.unraisablehook(types.SimpleNamespace(
-                exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=None,
-                object=callback,
-            ))
-            raise TLSAlert(HANDSHAKE_FAILURE, "SNI callback raised", "CALLBACK_FAILED") from None
-        if result is not None:
-            alert = result if isinstance(result, int) and 0 <= result < 256 else INTERNAL_ERROR
-            raise TLSAlert(int(alert), "SNI callback refused the name", "CALLBACK_FAILED")
+        # The interface's runner, as _ssl: a callback that raises or returns a wrong type goes to
+        # sys.unraisablehook and aborts with handshake_failure / internal_error.
+        alert = run_sni_callback(self.connection, self.server_name)
+        if alert is not None:
+            raise TLSAlert(alert, "SNI callback refused the name", "CALLBACK_FAILED")
 
     def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
         """The suite by the usual preference; with a PSK server callback and a client offering a PSK, the

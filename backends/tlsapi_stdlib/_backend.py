@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import tlsapi.spi as errors
-from tlsapi.spi import OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
 
 if TYPE_CHECKING:
     from typing import Self
@@ -210,6 +210,7 @@ class StdlibContext(Context):
 
     sslobject_class = StdlibConnection
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
+    honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
