@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import backends_declaring
+from conftest import available_backends, backends_declaring
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tlsapi
-from tlsapi_conformance.harness import TIMEOUT, ThreadedServer
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
+from tlsapi_conformance.harness import TIMEOUT, BIOPair, ThreadedServer, client_context, server_context
 from tlsapi_conformance.pki import PKI
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -667,7 +668,160 @@ def test_ca_certificates_counted_as_openssl_counts_them(backend: tlsapi.Backend,
         assert context.get_ca_certs(binary_form=True) == reference.get_ca_certs(binary_form=True), label
 
 
+def _without_renegotiation_info(flight: bytes) -> bytes:
+    """The server's first flight with the renegotiation_info extension (RFC 5746) cut out of its ServerHello,
+    as a legacy server would send it (the first record starts with the ServerHello)."""
+    body_start = 5 + 4
+    hello_length = int.from_bytes(flight[6:9], "big")
+    hello = flight[body_start:body_start + hello_length]
+    offset = 2 + 32 + 1 + hello[34] + 2 + 1
+    extensions, kept = hello[offset + 2:], b""
+    while extensions:
+        kind, length = int.from_bytes(extensions[:2], "big"), int.from_bytes(extensions[2:4], "big")
+        if kind != 0xFF01:
+            kept += extensions[:4 + length]
+        extensions = extensions[4 + length:]
+    assert len(kept) < len(hello) - offset - 2, "the server sent no renegotiation_info"
+    new_hello = hello[:offset] + len(kept).to_bytes(2, "big") + kept
+    record_length = int.from_bytes(flight[3:5], "big") - len(hello) + len(new_hello)
+    return (flight[:3] + record_length.to_bytes(2, "big") + b"\x02" + len(new_hello).to_bytes(3, "big") + new_hello
+            + flight[body_start + hello_length:])
+
+
+def _legacy_server_outcome(client: ssl.SSLContext, pki: PKI) -> str | None:
+    """The reason a TLS 1.2 handshake of ``client`` fails with when the server's hello lacks renegotiation_info
+    (``ssl``'s server, its ServerHello edited in flight: a client that goes on fails later, on the transcript)."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(pki.leaf().certfile)
+    server.maximum_version = ssl.TLSVersion.TLSv1_2
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    wires = [ssl.MemoryBIO() for _ in range(4)]  # client out, server in, server out, client in
+    tls_client = client.wrap_bio(wires[3], wires[0], server_hostname="localhost")
+    tls_server = server.wrap_bio(wires[1], wires[2], server_side=True)
+    first_flight = True
+    for _ in range(20):
+        for endpoint in (tls_client, tls_server):
+            try:
+                endpoint.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError as exc:
+                if endpoint is tls_client:
+                    return str(exc.reason)
+        wires[1].write(wires[0].read())
+        flight = wires[2].read()
+        if flight and first_flight:
+            flight, first_flight = _without_renegotiation_info(flight), False
+        wires[3].write(flight)
+    return None
+
+
+_LEGACY_SERVER_CONNECT = OP_LEGACY_SERVER_CONNECT
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy-server-connect"])
+@pytest.mark.parametrize("backend", [name for name in available_backends() if tlsapi.get_backend(name)
+                                     .context_class().honoured_options & _LEGACY_SERVER_CONNECT], indirect=True)
+def test_legacy_server_connect_as_ssl(backend: tlsapi.Backend, pki: PKI, legacy: bool) -> None:
+    """``OP_LEGACY_SERVER_CONNECT`` (0x4; named by ``ssl`` from 3.12), where a backend honours it: off by
+    default, a TLS 1.2 client refuses a server without RFC 5746 with ssl's reason; set, it goes on (and here
+    fails later, on the edited transcript), as OpenSSL's client does."""
+    reference = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    assert not reference.options & _LEGACY_SERVER_CONNECT and not context.options & _LEGACY_SERVER_CONNECT
+    if legacy:
+        reference.options |= _LEGACY_SERVER_CONNECT
+        context.options |= _LEGACY_SERVER_CONNECT
+    outcomes = [_legacy_server_outcome(reference, pki), _legacy_server_outcome(context, pki)]
+    if legacy:
+        assert None not in outcomes and "UNSAFE_LEGACY_RENEGOTIATION_DISABLED" not in outcomes, outcomes
+    else:
+        assert outcomes == ["UNSAFE_LEGACY_RENEGOTIATION_DISABLED"] * 2
+
+
+def test_legacy_server_connect_refused_where_not_honoured() -> None:
+    """A backend whose context does not list the option in ``honoured_options`` refuses it loudly."""
+    stdlib_context = tlsapi.get_backend("stdlib").context_class()
+    unhonoured = type("Unhonoured", (stdlib_context,), {"honoured_options": tlsapi.Context.honoured_options})
+    context = unhonoured(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(tlsapi.UnsupportedFeatureError, match="does not support options"):
+        context.options |= _LEGACY_SERVER_CONNECT
+
+
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.POST_HANDSHAKE_AUTH), indirect=True)
+def test_post_handshake_auth_on_tls12_fails_as_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """``verify_client_post_handshake()`` on a TLS 1.2 connection raises ssl's ``WRONG_SSL_VERSION`` error, even
+    though the client offered post-handshake authentication."""
+    outcomes = []
+    for server_backend in (None, backend):
+        server = server_context(server_backend, pki, verify_mode=ssl.CERT_REQUIRED)
+        client = client_context(None, pki, cert="client", version=ssl.TLSVersion.TLSv1_2)
+        client.post_handshake_auth = True
+        pair = BIOPair(client, server)
+        assert pair.handshake().ok
+        error = _raised(pair.server.verify_client_post_handshake)
+        outcomes.append(_error_values(error))
+    assert outcomes[1] == outcomes[0] and outcomes[0][3] == "WRONG_SSL_VERSION"
+
+
+@pytest.mark.parametrize("result", ["wrong type", "raises"])
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SNI_CALLBACK), indirect=True)
+def test_sni_callback_failure_as_ssl(backend: tlsapi.Backend, pki: PKI, result: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SNI callback that returns something other than an alert number, or raises, goes to
+    ``sys.unraisablehook`` (a ``TypeError`` for the wrong type) and the client receives the alert ``ssl``'s
+    server sends: internal_error, or handshake_failure."""
+
+    def callback(connection: Any, name: str | None, context: Any) -> Any:
+        if result == "raises":
+            raise ZeroDivisionError
+        return "foo"
+
+    outcomes = []
+    for server_backend in (None, backend):
+        reported: list[Any] = []
+        monkeypatch.setattr("sys.unraisablehook", reported.append)
+        server = server_context(server_backend, pki)
+        server.sni_callback = callback
+        handshake = BIOPair(client_context(None, pki), server).handshake()
+        outcomes.append((getattr(handshake.client_error, "reason", None), [hook.exc_type for hook in reported]))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][1] == [TypeError if result == "wrong type" else ZeroDivisionError]
+
+
 # -- internationalised hostnames ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hostname", [".pythontest.net", b".pythontest.net", "", b"", "a\x00b", b"a\x00b",
+                                      "k\u00f6nig.example", b"k\xf6nig.example", "a" * 70, "example."], ids=repr)
+def test_server_hostname_checks_as_ssl(backend: tlsapi.Backend, hostname: str | bytes) -> None:
+    """``server_hostname`` is encoded and checked in ssl's order (the interpreter's idna codec first, so a
+    leading dot is its ``UnicodeError`` on 3.13; then _ssl's ``ValueError`` / ``TypeError``), with its words."""
+
+    def outcome(context: ssl.SSLContext) -> Any:
+        try:
+            return context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname=hostname).server_hostname
+        except Exception as exc:
+            return type(exc), str(exc)
+
+    expected = outcome(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    assert outcome(tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)) == expected
+
+
+@pytest.mark.parametrize("hostname", [".example.test", b"k\xf6nig.example"], ids=repr)
+def test_unencodable_server_hostname_closes_the_socket_as_ssl(backend: tlsapi.Backend,
+                                                               hostname: str | bytes) -> None:
+    """A ``server_hostname`` that cannot be encoded raises the interpreter's ``UnicodeError`` from
+    ``wrap_socket``, and the socket handed over is closed, not leaked (as ``ssl`` does on 3.13)."""
+    outcomes = []
+    for context in (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)):
+        sock = socket.socket()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            error = _raised(lambda: context.wrap_socket(sock, server_hostname=hostname))  # noqa: B023
+        outcomes.append((type(error), sock.fileno()))
+        sock.close()
+    assert outcomes[1] == outcomes[0] and outcomes[0][1] == -1
 
 
 def test_idn_server_hostname_is_sent_and_read_as_a_label(backend: tlsapi.Backend, mini_pki: MiniPKI) -> None:
@@ -713,6 +867,25 @@ def _session_of(context: ssl.SSLContext, server_context: ssl.SSLContext, resume:
         reused = bool(tls.session_reused)
     server.result()
     return session, reused
+
+
+@pytest.mark.parametrize("backend", backends_declaring(tlsapi.Capability.SESSION_RESUMPTION), indirect=True)
+def test_resumed_session_is_a_new_equal_object_as_in_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """After a TLS 1.2 resumption, ``session`` is equal to the session resumed and is not that object, and each
+    read of ``session`` is a new object, as ``_ssl`` wraps its ``SSL_SESSION`` anew (CPython's test_session)."""
+    server_context = _session_server(pki, ssl.TLSVersion.TLSv1_2)
+    observed = []
+    for context in (ssl.create_default_context(cafile=str(pki.ca_file)),
+                    tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)):
+        first, _ = _session_of(context, server_context)
+        server = ThreadedServer(lambda tls: tls.sendall(b"x"), server_context)
+        with server, context.wrap_socket(socket.create_connection(server.address, timeout=TIMEOUT),
+                                         server_hostname="localhost", session=first) as tls:
+            assert tls.recv(1) == b"x"
+            observed.append((tls.session_reused, tls.session == first, tls.session is first,
+                             tls.session is tls.session))
+        server.result()
+    assert observed[1] == observed[0] == (True, True, False, False)
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls12", "tls13"])

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import tlsapi
 from tlsapi import ech
-from tlsapi_conformance.ech import serve_once
+from tlsapi_conformance.ech import craft_offer, inner_extensions, serve_once
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _ech
 from tlsapi_native import _messages as m
@@ -502,6 +502,32 @@ def test_hello_retry_request_keeps_ech_between_native_peers(pki: PKI) -> None:
     assert grease["reply"] == b"PING" and grease["client_status"] is tlsapi.ECHStatus.GREASE, grease
 
 
+@pytest.mark.parametrize("opens", [True, False], ids=["accepted", "rejected"])
+def test_a_hello_retry_request_does_not_show_whether_ech_was_accepted(pki: PKI, opens: bool) -> None:
+    """Sections 7.1 and 10.10.4: the HRR carries an 8-byte encrypted_client_hello either way (the acceptance
+    signal, or random bytes when no key opened the offer)."""
+    keys = ech.generate(SERVED_NAME)
+    server_context = _native_server(pki, [keys.to_pem()], {}, retry=True)
+    offered = keys.config_list if opens else ech.generate(SERVED_NAME).config_list
+    offer = craft_offer(offered, INNER_NAME, inner_extensions(INNER_NAME))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with contextlib.suppress(tlsapi.SSLError, OSError), \
+                    server_context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with socket.create_connection(listener.getsockname()[:2], timeout=10) as raw:
+            raw.sendall(plain_record(HANDSHAKE, offer.outer))
+            (retry_raw,) = read_plain_messages(_read_record(raw))
+        thread.join(10)
+    retry = m.ServerHello.parse(retry_raw[4:])
+    assert retry.is_hello_retry_request and len(dict(retry.extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == 8
+
+
 def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None:
     """Without certificate and name checks the public name is not authenticated: the retry configurations
     could be an attacker's, so the error carries none."""
@@ -553,6 +579,24 @@ def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
     assert len(dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == len(real_offer)
     context.ech_grease = False  # type: ignore[attr-defined]
     assert _ech.ENCRYPTED_CLIENT_HELLO not in dict(_first_hello(context).extensions)
+    with pytest.raises(ValueError, match="client setting"):
+        tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native").ech_grease = False  # type: ignore[attr-defined]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 16, 45, 0x1234]), st.binary(max_size=40)), max_size=4,
+                unique_by=lambda extension: extension[0]),
+       st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=5))
+def test_grease_is_as_long_as_the_offer_it_imitates(others: m.Extensions, suites: list[int]) -> None:
+    """The GREASE payload length is counted, not built: it equals the EncodedClientHelloInner a real offer
+    of the same hello seals (its last byte is the inner marker, so the zero padding strips off)."""
+    _, _, inner, _ = _offer_and_outer()
+    hello = m.ClientHello(inner.random, b"", suites, [
+        *others, *[(t, d) for t, d in inner.extensions if t != _ech.ENCRYPTED_CLIENT_HELLO]])
+    marked = m.ClientHello(hello.random, b"", suites, [*hello.extensions, (_ech.ENCRYPTED_CLIENT_HELLO,
+                                                                           _ech.INNER_EXTENSION)])
+    encoded = _ech._encode_inner(marked, INNER_NAME, 0)[1]
+    assert _ech._encoded_inner_length(hello) == len(encoded.rstrip(b"\x00"))
 
 
 @pytest.mark.parametrize("with_keys", [True, False], ids=["server-with-ech-keys", "server-without-ech"])
@@ -566,10 +610,12 @@ def test_grease_completes_with_native_servers(pki: PKI, with_keys: bool) -> None
     assert seen["server_status"] is tlsapi.ECHStatus.REJECTED  # an extension no key opened
 
 
-def test_grease_completes_with_openssl(pki: PKI) -> None:
-    """The stdlib's OpenSSL server ignores the GREASE extension."""
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2], ids=["tls13", "tls12"])
+def test_grease_completes_with_openssl(pki: PKI, version: ssl.TLSVersion) -> None:
+    """The stdlib's OpenSSL server ignores the GREASE extension; a TLS 1.2 answer keeps the status."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(pki.leaf().certfile)
+    server_context.maximum_version = version
     client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
     with socket.create_server(("127.0.0.1", 0)) as listener:
 

@@ -556,6 +556,22 @@ def test_bad_server_finished(backend: tlsapi.Backend, pki: PKI) -> None:
     sent(alert, DECRYPT_ERROR)
 
 
+def _empty_certificate_verify(index: int, raw: bytes) -> list[bytes]:
+    if raw[0] != m.CERTIFICATE_VERIFY:
+        return [raw]
+    return [m.CertificateVerify(m.CertificateVerify.parse(raw[4:]).scheme, b"").build()]
+
+
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_empty_server_certificate_verify_signature(backend: tlsapi.Backend, pki: PKI) -> None:
+    """test-certificate-verify-malformed, "0 byte sig in CertificateVerify": ``signature<0..2^16-1>``
+    (RFC 8446 4.4.3) may be empty; such a signature decodes and does not verify: decrypt_error (4.4.3, as
+    OpenSSL), not decode_error."""
+    outcome, alert = attack_client(backend, pki, lambda peer: [standard_flight(peer, _empty_certificate_verify)])
+    fatal(outcome)
+    sent(alert, DECRYPT_ERROR)
+
+
 def test_bad_client_finished(backend: tlsapi.Backend, pki: PKI) -> None:
     """The same on the server side: the client's Finished with a wrong verify_data is decrypt_error."""
     conn, incoming, outgoing, client = server_after_flight(backend, pki)

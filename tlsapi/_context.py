@@ -66,6 +66,9 @@ _HONOURED_OPTIONS = (
     | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | ssl.OP_NO_TICKET
     | ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3 | ssl.OP_IGNORE_UNEXPECTED_EOF
 )
+#: OpenSSL's ``SSL_OP_LEGACY_SERVER_CONNECT``: a client may complete a first handshake with a TLS 1.2 server that
+#: lacks RFC 5746 secure renegotiation. Off by default, as in ``ssl``; ``ssl`` names it from Python 3.12.
+OP_LEGACY_SERVER_CONNECT = 0x4
 #: The verify flags the interface lets a backend's context take unless it says otherwise
 #: (:attr:`Context.honoured_verify_flags`).
 _HONOURED_VERIFY_FLAGS = (
@@ -115,16 +118,19 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
     internationalised name is converted to its IDNA A-label (``xn--...``), as the stdlib does."""
     if server_hostname is None:
         return None
+    # First ssl.py's encoding: UnicodeError from the interpreter's idna codec (for a leading dot too), or
+    # UnicodeDecodeError for bytes that are not ASCII; then _ssl's checks of the result.
     if isinstance(server_hostname, bytes | bytearray):
-        server_hostname = bytes(server_hostname).decode("ascii")
-    if not isinstance(server_hostname, str):
+        hostname = bytes(server_hostname).decode("ascii")
+    elif isinstance(server_hostname, str):
+        hostname = server_hostname.encode("idna").decode("ascii")
+    else:
         raise TypeError("server_hostname must be str or bytes")
-    if not server_hostname or server_hostname.startswith("."):
+    if not hostname or hostname.startswith("."):
         raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
-    if "\x00" in server_hostname:  # the stdlib's type and words (its C argument parser's)
+    if "\x00" in hostname:  # the stdlib's type and words (its C argument parser's)
         raise TypeError("argument must be encoded string without null bytes, not str")
-    # UnicodeError for names IDNA cannot encode, as the stdlib raises
-    return server_hostname.encode("idna").decode("ascii")
+    return hostname
 
 
 class Context(ssl.SSLContext):
@@ -138,6 +144,8 @@ class Context(ssl.SSLContext):
     sslsocket_class: type[ssl.SSLSocket] = TLSSocket  # a stdlib-style subclass is honoured too
     #: The ``verify_flags`` bits the backend enforces; setting any other raises ``UnsupportedFeatureError``.
     honoured_verify_flags: int = _HONOURED_VERIFY_FLAGS
+    #: The ``options`` bits the backend honours; setting any other raises ``UnsupportedFeatureError``.
+    honoured_options: int = _HONOURED_OPTIONS
 
     def __new__(
         cls, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
@@ -389,7 +397,7 @@ class Context(ssl.SSLContext):
         value = operator.index(value)
         if value not in _OPTIONS_RANGE:
             raise OverflowError(f"options {value:#x} out of the range of the interpreter's C type")
-        extra = value & ~_HONOURED_OPTIONS
+        extra = value & ~self.honoured_options
         if extra:
             raise self._unsupported(f"options {ssl.Options(extra)!r}")
         if value & ~self._options & _DEPRECATED_VERSION_OPTIONS:
@@ -611,7 +619,12 @@ class Context(ssl.SSLContext):
     ) -> TLSSocket:
         """A :class:`TLSSocket` that takes over ``sock``."""
         require_stream_socket(sock)
-        hostname = self._check_wrap(server_side, server_hostname)
+        try:
+            hostname = self._check_wrap(server_side, server_hostname)
+        except UnicodeError:
+            # ssl.py encodes the name once the new socket owns the descriptor, and closes it when that fails.
+            sock.close()
+            raise
         return socket_class_for(self.sslsocket_class)._create(
             sock, self, server_side=bool(server_side), server_hostname=hostname,
             do_handshake_on_connect=do_handshake_on_connect, suppress_ragged_eofs=suppress_ragged_eofs,

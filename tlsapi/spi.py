@@ -56,7 +56,7 @@ from ._bio import BIO, MemoryBIO
 from ._certinfo import certificate_dict
 from ._clienthello import GROUP_NAMES, ClientHelloInfo, peek_client_hello
 from ._connection import Connection
-from ._context import OPENSSL_VERIFY_FLAGS, Context
+from ._context import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Context
 from ._enums import GROUP_CAPABILITIES, TLS13_ONLY_GROUPS, Capability
 from ._errors import (
     EOF_MESSAGE,
@@ -95,6 +95,7 @@ __all__ = [
     "GROUP_CAPABILITIES",
     "GROUP_NAMES",
     "OPENSSL_VERIFY_FLAGS",
+    "OP_LEGACY_SERVER_CONNECT",
     "TLS13_ONLY_GROUPS",
     "VERIFY_MESSAGES",
     "WANT_READ_MESSAGE",

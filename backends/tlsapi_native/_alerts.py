@@ -75,6 +75,7 @@ def received_alert_error(description: int) -> SSLError:
     return shared_received_alert_error(description, origin=ORIGIN)
 
 
-def error(reason: str, cls: type[SSLError] = SSLError) -> SSLError:
-    """A local error with OpenSSL's ``reason`` (no alert involved)."""
-    return make_error(cls, reason_text(reason), reason, origin=ORIGIN)
+def error(reason: str, cls: type[SSLError] = SSLError, *, errno: int | None = None) -> SSLError:
+    """A local error with OpenSSL's ``reason`` (no alert involved); ``errno`` where ``_ssl`` reports OpenSSL's
+    reason code instead of ``SSL_ERROR_SSL``."""
+    return make_error(cls, reason_text(reason), reason, origin=ORIGIN, errno=errno)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
+
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import (
@@ -134,7 +136,8 @@ class ClientHandshake12(Handshake12):
                            "EXTENDED_MASTER_SECRET_REQUIRED")
         m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
         renegotiation_info = extensions.get(m12.RENEGOTIATION_INFO)
-        if renegotiation_info is None or m12.parse_renegotiation_info(renegotiation_info):
+        if ((renegotiation_info is None and not self.context.options & OP_LEGACY_SERVER_CONNECT)
+                or (renegotiation_info is not None and m12.parse_renegotiation_info(renegotiation_info))):
             raise TLSAlert(HANDSHAKE_FAILURE, "no secure renegotiation support", "UNSAFE_LEGACY_RENEGOTIATION_DISABLED")
         if m.SERVER_NAME in extensions:
             m.expect_empty(extensions[m.SERVER_NAME])

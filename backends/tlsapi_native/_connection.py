@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import ssl
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -166,8 +167,9 @@ class NativeConnection(Connection):
     @property
     def session(self) -> NativeSession | None:
         """Client: the session to resume, then the newest one from the server's tickets. Server: after the
-        handshake, the session it established (not resumable through this object, as in ``ssl``)."""
-        return self._session
+        handshake, the session it established (not resumable through this object, as in ``ssl``). Each read
+        is a new object, as ``_ssl`` wraps its SSL_SESSION anew: equal (by id) to the session it resumed, never it."""
+        return None if self._session is None else copy.copy(self._session)
 
     @session.setter
     def session(self, session: Any) -> None:
@@ -577,7 +579,10 @@ class NativeConnection(Connection):
         return None if alpn is None else alpn.decode("ascii", "replace")
 
     def verify_client_post_handshake(self) -> None:
-        """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2)."""
+        """Server: send a CertificateRequest now; the client answers with its next flight (RFC 8446 4.6.2).
+        Errors in OpenSSL's order: a TLS 1.2 connection first (WRONG_SSL_VERSION), then the side, the state."""
+        if self._done and self.version() != "TLSv1.3":
+            raise error("WRONG_SSL_VERSION", errno=266)  # SSL_R_WRONG_SSL_VERSION, as _ssl reports it
         if not self._server_side:
             raise error("NOT_SERVER")
         if not self._done:

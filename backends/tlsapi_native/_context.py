@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, load_ech_pem, parse_ech_config_list
-from tlsapi.spi import CertChain, Context, Password, StrPath, make_error
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, CertChain, Context, Password, StrPath, make_error
 
 from . import BACKEND
 from ._connection import NativeConnection
@@ -51,6 +51,9 @@ class NativeContext(Context):
     backend = BACKEND
     #: The interface's verify flags, and the CRL checks too (``_trust.verify_peer_chain``).
     honoured_verify_flags = Context.honoured_verify_flags | ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
+    #: OP_LEGACY_SERVER_CONNECT lets the TLS 1.2 client accept a server without renegotiation_info (it never
+    #: renegotiates either way), as OpenSSL's client does.
+    honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT
     sslobject_class: ClassVar[type[NativeConnection]] = NativeConnection  # type: ignore[misc]
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
@@ -215,11 +218,13 @@ class NativeContext(Context):
     def ech_grease(self) -> bool:
         """Client: send a GREASE ``encrypted_client_hello`` when no ECH configuration is set and TLS 1.3 is
         offered (default ``True``, as the ECH specification recommends: real ECH then does not stand out).
-        Set ``False`` to send no such extension."""
+        Set ``False`` to send no such extension; ``ValueError`` on a server context."""
         return self._ech_grease
 
     @ech_grease.setter
     def ech_grease(self, enabled: bool) -> None:
+        if not self.is_client:
+            raise ValueError("ech_grease is a client setting")
         self._ech_grease = bool(enabled)
         self._changed("ech_grease")
 

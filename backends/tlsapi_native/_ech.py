@@ -4,12 +4,13 @@ Client: :func:`offer` turns the ClientHelloInner into an EncodedClientHelloInner
 emptied, the contiguous run of extensions the outer hello repeats replaced by ``ech_outer_extensions``, padded
 as section 6.1.3 says), seals it with HPKE under the ClientHelloOuterAAD and builds the ClientHelloOuter
 addressed to the configuration's public name. :func:`accept_confirmation` is the ServerHello.random signal
-of section 7.2. Server: :func:`decrypt_client_hello` finds the key by config_id, opens the payload and
+of section 7.2. Server: :func:`open_client_hello` finds the key by config_id, opens the payload and
 rebuilds the ClientHelloInner (section 7.1), refusing malformed input with the alerts the draft names.
 
 Rejection (section 6.1.6): the client continues with the ClientHelloOuter, authenticates the configuration's
-public name, answers a CertificateRequest with no certificate, and after the server's Finished aborts with
-``ech_required``, raising ``tlsapi.ECHRejectedError`` with the server's ``retry_configs``. The server sends its
+public name, and once the server's Finished is verified aborts with ``ech_required`` before sending its own
+flight (so never a client certificate), raising ``tlsapi.ECHRejectedError`` with the server's
+``retry_configs``. The server sends its
 current configurations as ``retry_configs`` whenever it cannot open an offer. GREASE (section 6.2):
 :func:`grease_extension` is an outer extension of a real offer's shape whose bytes are random.
 HelloRetryRequest (sections 6.1.5, 7.1.1, 7.2.1): acceptance is signalled in the HRR's extension; the second
@@ -314,13 +315,22 @@ def client_abort_if_rejected(handshake: ClientHandshake) -> None:
     raise ECHRejected(handshake.ech_retry_configs if authenticated else None)
 
 
+def _encoded_inner_length(hello: m.ClientHello) -> int:
+    """The length :func:`_encode_inner` gives ``hello`` with the inner marker added, before padding, counted
+    without building it: version, random, empty session id, suites, compression, then the extensions with the
+    repeated run as one ``ech_outer_extensions``."""
+    repeated = sum(1 for ext_type, _ in hello.extensions if ext_type in _REPEATED)
+    kept = sum(4 + len(data) for ext_type, data in hello.extensions if ext_type not in _REPEATED)
+    marker = 4 + len(INNER_EXTENSION)
+    return 2 + 32 + 1 + 2 + 2 * len(hello.cipher_suites) + 2 + 2 + kept + (4 + 1 + 2 * repeated) + marker
+
+
 def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
     """A GREASE ``encrypted_client_hello`` for the ClientHello ``inner`` (section 6.2.1): a random config_id,
     HKDF-SHA256 / AES-128-GCM, a fresh X25519 public key as ``enc``, and a random payload as long as a real
     offer of this hello would be (maximum_name_length 0)."""
-    marked = m.ClientHello(inner.random, b"", inner.cipher_suites,
-                           [*inner.extensions, (ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION)])
-    length = len(_encode_inner(marked, server_name, 0)[1]) + _TAG_LENGTH
+    encoded = _encoded_inner_length(inner)
+    length = encoded + _padding(encoded, server_name, 0) + _TAG_LENGTH
     enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
     suite = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
     return _outer_extension(suite, os.urandom(1)[0], enc, os.urandom(length))
@@ -478,9 +488,13 @@ def decrypt_client_hello(outer: m.ClientHello,
 def server_retry_request(handshake: ServerHandshake, retry: m.ServerHello,
                          hash_cls: type[hashes.HashAlgorithm]) -> None:
     """Server, before sending a HelloRetryRequest: with ECH accepted, add the ``encrypted_client_hello``
-    acceptance signal of section 7.2.1 (the transcript holds ``message_hash`` of ClientHelloInner1)."""
+    acceptance signal of section 7.2.1 (the transcript holds ``message_hash`` of ClientHelloInner1); with an
+    offer no key opened, 8 random bytes in its place, so that the HRR does not show the rejection (sections
+    7.1 and 10.10.4)."""
     accepted = handshake.ech_accepted
     if accepted is None:
+        if handshake.ech_status is ECHStatus.REJECTED:
+            retry.extensions.append((ENCRYPTED_CLIENT_HELLO, os.urandom(8)))
         return
     retry.extensions.append((ENCRYPTED_CLIENT_HELLO, bytes(8)))
     signal = hrr_accept_confirmation(hash_cls, accepted.inner.random, handshake.th, retry)

@@ -96,7 +96,7 @@ def _run_sni_callback(connection: Any, server_name: str | None) -> None:
     ``connection.context``); an alert it asks for (or a failure) aborts the handshake."""
     alert = run_sni_callback(connection, server_name)
     if alert is not None:
-        raise TLSAlert(alert, "the SNI callback refused the handshake", "CALLBACK_FAILED")
+        raise TLSAlert(alert, "SNI callback refused the name", "CALLBACK_FAILED")
 
 
 class AwaitClientHello(Handshake):

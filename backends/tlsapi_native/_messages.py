@@ -265,7 +265,9 @@ class CertificateVerify:
         end = len(data)
         if end < 2:
             raise truncated()
-        signature, pos = vec16_at(data, 2, end, minimum=1)
+        # RFC 8446 4.4.3 / RFC 5246 4.7: ``signature<0..2^16-1>``; an empty one decodes and fails to verify
+        # (decrypt_error, as OpenSSL).
+        signature, pos = vec16_at(data, 2, end)
         if pos != end:
             raise _trailing()
         return cls((data[0] << 8) | data[1], signature)

@@ -58,6 +58,7 @@ except ImportError:  # pyOpenSSL moved its bindings: the public API only
 import tlsapi.spi as errors
 from tlsapi import Capability, TLSVersion
 from tlsapi.spi import (
+    OP_LEGACY_SERVER_CONNECT,
     OPENSSL_VERIFY_FLAGS,
     Connection,
     Context,
@@ -88,6 +89,7 @@ _OPTIONS = {
     ssl.OP_CIPHER_SERVER_PREFERENCE: SSL.OP_CIPHER_SERVER_PREFERENCE,
     ssl.OP_NO_RENEGOTIATION: SSL.OP_NO_RENEGOTIATION,
     ssl.OP_IGNORE_UNEXPECTED_EOF: SSL.OP_IGNORE_UNEXPECTED_EOF,
+    OP_LEGACY_SERVER_CONNECT: SSL.OP_LEGACY_SERVER_CONNECT,
 }
 _VERIFY_MODES = {
     ssl.CERT_NONE: SSL.VERIFY_NONE,
@@ -797,6 +799,7 @@ class PyOpenSSLContext(Context):
     #: ``ssl.VerifyFlags`` are OpenSSL's ``X509_V_FLAG_*`` bits, given to the store as they are.
     #: ``VERIFY_X509_TRUSTED_FIRST`` is always in force (OpenSSL 1.1+ cannot turn it off), as in the stdlib.
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS
+    honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)

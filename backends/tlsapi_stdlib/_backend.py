@@ -23,10 +23,10 @@ import ssl
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import tlsapi.spi as errors
-from tlsapi.spi import OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
 
 if TYPE_CHECKING:
     from typing import Self
@@ -40,6 +40,9 @@ R = TypeVar("R")
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
 
+#: Bound once: the Connection's methods translate with it on every want-read.
+_from_ssl = errors.from_ssl
+
 _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
                    "secp521r1": "secp521r1", "x448": "X448"}
 
@@ -50,7 +53,7 @@ def translated() -> Iterator[None]:
     try:
         yield
     except ssl.SSLError as exc:
-        raise errors.from_ssl(exc) from None
+        raise _from_ssl(exc) from None
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
@@ -59,13 +62,9 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except ssl.SSLError as exc:
-            raise errors.from_ssl(exc) from None
+            raise _from_ssl(exc) from None
 
     return wrapper
-
-
-def _raise(exc: ssl.SSLError) -> NoReturn:
-    raise errors.from_ssl(exc) from None
 
 
 class StdlibConnection(Connection):
@@ -86,12 +85,14 @@ class StdlibConnection(Connection):
     ) -> Self:
         assert isinstance(context, StdlibContext)  # Context.wrap_bio dispatches on the class
         self = cls._new(context, server_side, server_hostname)
-        with translated():
+        try:  # not ``translated()``: a generator-based context manager costs more than the wrap itself
             self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
                 server_hostname=server_hostname,
                 owner=self, session=session,
             )
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
         return self
 
     def _switch_context(self, context: Context) -> None:
@@ -125,7 +126,7 @@ class StdlibConnection(Connection):
         try:
             self._sslobj.do_handshake()
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         try:
@@ -133,14 +134,14 @@ class StdlibConnection(Connection):
                 return self._sslobj.read(len, buffer)
             return self._sslobj.read(len)
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def write(self, data: Any) -> int:
         try:
             written: int = self._sslobj.write(data)
             return written
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def pending(self) -> int:
         count: int = self._sslobj.pending()
@@ -150,11 +151,13 @@ class StdlibConnection(Connection):
         try:
             self._sslobj.shutdown()
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def getpeercert(self, binary_form: bool = False) -> Any:
-        with translated():
+        try:  # asyncio asks on every handshake: no generator-based context manager here
             return self._sslobj.getpeercert(binary_form)
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
 
     def get_verified_chain(self) -> list[bytes]:
         return [cert.public_bytes(_ssl.ENCODING_DER) for cert in self._sslobj.get_verified_chain() or ()]
@@ -207,6 +210,7 @@ class StdlibContext(Context):
 
     sslobject_class = StdlibConnection
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
+    honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
