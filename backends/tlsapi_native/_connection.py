@@ -36,7 +36,6 @@ from ._alerts import (
     error,
     received_alert_error,
 )
-from ._certificates import der_chain
 from ._defaults import TLS12, enabled_protocols
 from ._effects import (
     Effect,
@@ -359,7 +358,7 @@ class NativeConnection(Connection):
             secret=traffic.ticket_secret(ticket.nonce),
             ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime, ticket_age_add=ticket.age_add,
             server_hostname=self._server_hostname, alpn=negotiated.alpn, peer_chain=negotiated.peer_chain,
-            verified_chain=der_chain(negotiated.verified_chain), max_early_data=max_early_data,
+            verified_chain=negotiated.verified_der, max_early_data=max_early_data,
         )
 
     def _send_key_update(self, traffic: Traffic13, request_peer: bool) -> None:

@@ -74,6 +74,7 @@ class Negotiated:
     peer_chain: tuple[bytes, ...]
     peer_certificate: x509.Certificate | None
     verified_chain: tuple[x509.Certificate, ...] | None
+    verified_der: tuple[bytes, ...]  # ``verified_chain`` as DER, for the sessions of later tickets
     server_name: str | None  # the SNI a server received
     session: NativeSession | None  # a TLS 1.2 client's new session (from its ticket)
 

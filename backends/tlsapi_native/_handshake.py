@@ -114,7 +114,8 @@ class Handshake:
             shared_suites=None if self.shared_suites is None else tuple(self.shared_suites),
             client_finished=self.client_finished, server_finished=self.server_finished,
             peer_chain=tuple(self.peer_chain), peer_certificate=self.peer_certificate,
-            verified_chain=None if verified is None else tuple(verified), server_name=self.server_name,
+            verified_chain=None if verified is None else tuple(verified), verified_der=self.verified_der(),
+            server_name=self.server_name,
             session=self.new_session,
         )
 

@@ -22,7 +22,7 @@ from ._alerts import (
     UNEXPECTED_MESSAGE,
     TLSAlert,
 )
-from ._certificates import load_certificate
+from ._certificates import der_chain, load_certificate
 from ._record import HANDSHAKE
 from ._signatures import DEFAULT_SIGNATURE_SCHEMES, sign, tls13_certificate_verify_input, verify
 
@@ -106,6 +106,7 @@ class PostHandshakeAuth:
         return dataclasses.replace(
             negotiated, peer_chain=tuple(self.chain), peer_certificate=self.certificate,
             verified_chain=None if self.verified is None else tuple(self.verified),
+            verified_der=der_chain(self.verified),
         )
 
     @staticmethod
