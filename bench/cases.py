@@ -160,7 +160,11 @@ CHUNK = 16384
 
 
 def bulk_bio(pair: Pair, pki: PKI, suite: str | None = None, megabytes: int = 4) -> Work:
-    client, server = contexts(pair, pki, suite=suite)
+    return bulk_bio_of(*contexts(pair, pki, suite=suite), megabytes=megabytes)
+
+
+def bulk_bio_of(client: ssl.SSLContext, server: ssl.SSLContext, megabytes: int = 4) -> Work:
+    """``megabytes`` per unit from client to server in 16 KiB writes, over memory BIOs."""
     link = BIOLink(client, server)
     link.handshake()
     link.ping()
@@ -177,6 +181,27 @@ def bulk_bio(pair: Pair, pki: PKI, suite: str | None = None, megabytes: int = 4)
             while received < CHUNK:
                 received += read(CHUNK, buffer)  # type: ignore[operator]  # the count (typeshed: bytes)
         return count * CHUNK
+
+    return work
+
+
+def want_read_of(client: ssl.SSLContext, server: ssl.SSLContext, reads: int = 1000) -> Work:
+    """``reads`` reads per unit on an established connection with nothing received: each raises
+    ``SSLWantReadError``, as the last read after every received chunk does in asyncio's SSL protocol."""
+    link = BIOLink(client, server)
+    link.handshake()
+    link.ping()
+    read = link.server.read
+
+    def work() -> int:
+        for _ in range(reads):
+            try:
+                read(CHUNK)
+            except ssl.SSLWantReadError:
+                pass
+            else:
+                raise RuntimeError("a read with nothing received returned data")
+        return reads
 
     return work
 

@@ -28,29 +28,44 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import cases, sockets
+from . import server as server_bench
 
-CASES = ("full", "resumed", "socket", "pump")
+CASES = ("full", "resumed", "bulk", "wantread", "asyncio-new", "asyncio-keepalive", "socket", "pump")
+BIO_CASES = ("full", "resumed", "bulk", "wantread", "asyncio-new", "asyncio-keepalive")
+DEFAULT_UNITS = {"full": 200, "resumed": 200, "bulk": 8, "wantread": 20, "asyncio-new": 100,
+                 "asyncio-keepalive": 10, "socket": 8, "pump": 8}
+SIZES = {"full": "handshake", "resumed": "handshake", "bulk": "1 MiB over BIOs", "wantread": "1000 reads",
+         "asyncio-new": "connection + request", "asyncio-keepalive": "100 requests"}
 
 
 def _run(backend: str, directory: Path, case: str, units: int) -> None:
-    """The counted process: a warm-up of the handshake ``case``, then ``units`` more units."""
+    """The counted process: a warm-up of the in-process ``case``, then ``units`` more units."""
     client, server = sockets.contexts(backend, directory)
     for context in (client, server):
-        context.set_groups(["x25519"])  # type: ignore[attr-defined]
-    make = cases.resumed_handshake_of if case == "resumed" else cases.full_handshake_of
-    work = make(client, server)
+        if hasattr(context, "set_groups"):
+            context.set_groups(["x25519"])
+        else:  # plain ssl: OpenSSL's name for the same group
+            context.set_ecdh_curve("X25519")
+    if case.startswith("asyncio-"):
+        work = server_bench.in_process(client, server, case.removeprefix("asyncio-"))
+    elif case == "bulk":
+        work = cases.bulk_bio_of(client, server, megabytes=1)
+    else:
+        make = {"full": cases.full_handshake_of, "resumed": cases.resumed_handshake_of,
+                "wantread": cases.want_read_of}[case]
+        work = make(client, server)
     for _ in range(20 + units):
         work()
 
 
-def _count(args: argparse.Namespace, case: str, units: int) -> int:
-    """Instructions of one process running ``units`` units of ``case`` (after its warm-up)."""
+def _count(args: argparse.Namespace, backend: str, case: str, units: int) -> int:
+    """Instructions of one process running ``units`` units of ``case`` with ``backend`` (after its warm-up)."""
     if case in ("socket", "pump"):
         command = ["-m", "bench.sockets", "--only", case, "--megabytes", str(args.megabytes),
                    "--direction", args.direction]
     else:
         command = ["-m", "bench.instructions", "--run", case]
-    command += ["--units", str(units), "--pki", str(args.pki), "--backend", args.backend]
+    command += ["--units", str(units), "--pki", str(args.pki), "--backend", backend]
     with tempfile.TemporaryDirectory() as directory:
         result = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/out", sys.executable, *command],
@@ -66,38 +81,47 @@ def _count(args: argparse.Namespace, case: str, units: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"cases to count, of {', '.join(CASES)} (default: all)")
-    parser.add_argument("--backend", default="native")
+    parser.add_argument("--backend", nargs="+", default=["native"],
+                        help=f"backends to count (or {cases.PLAIN_SSL!r}: plain ssl); several: ratios to the first")
     parser.add_argument("--pki", type=Path, default=Path("/tmp/tlsapi-bench-pki"), help="PKI directory (reused)")
-    parser.add_argument("--units", type=int, help="counted units (default 200 handshakes, 8 bulk units)")
-    parser.add_argument("--megabytes", type=int, default=4, help="MiB per bulk unit (default 4)")
+    parser.add_argument("--units", type=int, help="counted units (default per case: " +
+                        ", ".join(f"{case} {units}" for case, units in DEFAULT_UNITS.items()) + ")")
+    parser.add_argument("--megabytes", type=int, default=4, help="MiB per socket or pump unit (default 4)")
     parser.add_argument("--direction", choices=("send", "receive"), default="send",
                         help="socket and pump: the client sends (default) or receives the bulk data")
-    parser.add_argument("--run", choices=("full", "resumed"), help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=BIO_CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
-        _run(args.backend, args.pki, args.run, args.units or 0)
+        _run(args.backend[0], args.pki, args.run, args.units or 0)
         return 0
     sockets.pki_files(args.pki)  # generate the PKI once, before the counted processes read it
     chosen = args.cases or list(CASES)
     if not set(chosen) <= set(CASES):
         parser.error(f"cases are among {', '.join(CASES)}")
-    jobs = [(case, units) for case in chosen
-            for units in (0, args.units or (8 if case in ("socket", "pump") else 200))]
+    jobs = [(backend, case, units) for backend in args.backend for case in chosen
+            for units in (0, args.units or DEFAULT_UNITS[case])]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         counts = dict(zip(jobs, pool.map(lambda job: _count(args, *job), jobs), strict=True))
-    per_unit = {}
-    for case in chosen:
-        (_, base), (units, total) = sorted((u, c) for (name, u), c in counts.items() if name == case)
-        per_unit[case] = (total - base) / units
-        size = f"{args.megabytes} MiB" if case in ("socket", "pump") else "handshake"
-        print(f"{case:<8} {per_unit[case] / 1e6:10.3f} M instructions per unit ({size})")
-    if "full" in per_unit and "resumed" in per_unit:
-        print(f"full / resumed (instructions): {per_unit['full'] / per_unit['resumed']:.3f}")
-    if "socket" in per_unit and "pump" in per_unit:
-        records = args.megabytes * 1024 * 1024 // cases.CHUNK
-        extra = (per_unit["socket"] - per_unit["pump"]) / records
-        print(f"TLSSocket / pump (instructions): {per_unit['socket'] / per_unit['pump']:.4f} "
-              f"({extra:.0f} more per 16 KiB record)")
+    per_unit: dict[tuple[str, str], float] = {}
+    for backend in args.backend:
+        for case in chosen:
+            (_, base), (units, total) = sorted((u, c) for (b, name, u), c in counts.items()
+                                               if (b, name) == (backend, case))
+            per_unit[backend, case] = count = (total - base) / units
+            size = f"{args.megabytes} MiB" if case in ("socket", "pump") else SIZES[case]
+            ratio = ""
+            if backend != args.backend[0]:
+                ratio = f"  {count / per_unit[args.backend[0], case]:.4f}x {args.backend[0]}"
+            print(f"{backend:<10}{case:<18} {count / 1e6:10.4f} M instructions per unit ({size}){ratio}")
+    for backend in args.backend:
+        if (backend, "full") in per_unit and (backend, "resumed") in per_unit:
+            print(f"{backend}: full / resumed (instructions): "
+                  f"{per_unit[backend, 'full'] / per_unit[backend, 'resumed']:.3f}")
+        if (backend, "socket") in per_unit and (backend, "pump") in per_unit:
+            records = args.megabytes * 1024 * 1024 // cases.CHUNK
+            extra = (per_unit[backend, "socket"] - per_unit[backend, "pump"]) / records
+            print(f"{backend}: TLSSocket / pump (instructions): "
+                  f"{per_unit[backend, 'socket'] / per_unit[backend, 'pump']:.4f} ({extra:.0f} more per 16 KiB record)")
     return 0
 
 

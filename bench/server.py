@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -123,6 +123,37 @@ async def _load(port: int, client: ssl.SSLContext, load: str, duration: float, c
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies), latencies
+
+
+def in_process(client: ssl.SSLContext, server: ssl.SSLContext, load: str, requests: int = 100) -> Callable[[], int]:
+    """For ``python -m bench.instructions``: the server and a client of the same engine in one event loop of
+    this process; one unit is a new connection with one request (``new``), or ``requests`` requests on one
+    open connection (``keepalive``). Returns the unit function (it keeps its loop and connection)."""
+    loop = asyncio.new_event_loop()
+    listener = loop.run_until_complete(asyncio.start_server(_answer, "127.0.0.1", 0, ssl=server))
+    port = listener.sockets[0].getsockname()[1]
+
+    def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return loop.run_until_complete(asyncio.open_connection("127.0.0.1", port, ssl=client,
+                                                              server_hostname="localhost"))
+
+    async def one_connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname="localhost")
+        await _request(reader, writer, close=True)
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
+
+    if load == "new":
+        return lambda: loop.run_until_complete(one_connection()) or 1
+    reader, writer = connect()
+
+    async def keepalive() -> int:
+        for _ in range(requests):
+            await _request(reader, writer, close=False)
+        return requests
+
+    return lambda: loop.run_until_complete(keepalive())
 
 
 def _start(name: str, directory: Path) -> tuple[subprocess.Popen[str], int]:

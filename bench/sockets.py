@@ -48,12 +48,13 @@ def pki_files(directory: Path) -> tuple[Path, Path]:
 
 
 def contexts(backend: str, directory: Path) -> tuple[tlsapi.Context, tlsapi.Context]:
+    """A verifying client and a server context of ``backend`` (or of plain ``ssl``: ``cases.PLAIN_SSL``)."""
     ca_file, certfile = pki_files(directory)
-    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=backend)
+    client = cases.new_context(tlsapi.PROTOCOL_TLS_CLIENT, backend)
     client.load_verify_locations(ca_file)
-    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    server = cases.new_context(tlsapi.PROTOCOL_TLS_SERVER, backend)
     server.load_cert_chain(certfile)
-    return client, server
+    return client, server  # type: ignore[return-value]  # plain ssl contexts answer the same calls
 
 
 def _serve(backend: str, directory: Path, total: int, direction: str) -> None:

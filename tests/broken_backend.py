@@ -7,10 +7,12 @@ They are not installed as entry points: the tests pass the :class:`tlsapi.Backen
 from __future__ import annotations
 
 import _ssl
+import dataclasses
 import ssl
 from typing import Any
 
 import tlsapi
+from tlsapi.spi import Settings
 from tlsapi_native import BACKEND as NATIVE
 from tlsapi_native._connection import NativeConnection
 from tlsapi_native._context import NativeContext
@@ -25,10 +27,8 @@ class NoHostnameCheckContext(StdlibContext):
     """The stdlib backend, except that OpenSSL never checks the hostname (the Python view still says it
     does): certificates for any name are accepted."""
 
-    def _changed(self, name: str) -> None:
-        super()._changed(name)
-        if name in ("verify_mode", "check_hostname"):
-            _ssl._SSLContext.check_hostname.__set__(self, False)  # type: ignore[attr-defined]
+    def _push(self, previous: Settings | None, current: Settings) -> None:
+        super()._push(previous, dataclasses.replace(current, check_hostname=False))
 
 
 class OverclaimingContext(StdlibContext):
@@ -89,23 +89,19 @@ class IgnoresClientAuthContext(StdlibContext):
         if capability is not tlsapi.Capability.CLIENT_AUTH:  # the lie: "requesting client certificates" is fine
             super()._require(capability, feature)
 
-    def _changed(self, name: str) -> None:
-        if self.is_server and name in ("verify_mode", "check_hostname"):
-            return
-        super()._changed(name)
+    def _push(self, previous: Settings | None, current: Settings) -> None:
+        if self.is_server:
+            current = dataclasses.replace(current, verify_mode=ssl.CERT_NONE, check_hostname=False)
+        super()._push(previous, current)
 
 
 class IgnoresMinimumVersionContext(StdlibContext):
     """``minimum_version`` is accepted and never reaches OpenSSL: a client asked for TLS 1.3 only (or for
     no version at all) negotiates TLS 1.2."""
 
-    def _changed(self, name: str) -> None:
-        if name == "minimum_version":
-            return
-        if name == "maximum_version":
-            _OPENSSL.maximum_version.__set__(self, int(self._maximum_version))
-            return
-        super()._changed(name)
+    def _push(self, previous: Settings | None, current: Settings) -> None:
+        kept = ssl.TLSVersion(_OPENSSL.minimum_version.__get__(self))  # whatever OpenSSL had
+        super()._push(previous, dataclasses.replace(current, minimum_version=kept))
 
 
 def _accept_any_flags(self: StdlibContext, value: int) -> None:

@@ -8,6 +8,11 @@ their documented limits, and a rejected input produces at most one fatal alert.
   ClientHello, into a bare ``RecordLayer``, and as protected inner plaintexts into a connected client.
 * ``messages_target(data)``: ``data[0]`` picks a handshake-message or extension parser, the rest is its
   input; a parsed message must survive ``build()`` / ``parse()`` unchanged.
+* ``ech_target(data)``: ``data[0]`` picks an Encrypted Client Hello parser: the ``ECHConfigList`` codec
+  (``retry_configs`` and DNS input; a parsed list must re-encode to an equal list), the server's
+  ``encrypted_client_hello`` processing of a real sealed offer with the extension replaced by ``data[1:]``,
+  the EncodedClientHelloInner decoder, and the same replaced extension in a ClientHello fed to a native
+  server holding the key (only ``ssl.SSLError``, at most one alert).
 * ``handshake_target(data)``: structure-aware: ``data`` is decoded into edits of a real flight (the hostile
   peer's ServerHello + encrypted flight against a native client, or ClientHello + Finished against a native
   server): bit flips, truncation, insertion, duplication, dropping, swapping and re-framing of messages,
@@ -16,6 +21,7 @@ their documented limits, and a rejected input produces at most one fatal alert.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ssl
 import tempfile
@@ -32,9 +38,11 @@ from hostile_peer import (
     drive,
     new_connection,
     plain_record,
+    read_plain_messages,
 )
 
 import tlsapi
+from tlsapi import ech
 from tlsapi_conformance import harness
 from tlsapi_conformance import pki as pki_module
 from tlsapi_native import _messages as m
@@ -196,6 +204,96 @@ def messages_target(data: bytes) -> None:
         raise
     except Exception as exc:
         raise Finding(f"{type(exc).__name__} escaped parser {choice}: {exc!r}") from exc
+
+
+# -- Encrypted Client Hello ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ECHSetup:
+    keys: ech.ECHKeys
+    pairs: tuple[tuple[ech.ECHConfig, Any], ...]
+    outer: m.ClientHello  # a real ClientHelloOuter sealed to ``keys``
+    server: Any  # a native server context holding ``keys``
+
+
+@functools.cache
+def ech_setup() -> _ECHSetup:
+    """A key, an offer sealed to it, and a native server context holding it (once per process)."""
+    from tlsapi_native import _ech
+
+    keys = ech.generate("public.example")
+    config_list, private_key = ech.load_ech_pem(keys.to_pem())
+    pairs = tuple((config, private_key) for config in ech.parse_ech_config_list(config_list))
+    client = tlsapi.create_default_context(backend="native")
+    client.set_ech_configs(keys.config_list)  # type: ignore[attr-defined]
+    conn, _incoming, outgoing = new_connection(client, server_side=False)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        conn.do_handshake()
+    (raw,) = read_plain_messages(outgoing.read())
+    assert _ech.ENCRYPTED_CLIENT_HELLO in dict(m.ClientHello.parse(raw[4:]).extensions)
+    server = harness.server_context(tlsapi.get_backend("native"), setup()[2])
+    server.set_ech_keys([keys.to_pem()])
+    return _ECHSetup(keys, pairs, m.ClientHello.parse(raw[4:]), server)
+
+
+def _with_ech_extension(outer: m.ClientHello, data: bytes) -> m.ClientHello:
+    from tlsapi_native._ech import ENCRYPTED_CLIENT_HELLO
+
+    extensions = [(t, data if t == ENCRYPTED_CLIENT_HELLO else d) for t, d in outer.extensions]
+    return m.ClientHello(outer.random, outer.session_id, outer.cipher_suites, extensions)
+
+
+def _config_list(body: bytes) -> None:
+    try:
+        configs = ech.parse_ech_config_list(body)
+    except ech.ECHConfigError:
+        return
+    if configs and ech.parse_ech_config_list(ech.encode_ech_config_list(configs)) != configs:
+        raise Finding(f"ECHConfigList does not round-trip: {configs!r}")
+
+
+def _open_extension(body: bytes) -> None:
+    from tlsapi_native import _ech
+
+    state = ech_setup()
+    with contextlib.suppress(TLSAlert):
+        _ech.open_client_hello(_with_ech_extension(state.outer, body), state.pairs)
+
+
+def _decode_inner(body: bytes) -> None:
+    from tlsapi_native import _ech
+
+    with contextlib.suppress(TLSAlert):
+        _ech._decode_inner(body, ech_setup().outer)
+
+
+def _server_with_extension(body: bytes) -> None:
+    state = ech_setup()
+    conn, incoming, outgoing = new_connection(state.server, server_side=True)
+    hello = _with_ech_extension(state.outer, body).build()
+    outcome = check(drive(conn, incoming, outgoing, [plain_record(HANDSHAKE, hello)]), conn)
+    if outcome.output.count(bytes((ALERT, 3, 3, 0, 2))) > 1:
+        raise Finding("more than one alert for one ClientHello")
+
+
+_ECH_PARSERS: list[Callable[[bytes], None]] = [_config_list, _open_extension, _decode_inner, _server_with_extension]
+
+#: The number of parser choices ``ech_target`` maps ``data[0]`` onto.
+ECH_PARSER_COUNT = len(_ECH_PARSERS)
+
+
+def ech_target(data: bytes) -> None:
+    """``data[0]`` picks an ECH parser; only the engine's alert (or ``ssl.SSLError``) may escape."""
+    if not data:
+        return
+    choice, body = data[0] % ECH_PARSER_COUNT, data[1:]
+    try:
+        _ECH_PARSERS[choice](body)
+    except Finding:
+        raise
+    except Exception as exc:
+        raise Finding(f"{type(exc).__name__} escaped ECH parser {choice}: {exc!r}") from exc
 
 
 # -- structure-aware handshake fuzzing ---------------------------------------------------------------------
@@ -386,12 +484,15 @@ def handshake_bytes_target(data: bytes) -> None:
 
 
 __all__ = [
+    "ECH_PARSER_COUNT",
     "OPS",
     "PARSER_COUNT",
     "Finding",
     "Injection",
     "Mutation",
     "connected_client_target",
+    "ech_setup",
+    "ech_target",
     "handshake_bytes_target",
     "handshake_target",
     "messages_target",

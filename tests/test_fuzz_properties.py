@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 from fuzz_targets import (
+    ECH_PARSER_COUNT,
     OPS,
     PARSER_COUNT,
     Injection,
     Mutation,
     connected_client_target,
+    ech_setup,
+    ech_target,
     handshake_bytes_target,
     handshake_target,
     messages_target,
@@ -107,6 +110,34 @@ def test_message_parsers_on_bytes(choice: int, body: bytes) -> None:
     messages_target(bytes((choice,)) + body)
 
 
+@FUZZ
+@given(st.integers(0, ECH_PARSER_COUNT - 1), st.binary(max_size=600))
+def test_ech_parsers_on_bytes(choice: int, body: bytes) -> None:
+    """Every Encrypted Client Hello parser (ECHConfigList, the outer extension, the encoded inner hello, a
+    native server holding the key) on arbitrary bytes: only the engine's alerts or ssl.SSLError."""
+    ech_target(bytes((choice,)) + body)
+
+
+@FUZZ
+@given(st.integers(0, ECH_PARSER_COUNT - 1), st.data())
+def test_ech_parsers_on_mutated_real_input(choice: int, data: st.DataObject) -> None:
+    """The same parsers on a real ECHConfigList / encrypted_client_hello with bytes flipped, cut or added."""
+    from tlsapi_native._ech import ENCRYPTED_CLIENT_HELLO
+
+    state = ech_setup()
+    real = state.keys.config_list if choice == 0 else dict(state.outer.extensions)[ENCRYPTED_CLIENT_HELLO]
+    body = bytearray(real)
+    position = data.draw(st.integers(0, len(body) - 1))
+    edit = data.draw(st.sampled_from(["flip", "truncate", "extend"]))
+    if edit == "flip":
+        body[position] ^= data.draw(st.integers(1, 255))
+    elif edit == "truncate":
+        del body[position:]
+    else:
+        body[position:position] = data.draw(st.binary(min_size=1, max_size=8))
+    ech_target(bytes((choice,)) + bytes(body))
+
+
 client_hellos = st.builds(
     m.ClientHello, st.binary(min_size=32, max_size=32), st.binary(max_size=32),
     st.lists(u16, min_size=1, max_size=40), extensions, st.sampled_from([0x0303, 0x0301]),
@@ -184,7 +215,8 @@ def test_unmutated_flights_complete() -> None:
 
 # -- the regression corpus -------------------------------------------------------------------------------------
 
-TARGETS = {"record": record_target, "messages": messages_target, "handshake": handshake_bytes_target}
+TARGETS = {"record": record_target, "messages": messages_target, "handshake": handshake_bytes_target,
+           "ech": ech_target}
 CORPUS = sorted(path for path in REGRESSIONS.glob("*/*") if path.is_file() and path.parent.name in TARGETS)
 
 

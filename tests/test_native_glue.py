@@ -73,7 +73,9 @@ def test_group_round_trip(group: int) -> None:
     assert share.shared_secret(server_share) == secret
     expected = {_groups.X25519MLKEM768: (1216, 1120, 64), _groups.X25519: (32, 32, 32),
                 _groups.SECP256R1: (65, 65, 32), _groups.SECP384R1: (97, 97, 48), _groups.X448: (56, 56, 56),
-                _groups.SECP521R1: (133, 133, 66)}[group]
+                _groups.SECP521R1: (133, 133, 66), _groups.FFDHE2048: (256, 256, 256),
+                _groups.FFDHE3072: (384, 384, 384), _groups.FFDHE4096: (512, 512, 512),
+                _groups.FFDHE6144: (768, 768, 768), _groups.FFDHE8192: (1024, 1024, 1024)}[group]
     assert (len(share.public), len(server_share), len(secret)) == expected
 
 
@@ -126,6 +128,8 @@ def test_invalid_server_share_rejected(group: int) -> None:
         bad.append(bytes(len(good)))
     elif group == _groups.X25519MLKEM768:
         bad.append(good[:-32] + bytes(32))
+    elif group in _groups.FFDHE_GROUPS:
+        bad.append(bytes(len(good)))
     else:
         bad.append(good[:1] + bytes(len(good) - 1))
     for server_share in bad:

@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from conftest import available_backends
 from fuzz_targets import protected_record
-from hostile_peer import X25519, HostileClient, HostileServer, Outcome, drive, first_plain_alert, plain_record, records
+from hostile_peer import (
+    X25519,
+    HostileClient,
+    HostileServer,
+    Outcome,
+    drive,
+    first_plain_alert,
+    plain_record,
+    records,
+)
 from test_adversarial import (
     DECODE_ERROR,
     ILLEGAL_PARAMETER,
@@ -34,6 +43,7 @@ from test_adversarial import (
 import tlsapi
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _messages as m
+from tlsapi_native._groups import ffdhe_prime, generate_key_share
 from tlsapi_native._record import ALERT, APPLICATION_DATA, HANDSHAKE
 
 #: The backends whose engine answers these cases as the RFC says. rustls is left out of the cases marked with
@@ -167,6 +177,31 @@ def _set_extension(message: m.ClientHello, ext_type: int, data: bytes) -> None:
     message.extensions = [(t, data if t == ext_type else d) for t, d in message.extensions]
 
 
+def _tls12_hello_with_session_id_length(length: int) -> bytes:
+    """test-invalid-client-hello-w-record-overflow, "session ID len fuzz to N w/ext": tlsfuzzer's TLS 1.2
+    ECDHE ClientHello (no session id) with the session id length byte set to ``length``."""
+    schemes = m.build_u16_list([0x0203, 0x0201, 0x0403, 0x0401, 0x0503, 0x0501, 0x0603, 0x0601])
+    hello = m.ClientHello(bytes(32), b"", [0xC02F], [
+        (m.SUPPORTED_GROUPS, m.build_u16_list([0x0017, 0x0100])),
+        (m.SIGNATURE_ALGORITHMS, schemes),
+        (m.SIGNATURE_ALGORITHMS_CERT, schemes),
+        (0xFF01, b"\x00"),  # renegotiation_info
+    ]).build()
+    return hello[:4 + 34] + bytes((length,)) + hello[4 + 35:]
+
+
+@pytest.mark.parametrize("length", [33, 39, 43, 53, 57, 62, 255])
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_client_hello_session_id_over_32_bytes(backend: tlsapi.Backend, pki: PKI, length: int) -> None:
+    """RFC 5246 7.4.1.2 / RFC 8446 4.1.2: ``legacy_session_id<0..32>``; a longer one that still fits the
+    message is a field out of its range, decode_error (RFC 8446 6.2; OpenSSL: LENGTH_MISMATCH). The native
+    server answered illegal_parameter when the bytes after it happened to parse."""
+    outcome, alert, _ = attack_server(backend, pki, lambda _client: [records(
+        _tls12_hello_with_session_id_length(length))])
+    fatal(outcome)
+    sent(alert, DECODE_ERROR)
+
+
 def _legacy_version_hello(legacy_version: int) -> Callable[[HostileClient], list[bytes]]:
     def edit(message: m.ClientHello) -> None:
         message.legacy_version = legacy_version
@@ -264,6 +299,49 @@ def test_key_share_for_a_group_not_in_supported_groups(backend: tlsapi.Backend, 
     outcome, alert, _ = attack_server(backend, pki, _shares_hello([0x0017], [(X25519, share)]))
     fatal(outcome, "BAD_KEY_SHARE" if backend is NATIVE else None)
     sent(alert, ILLEGAL_PARAMETER)
+
+
+FFDHE2048 = 0x0100
+_FFDHE2048_P = ffdhe_prime(FFDHE2048)
+INVALID_FFDHE_SHARES = {
+    "0": bytes(256),
+    "0 as one byte": b"\x00",
+    "1": (1).to_bytes(256, "big"),
+    "p-1": (_FFDHE2048_P - 1).to_bytes(256, "big"),
+    "p": _FFDHE2048_P.to_bytes(256, "big"),
+    "all bits set": b"\xff" * 256,
+    "right-truncated": (2).to_bytes(256, "big")[:-1],
+    "right 0-padded": (2).to_bytes(256, "big") + b"\x00",
+}
+
+
+@pytest.mark.parametrize("case", INVALID_FFDHE_SHARES)
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_invalid_ffdhe_key_share(backend: tlsapi.Backend, pki: PKI, case: str) -> None:
+    """test-tls13-ffdhe-groups: RFC 8446 4.2.8.1, "Peers MUST validate each other's public key Y by ensuring
+    that 1 < Y < p-1" and Y is "padded to the left with zeros to the size of p"; anything else in an
+    ffdhe2048 share is illegal_parameter (as OpenSSL)."""
+    share = INVALID_FFDHE_SHARES[case]
+    outcome, alert, _ = attack_server(backend, pki, _shares_hello([FFDHE2048], [(FFDHE2048, share)]))
+    fatal(outcome)
+    sent(alert, ILLEGAL_PARAMETER)
+
+
+def test_ffdhe_share_with_curves_offered(pki: PKI) -> None:
+    """A client sending only an ffdhe2048 share next to an x25519 it lists gets ffdhe2048 (no retry), as from
+    OpenSSL 3.0; with shares for both, the server keeps its preference for the curve."""
+    ffdhe = generate_key_share(FFDHE2048)
+    for with_x25519, expected in ((False, FFDHE2048), (True, X25519)):
+        client = HostileClient()
+        shares = [(FFDHE2048, ffdhe.public)]
+        if with_x25519:
+            shares.append((X25519, client.key.public_key().public_bytes_raw()))
+        conn, incoming, outgoing = server_of(NATIVE, pki)
+        outcome = drive(conn, incoming, outgoing, _shares_hello([FFDHE2048, X25519], shares)(client))
+        assert outcome.want_read
+        message = outcome.output[5:]  # the ServerHello, first in the first (plaintext) record
+        hello = m.ServerHello.parse(message[4:4 + int.from_bytes(message[1:4], "big")])
+        assert m.parse_key_share_server(dict(hello.extensions)[m.KEY_SHARE])[0] == expected
 
 
 @pytest.mark.parametrize("unknown", [0x0F00, 0x2A2A, 0x01FF])
@@ -406,6 +484,67 @@ def test_server_hello_session_id_not_echoed(backend: tlsapi.Backend, pki: PKI) -
     sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
 
 
+def _set_selected_version(version: int) -> Callable[[m.ServerHello], None]:
+    def edit(hello: m.ServerHello) -> None:
+        hello.extensions = [(t, version.to_bytes(2, "big") if t == m.SUPPORTED_VERSIONS else d)
+                            for t, d in hello.extensions]
+
+    return edit
+
+
+@pytest.mark.parametrize("version", [0x0303, 0x0305, 0x7F1C])
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_server_hello_selects_a_version_not_offered(backend: tlsapi.Backend, pki: PKI, version: int) -> None:
+    """RFC 8446 4.2.1: "If the supported_versions extension in the ServerHello contains a version not offered
+    by the client or contains a version prior to TLS 1.3, the client MUST abort the handshake with an
+    illegal_parameter alert"."""
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(_set_selected_version(version)))
+    fatal(outcome)
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_server_hello_compression_method(backend: tlsapi.Backend, pki: PKI) -> None:
+    """RFC 8446 4.1.3: legacy_compression_method "MUST have the value 0"; 1 is illegal_parameter (as
+    OpenSSL, INVALID_COMPRESSION_ALGORITHM)."""
+    def edit(hello: m.ServerHello) -> None:
+        hello.compression_method = 1
+
+    outcome, _ = attack_client(backend, pki, _server_hello_edit(edit))
+    fatal(outcome, "INVALID_COMPRESSION_ALGORITHM")
+    sent(first_plain_alert(outcome.output), ILLEGAL_PARAMETER)
+
+
+def _hello_retry_request(peer: HostileServer, suite: int = 0x1301, session_id: bytes | None = None,
+                         version: int = m.TLS13, group: int = 0x0017) -> list[bytes]:
+    """A HelloRetryRequest asking for ``group`` (secp256r1, which the clients list without a share)."""
+    hello = peer.client_hello
+    assert hello is not None
+    retry = m.ServerHello(m.HRR_RANDOM, hello.session_id if session_id is None else session_id, suite, [
+        (m.SUPPORTED_VERSIONS, version.to_bytes(2, "big")), (m.KEY_SHARE, group.to_bytes(2, "big")),
+    ])
+    return [records(retry.build())]
+
+
+HRR_MISUSE: dict[str, tuple[dict[str, Any], int]] = {
+    "suite not offered": ({"suite": 0x1305}, ILLEGAL_PARAMETER),  # 4.1.4: as for a ServerHello
+    "session id not echoed": ({"session_id": bytes(32)}, ILLEGAL_PARAMETER),  # 4.1.3 / 4.1.4
+    "version not offered": ({"version": 0x0303}, ILLEGAL_PARAMETER),  # 4.2.1
+    "group not offered": ({"group": 0xFAFA}, ILLEGAL_PARAMETER),  # 4.2.8: must be in supported_groups
+}
+
+
+@pytest.mark.parametrize("case", HRR_MISUSE)
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_hello_retry_request_misuse(backend: tlsapi.Backend, pki: PKI, case: str) -> None:
+    """RFC 8446 4.1.4: the client checks a HelloRetryRequest as a ServerHello (suite offered, session id
+    echoed, TLS 1.3 selected) and that its group is one it listed; each violation is illegal_parameter."""
+    changes, alert = HRR_MISUSE[case]
+    outcome, _ = attack_client(backend, pki, lambda peer: _hello_retry_request(peer, **changes))
+    fatal(outcome)
+    sent(first_plain_alert(outcome.output), alert)
+
+
 def _corrupt_finished(index: int, raw: bytes) -> list[bytes]:
     return [raw[:-1] + bytes((raw[-1] ^ 1,))] if raw[0] == m.FINISHED else [raw]
 
@@ -414,6 +553,22 @@ def test_bad_server_finished(backend: tlsapi.Backend, pki: PKI) -> None:
     """RFC 8446 4.4.4: a Finished whose verify_data is wrong is decrypt_error."""
     outcome, alert = attack_client(backend, pki, lambda peer: [standard_flight(peer, _corrupt_finished)])
     fatal(outcome, "DIGEST_CHECK_FAILED" if backend is NATIVE else None)
+    sent(alert, DECRYPT_ERROR)
+
+
+def _empty_certificate_verify(index: int, raw: bytes) -> list[bytes]:
+    if raw[0] != m.CERTIFICATE_VERIFY:
+        return [raw]
+    return [m.CertificateVerify(m.CertificateVerify.parse(raw[4:]).scheme, b"").build()]
+
+
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_empty_server_certificate_verify_signature(backend: tlsapi.Backend, pki: PKI) -> None:
+    """test-certificate-verify-malformed, "0 byte sig in CertificateVerify": ``signature<0..2^16-1>``
+    (RFC 8446 4.4.3) may be empty; such a signature decodes and does not verify: decrypt_error (4.4.3, as
+    OpenSSL), not decode_error."""
+    outcome, alert = attack_client(backend, pki, lambda peer: [standard_flight(peer, _empty_certificate_verify)])
+    fatal(outcome)
     sent(alert, DECRYPT_ERROR)
 
 

@@ -180,8 +180,11 @@ def test_ech_status_reports_the_offer() -> None:
     plain = client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="secret.example")
     client.set_ech_configs(ech_config_list("public.example"))
     offered = client.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_hostname="secret.example")
-    assert plain.ech_status() == "not_offered"  # made before the configs: keeps its configuration
-    assert offered.ech_status() == "offered"
+    assert plain.ech_status() is tlsapi.ECHStatus.NOT_OFFERED  # made before the configs: keeps its configuration
+    assert offered.ech_status() is tlsapi.ECHStatus.OFFERED
+    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="rustls")
+    with pytest.raises(tlsapi.UnsupportedFeatureError):
+        server.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_side=True).ech_status()
 
 
 def test_an_untested_rtls_makes_the_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:

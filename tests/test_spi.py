@@ -87,29 +87,51 @@ def test_peek_rejects_what_is_not_a_client_hello(data: bytes) -> None:
         spi.peek_client_hello(data)
 
 
-def test_every_setting_reports_its_name_to_changed(backend: tlsapi.Backend) -> None:
-    seen: list[str] = []
+def test_every_setting_makes_a_new_snapshot(backend: tlsapi.Backend) -> None:
+    """Each setter's change is in the next ``settings()``; without a change the snapshot is shared."""
+    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    client = tlsapi.Context(tlsapi.PROTOCOL_TLS_CLIENT, backend=backend)
+    anchor = ssl.DER_cert_to_PEM_cert(_any_certificate())
+    changes: list[tuple[Any, Any, Any]] = [
+        (client, lambda: setattr(client, "check_hostname", False), lambda s: not s.check_hostname),
+        (client, lambda: setattr(client, "verify_mode", ssl.CERT_OPTIONAL),
+         lambda s: s.verify_mode == ssl.CERT_OPTIONAL),
+        (client, lambda: setattr(client, "maximum_version", ssl.TLSVersion.TLSv1_2),
+         lambda s: s.versions == (ssl.TLSVersion.TLSv1_2,) and s.maximum_version == ssl.TLSVersion.TLSv1_2),
+        (client, lambda: setattr(client, "minimum_version", ssl.TLSVersion.TLSv1_2),
+         lambda s: s.minimum_version == ssl.TLSVersion.TLSv1_2),
+        (client, lambda: setattr(client, "options", client.options | ssl.OP_NO_TICKET),
+         lambda s: s.options & ssl.OP_NO_TICKET),
+        (client, lambda: setattr(client, "verify_flags", client.verify_flags | ssl.VERIFY_X509_TRUSTED_FIRST),
+         lambda s: s.verify_flags & ssl.VERIFY_X509_TRUSTED_FIRST),
+        (client, lambda: client.set_alpn_protocols(["h2"]), lambda s: s.alpn_protocols == (b"h2",)),
+        (server, lambda: setattr(server, "num_tickets", 2), lambda s: s.num_tickets == 2),
+        (server, lambda: setattr(server, "sni_callback", None), lambda s: s.sni_callback is None),
+    ]
+    if backend.name != "stdlib":  # the stdlib backend keeps trust material in OpenSSL, as ssl does
+        changes.append((client, lambda: client.load_verify_locations(cadata=anchor),
+                        lambda s: len(s.trust_anchors) == 1))
+    for context, change, holds in changes:
+        before = context.settings()
+        assert context.settings() is before
+        change()
+        after = context.settings()
+        assert after is not before and holds(after)
+        assert isinstance(after, spi.Settings)
 
-    class Recording(backend.context_class()):  # type: ignore[misc]
-        def _changed(self, name: str) -> None:
-            seen.append(name)
-            super()._changed(name)
 
-    server = Recording(tlsapi.PROTOCOL_TLS_SERVER)
-    seen.clear()
-    server.verify_mode = ssl.CERT_NONE
-    server.check_hostname = False
-    server.minimum_version = ssl.TLSVersion.TLSv1_2
-    server.maximum_version = ssl.TLSVersion.TLSv1_3
-    server.options = server.options
-    server.verify_flags = server.verify_flags
-    server.num_tickets = 2
-    server.sni_callback = None
-    server.set_alpn_protocols([])
-    server.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(_any_certificate()))
-    assert set(seen) <= spi.CHANGED_NAMES
-    assert {"verify_mode", "check_hostname", "minimum_version", "maximum_version", "options", "verify_flags",
-            "num_tickets", "sni_callback", "alpn_protocols"} <= set(seen)
+def test_a_connection_keeps_its_snapshot_until_the_sni_callback_switches(backend: tlsapi.Backend) -> None:
+    server = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    other = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    other.set_alpn_protocols(["h2"])
+    connection = server.wrap_bio(tlsapi.MemoryBIO(), tlsapi.MemoryBIO(), server_side=True)
+    taken = connection.settings
+    assert taken is server.settings()
+    server.set_alpn_protocols(["http/1.1"])
+    assert connection.settings is taken and taken.alpn_protocols == ()
+    if tlsapi.Capability.SNI_CALLBACK in backend.capabilities():
+        connection.context = other
+        assert connection.context is other and connection.settings is other.settings()
 
 
 def _any_certificate() -> bytes:
@@ -153,6 +175,7 @@ class _FakeConnection:
     def __init__(self, callback: Any) -> None:
         self.context = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="stdlib")
         self.context.sni_callback = callback
+        self.settings = self.context.settings()
 
 
 @pytest.mark.parametrize(("callback", "alert", "unraisable"), [

@@ -562,26 +562,46 @@ def test_nul_in_server_hostname_is_the_stdlib_type(backend: tlsapi.Backend, host
     assert str(raised.value) == str(expected.value)
 
 
+def outcome(operation: Callable[[], Any]) -> Any:
+    """What ``operation`` returned, or the ``ssl``/builtin class and errno of what it raised (tlsapi's errors
+    subclass ``ssl``'s: compared by the class they stand for)."""
+    try:
+        return operation()
+    except OSError as error:
+        standing_for = next(cls for cls in type(error).__mro__ if cls.__module__ in ("ssl", "builtins"))
+        return standing_for.__name__, error.errno
+
+
+def _after_reset(
+    pki: PKI, client_ctx: ssl.SSLContext, operations: Callable[[ssl.SSLSocket], list[Any]]
+) -> list[Any]:
+    """``operations``' outcomes on a TLS 1.3 client socket whose (plain ``ssl``) server sent ``b"data"`` and then
+    reset the connection, once the reset has arrived (the client read the data first, so none is lost)."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(pki.leaf().certfile)
+    read_it = threading.Event()
+
+    def serve(raw: socket.socket) -> None:
+        with server_ctx.wrap_socket(raw, server_side=True) as tls:
+            tls.sendall(b"data")
+            read_it.wait(TIMEOUT)
+            reset(tls)
+
+    with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            first = tls.recv(100)
+            read_it.set()
+            peer.result()
+            return [first, *operations(tls)]
+
+
+
 def test_reset_after_handshake_reads_as_ssl_reads_it(backend: tlsapi.Backend, pki: PKI) -> None:
-    """A reset (no close_notify) after some data: ``recv`` returns the data, then ``b""``, exactly as ``ssl``;
-    a reset before the handshake stays ``ConnectionResetError``, as in ``ssl``."""
-    _, server_ctx = stdlib_contexts(pki, "TLSv1.3")
-
-    def after_data(client_ctx: ssl.SSLContext) -> list[bytes]:
-        read_it = threading.Event()
-
-        def serve(raw: socket.socket) -> None:
-            with server_ctx.wrap_socket(raw, server_side=True) as tls:
-                tls.sendall(b"data")
-                read_it.wait(TIMEOUT)
-                reset(tls)
-
-        with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
-            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                first = tls.recv(100)
-                read_it.set()
-                peer.result()
-                return [first, tls.recv(100), tls.recv(100)]
+    """A reset (no close_notify) after some data: ``recv`` returns the data, then what the running interpreter's
+    ``ssl`` gives (``b""`` up to 3.12, where ``_ssl`` reads a socket error as an EOF; ``ConnectionResetError``
+    then ``b""`` from 3.13); a reset before the handshake stays ``ConnectionResetError``, as in ``ssl``."""
+    def reads(tls: ssl.SSLSocket) -> list[Any]:
+        return [outcome(lambda: tls.recv(100)), outcome(lambda: tls.recv(100))]
 
     def before_handshake(client_ctx: ssl.SSLContext) -> type[BaseException]:
         connected = threading.Event()
@@ -600,5 +620,22 @@ def test_reset_after_handshake_reads_as_ssl_reads_it(backend: tlsapi.Backend, pk
 
     reference = ssl.create_default_context(cafile=str(pki.ca_file))
     ours = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
-    assert after_data(ours) == after_data(reference) == [b"data", b"", b""]
+    expected = _after_reset(pki, reference, reads)
+    assert expected[0] == b"data" and expected[-1] == b""
+    assert _after_reset(pki, ours, reads) == expected
     assert before_handshake(ours) is before_handshake(reference) is ConnectionResetError
+
+
+def test_write_after_reset_fails_as_ssl_fails(backend: tlsapi.Backend, pki: PKI) -> None:
+    """Writing to a connection the peer reset raises what the running interpreter's ``ssl`` raises: up to 3.12
+    ``SSLEOFError`` (``_ssl`` reads ``SSL_write_ex``'s 0 as an EOF), from 3.13 ``ConnectionResetError`` then
+    ``BrokenPipeError``; a read then returns ``b""``. (CPython's ``test_wrong_cert_tls13`` on 3.11 and 3.12
+    expects the ``SSLError``.)"""
+    def writes_then_read(tls: ssl.SSLSocket) -> list[Any]:
+        return [outcome(lambda: tls.write(b"x")), outcome(lambda: tls.sendall(b"x")), outcome(lambda: tls.recv(10))]
+
+    reference = ssl.create_default_context(cafile=str(pki.ca_file))
+    ours = tlsapi.create_default_context(cafile=str(pki.ca_file), backend=backend)
+    expected = _after_reset(pki, reference, writes_then_read)
+    assert expected[0] == b"data" and isinstance(expected[1], tuple)
+    assert _after_reset(pki, ours, writes_then_read) == expected

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from ._bio import BIO
     from ._context import Context
+    from ._enums import ECHStatus
+    from ._settings import Settings
 
 
 class Connection(abc.ABC):
@@ -46,17 +48,27 @@ class Connection(abc.ABC):
     # The standard attributes, set by ``_new``; a backend that keeps them elsewhere overrides the properties.
 
     _context: Context
+    _settings: Settings
     _server_side: bool
     _server_hostname: str | None
 
     @classmethod
     def _new(cls, context: Context, server_side: bool, server_hostname: str | None) -> Self:
-        """A bare instance with the standard attributes set, for ``_create`` to complete."""
+        """A bare instance with the standard attributes set, for ``_create`` to complete: among them the
+        context's :meth:`~Context.settings` snapshot (``wrap_bio`` / ``wrap_socket`` call ``_create`` at once,
+        so this is the configuration at wrap time)."""
         self = cls.__new__(cls)
         self._context = context
+        self._settings = context.settings()
         self._server_side = server_side
         self._server_hostname = server_hostname
         return self
+
+    @property
+    def settings(self) -> Settings:
+        """The configuration this connection is built from: its context's snapshot at wrap time, or the
+        snapshot of the context the SNI callback switched it to. Later changes to a context do not reach it."""
+        return self._settings
 
     @property
     def context(self) -> Context:
@@ -65,8 +77,10 @@ class Connection(abc.ABC):
 
     @context.setter
     def context(self, context: Context) -> None:
+        """The SNI callback's switch: the connection continues with ``context``'s current snapshot."""
         self._switch_context(context)
         self._context = context
+        self._settings = context.settings()
 
     def _switch_context(self, context: Context) -> None:
         """Check ``context`` (``TypeError`` unless it is of this backend) and move onto it what must follow."""
@@ -194,6 +208,10 @@ class Connection(abc.ABC):
     def group(self) -> str | None:
         """The negotiated key-exchange group (``'x25519'``, ``'X25519MLKEM768'``, ...), if known."""
         raise UnsupportedFeatureError(self.context.backend.name, "reporting the negotiated group")
+
+    def ech_status(self) -> ECHStatus:
+        """What became of Encrypted Client Hello on this connection (:class:`ECHStatus`), so far."""
+        raise UnsupportedFeatureError(self.context.backend.name, "reporting Encrypted Client Hello")
 
 
 _COMBINED_CONNECTION_CLASSES: dict[tuple[type[Any], type[Connection]], type[Connection]] = {}

@@ -31,6 +31,7 @@ from . import _material
 from ._connection import connection_class_for
 from ._enums import Capability, TLSVersion
 from ._errors import SSLError, UnsupportedFeatureError
+from ._settings import PSKClientCallback, PSKServerCallback, Settings, SNICallback
 from ._socket import TLSSocket, require_stream_socket, socket_class_for
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from ._connection import Connection
     from ._registry import Backend, BackendSpec
 
-SNICallback = Callable[[Any, str | None, "Context"], int | None]
 
 _VERSIONS_SUPPORTED = (TLSVersion.TLSv1_2, TLSVersion.TLSv1_3)
 #: The first line ``_ssl`` writes to an empty key log file (``Modules/_ssl/debughelpers.c``).
@@ -191,6 +191,12 @@ class Context(ssl.SSLContext):
         self._keylog_filename: str | None = None
         self._num_tickets = 2
         self._cert_chain: _material.CertChain | None = None
+        self._cert_chains: dict[str, _material.CertChain] = {}  # by key type, in loading order
+        self._ciphers: str | None = None
+        self._psk_client_callback: PSKClientCallback | None = None
+        self._psk_server_callback: PSKServerCallback | None = None
+        self._psk_identity_hint: str | None = None
+        self._settings: Settings | None = None
         self._trust_anchors: list[x509.Certificate] = []
         self._crls: list[x509.CertificateRevocationList] = []
         self._stats: Counter[str] = Counter()
@@ -255,8 +261,45 @@ class Context(ssl.SSLContext):
         if capability not in self.backend.capabilities():
             raise self._unsupported(feature)
 
+    def settings(self) -> Settings:
+        """The frozen snapshot of this configuration that the next connection is built from: taken once
+        after each change and shared by every connection wrapped until the next one (so it costs an attribute
+        read per connection)."""
+        settings = self._settings
+        if settings is None:
+            settings = self._settings = self._take_settings()
+        return settings
+
+    def _take_settings(self) -> Settings:
+        """A new snapshot. A backend with settings of its own returns its :class:`Settings` subclass, built
+        from :meth:`_settings_fields` and its extra fields."""
+        return Settings(**self._settings_fields())
+
+    def _settings_fields(self) -> dict[str, Any]:
+        """The fields of the base :class:`Settings` for the current configuration."""
+        return {
+            "protocol": self._protocol, "versions": tuple(self.enabled_versions()),
+            "minimum_version": self._minimum_version, "maximum_version": self._maximum_version,
+            "options": self._options, "verify_mode": ssl.VerifyMode(self._verify_mode),
+            "verify_flags": self._verify_flags, "check_hostname": self._check_hostname,
+            "hostname_checks_common_name": self.hostname_checks_common_name, "ciphers": self._ciphers,
+            "alpn_protocols": tuple(self._alpn_protocols), "cert_chain": self._cert_chain,
+            "cert_chains": tuple(self._cert_chains.values()), "trust_anchors": tuple(self._trust_anchors),
+            "crls": tuple(self._crls), "sni_callback": self._sni_callback,
+            "keylog_filename": self._keylog_filename, "num_tickets": self._num_tickets,
+            "post_handshake_auth": self._post_handshake_auth, "psk_client_callback": self._psk_client_callback,
+            "psk_server_callback": self._psk_server_callback, "psk_identity_hint": self._psk_identity_hint,
+        }
+
+    def _settings_changed(self) -> None:
+        """Called by every setter after it changed the configuration: the next :meth:`settings` is a new
+        snapshot. A backend's own setters call it too; a backend that mirrors settings into an engine context
+        at once (the stdlib's OpenSSL context) extends it."""
+        self._settings = None
+
     def _changed(self, name: str) -> None:
-        """Hook called after each configuration change (``name`` is the member); backends may mirror it."""
+        """The former per-name hook, kept while the native backend's setters still call it: a change."""
+        self._settings_changed()
 
     # -- ssl.SSLContext members --------------------------------------------------------------------------
 
@@ -285,7 +328,7 @@ class Context(ssl.SSLContext):
             # A server that cannot verify client certificates must not pretend to require them.
             self._require(Capability.CLIENT_AUTH, "requesting client certificates")
         self._verify_mode = mode
-        self._changed("verify_mode")
+        self._settings_changed()
 
     @property
     def check_hostname(self) -> bool:
@@ -297,7 +340,7 @@ class Context(ssl.SSLContext):
         if value and self._verify_mode == ssl.CERT_NONE:
             self._set_verify_mode(ssl.CERT_REQUIRED)
         self._check_hostname = value
-        self._changed("check_hostname")
+        self._settings_changed()
 
     @property
     def hostname_checks_common_name(self) -> bool:
@@ -321,7 +364,7 @@ class Context(ssl.SSLContext):
         if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
             raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
         self._minimum_version = version
-        self._changed("minimum_version")
+        self._settings_changed()
 
     @property  # type: ignore[override]
     def maximum_version(self) -> TLSVersion:
@@ -333,7 +376,7 @@ class Context(ssl.SSLContext):
         if version not in (*_VERSIONS_SUPPORTED, TLSVersion.MINIMUM_SUPPORTED, TLSVersion.MAXIMUM_SUPPORTED):
             raise self._unsupported(f"{version.name}", "TLS 1.2 is the oldest version tlsapi speaks")
         self._maximum_version = version
-        self._changed("maximum_version")
+        self._settings_changed()
 
     def _settable_version(self, value: Any) -> TLSVersion:
         """``value`` as a bound for ``minimum_version`` / ``maximum_version``, with ``ssl``'s checks and warnings:
@@ -360,7 +403,7 @@ class Context(ssl.SSLContext):
         if value & ~self._options & _DEPRECATED_VERSION_OPTIONS:
             warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated", DeprecationWarning, stacklevel=2)
         self._options = ssl.Options(value)
-        self._changed("options")
+        self._settings_changed()
 
     @property
     def verify_flags(self) -> ssl.VerifyFlags:
@@ -372,7 +415,7 @@ class Context(ssl.SSLContext):
         if extra:
             raise self._unsupported(f"verify flags {ssl.VerifyFlags(extra)!r}")
         self._verify_flags = ssl.VerifyFlags(value)
-        self._changed("verify_flags")
+        self._settings_changed()
 
     @property  # type: ignore[override]
     def post_handshake_auth(self) -> bool | None:
@@ -393,7 +436,7 @@ class Context(ssl.SSLContext):
         if value and not self.is_client:
             self._require(Capability.POST_HANDSHAKE_AUTH, "post-handshake authentication")
         self._post_handshake_auth = bool(value)
-        self._changed("post_handshake_auth")
+        self._settings_changed()
 
     @property  # type: ignore[override]
     def keylog_filename(self) -> str | None:
@@ -408,7 +451,7 @@ class Context(ssl.SSLContext):
                 if handle.tell() == 0:  # a new, seekable file starts with _ssl's header
                     handle.write(KEYLOG_HEADER)
         self._keylog_filename = value
-        self._changed("keylog_filename")
+        self._settings_changed()
 
     @property
     def num_tickets(self) -> int:
@@ -423,7 +466,7 @@ class Context(ssl.SSLContext):
         if self.is_client:
             raise ValueError("SSLContext is not a server context.")
         self._num_tickets = value
-        self._changed("num_tickets")
+        self._settings_changed()
 
     @property
     def security_level(self) -> int:  # type: ignore[override]
@@ -442,9 +485,9 @@ class Context(ssl.SSLContext):
                 raise TypeError("not a callable object")
             self._require(Capability.SNI_CALLBACK, "the SNI callback")
         self._sni_callback = callback
-        self._changed("sni_callback")
+        self._settings_changed()
 
-    def set_servername_callback(self, server_name_callback: SNICallback | None) -> None:  # type: ignore[override]
+    def set_servername_callback(self, server_name_callback: SNICallback | None) -> None:
         """The older spelling of :attr:`sni_callback` (same callback signature)."""
         self.sni_callback = server_name_callback
 
@@ -452,7 +495,7 @@ class Context(ssl.SSLContext):
         self._alpn_protocols = encode_alpn(alpn_protocols)
         if self._alpn_protocols:
             self._require(Capability.ALPN, "ALPN")
-        self._changed("alpn_protocols")
+        self._settings_changed()
 
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise self._unsupported("NPN", "NPN is obsolete; use set_alpn_protocols")
@@ -490,8 +533,15 @@ class Context(ssl.SSLContext):
         keyfile: _material.StrPath | None = None,
         password: _material.Password = None,
     ) -> None:
-        self._cert_chain = _material.load_cert_chain(certfile, keyfile, password)
-        self._changed("cert_chain")
+        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
+        ones loaded before (``Settings.cert_chains``), one of the same type replaces its predecessor;
+        ``cert_chain`` is the last one loaded."""
+        chain = _material.load_cert_chain(certfile, keyfile, password)
+        kind = _material.key_type(chain.key)
+        self._cert_chains.pop(kind, None)
+        self._cert_chains[kind] = chain
+        self._cert_chain = chain
+        self._settings_changed()
 
     def load_verify_locations(
         self,
@@ -502,11 +552,11 @@ class Context(ssl.SSLContext):
         anchors, crls = _material.load_verify_locations(cafile, capath, cadata)
         self._trust_anchors = _material.unique([*self._trust_anchors, *anchors])
         self._crls = [*self._crls, *(crl for crl in crls if crl not in self._crls)]
-        self._changed("trust_anchors")
+        self._settings_changed()
 
     def set_default_verify_paths(self) -> None:
         self._trust_anchors = _material.unique([*self._trust_anchors, *_material.default_trust_anchors()])
-        self._changed("trust_anchors")
+        self._settings_changed()
 
     def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
         if not isinstance(purpose, ssl._ASN1Object):

@@ -51,6 +51,9 @@ class Capability(enum.Enum):
     KEY_UPDATE = "KeyUpdate"
     EXPORTER = "keying material exporter"
     ECH = "Encrypted Client Hello"
+    #: Server side of ECH: ``set_ech_keys`` (ECHConfig PEM files with their keys), the inner hello served,
+    #: retry_configs on a rejection, ``ech_status()``, HelloRetryRequest with ECH, malformed offers refused.
+    ECH_SERVER = "Encrypted Client Hello (server)"
     GROUP_X25519 = "group x25519"
     GROUP_SECP256R1 = "group secp256r1"
     GROUP_SECP384R1 = "group secp384r1"
@@ -77,6 +80,25 @@ GROUP_CAPABILITIES: dict[Capability, str] = {
     Capability.GROUP_SECP384R1: "secp384r1",
     Capability.GROUP_X25519MLKEM768: "X25519MLKEM768",
 }
+
+class ECHStatus(enum.StrEnum):
+    """What became of Encrypted Client Hello on a connection (``Connection.ech_status()``).
+
+    A string enum: ``ECHStatus.ACCEPTED == "accepted"``.
+    """
+
+    #: No ``encrypted_client_hello`` extension was sent (client) or received (server).
+    NOT_OFFERED = "not_offered"
+    #: Client: a real ECH offer whose answer has not arrived yet.
+    OFFERED = "offered"
+    #: Client: a GREASE extension (random bytes shaped like an offer) was sent; nothing was hidden.
+    GREASE = "grease"
+    #: The server decrypted the ClientHelloInner and the handshake is the inner one.
+    ACCEPTED = "accepted"
+    #: Client: the server answered the outer hello. Server: the client sent an extension no key opened (a
+    #: stale configuration, or GREASE, which a server cannot tell apart), and the outer hello was served.
+    REJECTED = "rejected"
+
 
 #: Groups that exist for TLS 1.3 only: the hybrid post-quantum key exchange is not defined for TLS 1.2.
 TLS13_ONLY_GROUPS = frozenset({"X25519MLKEM768"})

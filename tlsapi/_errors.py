@@ -18,6 +18,7 @@ __all__ = [
     "BackendNotFoundError",
     "BackendUnavailableError",
     "CertificateError",
+    "ECHRejectedError",
     "SSLCertVerificationError",
     "SSLEOFError",
     "SSLError",
@@ -66,6 +67,21 @@ class SSLCertVerificationError(SSLError, ssl.SSLCertVerificationError):
 CertificateError = SSLCertVerificationError
 
 
+class ECHRejectedError(SSLError):
+    """The server did not accept Encrypted Client Hello; the client aborted with ``ech_required``.
+
+    Raised after the handshake against the configuration's public name completed (reason
+    ``ECH_REJECTED``). ``retry_configs`` is the ``ECHConfigList`` (wire bytes) the server sent to replace the
+    client's configuration; retry once with them on a new connection (``Context.set_ech_configs``), and do not
+    accept retry configurations again on that retried connection (RFC 9849 section 6.1.6). It is ``None``
+    when there are none to use: the server sent none (ECH is then securely disabled by that server), the
+    rejection was not authenticated for the public name (``CERT_REQUIRED`` and ``check_hostname`` are needed),
+    or the backend cannot hand them over (rustls: rtls keeps them).
+    """
+
+    retry_configs: bytes | None = None
+
+
 class BackendError(LookupError):
     """Base of the registry's errors."""
 
@@ -102,18 +118,32 @@ _FROM_SSL: dict[type[BaseException], type[SSLError]] = {
 
 
 def from_ssl(exc: ssl.SSLError) -> SSLError:
-    """The tlsapi exception equal in every value to the stdlib's ``exc`` (``args``, ``errno``, ``library``,
-    ``reason``, verify fields)."""
+    """The tlsapi exception equal in every value to the stdlib's ``exc`` (``args``, ``errno``, ``strerror``,
+    ``library``, ``reason``, verify fields); ``exc`` itself where its class allows.
+
+    The subclasses ``_ssl`` raises (want-read, EOF, verification, ...) are mutable heap types that tlsapi's
+    classes extend without changing the instance layout, so ``exc`` is re-classed in place: every value stays
+    exactly as ``_ssl`` set it and nothing is built (asyncio meets a want-read error after every received
+    chunk, so this runs once per read). ``ssl.SSLError`` itself is an immutable type: a copy of its values.
+    ``library`` and ``reason``, absent on some errors (``set_ciphers``'s "No cipher can be selected."),
+    are ``None`` then.
+    """
     if isinstance(exc, SSLError):
         return exc
-    new = _FROM_SSL.get(type(exc), SSLError)(*exc.args)
-    # Absent on some errors (set_ciphers's "No cipher can be selected."): None, as on the stdlib's.
-    new.library = getattr(exc, "library", None)  # type: ignore[assignment]
-    new.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        new.verify_code = exc.verify_code  # type: ignore[attr-defined]
-        new.verify_message = exc.verify_message  # type: ignore[attr-defined]
+    cls = _FROM_SSL.get(type(exc), SSLError)
+    new: SSLError
+    if cls is SSLError:
+        new = SSLError(*exc.args)
+        new.__dict__.update(exc.__dict__)
+    else:
+        exc.__class__ = cls
+        new = exc  # type: ignore[assignment]  # an instance of ``cls`` now
+    attributes = new.__dict__
+    if "reason" not in attributes:
+        attributes.setdefault("library", None)
+        attributes["reason"] = None
     return new
+
 
 _DEFAULT_ERRNO: dict[type[ssl.SSLError], ssl.SSLErrorNumber] = {
     SSLWantReadError: ssl.SSLErrorNumber.SSL_ERROR_WANT_READ,

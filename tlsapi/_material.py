@@ -53,6 +53,18 @@ class CertChain:
         return self.certificates[0]
 
 
+#: OpenSSL's certificate slots (one chain per key type); RSA-PSS signatures use RSA keys.
+_KEY_TYPES: dict[str, type[PrivateKey]] = {
+    "RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey, "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+}
+
+
+def key_type(key: PrivateKey) -> str:
+    """The OpenSSL certificate slot ``key`` goes in: ``'RSA'``, ``'EC'``, ``'Ed25519'`` or ``'Ed448'``."""
+    return next(name for name, cls in _KEY_TYPES.items() if isinstance(key, cls))
+
+
 def DER_cert_to_PEM_cert(der_cert_bytes: bytes) -> str:
     """The PEM text of a DER certificate, as :func:`ssl.DER_cert_to_PEM_cert` writes it."""
     body = base64.standard_b64encode(der_cert_bytes).decode("ascii")

@@ -81,7 +81,11 @@ class Backend:
         return self.unavailable_reason is None
 
     def capabilities(self) -> frozenset[Capability]:
-        """The declared capabilities on this build."""
+        """The declared capabilities on this build (computed once: contexts ask on every connection)."""
+        return self._capability_set
+
+    @functools.cached_property
+    def _capability_set(self) -> frozenset[Capability]:
         declared = self._capabilities() if callable(self._capabilities) else self._capabilities
         return frozenset({Capability.CORE, *declared})
 

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import socket
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bio import MemoryBIO
-from ._errors import SSLError, want_read, want_write
+from ._errors import SSLError, closed_eof, want_read, want_write
 
 if TYPE_CHECKING:
     from ._connection import Connection
     from ._context import Context
+    from ._enums import ECHStatus
 
 T = TypeVar("T")
 
@@ -59,6 +61,44 @@ def socket_class_for(chosen: type[ssl.SSLSocket]) -> type[TLSSocket]:
         combined = type(chosen.__name__, (chosen, TLSSocket), {"__module__": chosen.__module__})
         _COMBINED_SOCKET_CLASSES[chosen] = combined
     return combined
+
+
+@functools.cache
+def ssl_reports_socket_errors_as_eof() -> bool:
+    """Whether the running interpreter's ``ssl`` turns a socket error in ``read``/``write`` into ``SSLEOFError``.
+
+    ``_ssl`` calls ``SSL_read_ex``/``SSL_write_ex``, which return 0 on failure; up to CPython 3.12 it took that 0
+    for an EOF, so a connection reset or a broken pipe while reading or writing data is ``SSLEOFError`` ("EOF
+    occurred in violation of protocol", no reason; ``b""`` from a read with ``suppress_ragged_eofs``). From
+    CPython 3.13 (gh-115627) it is the ``OSError`` itself (``ConnectionResetError``, ``BrokenPipeError``). The
+    handshake and ``unwrap`` report the ``OSError`` on every version. Measured once, on OpenSSL's own ``_ssl``
+    (``ssl.SSLContext`` may be redirected to tlsapi): a read from a Unix socket pair whose peer closed with
+    unread bytes, which fails with ``ECONNRESET`` without raising ``SIGPIPE``.
+    """
+    import _ssl
+
+    context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+    ours, peer = socket.socketpair()
+    with ours:
+        ours.send(b"\0")
+        peer.close()  # with an unread byte: the pair is reset
+        probe = context._wrap_socket(ours, True, None)  # type: ignore[attr-defined]
+        try:
+            probe.read(1)
+        except ssl.SSLEOFError:
+            return True
+        except OSError:
+            return False
+    return False
+
+
+def data_error(error: OSError) -> OSError:
+    """What a socket error while writing data surfaces as, as the running interpreter's ``ssl`` reports it: the
+    reasonless ``SSLEOFError`` where ``ssl_reports_socket_errors_as_eof``, else ``error`` itself. SSL errors
+    (want-write included) and timeouts are returned unchanged."""
+    if isinstance(error, (ssl.SSLError, TimeoutError)) or not ssl_reports_socket_errors_as_eof():
+        return error
+    return closed_eof("socket")
 
 
 def require_stream_socket(sock: socket.socket) -> None:
@@ -207,8 +247,10 @@ class TLSSocket(ssl.SSLSocket):
         self._unsent = b""
 
     def _flush_what_fits(self) -> None:
-        """Send pending ciphertext as far as the kernel takes it now: a read never fails for a full send buffer."""
-        with contextlib.suppress(ssl.SSLWantWriteError):
+        """Send pending ciphertext as far as the kernel takes it now: a read never fails for a full send buffer,
+        nor for a send the peer's reset refused (``ssl``'s read does not send earlier writes' records: what
+        the read receives tells the connection's state, and the next write reports the send error)."""
+        with contextlib.suppress(OSError):  # SSLWantWriteError included
             self._flush()
 
     def _send_fatal_alert(self) -> None:
@@ -235,15 +277,16 @@ class TLSSocket(ssl.SSLSocket):
         """Up to ``size`` bytes from the kernel into the incoming BIO (an EOF becomes ``write_eof``), or
         ``None`` if nothing has arrived (a non-blocking receive).
 
-        With ``reset_is_eof`` (reading data), a connection reset is an EOF, as ``ssl`` reports it there: the
-        Connection then raises ``SSLEOFError`` (``b""`` with ``suppress_ragged_eofs``).
+        With ``reset_is_eof`` (reading data), a socket error (a connection reset) is an EOF where the running
+        interpreter's ``ssl`` reports it so (``ssl_reports_socket_errors_as_eof``): the Connection then raises
+        ``SSLEOFError`` (``b""`` with ``suppress_ragged_eofs``). A timeout stays ``TimeoutError``.
         """
         try:
             data = _recv(self, size, flags)
         except BlockingIOError:
             return None
-        except ConnectionResetError:
-            if not reset_is_eof:
+        except OSError as error:
+            if not reset_is_eof or isinstance(error, TimeoutError) or not ssl_reports_socket_errors_as_eof():
                 raise
             data = b""
         if data:
@@ -422,23 +465,31 @@ class TLSSocket(ssl.SSLSocket):
         ``TimeoutError``), the rest is kept; the retry that the ``ssl`` docs ask for, with the same data,
         sends it and returns the length without encrypting the data again, so nothing is sent twice. A
         want-write raised before anything of a call was taken (earlier ciphertext still queued) is retried
-        the same way.
+        the same way. A socket error (the peer reset the connection) surfaces as ``data_error`` says.
         """
         connection = self._connection()
         taken = self._taken
-        if taken:
-            self._flush()
-            self._taken = 0
-            return taken
-        if self._unsent:
-            self._flush()
-        count = self._call(connection.write, data)
+        try:
+            if taken:
+                self._flush()
+                self._taken = 0
+                return taken
+            if self._unsent:
+                self._flush()
+            count = self._call(connection.write, data)
+            self._send_written(count)
+        except OSError as error:
+            raise data_error(error)  # noqa: B904  # the socket error stays as its context
+        return count
+
+    def _send_written(self, count: int) -> None:
+        """Send the ciphertext of a write of ``count`` plaintext bytes; what the kernel does not take is kept
+        and the retry of that write returns ``count`` (see ``write``)."""
         try:
             self._flush()
         except OSError:
             self._taken = count
             raise
-        return count
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         if self._sslobj is None:
@@ -491,10 +542,9 @@ class TLSSocket(ssl.SSLSocket):
                 self.write(data)
                 return
             try:
-                self._flush()
-            except OSError:
-                self._taken = len(data)
-                raise
+                self._send_written(len(data))
+            except OSError as error:
+                raise data_error(error)  # noqa: B904  # the socket error stays as its context
             return
         with memoryview(data) as view, view.cast("B") as payload:
             for start in range(0, len(payload), WRITE_CHUNK):
@@ -608,6 +658,10 @@ class TLSSocket(ssl.SSLSocket):
     def group(self) -> str | None:
         """The negotiated key-exchange group (tlsapi extension)."""
         return self._connection().group()
+
+    def ech_status(self) -> ECHStatus:
+        """What became of Encrypted Client Hello (tlsapi extension)."""
+        return self._connection().ech_status()
 
     def key_update(self, request_peer: bool = True) -> None:
         """TLS 1.3 KeyUpdate (tlsapi extension); the message is sent at once."""

@@ -22,8 +22,9 @@ published as RFC 9849), section 4::
 
 An ECHConfigList is what a server publishes (base64, as the ``ech`` parameter of a DNS HTTPS record) and what a
 client is configured with. :func:`generate` makes a new X25519 key and its one-entry list; the ``tlsapi ech``
-command does the same from the shell. What exists so far: configurations and keys (this module), and the native
-engine's client and server (``set_ech_configs`` / ``set_ech_keys`` on a native context).
+command does the same from the shell. The native engine's client and server use them (``set_ech_configs`` /
+``set_ech_keys`` on a native context); a rejection raises :class:`tlsapi.ECHRejectedError` with the server's
+``retry_configs``.
 """
 
 from __future__ import annotations

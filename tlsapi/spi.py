@@ -27,33 +27,36 @@ What a backend implements (on its :class:`Connection` subclass):
   ``KEY_UPDATE``), ``export_keying_material(label, context, length) -> bytes`` (``EXPORTER``), and
   ``_switch_context(context)``, which lets the SNI callback assign ``connection.context``.
 
-What a backend reads (on :class:`Context`): ``verify_mode``, ``check_hostname``, ``enabled_versions()`` (newest
-first, after min/max and ``OP_NO_TLSv1_*``), ``alpn_protocols`` (``list[bytes]``), ``cert_chain``
-(:class:`CertChain`: ``cryptography`` certificates, leaf first, and the private key; ``None`` until loaded),
-``trust_anchors`` (``list[cryptography.x509.Certificate]``), ``sni_callback``, ``keylog_filename``, ``options``,
-``verify_flags``, ``post_handshake_auth``, ``num_tickets``; it counts ``session_stats()`` events with
-``record_stat(name)``. ``_unsupported(feature, detail)`` builds the :class:`UnsupportedFeatureError` naming the
-backend; ``_require(capability, feature)`` raises it unless the capability is declared.
-
-``Context._changed(name)`` is called after every configuration change, with ``name`` one of
-:data:`CHANGED_NAMES` (or a name a backend's own setters pass). A backend that builds an engine configuration
-from the context (an OpenSSL ``SSL_CTX``, a rustls config) overrides it to mirror the change or to drop its
-cached configuration, so that the next connection sees the new settings and connections already made keep
-theirs.
+What a backend reads: the :class:`Settings` snapshot of its context, ``self.settings`` on the connection
+(set by ``_new`` at wrap time; the SNI callback's ``connection.context = other`` replaces it by ``other``'s):
+``versions`` (newest first, after min/max and ``OP_NO_TLSv1_*``), ``options``, ``verify_mode``,
+``verify_flags``, ``check_hostname``, ``hostname_checks_common_name``, ``ciphers``, ``alpn_protocols``
+(``bytes``), ``cert_chain`` / ``cert_chains`` (:class:`CertChain`: ``cryptography`` certificates, leaf first,
+and the private key), ``trust_anchors``, ``crls``, ``sni_callback``, ``keylog_filename``, ``num_tickets``,
+``post_handshake_auth``, the PSK callbacks. A context changed after ``wrap_bio`` must not change a
+connection already made: read the snapshot, never the live context, during the handshake. A backend that
+builds an engine configuration (an OpenSSL ``SSL_CTX``, a rustls config) keeps it per snapshot
+(``Context.settings()`` returns the same object until a setter runs). Settings of the backend's own go in a
+:class:`Settings` subclass returned by ``Context._take_settings()`` (``Settings(**self._settings_fields())``
+plus the extra fields); its setters call ``self._settings_changed()``. On the context, it counts
+``session_stats()`` events with ``record_stat(name)``; ``_unsupported(feature, detail)`` builds the
+:class:`UnsupportedFeatureError` naming the backend; ``_require(capability, feature)`` raises it unless the
+capability is declared.
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any
 
 from ._alerts import ALERT_REASONS, reason_text, received_alert_error
 from ._bio import BIO, MemoryBIO
 from ._certinfo import certificate_dict
 from ._clienthello import GROUP_NAMES, ClientHelloInfo, peek_client_hello
 from ._connection import Connection
-from ._context import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Context, SNICallback
+from ._context import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Context
 from ._enums import GROUP_CAPABILITIES, TLS13_ONLY_GROUPS, Capability
 from ._errors import (
     EOF_MESSAGE,
@@ -82,11 +85,11 @@ from ._errors import (
 )
 from ._material import CertChain, Password, PrivateKey, StrPath
 from ._registry import Backend
+from ._settings import PSKClientCallback, PSKServerCallback, Settings, SNICallback
 
 __all__ = [
     "ALERT_REASONS",
     "BIO",
-    "CHANGED_NAMES",
     "EOF_MESSAGE",
     "GROUP_CAPABILITIES",
     "GROUP_NAMES",
@@ -106,6 +109,8 @@ __all__ = [
     "Connection",
     "Context",
     "MemoryBIO",
+    "PSKClientCallback",
+    "PSKServerCallback",
     "Password",
     "PrivateKey",
     "SNICallback",
@@ -116,6 +121,7 @@ __all__ = [
     "SSLWantReadError",
     "SSLWantWriteError",
     "SSLZeroReturnError",
+    "Settings",
     "StrPath",
     "UnsupportedFeatureError",
     "certificate_dict",
@@ -135,13 +141,6 @@ __all__ = [
     "zero_return",
 ]
 
-#: Every ``name`` the base :class:`Context` passes to ``_changed`` (each names the setting that changed).
-CHANGED_NAMES: Final = frozenset({
-    "verify_mode", "check_hostname", "minimum_version", "maximum_version", "options", "verify_flags",
-    "post_handshake_auth", "keylog_filename", "num_tickets", "sni_callback", "alpn_protocols", "cert_chain",
-    "trust_anchors",
-})
-
 _HANDSHAKE_FAILURE = 40
 _INTERNAL_ERROR = 80
 
@@ -151,7 +150,7 @@ def verify_message(verify_code: int, hostname: str | None = None) -> str:
     return VERIFY_MESSAGES.get(verify_code, "unknown certificate verification error").format(hostname)
 
 
-def select_alpn(ours: list[bytes], offered: tuple[bytes, ...] | list[bytes]) -> bytes | None:
+def select_alpn(ours: Sequence[bytes], offered: Sequence[bytes]) -> bytes | None:
     """The server's ALPN choice as the stdlib makes it: its first protocol the client offered.
 
     ``None`` means no ALPN at all: with no overlap the stdlib's server answers without the extension and the
@@ -161,7 +160,8 @@ def select_alpn(ours: list[bytes], offered: tuple[bytes, ...] | list[bytes]) -> 
 
 
 def run_sni_callback(connection: Connection, server_name: str | None) -> int | None:
-    """Run the context's SNI callback as ``_ssl.c`` does; the alert description to abort with, or ``None``.
+    """Run the SNI callback of the connection's settings as ``_ssl.c`` does; the alert description to abort
+    with, or ``None``.
 
     The callback gets ``(connection, server_name, context)`` and may assign ``connection.context``. It aborts
     the handshake by returning an alert number; a callback that raises, or returns something that is not an
@@ -169,7 +169,7 @@ def run_sni_callback(connection: Connection, server_name: str | None) -> int | N
     :func:`sys.unraisablehook`, as in the stdlib.
     """
     context = connection.context
-    callback = context.sni_callback
+    callback = connection.settings.sni_callback
     if callback is None:
         return None
     try:

@@ -29,6 +29,7 @@ BACKEND = Backend(
         Capability.KEY_UPDATE,
         Capability.EXPORTER,
         Capability.ECH,
+        Capability.ECH_SERVER,
         Capability.TRUSTED_CA_LEAF,
         Capability.BIO_TRAILING_DATA,
         Capability.GROUP_X25519,

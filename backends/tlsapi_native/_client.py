@@ -96,6 +96,7 @@ class ClientHandshake(Handshake):
         self.external_psk: tuple[bytes, bytes] | None = None  # (identity, key) from the PSK client callback
         self.psk_secret = b""  # the offered PSK
         self.ech_offer: _ech.ClientOffer | None = None  # set while an Encrypted Client Hello is offered
+        self.ech_retry_configs: bytes | None = None  # the server's, after it rejected the offer
 
     def release(self) -> None:
         super().release()
@@ -155,12 +156,9 @@ class ClientHandshake(Handshake):
         self.client_hello = m.ClientHello(
             self.client_random, os.urandom(32) if compat or tls12_session_id else b"", suites, extensions
         )
+        _ech.client_add_extension(self, hostname if self.sent_sni else None)
         self.client_hello_raw = self._bind(None)
-        if context.ech is not None:
-            self.client_hello.extensions.append((_ech.ENCRYPTED_CLIENT_HELLO, _ech.INNER_EXTENSION))
-            self.ech_offer = _ech.offer(*context.ech, self.client_hello, hostname if self.sent_sni else None)
-            self.client_hello_raw = self.ech_offer.inner_raw  # the transcript's, once the server accepts
-        self.records.write(HANDSHAKE, self.ech_offer.outer_raw if self.ech_offer else self.client_hello_raw)
+        self.records.write(HANDSHAKE, _ech.client_first_flight(self, hostname if self.sent_sni else None))
         self.state = State.WAIT_SERVER_HELLO
 
     def _resumable_suite(self) -> CipherSuite | None:
@@ -280,8 +278,7 @@ class ClientHandshake(Handshake):
             raise TLSAlert(ILLEGAL_PARAMETER, "compression selected", "INVALID_COMPRESSION_ALGORITHM")
         if hello.cipher_suite not in client_hello.cipher_suites or hello.cipher_suite not in TLS13_SUITES:
             raise TLSAlert(ILLEGAL_PARAMETER, "cipher suite not offered", "WRONG_CIPHER_RETURNED")
-        if self.ech_offer is not None:
-            _ech.check_accepted(self.ech_offer, hello, raw, TLS13_SUITES[hello.cipher_suite].hash)
+        _ech.client_server_hello(self, hello, raw, extensions, TLS13_SUITES[hello.cipher_suite].hash)
         if hello.is_hello_retry_request:
             self._hello_retry_request(hello, raw, extensions)
             return
@@ -369,7 +366,7 @@ class ClientHandshake(Handshake):
             self.psk_suite = None  # the PSK cannot be used with the suite the server chose
         self.client_hello_raw = self._bind(self.transcript)
         self._send_ccs_once()
-        self.send(self.client_hello_raw)
+        _ech.client_send_second_hello(self)
 
     # -- encrypted flight ----------------------------------------------------------------------------------
 
@@ -385,6 +382,8 @@ class ClientHandshake(Handshake):
                 m.expect_empty(data)
             elif ext_type == m.SUPPORTED_GROUPS:
                 m.parse_u16_list(data)
+            elif ext_type == _ech.ENCRYPTED_CLIENT_HELLO:
+                _ech.client_encrypted_extension(self, data)
             elif ext_type in (m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.SIGNATURE_ALGORITHMS, m.PRE_SHARED_KEY,
                               m.COOKIE, m.PSK_KEY_EXCHANGE_MODES):
                 raise TLSAlert(ILLEGAL_PARAMETER, "extension not allowed in EncryptedExtensions", "BAD_EXTENSION")
@@ -427,6 +426,7 @@ class ClientHandshake(Handshake):
         schedule = self.ks
         transcript = self.th
         self.check_peer_finished(self.server_handshake_secret, transcript.digest(), message.verify_data, "server")
+        _ech.client_abort_if_rejected(self)
         transcript.update(raw)
         self.derive_application_secrets()
         self.install_read_key(self.server_application_secret)

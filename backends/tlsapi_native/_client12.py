@@ -93,6 +93,7 @@ class ClientHandshake12(Handshake12):
         super().__init__(previous.connection, previous.context, previous.records)
         self.server_hostname = previous.server_hostname
         self.sent_sni = previous.sent_sni
+        self.ech_status = previous.ech_status  # GREASE sent in a hello answered with TLS 1.2 stays reported
         self.session = _resumable(previous.session, previous.server_hostname)
         self.client_hello: m.ClientHello | None = previous.client_hello
         self.client_random = previous.client_random

@@ -59,6 +59,7 @@ from ._tickets import TICKET_LIFETIME
 if TYPE_CHECKING:
     from typing import Self
 
+    from tlsapi._enums import ECHStatus
     from tlsapi.spi import BIO, Context
 
     from ._context import NativeContext
@@ -569,6 +570,9 @@ class NativeConnection(Connection):
     def group(self) -> str | None:
         group = self._handshake.group
         return GROUP_NAMES.get(group) if self._done and group is not None else None
+
+    def ech_status(self) -> ECHStatus:
+        return self._handshake.ech_status
 
     # -- extras (native only) ---------------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ class NativeContext(Context):
         self._completed: dict[int, _Completion] = {}
         self._ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None = None
         self._ech_keys: tuple[tuple[ECHConfig, X25519PrivateKey], ...] = ()
+        self._ech_retry_configs: bytes | None = None
+        self._ech_grease = True
         self._psk_client_callback: PSKClientCallback | None = None
         self._psk_server_callback: PSKServerCallback | None = None
         self._psk_identity_hint: str | None = None
@@ -155,9 +157,10 @@ class NativeContext(Context):
 
         Connections then send a ClientHelloOuter addressed to the configuration's public name that carries the
         real ClientHello encrypted; they offer TLS 1.3 only and no session resumption, and fail with an
-        ``SSLError`` (reason ``ECH_REJECTED``) if the server does not accept ECH or answers with a
-        HelloRetryRequest (retry configurations and HRR are not supported yet). ``ECHConfigError`` if the list
-        is malformed or has no usable entry.
+        ``tlsapi.ECHRejectedError`` (reason ``ECH_REJECTED``, alert ``ech_required``) if the server rejects
+        ECH: the handshake is completed with the public name, whose certificate must verify, and the error
+        carries the server's ``retry_configs`` for one retry. ``ECHConfigError`` if the list is malformed or has
+        no usable entry.
         """
         if not self.is_client:
             raise ValueError("set_ech_configs is a client setting")
@@ -178,14 +181,18 @@ class NativeContext(Context):
         Each item is an ECHConfig PEM file with its private key (what ``tlsapi ech --out`` writes); list the
         current key and the ones still published or cached by clients. A ClientHello whose ECH one of them
         opens is answered as its inner hello (SNI callback, certificate and ALPN choice included); otherwise
-        the outer hello is served (no retry configurations are sent yet). ``ECHConfigError`` for a file
-        without a private key or whose configurations do not match it; an empty list disables ECH.
+        the outer hello is served, with the configurations of the *first* file as ``retry_configs`` (so list
+        the current key first; serve a certificate valid for its public name, which rejected clients verify).
+        ``ECHConfigError`` for a file without a private key or whose configurations do not match it; an empty
+        list disables ECH.
         """
         if self.is_client:
             raise ValueError("set_ech_keys is a server setting")
         pairs: list[tuple[ECHConfig, X25519PrivateKey]] = []
+        retry_configs: bytes | None = None
         for pem in pem_files:
             config_list, key = load_ech_pem(bytes(pem))
+            retry_configs = retry_configs or config_list
             if key is None:
                 raise make_error(ECHConfigError, "the ECH PEM file has no private key", "BAD_ECH_CONFIG")
             public = key.public_key().public_bytes_raw()
@@ -194,12 +201,32 @@ class NativeContext(Context):
                     raise make_error(ECHConfigError, "an ECHConfig does not match the private key", "BAD_ECH_CONFIG")
                 pairs.append((config, key))
         self._ech_keys = tuple(pairs)
+        self._ech_retry_configs = retry_configs
         self._changed("ech_keys")
 
     @property
     def ech_keys(self) -> tuple[tuple[ECHConfig, X25519PrivateKey], ...]:
         """The (ECHConfig, private key) pairs a server tries on an ECH offer, in order (empty: no ECH)."""
         return self._ech_keys
+
+    @property
+    def ech_retry_configs(self) -> bytes | None:
+        """The ``ECHConfigList`` a server with ECH keys sends to a client it rejects (the first key file's)."""
+        return self._ech_retry_configs
+
+    @property
+    def ech_grease(self) -> bool:
+        """Client: send a GREASE ``encrypted_client_hello`` when no ECH configuration is set and TLS 1.3 is
+        offered (default ``True``, as the ECH specification recommends: real ECH then does not stand out).
+        Set ``False`` to send no such extension; ``ValueError`` on a server context."""
+        return self._ech_grease
+
+    @ech_grease.setter
+    def ech_grease(self, enabled: bool) -> None:
+        if not self.is_client:
+            raise ValueError("ech_grease is a client setting")
+        self._ech_grease = bool(enabled)
+        self._changed("ech_grease")
 
     @property
     def ticket_keys(self) -> TicketKeys:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from tlsapi._enums import ECHStatus
+
 from . import _messages as m
 from ._alerts import DECODE_ERROR, DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._keyschedule import KeySchedule, Transcript
@@ -93,6 +95,7 @@ class Handshake:
 
     is_server: bool = False
     server_hostname: str | None = None  # the client's, for SNI and the hostname check
+    ech_status = ECHStatus.NOT_OFFERED  # Encrypted Client Hello (``_ech`` sets it)
     version_name = "TLSv1.3"
     # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).
     uses_ems = True

@@ -108,13 +108,14 @@ def build_extensions(extensions: Sequence[tuple[int, bytes]]) -> bytes:
 # -- messages ---------------------------------------------------------------------------------------------
 
 
-def _hello_start(data: bytes, end: int) -> tuple[bytes, int]:
-    """The start both hellos share: legacy version, random, and a session id of at most 32 bytes."""
+def _hello_start(data: bytes, end: int, too_long: int) -> tuple[bytes, int]:
+    """The start both hellos share: legacy version, random, and a session id of at most 32 bytes (a longer
+    one is alert ``too_long``: decode_error in a ClientHello, illegal_parameter in a ServerHello, as OpenSSL)."""
     if end < 34:
         raise truncated()
     session_id, pos = vec8_at(data, 34, end)
     if len(session_id) > 32:
-        raise TLSAlert(ILLEGAL_PARAMETER, "session id too long", "BAD_LENGTH")
+        raise TLSAlert(too_long, "session id too long", "BAD_LENGTH")
     return session_id, pos
 
 
@@ -141,7 +142,7 @@ class ClientHello:
     def parse(cls, body: bytes) -> ClientHello:
         data = _bytes(body)
         end = len(data)
-        session_id, pos = _hello_start(data, end)
+        session_id, pos = _hello_start(data, end, DECODE_ERROR)  # RFC 8446 6.2: a field out of its range
         suites, pos = u16_list_at(data, pos, end, minimum=2)
         compression, pos = vec8_at(data, pos, end, minimum=1)
         extensions = _extensions_tail(data, pos, end)
@@ -172,7 +173,7 @@ class ServerHello:
     def parse(cls, body: bytes) -> ServerHello:
         data = _bytes(body)
         end = len(data)
-        session_id, pos = _hello_start(data, end)
+        session_id, pos = _hello_start(data, end, ILLEGAL_PARAMETER)
         if end - pos < 3:
             raise truncated()
         suite = (data[pos] << 8) | data[pos + 1]
@@ -264,7 +265,9 @@ class CertificateVerify:
         end = len(data)
         if end < 2:
             raise truncated()
-        signature, pos = vec16_at(data, 2, end, minimum=1)
+        # RFC 8446 4.4.3 / RFC 5246 4.7: ``signature<0..2^16-1>``; an empty one decodes and fails to verify
+        # (decrypt_error, as OpenSSL).
+        signature, pos = vec16_at(data, 2, end)
         if pos != end:
             raise _trailing()
         return cls((data[0] << 8) | data[1], signature)

@@ -131,7 +131,7 @@ class ServerHandshake(Handshake):
         self.certificate_requested = False
         self.sent_ccs = False
         self.selected_identity = 0
-        self.ech_inner: m.ClientHello | None = None  # the decrypted ClientHelloInner, when ECH is accepted
+        self.ech_accepted: _ech.ServerAcceptance | None = None  # the decrypted ClientHelloInner, if accepted
 
     def release(self) -> None:
         super().release()
@@ -159,18 +159,11 @@ class ServerHandshake(Handshake):
     def _client_hello(self, hello: m.ClientHello, raw: bytes) -> None:
         if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
             raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
-        ech_keys = self.context.ech_keys
-        if ech_keys and any(ext_type == _ech.ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
-            inner = _ech.decrypt_client_hello(hello, ech_keys)
-            if inner is not None:  # accepted: the handshake (SNI callback, certificate, transcript) is the inner
-                self.ech_inner = hello = inner
-                raw = inner.build()
+        hello, raw = _ech.server_client_hello(self, hello, raw)  # the inner hello if ECH is accepted
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
         if negotiate_version(self.context, hello, extensions) == m.TLS12:
-            if self.ech_inner is not None:
-                raise TLSAlert(ILLEGAL_PARAMETER, "ClientHelloInner without TLS 1.3", "BAD_EXTENSION")
             ServerHandshake12.take_over(self, hello, raw)  # TLS 1.2 from here on
             return
         if hello.compression_methods != b"\x00":
@@ -211,6 +204,7 @@ class ServerHandshake(Handshake):
         suite = self.suite
         if first is None or suite is None:
             raise unexpected(m.CLIENT_HELLO, self.state)
+        hello, raw = _ech.server_second_client_hello(self, hello, raw)  # the inner hello if ECH is accepted
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
@@ -248,8 +242,6 @@ class ServerHandshake(Handshake):
         return TLS13_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _hello_retry_request(self, hello: m.ClientHello, raw: bytes, suite: CipherSuite, group: int) -> None:
-        if self.ech_inner is not None:
-            raise TLSAlert(HANDSHAKE_FAILURE, "HelloRetryRequest with ECH is not supported", "NO_SUITABLE_KEY_SHARE")
         self.suite = suite
         self.first_hello = hello
         self.retry_group = group
@@ -260,6 +252,7 @@ class ServerHandshake(Handshake):
             (m.SUPPORTED_VERSIONS, m.TLS13.to_bytes(2, "big")),
             (m.KEY_SHARE, group.to_bytes(2, "big")),
         ])
+        _ech.server_retry_request(self, retry, suite.hash)
         self.send(retry.build())
         self._send_ccs_once(hello)
         self.state = State.WAIT_SECOND_CLIENT_HELLO
@@ -367,8 +360,8 @@ class ServerHandshake(Handshake):
         if psk_schedule is not None:
             hello_extensions.append((m.PRE_SHARED_KEY, self.selected_identity.to_bytes(2, "big")))
         server_hello = m.ServerHello(os.urandom(32), hello.session_id, suite.code, hello_extensions)
-        if self.ech_inner is not None:
-            _ech.confirm_acceptance(server_hello, suite.hash, self.ech_inner, raw)
+        if self.ech_accepted is not None:
+            _ech.confirm_acceptance(server_hello, suite.hash, self.ech_accepted.inner.random, transcript)
         self.send(server_hello.build())
         self._send_ccs_once(hello)
         schedule = self.schedule = psk_schedule or KeySchedule(suite)
@@ -387,6 +380,7 @@ class ServerHandshake(Handshake):
             encrypted: m.Extensions = [(m.SERVER_NAME, b"")] if self.server_name is not None else []
             encrypted.append((m.ALPN, m.build_alpn([self.alpn])))
             flight = [m.EncryptedExtensions(encrypted).build()]
+        flight[0] = _ech.server_encrypted_extensions(self, flight[0])
         if chain is not None and scheme is not None:  # a full handshake: authenticate with the certificate
             # As OpenSSL with SSL_VERIFY_POST_HANDSHAKE: post_handshake_auth defers the request.
             if self.context.verify_mode != ssl.CERT_NONE and not self.context.post_handshake_auth:

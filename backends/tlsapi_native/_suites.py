@@ -1,5 +1,10 @@
 """Cipher suites: the TLS 1.3 AEAD suites, the TLS 1.2 ECDHE+AEAD suites, and OpenSSL-style cipher strings.
 
+TLS_AES_128_CCM_SHA256 exists but, as in OpenSSL, is not enabled by default: it is selected by its full name
+(``set_ciphers``, whose TLS 1.3 names act as OpenSSL's ``set_ciphersuites``). TLS_AES_128_CCM_8_SHA256 is
+not implemented (RFC 8446 9.1 does not ask for it; its 8-byte tag does not fit the record layer's fixed
+16-byte tag; ``ssl`` offers no way to enable it either).
+
 Only AEAD suites exist here (no CBC, no RSA key exchange, no finite-field DHE; see engines.md section 4).
 ``parse_cipher_string`` understands the subset of OpenSSL's cipher-list language that consumers actually
 pass to ``set_ciphers`` (suite names, ``+``-joined keywords such as ``ECDHE+AESGCM``, the ``!``/``-``/``+``
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 __all__ = [
     "DEFAULT_TLS12_SUITES",
@@ -44,7 +49,7 @@ class CipherSuite:
     hash_len: int
     key_len: int
     iv_len: int
-    aead: type[AESGCM] | type[ChaCha20Poly1305]
+    aead: type[AESGCM] | type[ChaCha20Poly1305] | type[AESCCM]
     secret_bits: int
     protocol: str = "TLSv1.3"
     kx: str = "any"  # OpenSSL's Kx= / kea: "any" (1.3) or "ECDH"
@@ -54,7 +59,9 @@ class CipherSuite:
     @property
     def symmetric(self) -> str:
         """OpenSSL's lowercase cipher name, as in ``get_ciphers()['symmetric']``."""
-        return "chacha20-poly1305" if self.aead is ChaCha20Poly1305 else f"aes-{self.key_len * 8}-gcm"
+        if self.aead is ChaCha20Poly1305:
+            return "chacha20-poly1305"
+        return f"aes-{self.key_len * 8}-{'ccm' if self.aead is AESCCM else 'gcm'}"
 
 
 def _tls13(code: int, name: str, hash: type[hashes.HashAlgorithm], key_len: int, aead: Any) -> CipherSuite:
@@ -83,12 +90,13 @@ TLS13_SUITES: dict[int, CipherSuite] = {
         _tls13(0x1301, "TLS_AES_128_GCM_SHA256", hashes.SHA256, 16, AESGCM),
         _tls13(0x1302, "TLS_AES_256_GCM_SHA384", hashes.SHA384, 32, AESGCM),
         _tls13(0x1303, "TLS_CHACHA20_POLY1305_SHA256", hashes.SHA256, 32, ChaCha20Poly1305),
+        _tls13(0x1304, "TLS_AES_128_CCM_SHA256", hashes.SHA256, 16, AESCCM),  # 16-byte tag (AESCCM's default)
     )
 }
 
-# OpenSSL's default order.
 #: OpenSSL's suite for PSKs from the PSK callbacks in TLS 1.3 (TLS_AES_128_GCM_SHA256: they are SHA-256 PSKs).
 EXTERNAL_PSK_SUITE = 0x1301
+#: OpenSSL's default TLS 1.3 suites, in its order (no CCM).
 DEFAULT_TLS13_SUITES: tuple[int, ...] = (0x1302, 0x1303, 0x1301)
 
 TLS12_SUITES: dict[int, CipherSuite] = {
@@ -184,7 +192,10 @@ def parse_cipher_string(s: str) -> list[int]:
 def cipher_dict(suite: CipherSuite) -> dict[str, Any]:
     """``suite`` as an entry of ``ssl.SSLContext.get_ciphers()`` (same keys, values and description text)."""
     tls13 = suite.protocol == "TLSv1.3"
-    enc = "CHACHA20/POLY1305(256)" if suite.aead is ChaCha20Poly1305 else f"AESGCM({suite.key_len * 8})"
+    if suite.aead is ChaCha20Poly1305:
+        enc = "CHACHA20/POLY1305(256)"
+    else:
+        enc = f"{'AESCCM' if suite.aead is AESCCM else 'AESGCM'}({suite.key_len * 8})"
     description = (
         f"{suite.name:<30} {suite.protocol:<7} Kx={suite.kx:<8} Au={suite.auth:<5} Enc={enc:<22} Mac=AEAD"
     )

@@ -39,6 +39,13 @@ Policy decisions (OpenSSL's certificate profile on cryptography's path builder, 
 
 Building a ``Store`` is the costly part: ``build_store`` makes a reusable :class:`TrustStore`, and
 ``verify_peer_chain`` caches one per anchor set when given a plain sequence.
+
+Verified chains are remembered per :class:`TrustStore` (issue 19: path building was ~14 % of a native
+handshake): keyed by the peer's exact chain bytes, the name matched, the peer's role and
+``VERIFY_X509_PARTIAL_CHAIN``, and used only while every certificate of the verified chain is within its
+validity period. A failure is never remembered, a changed trust store is a new ``TrustStore`` (nothing
+remembered), and the checks that depend on more than that (``VERIFY_X509_STRICT``, CRLs) run every time, as
+do the handshake's CertificateVerify and Finished checks.
 """
 
 from __future__ import annotations
@@ -47,9 +54,10 @@ import datetime
 import functools
 import ipaddress
 import ssl
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from cryptography import x509
@@ -209,14 +217,62 @@ def _self_issued(certificate: x509.Certificate) -> bool:
     return certificate.issuer == certificate.subject
 
 
+#: What a verification's outcome depends on besides the store and the time: the peer's exact chain (DER, leaf
+#: first), the name matched (``None``: none), whether the peer is a server (serverAuth) or a client, and
+#: ``VERIFY_X509_PARTIAL_CHAIN``.
+_VerifiedKey = tuple[tuple[bytes, ...], str | None, bool, bool]
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A chain cryptography verified, and the period in which every certificate of it is valid: within it the
+    same verification succeeds again (nothing else it checks depends on the time)."""
+
+    chain: tuple[x509.Certificate, ...]
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime
+
+
+_VERIFIED_PER_STORE = 64
+
+
 @dataclass(frozen=True, eq=False)
 class TrustStore:
-    """A trust store built once for a set of anchors (keep it on the context; it is immutable)."""
+    """A trust store built once for a set of anchors (keep it on the context; its anchors are immutable).
+
+    ``verified`` remembers successful verifications against this store (:func:`verify_peer_chain`), keyed by
+    everything else they depend on; a changed trust store is a new ``TrustStore`` with none.
+    """
 
     anchors: tuple[x509.Certificate, ...]
     store: Store | None  # self-issued anchors (None when there are none)
     store_partial: Store | None  # every anchor (VERIFY_X509_PARTIAL_CHAIN)
     intermediates: tuple[x509.Certificate, ...]  # non-self-issued anchors: usable as chain elements
+    verified: OrderedDict[_VerifiedKey, _Verified] = field(default_factory=OrderedDict, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def recall(self, key: _VerifiedKey, now: datetime.datetime) -> list[x509.Certificate] | None:
+        """The verified chain remembered for ``key`` if ``now`` is within its validity period, else ``None``."""
+        with self.lock:
+            found = self.verified.get(key)
+            if found is None:
+                return None
+            if not found.valid_from <= now <= found.valid_until:
+                del self.verified[key]
+                return None
+            self.verified.move_to_end(key)
+        return list(found.chain)
+
+    def remember(self, key: _VerifiedKey, chain: Sequence[x509.Certificate]) -> None:
+        """Remember that ``chain`` verified for ``key`` (the least recently used of ``_VERIFIED_PER_STORE``
+        go first)."""
+        verified = _Verified(tuple(chain), max(c.not_valid_before_utc for c in chain),
+                             min(c.not_valid_after_utc for c in chain))
+        with self.lock:
+            self.verified[key] = verified
+            self.verified.move_to_end(key)
+            if len(self.verified) > _VERIFIED_PER_STORE:
+                self.verified.popitem(last=False)
 
 
 def build_store(anchors: Sequence[x509.Certificate]) -> TrustStore:
@@ -435,25 +491,15 @@ def verify_peer_chain(
     """
     if len(chain) > MAX_CHAIN_LENGTH:
         raise _error(CERT_CHAIN_TOO_LONG, "")
-    certificates = _load(chain)
     trust = anchors if isinstance(anchors, TrustStore) else _cached_store(anchors)
     hostname = server_hostname if server_side_peer and check_hostname else None
     partial_chain = bool(flags & ssl.VERIFY_X509_PARTIAL_CHAIN)
-    request = _Request(
-        leaf=certificates[0],
-        intermediates=certificates[1:] if partial_chain else [*certificates[1:], *trust.intermediates],
-        store=trust.store_partial if partial_chain else trust.store,
-        server_side_peer=server_side_peer,
-        hostname=hostname,
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    try:
-        verified = _run(request, hostname, now)
-    except (VerificationError, ValueError) as error:
-        failure = _diagnose(request, trust, str(error), now)
-        if flags & ssl.VERIFY_X509_STRICT and failure in _CHECKED_AFTER_EXTENSIONS:
-            failure = strict_violation(_issuer_chain(request, trust)) or failure
-        raise _error(failure, hostname or "") from None
+    now = _now()
+    key = (tuple(map(bytes, chain)), hostname, server_side_peer, partial_chain)
+    verified = trust.recall(key, now)
+    if verified is None:
+        verified = _verify(_load(chain), trust, hostname, server_side_peer, partial_chain, flags, now)
+        trust.remember(key, verified)
     code = strict_violation(verified) if flags & ssl.VERIFY_X509_STRICT else None
     if code is None and flags & ssl.VERIFY_CRL_CHECK_LEAF:
         whole_chain = (flags & ssl.VERIFY_CRL_CHECK_CHAIN) == ssl.VERIFY_CRL_CHECK_CHAIN
@@ -461,6 +507,38 @@ def verify_peer_chain(
     if code is not None:
         raise _error(code, hostname or "")
     return verified
+
+
+def _now() -> datetime.datetime:
+    """The time certificates are checked at (a function, so that tests can move it)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _verify(
+    certificates: list[x509.Certificate],
+    trust: TrustStore,
+    hostname: str | None,
+    server_side_peer: bool,
+    partial_chain: bool,
+    flags: int,
+    now: datetime.datetime,
+) -> list[x509.Certificate]:
+    """cryptography's verification of ``certificates`` (leaf first) at ``now``: the verified chain, or
+    ``SSLCertVerificationError`` with OpenSSL's code for the reason."""
+    request = _Request(
+        leaf=certificates[0],
+        intermediates=certificates[1:] if partial_chain else [*certificates[1:], *trust.intermediates],
+        store=trust.store_partial if partial_chain else trust.store,
+        server_side_peer=server_side_peer,
+        hostname=hostname,
+    )
+    try:
+        return _run(request, hostname, now)
+    except (VerificationError, ValueError) as error:
+        failure = _diagnose(request, trust, str(error), now)
+        if flags & ssl.VERIFY_X509_STRICT and failure in _CHECKED_AFTER_EXTENSIONS:
+            failure = strict_violation(_issuer_chain(request, trust)) or failure
+        raise _error(failure, hostname or "") from None
 
 
 def _extension(certificate: x509.Certificate, kind: type[_E]) -> x509.Extension[_E] | None:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import service_identity
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from OpenSSL import SSL, crypto
 
 try:
@@ -60,12 +60,9 @@ from tlsapi import Capability, TLSVersion
 from tlsapi.spi import (
     OP_LEGACY_SERVER_CONNECT,
     OPENSSL_VERIFY_FLAGS,
-    CertChain,
     Connection,
     Context,
-    Password,
-    PrivateKey,
-    StrPath,
+    Settings,
     certificate_dict,
 )
 
@@ -273,7 +270,7 @@ def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
     conn = SSL.Connection._reverse_mapping[ssl_pointer]
     owner = _owner(conn)
     context = owner._context
-    callback = context.sni_callback
+    callback = owner._settings.sni_callback
     if callback is None:
         return int(lib.SSL_TLSEXT_ERR_OK)
     raw = conn.get_servername()
@@ -290,8 +287,9 @@ def _servername(ssl_pointer: Any, alert: Any, arg: Any) -> int:
         alert[0] = ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
         return int(lib.SSL_TLSEXT_ERR_ALERT_FATAL)
     if result is None:
-        if owner._context is not context:
-            conn.set_context(owner._context._openssl_context())
+        if owner._context is not context:  # switched: the connection continues on the new context's snapshot
+            owner._openssl_context = owner._context._openssl_context_for(owner._settings)
+            conn.set_context(owner._openssl_context)
         return int(lib.SSL_TLSEXT_ERR_OK)
     try:
         alert[0] = operator.index(result)
@@ -484,7 +482,8 @@ class PyOpenSSLConnection(Connection):
         self = cls._new(context, server_side, server_hostname)
         self._incoming = incoming
         self._outgoing = outgoing
-        checked = self._server_hostname if context.check_hostname else None
+        settings = self._settings
+        checked = self._server_hostname if settings.check_hostname else None
         self._check_name = checked
         self._verify_failure = None
         self._handshake_done = False
@@ -496,7 +495,7 @@ class PyOpenSSLConnection(Connection):
         self._ragged_reported = False
         self._hello = b""
         self._offered = None
-        self._openssl_context = context._openssl_context()
+        self._openssl_context = context._openssl_context_for(settings)
         self._conn = SSL.Connection(self._openssl_context, None)
         self._conn.set_app_data(self)
         self._conn.set_info_callback(_info_callback)
@@ -508,7 +507,7 @@ class PyOpenSSLConnection(Connection):
             if self._server_hostname is not None and not _is_ip_address(self._server_hostname):
                 self._conn.set_tlsext_host_name(self._server_hostname.encode("ascii"))
             if checked is not None and OPENSSL_HOST_CHECK and _check_host(
-                self._conn, checked, context.hostname_checks_common_name
+                self._conn, checked, settings.hostname_checks_common_name
             ):
                 self._check_name = None  # OpenSSL checks it
             if session is not None:
@@ -518,7 +517,8 @@ class PyOpenSSLConnection(Connection):
     # -- identity ---------------------------------------------------------------------------------------
 
     def _switch_context(self, context: Context) -> None:
-        """The SNI callback's virtual hosting: the OpenSSL context follows on return."""
+        """The SNI callback's virtual hosting: the OpenSSL context (built from ``context``'s snapshot) follows
+        on return."""
         if not isinstance(context, PyOpenSSLContext):
             raise TypeError("the SNI callback may switch only to another pyopenssl-backend context")
 
@@ -785,15 +785,18 @@ def capabilities() -> list[Capability]:
     return declared
 
 
-#: OpenSSL's certificate slots (one certificate per key type); RSA-PSS signatures use RSA keys here.
-_KEY_TYPES: dict[str, type[Any]] = {
-    "RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey, "Ed25519": ed25519.Ed25519PrivateKey,
-    "Ed448": ed448.Ed448PrivateKey,
-}
+def _select_alpn(conn: SSL.Connection, offered: list[bytes]) -> bytes:
+    """The server's choice: the first protocol of the connection's settings that the client offered; no
+    overlap means no ALPN."""
+    chosen = errors.select_alpn(_owner(conn)._settings.alpn_protocols, offered)
+    return SSL.NO_OVERLAPPING_PROTOCOLS if chosen is None else chosen  # type: ignore[return-value]
 
 
-def _key_type(key: PrivateKey) -> str:
-    return next(name for name, cls in _KEY_TYPES.items() if isinstance(key, cls))
+@dataclass(frozen=True, slots=True)
+class PyOpenSSLSettings(Settings):
+    """The common settings and the one curve ``set_groups`` selected (``None``: OpenSSL's default groups)."""
+
+    curve: ec.EllipticCurve | None
 
 
 class PyOpenSSLContext(Context):
@@ -807,37 +810,35 @@ class PyOpenSSLContext(Context):
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
-        self._ciphers = DEFAULT_CIPHERS
         self._curve: ec.EllipticCurve | None = None
         self._keylog_lock = threading.Lock()
-        self._built: tuple[tuple[Any, ...], SSL.Context] | None = None
+        self._built: tuple[Settings, SSL.Context] | None = None
         self._checks_common_name = OPENSSL_HOST_CHECK  # ssl's default where OpenSSL checks the host
-        self._cert_chains: dict[str, CertChain] = {}  # one per key type, as OpenSSL keeps them
 
     # -- building the OpenSSL context ------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[Any, ...]:
-        """Every setting the OpenSSL context is built from (equal snapshots share one context)."""
-        return (
-            self._verify_mode, tuple(self.enabled_versions()), int(self._options), int(self._verify_flags),
-            tuple(self._alpn_protocols), self._sni_callback is not None, self._keylog_filename,
-            tuple(self._cert_chains.values()), tuple(self._trust_anchors), tuple(self._crls), self._ciphers,
-            self._curve,
-        )
+    def _take_settings(self) -> PyOpenSSLSettings:
+        return PyOpenSSLSettings(**self._settings_fields(), curve=self._curve)
 
     def _openssl_context(self) -> SSL.Context:
-        """The ``OpenSSL.SSL.Context`` for the current configuration, built on first use after a change."""
-        snapshot = self._snapshot()
-        if self._built is None or self._built[0] != snapshot:
-            self._built = (snapshot, self._build())
-        return self._built[1]
+        """The ``OpenSSL.SSL.Context`` for the current configuration."""
+        return self._openssl_context_for(self.settings())
 
-    def _build(self) -> SSL.Context:
-        if self.is_client or self.is_server:
-            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if self.is_client else SSL.TLS_SERVER_METHOD)
+    def _openssl_context_for(self, settings: Settings) -> SSL.Context:
+        """The ``OpenSSL.SSL.Context`` built from ``settings``: the one built last if its snapshot is equal
+        (pyOpenSSL freezes a context once a connection used it, so a change means a new one)."""
+        built = self._built
+        if built is None or (built[0] is not settings and built[0] != settings):
+            built = self._built = (settings, self._build(settings))
+        return built[1]
+
+    def _build(self, settings: Settings) -> SSL.Context:
+        assert isinstance(settings, PyOpenSSLSettings)  # what _take_settings makes
+        if settings.is_client or settings.is_server:
+            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD if settings.is_client else SSL.TLS_SERVER_METHOD)
         else:  # the deprecated PROTOCOL_TLS: either side
             ctx = SSL.Context(SSL.TLS_METHOD)
-        versions = [_VERSIONS[version] for version in self.enabled_versions()]
+        versions = [_VERSIONS[version] for version in settings.versions]
         if versions:
             ctx.set_min_proto_version(min(versions))
             ctx.set_max_proto_version(max(versions))
@@ -845,67 +846,47 @@ class PyOpenSSLContext(Context):
             ctx.set_options(SSL.OP_NO_TLSv1_2 | SSL.OP_NO_TLSv1_3)
         options = 0
         for option, value in _OPTIONS.items():
-            if self._options & option == option:
+            if settings.options & option == option:
                 options |= value
         ctx.set_options(options)
-        ctx.set_cipher_list(self._ciphers.encode("ascii"))
-        if self._curve is not None:
-            ctx.set_tmp_ecdh(self._curve)
-        ctx.set_verify(_VERIFY_MODES[self._verify_mode], _verify_callback)
+        ctx.set_cipher_list((settings.ciphers or DEFAULT_CIPHERS).encode("ascii"))
+        if settings.curve is not None:
+            ctx.set_tmp_ecdh(settings.curve)
+        ctx.set_verify(_VERIFY_MODES[settings.verify_mode], _verify_callback)
         store = ctx.get_cert_store()
         assert store is not None  # every SSL_CTX has one
-        for anchor in self._trust_anchors:
+        for anchor in settings.trust_anchors:
             store.add_cert(_openssl_certificate(anchor))
-        for crl in self._crls:
+        for crl in settings.crls:
             store.add_crl(crl)
-        if self._verify_flags:
-            store.set_flags(int(self._verify_flags))
+        if settings.verify_flags:
+            store.set_flags(int(settings.verify_flags))
         intermediates: list[x509.Certificate] = []
-        for chain in self._cert_chains.values():
+        for chain in settings.cert_chains:
             ctx.use_certificate(chain.leaf)
             ctx.use_privatekey(chain.key)
             intermediates += [c for c in chain.certificates[1:] if c not in intermediates]
         for certificate in intermediates:  # pyOpenSSL has no per-certificate chain: each leaf is sent with all
             ctx.add_extra_chain_cert(certificate)
-        if self._alpn_protocols:
-            if not self.is_server:
-                ctx.set_alpn_protos(list(self._alpn_protocols))
-            if not self.is_client:
-                ctx.set_alpn_select_callback(self._select_alpn)
-        if self._sni_callback is not None:  # set only with Capability.SNI_CALLBACK, hence SNI_ALERTS
+        if settings.alpn_protocols:
+            if not settings.is_server:
+                ctx.set_alpn_protos(list(settings.alpn_protocols))
+            if not settings.is_client:
+                ctx.set_alpn_select_callback(_select_alpn)
+        if settings.sni_callback is not None:  # set only with Capability.SNI_CALLBACK, hence SNI_ALERTS
             lib.SSL_CTX_set_tlsext_servername_callback(ctx._context, _SERVERNAME_CALLBACK)
-        if self._keylog_filename is not None:
+        if settings.keylog_filename is not None:
             ctx.set_keylog_callback(self._log_key)
         return ctx
 
-    def _select_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes:
-        """The first of our protocols that the client offered; no overlap means no ALPN."""
-        for protocol in self._alpn_protocols:
-            if protocol in offered:
-                return protocol
-        return SSL.NO_OVERLAPPING_PROTOCOLS  # type: ignore[return-value]
-
     def _log_key(self, conn: SSL.Connection, line: bytes) -> None:
-        filename = self._keylog_filename
+        filename = _owner(conn)._settings.keylog_filename
         if filename is None:
             return
         with self._keylog_lock, open(filename, "ab") as handle:
             handle.write(line + b"\n")
 
     # -- what pyOpenSSL adds beyond the common configuration -------------------------------------------------
-
-    def load_cert_chain(
-        self,
-        certfile: StrPath,
-        keyfile: StrPath | None = None,
-        password: Password = None,
-    ) -> None:
-        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
-        ones loaded before, and OpenSSL serves each client one it can verify; one of the same type replaces."""
-        super().load_cert_chain(certfile, keyfile, password)
-        assert self._cert_chain is not None
-        self._cert_chains.pop(_key_type(self._cert_chain.key), None)
-        self._cert_chains[_key_type(self._cert_chain.key)] = self._cert_chain
 
     @property
     def hostname_checks_common_name(self) -> bool:
@@ -920,6 +901,7 @@ class PyOpenSSLContext(Context):
             raise self._unsupported("hostname checks against the subject common name",
                                     "service_identity matches the subjectAltName only")
         self._checks_common_name = bool(value)
+        self._settings_changed()
 
     def set_ciphers(self, cipherlist: str) -> None:
         """The TLS 1.2 suites, as an OpenSSL cipher string (TLS 1.3 suites are not affected)."""
@@ -928,6 +910,7 @@ class PyOpenSSLContext(Context):
         except SSL.Error:
             raise errors.SSLError("No cipher can be selected.") from None
         self._ciphers = cipherlist
+        self._settings_changed()
 
     def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]  # typeshed's TypedDict
         """The enabled suites in preference order, as the stdlib's dicts (TLS 1.3 suites first)."""
@@ -947,6 +930,7 @@ class PyOpenSSLContext(Context):
             raise self._unsupported(f"selecting the key-exchange group {names[0]!r}",
                                     "pyOpenSSL's set_tmp_ecdh takes a NIST curve")
         self._curve = _CURVES[names[0]]
+        self._settings_changed()
 
     def set_ecdh_curve(self, name: str) -> None:
         """The stdlib's spelling of a one-group :meth:`set_groups` (OpenSSL names, e.g. ``prime256v1``)."""

@@ -18,6 +18,7 @@ import importlib.metadata
 import ipaddress
 import re
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -31,9 +32,11 @@ from tlsapi.spi import (
     X509_V_ERR_HOSTNAME_MISMATCH,
     X509_V_ERR_IP_ADDRESS_MISMATCH,
     Capability,
+    CertChain,
     ClientHelloInfo,
     Connection,
     Context,
+    Settings,
     SSLError,
     certificate_dict,
     closed_eof,
@@ -145,6 +148,7 @@ class RustlsConnection(Connection):
     _close_sent: bool
     _eof_reported: bool
     _no_versions: bool  # the context's bounds leave no version: the handshake fails, as the stdlib's does
+    _engine: RustlsEngine  # the rustls configurations of the connection's settings
 
     @classmethod
     def _create(
@@ -168,21 +172,23 @@ class RustlsConnection(Connection):
         self._failed = None
         self._close_sent = False
         self._eof_reported = False
-        self._no_versions = not context._versions()
+        self._engine = context._engine_for(self._settings)
+        self._no_versions = not self._engine.versions
         context.record_stat("accept" if server_side else "connect")
         if server_side or self._no_versions:
             self._conn = None  # a client with no version sends nothing, not even a ClientHello
         else:
-            self._conn = context._client_connection(server_hostname)
+            self._conn = self._engine.client_connection(server_hostname)
             self._flush()
         return self
 
     # -- identity -------------------------------------------------------------------------------------------
 
     def _switch_context(self, context: Context) -> None:
-        """The SNI callback may pick another rustls context: the server is configured from it afterwards."""
+        """The SNI callback may pick another rustls context: the server is configured from its snapshot."""
         if not isinstance(context, RustlsContext):
             raise TypeError("the SNI callback may switch only to another rustls-backend context")
+        self._engine = context._engine_for(context.settings())
 
     @property
     def session(self) -> None:
@@ -242,6 +248,9 @@ class RustlsConnection(Connection):
         received = _RECEIVED_ALERT.search(text)
         if received is not None:
             return received_alert_error(_RUSTLS_ALERTS.get(received.group(1), 255), origin=ORIGIN)
+        if text.startswith("peer is incompatible: ServerRejectedEncryptedClientHello"):
+            # rustls checked the retry configurations and sent ech_required; rtls gives no access to them
+            return make_error(tlsapi.ECHRejectedError, reason_text("ECH_REJECTED"), "ECH_REJECTED", origin=ORIGIN)
         for prefix, reason in _LOCAL_REASONS.items():
             if text.startswith(prefix):
                 return make_error(SSLError, reason_text(reason), reason, origin=ORIGIN)
@@ -305,9 +314,8 @@ class RustlsConnection(Connection):
                 self._outgoing.write(_ALERT_RECORD + bytes([alert]))
                 self._failed = make_error(SSLError, reason_text("CALLBACK_FAILED"), "CALLBACK_FAILED", origin=ORIGIN)
                 raise self._failed
-        context = self._context
-        alpn = select_alpn(context.alpn_protocols, hello.alpn_protocols) if hello is not None else None
-        self._conn = context._server_connection(alpn)
+        alpn = select_alpn(self._settings.alpn_protocols, hello.alpn_protocols) if hello is not None else None
+        self._conn = self._engine.server_connection(alpn)
 
     def _refuse_without_versions(self) -> None:
         """No version is enabled: as OpenSSL, write only a ``protocol_version`` alert (a client sends no
@@ -421,17 +429,17 @@ class RustlsConnection(Connection):
             return None
         if binary_form:
             return chain[0]
-        if self._server_side or self._context.verify_mode == ssl.CERT_NONE:
+        if self._server_side or self._context.verify_mode == ssl.CERT_NONE:  # the live context's, as _ssl reads it
             return {}
         return certificate_dict(x509.load_der_x509_certificate(chain[0]))
 
     def get_verified_chain(self) -> list[bytes]:
         """The chain rustls verified, leaf first, ending with the trust anchor that issued it."""
         chain = self.get_unverified_chain()
-        if not chain or self._server_side or self._context.verify_mode == ssl.CERT_NONE:
+        if not chain or self._server_side or self._settings.verify_mode == ssl.CERT_NONE:
             return []
         last = x509.load_der_x509_certificate(chain[-1])
-        for anchor in self._context.trust_anchors:
+        for anchor in self._settings.trust_anchors:
             if anchor.subject == last.issuer:
                 try:
                     last.verify_directly_issued_by(anchor)
@@ -459,7 +467,7 @@ class RustlsConnection(Connection):
         """Server side: rustls's suites that the client offered (read from its ClientHello), else ``None``."""
         if not self._server_side or not self._handshake_done or self._hello is None:
             return None
-        allowed = {_VERSIONS[code] for code in self._context._versions()}
+        allowed = {_VERSIONS[code] for code in self._engine.versions}
         return [(openssl, protocol, bits) for code, (_, openssl, protocol, bits) in _SUITES.items()
                 if code in self._hello.cipher_suites and protocol in allowed]
 
@@ -482,13 +490,15 @@ class RustlsConnection(Connection):
             raise ValueError(f"{cb_type} channel binding type not implemented")
         raise self._context._unsupported("channel binding", "rtls exposes no Finished messages")
 
-    def ech_status(self) -> str:
-        """Encrypted Client Hello on this client connection: ``"not_offered"``, ``"offered"``, ``"grease"``,
-        ``"accepted"`` or ``"rejected"`` (rustls's report); servers always report ``"not_offered"``."""
+    def ech_status(self) -> tlsapi.ECHStatus:
+        """Encrypted Client Hello on this client connection, as rustls reports it. A server raises
+        ``UnsupportedFeatureError``: rtls's server has no ECH and cannot tell whether the client offered it."""
         conn = self._conn
         if isinstance(conn, _rustls.RustlsClientConnection):
-            return conn.ech_status()
-        return "not_offered"
+            return tlsapi.ECHStatus(conn.ech_status())
+        if self._server_side:
+            raise self._context._unsupported("reporting Encrypted Client Hello", "rtls's server has no ECH")
+        return tlsapi.ECHStatus.NOT_OFFERED
 
 
 def _is_ip(hostname: str | None) -> bool:
@@ -499,8 +509,7 @@ def _is_ip(hostname: str | None) -> bool:
     return True
 
 
-def _pem_chain(context: Context) -> tuple[bytes, bytes] | None:
-    chain = context.cert_chain
+def _pem_chain(chain: CertChain | None) -> tuple[bytes, bytes] | None:
     if chain is None:
         return None
     certificates = b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain.certificates)
@@ -509,11 +518,74 @@ def _pem_chain(context: Context) -> tuple[bytes, bytes] | None:
     return certificates, key
 
 
+@dataclass(frozen=True, slots=True)
+class RustlsSettings(Settings):
+    """The common settings and the client's Encrypted Client Hello configuration list (``None``: no ECH)."""
+
+    ech_configs: bytes | None
+
+
+class RustlsEngine:
+    """The rustls configurations built from one :class:`RustlsSettings` (rustls configurations are
+    immutable): the client's, or the server's per ALPN answer, each built on first use."""
+
+    def __init__(self, settings: RustlsSettings) -> None:
+        self.settings = settings
+        #: The enabled versions' code points (every handshake asks); ECH exists for TLS 1.3 only.
+        self.versions = [_VERSION_CODES[version] for version in settings.versions
+                         if settings.ech_configs is None or version == tlsapi.TLSVersion.TLSv1_3]
+        self._builders: dict[bytes | None, _rustls.RustlsConfigBuilder] = {}
+
+    def _builder(self, alpn: bytes | None = None) -> _rustls.RustlsConfigBuilder:
+        """The rustls configuration (servers: one per ALPN answer)."""
+        builder = self._builders.get(alpn)
+        if builder is None:
+            builder = self._builders[alpn] = self._build(alpn)
+        return builder
+
+    def _build(self, alpn: bytes | None) -> _rustls.RustlsConfigBuilder:
+        settings = self.settings
+        builder = _rustls.RustlsConfigBuilder()
+        for anchor in settings.trust_anchors:
+            builder.add_root_cert_from_der(anchor.public_bytes(serialization.Encoding.DER))
+        pem = _pem_chain(settings.cert_chain)
+        if pem is not None:
+            if settings.is_client:
+                builder.set_client_cert_chain_pem(*pem)
+            else:
+                builder.set_server_cert_chain_pem(*pem)
+        if self.versions:
+            builder.set_min_version(min(self.versions))
+            builder.set_max_version(max(self.versions))
+        builder.set_verify_mode(int(settings.verify_mode) if settings.is_client else ssl.CERT_NONE)
+        builder.set_check_hostname(settings.check_hostname)
+        if settings.is_client:
+            builder.set_alpn(list(settings.alpn_protocols))
+        elif alpn is not None:
+            builder.set_alpn([alpn])
+        if settings.keylog_filename is not None:
+            builder.set_keylog_filename(settings.keylog_filename)
+        if settings.ech_configs is not None:
+            builder.set_ech_configs(settings.ech_configs)
+        return builder
+
+    def client_connection(self, server_hostname: str | None) -> _rustls.RustlsClientConnection:
+        builder = self._builder()
+        # rustls sends no SNI for an IP address by itself; with no hostname at all, none either, as the stdlib.
+        builder.set_sni_enabled(server_hostname is not None)
+        return builder.build_client_connection(server_hostname or "localhost")
+
+    def server_connection(self, alpn: bytes | None) -> _rustls.RustlsServerConnection:
+        if self.settings.cert_chain is None:
+            raise make_error(SSLError, "no shared cipher", "NO_SHARED_CIPHER", origin=ORIGIN)
+        return self._builder(alpn).build_server_connection()
+
+
 class RustlsContext(Context):
     """A tlsapi context whose engine is rustls (through rtls).
 
-    rustls configurations are immutable: one is built from the settings on first use and dropped by
-    ``_changed`` whenever a setting changes, so connections already made keep theirs.
+    rustls configurations are immutable: the :class:`RustlsEngine` of the current snapshot is kept until the
+    settings change, and each connection keeps the one of its own snapshot.
     """
 
     sslobject_class = RustlsConnection
@@ -521,8 +593,7 @@ class RustlsContext(Context):
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
         self._ech_configs: bytes | None = None
-        self._builders: dict[bytes | None, _rustls.RustlsConfigBuilder] = {}
-        self._enabled: list[int] | None = None
+        self._engine: RustlsEngine | None = None
 
     @property
     def verify_flags(self) -> ssl.VerifyFlags:
@@ -537,64 +608,17 @@ class RustlsContext(Context):
             raise self._unsupported(f"verify flags {ssl.VerifyFlags(unsupported)!r}", "webpki has no such mode")
         Context.verify_flags.fset(self, value)  # type: ignore[attr-defined]
 
-    def _changed(self, name: str) -> None:
-        """Drop the rustls configurations built from the old settings. (A server's client-certificate request
-        is refused by the base class: this backend does not declare ``Capability.CLIENT_AUTH``.)"""
-        self._builders.clear()
-        self._enabled = None
+    def _take_settings(self) -> RustlsSettings:
+        return RustlsSettings(**self._settings_fields(), ech_configs=self._ech_configs)
 
-    def _versions(self) -> list[int]:
-        """The enabled versions' code points (computed once per configuration: every handshake asks)."""
-        if self._enabled is None:
-            self._enabled = [_VERSION_CODES[version] for version in self.enabled_versions()]
-            if self._ech_configs is not None:
-                self._enabled = [code for code in self._enabled if code == 0x0304]  # ECH exists for TLS 1.3 only
-        return self._enabled
-
-    def _builder(self, alpn: bytes | None = None) -> _rustls.RustlsConfigBuilder:
-        """The rustls configuration for the current settings (servers: one per ALPN answer)."""
-        key = alpn if not self.is_client else None
-        builder = self._builders.get(key)
-        if builder is None:
-            builder = self._builders[key] = self._build(alpn)
-        return builder
-
-    def _build(self, alpn: bytes | None) -> _rustls.RustlsConfigBuilder:
-        builder = _rustls.RustlsConfigBuilder()
-        for anchor in self.trust_anchors:
-            builder.add_root_cert_from_der(anchor.public_bytes(serialization.Encoding.DER))
-        pem = _pem_chain(self)
-        if pem is not None:
-            if self.is_client:
-                builder.set_client_cert_chain_pem(*pem)
-            else:
-                builder.set_server_cert_chain_pem(*pem)
-        versions = self._versions()
-        if versions:
-            builder.set_min_version(min(versions))
-            builder.set_max_version(max(versions))
-        builder.set_verify_mode(int(self.verify_mode) if self.is_client else ssl.CERT_NONE)
-        builder.set_check_hostname(self.check_hostname)
-        if self.is_client:
-            builder.set_alpn(list(self.alpn_protocols))
-        elif alpn is not None:
-            builder.set_alpn([alpn])
-        if self.keylog_filename is not None:
-            builder.set_keylog_filename(self.keylog_filename)
-        if self._ech_configs is not None:
-            builder.set_ech_configs(self._ech_configs)
-        return builder
-
-    def _client_connection(self, server_hostname: str | None) -> _rustls.RustlsClientConnection:
-        builder = self._builder()
-        # rustls sends no SNI for an IP address by itself; with no hostname at all, none either, as the stdlib.
-        builder.set_sni_enabled(server_hostname is not None)
-        return builder.build_client_connection(server_hostname or "localhost")
-
-    def _server_connection(self, alpn: bytes | None) -> _rustls.RustlsServerConnection:
-        if self.cert_chain is None:
-            raise make_error(SSLError, "no shared cipher", "NO_SHARED_CIPHER", origin=ORIGIN)
-        return self._builder(alpn).build_server_connection()
+    def _engine_for(self, settings: Settings) -> RustlsEngine:
+        """The rustls configurations of ``settings`` (a snapshot this context took): the last ones built if
+        the snapshot is equal."""
+        assert isinstance(settings, RustlsSettings)  # what _take_settings makes
+        engine = self._engine
+        if engine is None or (engine.settings is not settings and engine.settings != settings):
+            engine = self._engine = RustlsEngine(settings)
+        return engine
 
     # -- what rustls adds ---------------------------------------------------------------------------------------
 
@@ -611,4 +635,4 @@ class RustlsContext(Context):
         data = bytes(ech_config_list)
         _rustls.RustlsConfigBuilder().set_ech_configs(data)  # ValueError/SSLError now for a malformed list
         self._ech_configs = data
-        self._changed("ech_configs")
+        self._settings_changed()

@@ -2,7 +2,12 @@
 
 A :class:`StdlibContext` *is* an ``ssl.SSLContext`` underneath, and this backend deliberately routes every
 setting to that OpenSSL context: the base class keeps the Python-side view (for the interface's
-validation), and :meth:`StdlibContext._changed` mirrors each change into OpenSSL. Connections are
+validation) and its :class:`~tlsapi.spi.Settings` snapshot, and :meth:`StdlibContext._push` writes each new
+snapshot's differences into OpenSSL when the setter runs. Certificates, trust material, CRLs, cipher and
+group selection and the PSK callbacks go straight to OpenSSL (they are not in the snapshot), so nothing is
+loaded twice and password callbacks run once. Which settings reach a connection already made is therefore
+exactly as in ``ssl``: OpenSSL copies most of them at ``SSL_new``, but keeps reading the trust store, the
+cipher list, a server's ALPN choice and the SNI callback from the context. Connections are
 ``_ssl._SSLSocket`` objects created with our :class:`StdlibConnection` as their owner, so the SNI callback
 receives the tlsapi connection and may switch its context. Every ``ssl`` exception is re-raised as the
 tlsapi class of the same name with the same ``args``, ``errno``, ``library``, ``reason`` and verify
@@ -18,10 +23,10 @@ import ssl
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import tlsapi.spi as errors
-from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Connection, Context, Password, StrPath
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
 
 if TYPE_CHECKING:
     from typing import Self
@@ -35,6 +40,9 @@ R = TypeVar("R")
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
 
+#: Bound once: the Connection's methods translate with it on every want-read.
+_from_ssl = errors.from_ssl
+
 _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
                    "secp521r1": "secp521r1", "x448": "X448"}
 
@@ -45,7 +53,7 @@ def translated() -> Iterator[None]:
     try:
         yield
     except ssl.SSLError as exc:
-        raise errors.from_ssl(exc) from None
+        raise _from_ssl(exc) from None
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
@@ -54,13 +62,9 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except ssl.SSLError as exc:
-            raise errors.from_ssl(exc) from None
+            raise _from_ssl(exc) from None
 
     return wrapper
-
-
-def _raise(exc: ssl.SSLError) -> NoReturn:
-    raise errors.from_ssl(exc) from None
 
 
 class StdlibConnection(Connection):
@@ -80,14 +84,15 @@ class StdlibConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, StdlibContext)  # Context.wrap_bio dispatches on the class
-        self = cls.__new__(cls)
-        self._context = context
-        with translated():
+        self = cls._new(context, server_side, server_hostname)
+        try:  # not ``translated()``: a generator-based context manager costs more than the wrap itself
             self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
                 server_hostname=server_hostname,
                 owner=self, session=session,
             )
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
         return self
 
     def _switch_context(self, context: Context) -> None:
@@ -121,7 +126,7 @@ class StdlibConnection(Connection):
         try:
             self._sslobj.do_handshake()
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         try:
@@ -129,14 +134,14 @@ class StdlibConnection(Connection):
                 return self._sslobj.read(len, buffer)
             return self._sslobj.read(len)
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def write(self, data: Any) -> int:
         try:
             written: int = self._sslobj.write(data)
             return written
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def pending(self) -> int:
         count: int = self._sslobj.pending()
@@ -146,11 +151,13 @@ class StdlibConnection(Connection):
         try:
             self._sslobj.shutdown()
         except ssl.SSLError as exc:
-            _raise(exc)
+            raise _from_ssl(exc) from None
 
     def getpeercert(self, binary_form: bool = False) -> Any:
-        with translated():
+        try:  # asyncio asks on every handshake: no generator-based context manager here
             return self._sslobj.getpeercert(binary_form)
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
 
     def get_verified_chain(self) -> list[bytes]:
         return [cert.public_bytes(_ssl.ENCODING_DER) for cert in self._sslobj.get_verified_chain() or ()]
@@ -207,40 +214,60 @@ class StdlibContext(Context):
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
-        # The OpenSSL context starts with the stdlib's defaults, which equal the base class's; mirror the
-        # base's view once so both agree from the start.
-        # A one-version method (PROTOCOL_TLSv1_2) has its bounds fixed by OpenSSL, which refuses to set them.
-        bounds = ("minimum_version", "maximum_version") if self.protocol != ssl.PROTOCOL_TLSv1_2 else ()
-        for name in ("verify_mode", *bounds, "options", "verify_flags"):
-            self._changed(name)
+        self._pushed: Settings | None = None
+        self._push_settings()
 
-    def _changed(self, name: str) -> None:
+    def _settings_changed(self) -> None:
+        """Every change reaches OpenSSL at once, as with ``ssl``: OpenSSL copies most settings into each
+        connection when it is made (``SSL_new``), and keeps reading the others (trust store, cipher list, a
+        server's ALPN choice, the SNI callback) from this context, exactly as for a plain ``ssl`` context."""
+        super()._settings_changed()
+        self._push_settings()
+
+    def _push_settings(self) -> None:
+        """Write the snapshot into the OpenSSL context where it differs from the one written before."""
+        current = self.settings()
+        self._push(self._pushed, current)
+        self._pushed = current
+
+    def _push(self, previous: Settings | None, current: Settings) -> None:
+        """Make OpenSSL's context say what ``current`` says where ``previous`` said otherwise. ``previous`` is
+        ``None`` for a new OpenSSL context, which agrees with a new tlsapi context except on verification,
+        versions, options and verify flags."""
         base = _OPENSSL
         with translated():
-            if name in ("verify_mode", "check_hostname"):
+            if previous is None or (previous.verify_mode, previous.check_hostname) != (
+                current.verify_mode, current.check_hostname
+            ):
                 base.check_hostname.__set__(self, False)
-                base.verify_mode.__set__(self, self._verify_mode)
-                base.check_hostname.__set__(self, self._check_hostname)
-            elif name in ("minimum_version", "maximum_version"):
-                base.minimum_version.__set__(self, int(self._minimum_version))
-                base.maximum_version.__set__(self, int(self._maximum_version))
-            elif name == "options":
+                base.verify_mode.__set__(self, current.verify_mode)
+                base.check_hostname.__set__(self, current.check_hostname)
+            # A one-version method (PROTOCOL_TLSv1_2) has its bounds fixed by OpenSSL, which refuses to set them.
+            if self.protocol != ssl.PROTOCOL_TLSv1_2 and (
+                previous is None
+                or (previous.minimum_version, previous.maximum_version)
+                != (current.minimum_version, current.maximum_version)
+            ):
+                base.minimum_version.__set__(self, int(current.minimum_version))
+                base.maximum_version.__set__(self, int(current.maximum_version))
+            if previous is None or previous.options != current.options:
                 with warnings.catch_warnings():  # the interface warned from the caller's line
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    base.options.__set__(self, int(self._options))
-            elif name == "verify_flags":
-                base.verify_flags.__set__(self, int(self._verify_flags))
-            elif name == "post_handshake_auth":
-                base.post_handshake_auth.__set__(self, self._post_handshake_auth)
-            elif name == "keylog_filename":
-                base.keylog_filename.__set__(self, self._keylog_filename)
-            elif name == "num_tickets":
-                base.num_tickets.__set__(self, self._num_tickets)
-            elif name == "sni_callback":
-                base.sni_callback.__set__(self, self._sni_callback)
-            elif name == "alpn_protocols":
-                wire = b"".join(bytes([len(p)]) + p for p in self._alpn_protocols)
-                base._set_alpn_protocols(self, wire)
+                    base.options.__set__(self, int(current.options))
+            if previous is None or previous.verify_flags != current.verify_flags:
+                base.verify_flags.__set__(self, int(current.verify_flags))
+            if previous is None:
+                return
+            if previous.post_handshake_auth != current.post_handshake_auth:
+                base.post_handshake_auth.__set__(self, current.post_handshake_auth)
+            if previous.keylog_filename != current.keylog_filename:
+                base.keylog_filename.__set__(self, current.keylog_filename)
+            if previous.num_tickets != current.num_tickets:
+                base.num_tickets.__set__(self, current.num_tickets)
+            if previous.sni_callback is not current.sni_callback:
+                base.sni_callback.__set__(self, current.sni_callback)
+            if previous.alpn_protocols != current.alpn_protocols:
+                base._set_alpn_protocols(self, b"".join(bytes([len(p)]) + p for p in current.alpn_protocols))
 
     # Routed to OpenSSL: certificate material, cipher and group selection, introspection.
 
@@ -341,3 +368,4 @@ class StdlibContext(Context):
         flags = _OPENSSL._host_flags.__get__(self)
         never = _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
         _OPENSSL._host_flags.__set__(self, flags & ~never if value else flags | never)
+        self._settings_changed()
