@@ -59,7 +59,7 @@ from ._tickets import TICKET_LIFETIME
 if TYPE_CHECKING:
     from typing import Self
 
-    from tlsapi._enums import ECHStatus
+    from tlsapi import ECHStatus
     from tlsapi.spi import BIO, Context
 
     from ._context import NativeContext

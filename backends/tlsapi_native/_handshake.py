@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tlsapi._enums import ECHStatus
+from tlsapi import ECHStatus
 
 from . import _messages as m
 from ._alerts import DECODE_ERROR, DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
