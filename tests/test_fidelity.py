@@ -487,10 +487,19 @@ def test_reference_outcomes(mini_pki: MiniPKI) -> None:
 
 @pytest.mark.parametrize("purpose", [ssl.Purpose.SERVER_AUTH, ssl.Purpose.CLIENT_AUTH], ids=["client", "server"])
 def test_default_context_follows_the_interpreter(backend: tlsapi.Backend, purpose: ssl.Purpose) -> None:
-    """``create_default_context`` sets what this interpreter's ``ssl.create_default_context`` sets."""
+    """``create_default_context`` sets what this interpreter's ``ssl.create_default_context`` sets. An engine
+    whose chain policy is its own and fixed (rustls's webpki: no ``honoured_verify_flags`` for 3.13's
+    STRICT/PARTIAL_CHAIN) keeps its own flags there, and refuses the interpreter's when they are set explicitly."""
     context = tlsapi.create_default_context(purpose, backend=backend)
     reference = ssl.create_default_context(purpose)
-    for name in ("verify_flags", "verify_mode", "check_hostname", "minimum_version", "maximum_version", "protocol"):
+    names = ["verify_mode", "check_hostname", "minimum_version", "maximum_version", "protocol"]
+    plain = tlsapi.Context(reference.protocol, backend=backend)
+    try:
+        plain.verify_flags = reference.verify_flags
+        names.append("verify_flags")
+    except tlsapi.UnsupportedFeatureError:
+        assert context.verify_flags == tlsapi.Context(reference.protocol, backend=backend).verify_flags
+    for name in names:
         assert getattr(context, name) == getattr(reference, name), name
 
 
