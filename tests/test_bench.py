@@ -45,8 +45,18 @@ def test_socket_overhead_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_instruction_count_workload_runs(tmp_path: Path) -> None:
     from bench import instructions
 
-    for case in ("full", "resumed"):  # the counted process's work (valgrind itself is not run here)
-        assert instructions.main(["--run", case, "--units", "1", "--pki", str(tmp_path)]) == 0
+    for case in instructions.BIO_CASES:  # the counted process's work (valgrind itself is not run here)
+        for backend in ("native", "stdlib", "ssl"):
+            assert instructions.main(["--run", case, "--units", "1", "--pki", str(tmp_path),
+                                      "--backend", backend]) == 0
+
+
+def test_handshake_targets_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import targets
+
+    assert targets.main(["--rounds", "2", "--handshakes", "1", "--pki", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  native")[0].strip() for line in lines] == list(targets.TARGETS)
 
 
 def test_server_load_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
