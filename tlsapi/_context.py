@@ -54,6 +54,9 @@ _DEPRECATED_VERSION_OPTIONS = (
 )
 #: The versions whose use as a bound warns, as ``ssl`` does.
 _DEPRECATED_VERSIONS = (TLSVersion.SSLv3, TLSVersion.TLSv1, TLSVersion.TLSv1_1)
+_NO_MINIMUM, _NO_MAXIMUM = int(TLSVersion.MINIMUM_SUPPORTED), int(TLSVersion.MAXIMUM_SUPPORTED)
+#: Each version, newest first, with the option that disables it.
+_VERSION_OPTIONS = ((TLSVersion.TLSv1_3, int(ssl.OP_NO_TLSv1_3)), (TLSVersion.TLSv1_2, int(ssl.OP_NO_TLSv1_2)))
 _SESSION_STATS = (
     "number", "connect", "connect_good", "connect_renegotiate", "accept", "accept_good",
     "accept_renegotiate", "hits", "misses", "timeouts", "cache_full",
@@ -177,7 +180,7 @@ class Context(ssl.SSLContext):
         self, protocol: int | None = None, *args: Any, backend: BackendSpec | None = None, **kwargs: Any
     ) -> None:
         self._protocol = _protocol_method(ssl.PROTOCOL_TLS if protocol is None else protocol)
-        self._verify_mode = ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
+        self._verify_mode: ssl.VerifyMode = ssl.CERT_REQUIRED if self.is_client else ssl.CERT_NONE
         self._check_hostname = self.is_client
         self._minimum_version = TLSVersion.TLSv1_2
         self._maximum_version = (
@@ -235,20 +238,14 @@ class Context(ssl.SSLContext):
 
     def enabled_versions(self) -> list[TLSVersion]:
         """The versions this context allows, newest first, after min/max and ``OP_NO_TLSv1_*``."""
-        low = self._minimum_version
-        high = self._maximum_version
-        versions = []
-        for version in reversed(_VERSIONS_SUPPORTED):
-            if low not in (TLSVersion.MINIMUM_SUPPORTED,) and version < low:
-                continue
-            if high not in (TLSVersion.MAXIMUM_SUPPORTED,) and version > high:
-                continue
-            if version == TLSVersion.TLSv1_2 and self._options & ssl.OP_NO_TLSv1_2:
-                continue
-            if version == TLSVersion.TLSv1_3 and self._options & ssl.OP_NO_TLSv1_3:
-                continue
-            versions.append(version)
-        return versions
+        # On plain ints (enum arithmetic is slow, and every snapshot asks): a minimum of MINIMUM_SUPPORTED and a
+        # maximum of MAXIMUM_SUPPORTED bound nothing (the other way round they compare as the ints they are).
+        low = int(self._minimum_version)
+        high = int(self._maximum_version)
+        options = int(self._options)
+        return [version for version, excluded_by in _VERSION_OPTIONS
+                if (low == _NO_MINIMUM or version >= low) and (high == _NO_MAXIMUM or version <= high)
+                and not options & excluded_by]
 
     def record_stat(self, name: str) -> None:
         """Count an event in ``session_stats()`` (backends call this: ``connect``, ``hits``, ...)."""
@@ -280,7 +277,7 @@ class Context(ssl.SSLContext):
         return {
             "protocol": self._protocol, "versions": tuple(self.enabled_versions()),
             "minimum_version": self._minimum_version, "maximum_version": self._maximum_version,
-            "options": self._options, "verify_mode": ssl.VerifyMode(self._verify_mode),
+            "options": self._options, "verify_mode": self._verify_mode,
             "verify_flags": self._verify_flags, "check_hostname": self._check_hostname,
             "hostname_checks_common_name": self.hostname_checks_common_name, "ciphers": self._ciphers,
             "alpn_protocols": tuple(self._alpn_protocols), "cert_chain": self._cert_chain,
