@@ -226,7 +226,7 @@ def ech_setup() -> _ECHSetup:
     config_list, private_key = ech.load_ech_pem(keys.to_pem())
     pairs = tuple((config, private_key) for config in ech.parse_ech_config_list(config_list))
     client = tlsapi.create_default_context(backend="native")
-    client.set_ech_configs(keys.config_list)  # type: ignore[attr-defined]
+    client.set_ech_configs(keys.config_list)
     conn, _incoming, outgoing = new_connection(client, server_side=False)
     with contextlib.suppress(ssl.SSLWantReadError):
         conn.do_handshake()

@@ -8,12 +8,14 @@ import ssl
 from pathlib import Path
 
 import pytest
+from conftest import available_backends
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import tlsapi
+import tlsapi.ech
 from tlsapi._context import Context
 
 PYTHON_CONFIG = tlsapi.Backend(
@@ -274,3 +276,28 @@ def test_wrapping_for_the_other_side_is_ssls_error(backend: tlsapi.Backend, prot
             context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=server_side)
         errors.append((raised.value.args[0], raised.value.args[1].rsplit(" (", 1)[0]))
     assert errors[1] == errors[0]
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_ech_settings_are_honoured_or_refused(backend: str) -> None:
+    """Every backend's contexts answer the ECH setters: a backend declaring the side takes the setting, the
+    others raise UnsupportedFeatureError (never AttributeError, never a silent connection without ECH); the
+    wrong side is ValueError everywhere."""
+    keys = tlsapi.ech.generate("public.example")
+    capabilities = tlsapi.get_backend(backend).capabilities()
+    client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
+    server = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
+    if tlsapi.Capability.ECH in capabilities:
+        client.set_ech_configs(keys.config_list)
+    else:
+        with pytest.raises(tlsapi.UnsupportedFeatureError):
+            client.set_ech_configs(keys.config_list)
+    if tlsapi.Capability.ECH_SERVER in capabilities:
+        server.set_ech_keys([keys.to_pem()])
+    else:
+        with pytest.raises(tlsapi.UnsupportedFeatureError):
+            server.set_ech_keys([keys.to_pem()])
+    with pytest.raises(ValueError):
+        server.set_ech_configs(keys.config_list)
+    with pytest.raises(ValueError):
+        client.set_ech_keys([keys.to_pem()])

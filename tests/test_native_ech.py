@@ -81,7 +81,7 @@ def _accept(server: HostileServer, inner: m.ClientHello, data: bytes) -> bytes:
 
 def _native_client(pki: PKI, config_list: bytes) -> Any:
     context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
-    context.set_ech_configs(config_list)  # type: ignore[attr-defined]
+    context.set_ech_configs(config_list)
     return context
 
 
@@ -370,20 +370,20 @@ def test_an_inner_hello_that_could_negotiate_tls12_is_illegal(versions: bytes | 
 def test_set_ech_configs_refuses_what_it_cannot_use() -> None:
     config_list, config, _ = _keys()
     with pytest.raises(ValueError, match="client setting"):
-        tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native").set_ech_configs(  # type: ignore[attr-defined]
+        tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native").set_ech_configs(
             config_list)
     client = tlsapi.create_default_context(backend="native")
     with pytest.raises(ech.ECHConfigError):
-        client.set_ech_configs(config_list[:-1])  # type: ignore[attr-defined]
+        client.set_ech_configs(config_list[:-1])
     unusable = ech.encode_ech_config_list([ech.ECHConfig(**{**config.__dict__, "kem_id": 0x10})])
     with pytest.raises(ech.ECHConfigError, match="no usable ECHConfig"):
-        client.set_ech_configs(unusable)  # type: ignore[attr-defined]
+        client.set_ech_configs(unusable)
 
 
 def test_ech_never_falls_back_to_a_hello_without_it() -> None:
     """With TLS 1.3 disabled the client cannot offer ECH: it fails before sending anything."""
     context = tlsapi.create_default_context(backend="native")
-    context.set_ech_configs(_keys()[0])  # type: ignore[attr-defined]
+    context.set_ech_configs(_keys()[0])
     context.maximum_version = tlsapi.TLSVersion.TLSv1_2
     incoming, outgoing = tlsapi.MemoryBIO(), tlsapi.MemoryBIO()
     connection = context.wrap_bio(incoming, outgoing, server_hostname=INNER_NAME)
@@ -404,7 +404,7 @@ def _native_server(pki: PKI, server_keys: list[bytes], seen: dict[str, Any], ret
         server_context.set_groups(["secp256r1"])  # type: ignore[attr-defined]
     server_context.load_cert_chain(pki["alternate"].certfile)
     if server_keys:
-        server_context.set_ech_keys(server_keys)  # type: ignore[attr-defined]
+        server_context.set_ech_keys(server_keys)
     seen["names"] = []
     server_context.sni_callback = lambda _conn, name, _ctx: seen["names"].append(name)
     return server_context
@@ -534,7 +534,7 @@ def test_an_unauthenticated_rejection_carries_no_retry_configs(pki: PKI) -> None
     client_context = tlsapi.create_default_context(backend="native")
     client_context.check_hostname = False
     client_context.verify_mode = tlsapi.CERT_NONE
-    client_context.set_ech_configs(ech.generate(SERVED_NAME).config_list)  # type: ignore[attr-defined]
+    client_context.set_ech_configs(ech.generate(SERVED_NAME).config_list)
     seen = _native_pair(pki, [ech.generate(SERVED_NAME).to_pem()], None, client_context)
     assert isinstance(seen["client_error"], tlsapi.ECHRejectedError)
     assert seen["client_error"].retry_configs is None
@@ -574,7 +574,7 @@ def test_the_native_client_sends_grease_ech_shaped_as_a_real_offer() -> None:
     assert grease != dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]  # fresh each time
     context.minimum_version = tlsapi.TLSVersion.TLSv1_3  # the hello a real offer seals (TLS 1.3 only)
     real = tlsapi.create_default_context(backend="native")
-    real.set_ech_configs(ech.generate(PUBLIC_NAME, maximum_name_length=0).config_list)  # type: ignore[attr-defined]
+    real.set_ech_configs(ech.generate(PUBLIC_NAME, maximum_name_length=0).config_list)
     real_offer = dict(_first_hello(real).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]
     assert len(dict(_first_hello(context).extensions)[_ech.ENCRYPTED_CLIENT_HELLO]) == len(real_offer)
     context.ech_grease = False  # type: ignore[attr-defined]
@@ -645,12 +645,12 @@ def test_set_ech_keys_refuses_bad_key_files(pki: PKI) -> None:
     server = tlsapi.create_default_context(tlsapi.Purpose.CLIENT_AUTH, backend="native")
     keys, other = ech.generate(PUBLIC_NAME), ech.generate(PUBLIC_NAME)
     with pytest.raises(ech.ECHConfigError, match="no private key"):
-        server.set_ech_keys([ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+        server.set_ech_keys([ech.config_list_pem(keys.config_list)])
     with pytest.raises(ech.ECHConfigError, match="does not match"):
-        server.set_ech_keys([other.private_key_pem + ech.config_list_pem(keys.config_list)])  # type: ignore[attr-defined]
+        server.set_ech_keys([other.private_key_pem + ech.config_list_pem(keys.config_list)])
     with pytest.raises(ValueError, match="server setting"):
-        tlsapi.create_default_context(backend="native").set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
-    server.set_ech_keys([keys.to_pem()])  # type: ignore[attr-defined]
+        tlsapi.create_default_context(backend="native").set_ech_keys([keys.to_pem()])
+    server.set_ech_keys([keys.to_pem()])
     assert [config.public_key for config, _ in server.ech_keys] == [  # type: ignore[attr-defined]
         config.public_key for config in ech.parse_ech_config_list(keys.config_list)]
 

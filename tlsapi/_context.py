@@ -497,6 +497,22 @@ class Context(ssl.SSLContext):
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise self._unsupported("NPN", "NPN is obsolete; use set_alpn_protocols")
 
+    def set_ech_configs(self, ech_config_list: bytes) -> None:
+        """Offer Encrypted Client Hello with ``ech_config_list`` (the wire ``ECHConfigList`` of a DNS HTTPS
+        record), a client setting. A backend that declares ``Capability.ECH`` overrides this; the others refuse
+        with ``UnsupportedFeatureError`` rather than connect without ECH."""
+        if not self.is_client:
+            raise ValueError("set_ech_configs is a client setting")
+        raise self._unsupported("Encrypted Client Hello (set_ech_configs)")
+
+    def set_ech_keys(self, pem_files: Iterable[bytes]) -> None:
+        """Accept Encrypted Client Hello with these ECHConfig PEM files and their keys, a server setting. A
+        backend that declares ``Capability.ECH_SERVER`` overrides this; the others refuse with
+        ``UnsupportedFeatureError`` rather than serve without ECH."""
+        if self.is_client:
+            raise ValueError("set_ech_keys is a server setting")
+        raise self._unsupported("Encrypted Client Hello, server side (set_ech_keys)")
+
     if hasattr(ssl.SSLContext, "set_psk_client_callback"):  # Python 3.13+, as the running interpreter's ssl
 
         def set_psk_client_callback(self, callback: Callable[[str | None], tuple[str | None, bytes]] | None) -> None:

@@ -35,7 +35,7 @@ Capability = tlsapi.Capability
 
 def _first_flight(backend: tlsapi.Backend, server_hostname: str) -> tuple[bytes, tlsapi.Connection]:
     client = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
-    client.set_ech_configs(ech_config_list("public.example"))  # type: ignore[attr-defined]
+    client.set_ech_configs(ech_config_list("public.example"))
     outgoing = tlsapi.MemoryBIO()
     conn = client.wrap_bio(tlsapi.MemoryBIO(), outgoing, server_hostname=server_hostname)
     with pytest.raises(ssl.SSLWantReadError):
@@ -59,7 +59,7 @@ def test_ech_hides_the_server_name(backend: tlsapi.Backend) -> None:
 def test_ech_configs_belong_to_clients(backend: tlsapi.Backend) -> None:
     server = tlsapi.Context(ssl.PROTOCOL_TLS_SERVER, backend=backend)
     with pytest.raises(ValueError):
-        server.set_ech_configs(ech_config_list("public.example"))  # type: ignore[attr-defined]
+        server.set_ech_configs(ech_config_list("public.example"))
 
 
 # -- the server side (capability ECH_SERVER): a native (and, when installed, rustls) ECH client ------------------
