@@ -327,6 +327,12 @@ def test_invalid_ffdhe_key_share(backend: tlsapi.Backend, pki: PKI, case: str) -
     sent(alert, ILLEGAL_PARAMETER)
 
 
+def _first_server_hello(output: bytes) -> m.ServerHello:
+    """The ServerHello (or HelloRetryRequest) that starts the server's first plaintext record."""
+    message = output[5:]
+    return m.ServerHello.parse(message[4:4 + int.from_bytes(message[1:4], "big")])
+
+
 def test_ffdhe_share_with_curves_offered(pki: PKI) -> None:
     """A client sending only an ffdhe2048 share next to an x25519 it lists gets ffdhe2048 (no retry), as from
     OpenSSL 3.0; with shares for both, the server keeps its preference for the curve."""
@@ -339,9 +345,20 @@ def test_ffdhe_share_with_curves_offered(pki: PKI) -> None:
         conn, incoming, outgoing = server_of(NATIVE, pki)
         outcome = drive(conn, incoming, outgoing, _shares_hello([FFDHE2048, X25519], shares)(client))
         assert outcome.want_read
-        message = outcome.output[5:]  # the ServerHello, first in the first (plaintext) record
-        hello = m.ServerHello.parse(message[4:4 + int.from_bytes(message[1:4], "big")])
+        hello = _first_server_hello(outcome.output)
         assert m.parse_key_share_server(dict(hello.extensions)[m.KEY_SHARE])[0] == expected
+
+
+@pytest.mark.parametrize("backend", RFC_CHOICE_ENGINES, indirect=True)
+def test_ffdhe_only_client_without_share_gets_a_retry(backend: tlsapi.Backend, pki: PKI) -> None:
+    """test-tls13-ffdhe-sanity: a client listing only ffdhe3072 and ffdhe2048, with no key share, gets a
+    HelloRetryRequest for one of them (RFC 8446 4.1.4) instead of handshake_failure."""
+    conn, incoming, outgoing = server_of(backend, pki)
+    outcome = drive(conn, incoming, outgoing, _shares_hello([0x0101, FFDHE2048], [])(HostileClient()))
+    assert outcome.want_read
+    retry = _first_server_hello(outcome.output)
+    assert retry.random == m.HRR_RANDOM
+    assert m.parse_u16(dict(retry.extensions)[m.KEY_SHARE]) in (0x0101, FFDHE2048)
 
 
 @pytest.mark.parametrize("unknown", [0x0F00, 0x2A2A, 0x01FF])

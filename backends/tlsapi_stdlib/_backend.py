@@ -84,7 +84,12 @@ class StdlibConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, StdlibContext)  # Context.wrap_bio dispatches on the class
-        self = cls._new(context, server_side, server_hostname)
+        # Context.settings() inlined (the snapshot is always taken: _push_settings takes it per change), and
+        # no _server_side / _server_hostname, which the properties below read from OpenSSL: the fewest steps
+        # per connection over ssl's own.
+        self = cls.__new__(cls)
+        self._context = context
+        self._settings = context._settings or context.settings()
         try:  # not ``translated()``: a generator-based context manager costs more than the wrap itself
             self._sslobj = _OPENSSL._wrap_bio(
                 context, incoming, outgoing, server_side=server_side,
