@@ -356,7 +356,7 @@ def server_client_hello(handshake: AwaitClientHello, hello: m.ClientHello,
 def server_encrypted_extensions(handshake: ServerHandshake, message: bytes) -> bytes:
     """Server: the EncryptedExtensions message ``message``, with ``retry_configs`` added after a rejection by a
     server that has ECH keys (section 7.1)."""
-    retry_configs = handshake.settings.ech_retry_configs
+    retry_configs = handshake.ech_retry_configs
     if handshake.ech_status is not ECHStatus.REJECTED or retry_configs is None:
         return message
     extensions = m.EncryptedExtensions.parse(message[4:]).extensions

@@ -134,6 +134,7 @@ class AwaitClientHello(Handshake):
         handshake = ServerHandshake(self.connection, self.context, self.connection.settings, self.effects,
                                     server_name, self.ech_accepted)
         handshake.ech_status = self.ech_status
+        handshake.ech_retry_configs = self.settings.ech_retry_configs
         return handshake.client_hello(hello, raw, extensions)
 
 

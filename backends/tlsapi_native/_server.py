@@ -133,6 +133,9 @@ class ServerHandshake(Handshake13):
         self.sent_ccs = False
         self.selected_identity = 0
         self.ech_accepted = ech_accepted  # the decrypted ClientHelloInner, if ECH is accepted
+        # What a rejected ECH offer is answered with: the configurations of the keys that were tried (those of
+        # the settings before the SNI callback, which may switch to a context without ECH keys).
+        self.ech_retry_configs: bytes | None = None
 
     def release(self) -> None:
         super().release()
