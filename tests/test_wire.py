@@ -639,3 +639,37 @@ def test_write_after_reset_fails_as_ssl_fails(backend: tlsapi.Backend, pki: PKI)
     expected = _after_reset(pki, reference, writes_then_read)
     assert expected[0] == b"data" and isinstance(expected[1], tuple)
     assert _after_reset(pki, ours, writes_then_read) == expected
+
+
+def test_server_read_after_client_reset_as_ssl(backend: tlsapi.Backend, pki: PKI) -> None:
+    """CPython's background-server tests (``test_connect``, ``test_get_server_certificate``, ...): a client
+    closes right after its handshake with the server's session tickets unread, which resets the connection.
+    The server's reads then give what ``ssl``'s give on this interpreter: ``b""`` up to 3.12 (where
+    ``test_ssl``'s server stops listening on any ``OSError`` from a read, failing the test's next connection
+    with a reset or a refusal), ``ConnectionResetError`` then ``b""`` from 3.13."""
+
+    def server_reads(server_ctx: ssl.SSLContext) -> list[Any]:
+        handshaken, reset_done = threading.Event(), threading.Event()
+
+        def serve(raw: socket.socket) -> list[Any]:
+            with server_ctx.wrap_socket(raw, server_side=True) as tls:
+                handshaken.set()
+                reset_done.wait(TIMEOUT)
+                return [outcome(lambda: tls.recv(100)), outcome(lambda: tls.recv(100))]
+
+        client_ctx = ssl.create_default_context(cafile=str(pki.ca_file))
+        with serving(serve) as peer, socket.create_connection(("127.0.0.1", peer.port), timeout=TIMEOUT) as raw:
+            tls = client_ctx.wrap_socket(raw, server_hostname="localhost")
+            handshaken.wait(TIMEOUT)  # the server's handshake, and its tickets, are done
+            reset(tls)
+            reset_done.set()
+            result: list[Any] = peer.result()
+            return result
+
+    reference = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ours = tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend=backend)
+    for context in (reference, ours):
+        context.load_cert_chain(pki.leaf().certfile)
+    expected = server_reads(reference)
+    assert expected[-1] == b""
+    assert server_reads(ours) == expected

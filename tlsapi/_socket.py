@@ -67,13 +67,13 @@ def socket_class_for(chosen: type[ssl.SSLSocket]) -> type[TLSSocket]:
 def ssl_reports_socket_errors_as_eof() -> bool:
     """Whether the running interpreter's ``ssl`` turns a socket error in ``read``/``write`` into ``SSLEOFError``.
 
-    ``_ssl`` calls ``SSL_read_ex``/``SSL_write_ex``, which return 0 on failure; up to CPython 3.12 it took that 0
-    for an EOF, so a connection reset or a broken pipe while reading or writing data is ``SSLEOFError`` ("EOF
-    occurred in violation of protocol", no reason; ``b""`` from a read with ``suppress_ragged_eofs``). From
-    CPython 3.13 (gh-115627) it is the ``OSError`` itself (``ConnectionResetError``, ``BrokenPipeError``). The
-    handshake and ``unwrap`` report the ``OSError`` on every version. Measured once, on OpenSSL's own ``_ssl``
-    (``ssl.SSLContext`` may be redirected to tlsapi): a read from a Unix socket pair whose peer closed with
-    unread bytes, which fails with ``ECONNRESET`` without raising ``SIGPIPE``.
+    ``_ssl`` calls ``SSL_read_ex``/``SSL_write_ex``, which return 0 on failure; until gh-115627 (CPython 3.13;
+    3.11.7 and 3.12.1 are before it) it took that 0 for an EOF, so a connection reset or a broken pipe while
+    reading or writing data is ``SSLEOFError`` ("EOF occurred in violation of protocol", no reason; ``b""``
+    from a read with ``suppress_ragged_eofs``). After it, it is the ``OSError`` itself (``ConnectionResetError``,
+    ``BrokenPipeError``). The handshake and ``unwrap`` report the ``OSError`` on every version. Measured once,
+    on OpenSSL's own ``_ssl`` (``ssl.SSLContext`` may be redirected to tlsapi): a read from a socket pair whose
+    peer closed with unread bytes, which fails with ``ECONNRESET`` without raising ``SIGPIPE``.
     """
     import _ssl
 

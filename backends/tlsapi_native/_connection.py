@@ -69,7 +69,7 @@ from ._traffic import NEVER_REKEY, Traffic, Traffic12, Traffic13
 if TYPE_CHECKING:
     from typing import Self
 
-    from tlsapi._enums import ECHStatus
+    from tlsapi import ECHStatus
     from tlsapi.spi import BIO, Context
 
     from ._context import NativeContext, NativeSettings

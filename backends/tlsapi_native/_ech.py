@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from tlsapi._enums import ECHStatus
-from tlsapi._errors import ECHRejectedError
+from tlsapi import ECHRejectedError, ECHStatus
 from tlsapi.ech import (
     AEAD_AES_128_GCM,
     KDF_HKDF_SHA256,

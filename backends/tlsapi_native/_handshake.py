@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from tlsapi._enums import ECHStatus
+from tlsapi import ECHStatus
 
 from . import _messages as m
 from ._alerts import DECRYPT_ERROR, HANDSHAKE_FAILURE, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert

@@ -18,7 +18,7 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from tlsapi._enums import ECHStatus
+from tlsapi import ECHStatus
 from tlsapi.spi import is_ip_address, run_sni_callback
 
 from . import _ech
