@@ -142,9 +142,10 @@ def test_handshake_over_bios(pki: PKI, client_backend: str, server_backend: str)
 
 def test_sni_callback_needs_the_bindings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a servername callback that can send its alert, the SNI callback is not declared (nor settable)."""
-    monkeypatch.setattr(_backend, "SNI_ALERTS", False)
     backend = tlsapi.get_backend("pyopenssl")
-    monkeypatch.delattr(backend, "_capability_set", raising=False)  # computed once per process: ask again
+    # Computed once per process: forget the real answer (restored afterwards), then ask without the bindings.
+    monkeypatch.delattr(backend, "_capability_set")
+    monkeypatch.setattr(_backend, "SNI_ALERTS", False)
     assert tlsapi.Capability.SNI_CALLBACK not in backend.capabilities()
     with pytest.raises(tlsapi.UnsupportedFeatureError):
         tlsapi.Context(tlsapi.PROTOCOL_TLS_SERVER, backend="pyopenssl").sni_callback = lambda *args: None
