@@ -453,6 +453,25 @@ def test_a_rejected_client_gets_retry_configs_and_the_retry_succeeds(pki: PKI) -
     assert retried["names"] == [INNER_NAME] and retried["client_status"] is tlsapi.ECHStatus.ACCEPTED
 
 
+def test_a_rejection_after_the_sni_callback_switched_contexts_sends_the_tried_keys_configs(pki: PKI) -> None:
+    """The SNI callback moves the connection onto a context without ECH keys: the rejected client still gets
+    the configurations of the keys that were tried (the first context's), not none."""
+    current, stale = ech.generate(SERVED_NAME), ech.generate(SERVED_NAME)
+    server_context = _native_server(pki, [current.to_pem()], {})
+    other = _native_server(pki, [], {})
+
+    def switch(connection: Any, name: str | None, context: Any) -> None:
+        connection.context = other
+
+    server_context.sni_callback = switch
+    client_context = tlsapi.create_default_context(cafile=str(pki.ca_file), backend="native")
+    client_context.set_ech_configs(stale.config_list)
+    seen = serve_once(server_context, client_context, INNER_NAME)
+    error = seen["client_error"]
+    assert isinstance(error, tlsapi.ECHRejectedError) and seen["server_status"] is tlsapi.ECHStatus.REJECTED
+    assert error.retry_configs == current.config_list
+
+
 def _rustls_to_native_server(pki: PKI, server_keys: list[bytes], config_list: bytes,
                              retry: bool = False) -> dict[str, Any]:
     """rustls (rtls) as the ECH client of a native server over loopback: what each side saw."""

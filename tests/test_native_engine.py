@@ -121,6 +121,22 @@ def test_groups(group: str) -> None:
         assert pair.client.group() == group
 
 
+@pytest.mark.parametrize("native_side", ["client", "server"])
+def test_groups_and_suites_are_taken_at_wrap(native_side: str) -> None:
+    """The native engine's own settings (``set_groups``, TLS 1.3 suites) changed after ``wrap_bio`` do not
+    reach that connection, against a stdlib peer: it still negotiates x25519 and TLS_AES_256_GCM_SHA384."""
+    native = client_context() if native_side == "client" else server_context()
+    pair = (Pair(native, server_context("stdlib")) if native_side == "client"
+            else Pair(client_context("stdlib"), native))
+    native.set_groups(["secp384r1"])
+    native.set_ciphers("TLS_CHACHA20_POLY1305_SHA256")
+    assert pair.handshake() == {}
+    tested = pair.client if native_side == "client" else pair.server
+    assert tested.group() == "x25519"
+    assert pair.client.cipher()[0] == pair.server.cipher()[0] == "TLS_AES_256_GCM_SHA384"
+    pair.roundtrip()
+
+
 def test_hello_retry_request_both_ways() -> None:
     client = client_context()
     client.set_groups(["x25519", "secp384r1"])

@@ -26,7 +26,7 @@ def _client_hello_message(maximum: ssl.TLSVersion) -> tuple[int, bytes]:
     """The first handshake message a native client sends, as ``(type, raw)``."""
     client = client_context()
     client.maximum_version = maximum
-    start = AwaitServerHello(None, client, Effects(), "localhost")
+    start = AwaitServerHello(None, client, client.settings(), Effects(), "localhost")
     (send,) = start.start(None)
     assert isinstance(send, Send) and send.content_type == HANDSHAKE
     buffer = HandshakeBuffer()

@@ -493,7 +493,7 @@ def test_second_chain_of_the_same_type_replaces_the_first(tmp_path: Path) -> Non
     native = NativeContext(ssl.PROTOCOL_TLS_SERVER)
     for name, pair in (("first", first), ("second", second)):
         native.load_cert_chain(_pem_file(tmp_path, f"{name}.pem", pair[0]), _pem_file(tmp_path, f"{name}.key", pair[1]))
-    assert [chain.leaf for chain in native.credentials] == [second[0]]
+    assert [chain.leaf for chain in native.settings().cert_chains] == [second[0]]
 
 
 # -- TLS 1.2 clients without the extended master secret ----------------------------------------------------

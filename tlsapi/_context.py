@@ -294,10 +294,6 @@ class Context(ssl.SSLContext):
         at once (the stdlib's OpenSSL context) extends it."""
         self._settings = None
 
-    def _changed(self, name: str) -> None:
-        """The former per-name hook, kept while the native backend's setters still call it: a change."""
-        self._settings_changed()
-
     # -- ssl.SSLContext members --------------------------------------------------------------------------
 
     @property

@@ -44,7 +44,7 @@ class ClientHandshake(Handshake13):
     ``handle()`` takes each server message."""
 
     def __init__(self, connection: Any, context: NativeContext, effects: Effects, offer: HelloOffer) -> None:
-        super().__init__(connection, context, effects)
+        super().__init__(connection, context, offer.settings, effects)
         self.offer = offer  # what the ClientHello offered (rebuilt here after a HelloRetryRequest)
         self.server_hostname = offer.server_hostname
         self.client_random = offer.client_random
@@ -189,7 +189,7 @@ class ClientHandshake(Handshake13):
         new_extensions = [(t, d) for t, d in client_hello.extensions if t not in (m.COOKIE, m.EARLY_DATA)]
         if key_share is not None:
             group = m.parse_u16(key_share)
-            if group not in self.context.native_groups or group in self.offer.key_shares:
+            if group not in self.settings.groups or group in self.offer.key_shares:
                 raise TLSAlert(ILLEGAL_PARAMETER, "bad group in HelloRetryRequest", "BAD_KEY_SHARE")
             self.offer.key_shares = {group: generate_key_share(group)}
             new_extensions = [(t, self.offer.key_share_extension() if t == m.KEY_SHARE else d)
@@ -214,9 +214,9 @@ class ClientHandshake(Handshake13):
 
     def _encrypted_extensions(self, message: m.EncryptedExtensions, raw: bytes) -> None:
         for ext_type, data in message.extensions:
-            if ext_type == m.ALPN and self.context.alpn_protocols:
+            if ext_type == m.ALPN and self.settings.alpn_protocols:
                 protocols = m.parse_alpn(data)
-                if len(protocols) != 1 or protocols[0] not in self.context.alpn_protocols:
+                if len(protocols) != 1 or protocols[0] not in self.settings.alpn_protocols:
                     raise TLSAlert(ILLEGAL_PARAMETER, "server selected an ALPN protocol we did not offer",
                                    "INVALID_ALPN_PROTOCOL")
                 self.alpn = protocols[0]
@@ -255,7 +255,7 @@ class ClientHandshake(Handshake13):
             raise TLSAlert(DECODE_ERROR, "server sent no certificate", "NO_CERTIFICATES_RETURNED")
         self.peer_chain = [der for der, _ in message.entries]
         self.peer_certificate = load_certificate(self.peer_chain[0])
-        if self.context.verify_mode != ssl.CERT_NONE:
+        if self.settings.verify_mode != ssl.CERT_NONE:
             self.verified_chain = self.verify_chain(self.peer_chain)
         self.th.update(raw)
         self.state = State.WAIT_CERTIFICATE_VERIFY
@@ -283,13 +283,13 @@ class ClientHandshake(Handshake13):
         self.state = State.CONNECTED
 
     def _send_client_certificate(self) -> None:
-        choice = self.context.client_credential(self.request_schemes, tls13=True)
+        choice = self.settings.client_credential(self.request_schemes, tls13=True)
         if choice is None:
             self.send(m.Certificate(self.request_context, []).build())
             return
         chain, scheme = choice
         entries: list[tuple[bytes, m.Extensions]] = [(cert.public_bytes(Encoding.DER), [])
-                                                     for cert in self.context.certificates_to_send(chain)]
+                                                     for cert in self.settings.certificates_to_send(chain)]
         self.send(m.Certificate(self.request_context, entries).build())
         signature = sign(scheme, chain.key, tls13_certificate_verify_input(self.th.digest(), server=False))
         self.send(m.CertificateVerify(scheme, signature).build())

@@ -71,7 +71,7 @@ class ClientHandshake12(Handshake12):
     """A TLS 1.2 client handshake, continuing a ``ClientHandshake`` once TLS 1.2 is chosen or forced."""
 
     def __init__(self, connection: Any, context: NativeContext, effects: Effects, offer: HelloOffer) -> None:
-        super().__init__(connection, context, effects)
+        super().__init__(connection, context, offer.settings, effects)
         self.server_hostname = offer.server_hostname
         self.sent_sni = offer.sent_sni
         self.session = resumable_tls12_session(offer.session, offer.server_hostname)
@@ -136,7 +136,7 @@ class ClientHandshake12(Handshake12):
                            "EXTENDED_MASTER_SECRET_REQUIRED")
         m.expect_empty(extensions[m12.EXTENDED_MASTER_SECRET])
         renegotiation_info = extensions.get(m12.RENEGOTIATION_INFO)
-        if ((renegotiation_info is None and not self.context.options & OP_LEGACY_SERVER_CONNECT)
+        if ((renegotiation_info is None and not self.settings.options & OP_LEGACY_SERVER_CONNECT)
                 or (renegotiation_info is not None and m12.parse_renegotiation_info(renegotiation_info))):
             raise TLSAlert(HANDSHAKE_FAILURE, "no secure renegotiation support", "UNSAFE_LEGACY_RENEGOTIATION_DISABLED")
         if m.SERVER_NAME in extensions:
@@ -150,7 +150,7 @@ class ClientHandshake12(Handshake12):
         alpn = extensions.get(m.ALPN)
         if alpn is not None:
             protocols = m.parse_alpn(alpn)
-            if len(protocols) != 1 or protocols[0] not in self.context.alpn_protocols:
+            if len(protocols) != 1 or protocols[0] not in self.settings.alpn_protocols:
                 raise TLSAlert(ILLEGAL_PARAMETER, "server selected an ALPN protocol we did not offer",
                                "INVALID_ALPN_PROTOCOL")
             self.alpn = protocols[0]
@@ -180,7 +180,7 @@ class ClientHandshake12(Handshake12):
         key = certificate.public_key()
         if ("RSA" if isinstance(key, rsa.RSAPublicKey) else "ECDSA") != self.cipher_suite.auth:
             raise TLSAlert(ILLEGAL_PARAMETER, "certificate does not fit the cipher suite", "WRONG_CERTIFICATE_TYPE")
-        if self.context.verify_mode != ssl.CERT_NONE:
+        if self.settings.verify_mode != ssl.CERT_NONE:
             self.verified_chain = self.verify_chain(self.peer_chain)
         self.received(raw)
         self.state = State.WAIT_SERVER_KEY_EXCHANGE
@@ -210,8 +210,8 @@ class ClientHandshake12(Handshake12):
     def _send_client_flight(self) -> None:
         choice = None
         if self.certificate_requested:
-            choice = self.context.client_credential(self.request_schemes, tls13=False)
-            certificates = ([c.public_bytes(Encoding.DER) for c in self.context.certificates_to_send(choice[0])]
+            choice = self.settings.client_credential(self.request_schemes, tls13=False)
+            certificates = ([c.public_bytes(Encoding.DER) for c in self.settings.certificates_to_send(choice[0])]
                             if choice is not None else [])
             self.send(m12.Certificate12(certificates).build())
         self.send(m12.ClientKeyExchange(self.client_public).build())

@@ -36,7 +36,7 @@ from ._alerts import (
     error,
     received_alert_error,
 )
-from ._defaults import TLS12, enabled_protocols
+from ._defaults import TLS12
 from ._effects import (
     Effect,
     Effects,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from tlsapi import ECHStatus
     from tlsapi.spi import BIO, Context
 
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
 
 # What a peer may send without data, in a row: (limit, OpenSSL's reason, message), by _EMPTY.._POST_HANDSHAKE.
 _EMPTY, _WARNING, _KEY_UPDATE, _POST_HANDSHAKE = range(4)
@@ -96,6 +96,7 @@ class NativeConnection(Connection):
     """One TLS 1.3 connection driven through two memory BIOs."""
 
     _context: NativeContext
+    _settings: NativeSettings
     _handshake: Handshake
     _incoming: BIO
     _outgoing: BIO
@@ -132,12 +133,13 @@ class NativeConnection(Connection):
         self._incoming = incoming
         self._outgoing = outgoing
         self._records = RecordLayer(incoming, outgoing)
-        self._records.padding = context.record_padding or 0
+        settings = self._settings
+        self._records.padding = settings.record_padding or 0
         self._hs_buffer = HandshakeBuffer()
         if server_side:
-            self._handshake = AwaitClientHello(self, context, Effects())
+            self._handshake = AwaitClientHello(self, context, settings, Effects())
         else:
-            self._handshake = AwaitServerHello(self, context, Effects(), server_hostname)
+            self._handshake = AwaitServerHello(self, context, settings, Effects(), server_hostname)
         self._started = False
         self._done = False
         self._rekey_after = NEVER_REKEY  # write records before our own KeyUpdate (set by the traffic object)
@@ -322,7 +324,7 @@ class NativeConnection(Connection):
             self._new_session_ticket(traffic, m.NewSessionTicket.parse(raw[4:]))
             return
         if msg_type == m.CERTIFICATE_REQUEST and not self._server_side:
-            if not self._context.post_handshake_auth:
+            if not self._settings.post_handshake_auth:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "CertificateRequest without post_handshake_auth")
             PostHandshakeAuth.answer(handshake, raw, traffic.write_secret)
             self._apply(handshake.effects.take())
@@ -410,7 +412,7 @@ class NativeConnection(Connection):
         try:
             if not self._started:
                 self._started = True
-                if not enabled_protocols(self._context):  # as OpenSSL: only the alert goes out
+                if not self._settings.wire_versions:  # as OpenSSL: only the alert goes out
                     raise TLSAlert(PROTOCOL_VERSION, reason="NO_PROTOCOLS_AVAILABLE")
                 if self._server_side:
                     self._context.record_stat("accept")
@@ -449,7 +451,7 @@ class NativeConnection(Connection):
                     record = self._records.read_record()
                     if record is None:
                         if self._incoming.eof:
-                            if self._context.options & ssl.OP_IGNORE_UNEXPECTED_EOF:
+                            if self._settings.options & ssl.OP_IGNORE_UNEXPECTED_EOF:
                                 self._peer_closed = True
                                 continue
                             raise ragged_eof(ORIGIN)

@@ -1,21 +1,23 @@
-"""``NativeContext``: the ``tlsapi.Context`` of the native engine, with cipher and group selection."""
+"""``NativeContext``: the ``tlsapi.Context`` of the native engine, with cipher and group selection, and
+``NativeSettings``: the frozen snapshot its connections are built from."""
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tlsapi.ech import ECHConfig, ECHConfigError, HpkeSymmetricCipherSuite, load_ech_pem, parse_ech_config_list
-from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, CertChain, Context, Password, StrPath, make_error
+from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, CertChain, Context, Settings, make_error
 
 from . import BACKEND
 from ._connection import NativeConnection
+from ._defaults import wire_versions
 from ._ech import choose_config
 from ._groups import DEFAULT_GROUPS, GROUPS_BY_NAME, SUPPORTED_GROUPS
 from ._limits import MAX_CHAIN_LENGTH
@@ -36,13 +38,55 @@ PSKServerCallback = Callable[[str | None], bytes]
 # A chain, the trust store it was completed from, and the certificates to send.
 _Completion = tuple[CertChain, list[x509.Certificate], tuple[x509.Certificate, ...]]
 
-# The key types OpenSSL keeps one certificate each for.
-_KEY_TYPES: tuple[type, ...] = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
-                                ed448.Ed448PrivateKey)
-
-
 _ECDH_CURVES = {"prime256v1": "secp256r1", "secp256r1": "secp256r1", "secp384r1": "secp384r1",
                 "secp521r1": "secp521r1", "X25519": "x25519", "x25519": "x25519", "X448": "x448", "x448": "x448"}
+
+
+@dataclass(frozen=True, slots=True)
+class NativeSettings(Settings):
+    """The common settings and what the native engine derives from them or keeps of its own, fixed per
+    snapshot: every handshake reads its configuration from here, never from the live context."""
+
+    #: ``versions`` as wire codes (``0x0304``, ``0x0303``), newest first.
+    wire_versions: tuple[int, ...]
+    #: The TLS 1.3 suite codes in preference order.
+    suites: tuple[int, ...]
+    #: The TLS 1.2 suite codes in preference order (the cipher string's TLS 1.2 part).
+    tls12_suites: tuple[int, ...]
+    #: The key-exchange groups in preference order (a client sends a key share for the first).
+    groups: tuple[int, ...]
+    #: What each of ``cert_chains`` presents, in the same order (a lone leaf completed from the trust store).
+    certificates_sent: tuple[tuple[x509.Certificate, ...], ...]
+    #: Client: the ECH configuration and HPKE suite to offer (``None``: no ECH).
+    ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None
+    #: Server: the (ECHConfig, private key) pairs tried on an ECH offer, in order.
+    ech_keys: tuple[tuple[ECHConfig, X25519PrivateKey], ...]
+    #: Server: the ``ECHConfigList`` sent to a client whose offer is rejected.
+    ech_retry_configs: bytes | None
+    #: Client: send a GREASE ``encrypted_client_hello`` when no configuration is set.
+    ech_grease: bool
+    #: Pad each protected record's plaintext to a multiple of this many bytes (``None``: no padding).
+    record_padding: int | None
+
+    def certificates_to_send(self, chain: CertChain) -> tuple[x509.Certificate, ...]:
+        """What to present for ``chain``, one of ``cert_chains`` (``cert_chain`` is one of them)."""
+        for index, candidate in enumerate(self.cert_chains):
+            if candidate is chain:
+                return self.certificates_sent[index]
+        raise ValueError("not a chain of these settings")
+
+    def client_credential(self, requested: Sequence[int], *, tls13: bool) -> tuple[CertChain, int] | None:
+        """A client's answer to a CertificateRequest, as OpenSSL chooses it: in TLS 1.3 the chain and scheme
+        for the first of our signature schemes the server asks for that one of the chains can sign with; in
+        TLS 1.2 only the last chain loaded is considered. ``None``: send no certificate."""
+        offered = set(requested)
+        chains = self.cert_chains if tls13 else (self.cert_chain,) if self.cert_chain else ()
+        for scheme in DEFAULT_SIGNATURE_SCHEMES if tls13 else DEFAULT_TLS12_SIGNATURE_SCHEMES:
+            if scheme in offered:
+                for chain in chains:
+                    if scheme_matches_key(scheme, chain.key, tls13=tls13, certificate=chain.leaf):
+                        return chain, scheme
+        return None
 
 
 class NativeContext(Context):
@@ -64,15 +108,11 @@ class NativeContext(Context):
         self._native_groups: tuple[int, ...] = DEFAULT_GROUPS if self.is_client else SUPPORTED_GROUPS
         self._ticket_keys: TicketKeys | None = None
         self._record_padding: int | None = None
-        self._credentials: dict[type, CertChain] = {}
         self._completed: dict[int, _Completion] = {}
         self._ech: tuple[ECHConfig, HpkeSymmetricCipherSuite] | None = None
         self._ech_keys: tuple[tuple[ECHConfig, X25519PrivateKey], ...] = ()
         self._ech_retry_configs: bytes | None = None
         self._ech_grease = True
-        self._psk_client_callback: PSKClientCallback | None = None
-        self._psk_server_callback: PSKServerCallback | None = None
-        self._psk_identity_hint: str | None = None
 
     @property
     def psk_client_callback(self) -> PSKClientCallback | None:
@@ -89,7 +129,7 @@ class NativeContext(Context):
         in TLS 1.3 the hint is always ``None``. Native has no TLS 1.2 PSK suites, so only TLS 1.3 uses it."""
         self._check_psk_callback(callback, server=False)
         self._psk_client_callback = callback
-        self._changed("psk_client_callback")
+        self._settings_changed()
 
     def set_psk_server_callback(self, callback: PSKServerCallback | None, identity_hint: str | None = None) -> None:
         """Python 3.13's TLS 1.3 external PSK, server side: ``callback(identity)`` returns the PSK for the
@@ -101,46 +141,26 @@ class NativeContext(Context):
                             f"not {type(identity_hint).__name__}")
         self._psk_server_callback = callback
         self._psk_identity_hint = identity_hint
-        self._changed("psk_server_callback")
+        self._settings_changed()
 
-    def load_cert_chain(
-        self,
-        certfile: StrPath,
-        keyfile: StrPath | None = None,
-        password: Password = None,
-    ) -> None:
-        """As OpenSSL: a chain whose key is of another type (RSA, ECDSA, Ed25519, Ed448) is kept beside the
-        ones loaded before, one of the same type replaces its predecessor; ``cert_chain`` is the last."""
-        super().load_cert_chain(certfile, keyfile, password)
-        chain = self.cert_chain
-        assert chain is not None
-        kind = next(kind for kind in _KEY_TYPES if isinstance(chain.key, kind))
-        self._credentials.pop(kind, None)
-        self._credentials[kind] = chain
+    # -- the snapshot ------------------------------------------------------------------------------------
 
-    @property
-    def credentials(self) -> tuple[CertChain, ...]:
-        """Every certificate chain the server may present (one per key type), in loading order."""
-        return tuple(self._credentials.values())
+    def _take_settings(self) -> NativeSettings:
+        chains = tuple(self._cert_chains.values())
+        return NativeSettings(
+            **self._settings_fields(), wire_versions=wire_versions(self.enabled_versions()),
+            suites=self._native_suites, tls12_suites=self._native_tls12_suites, groups=self._native_groups,
+            certificates_sent=tuple(self._certificates_to_send(chain) for chain in chains),
+            ech=self._ech, ech_keys=self._ech_keys, ech_retry_configs=self._ech_retry_configs,
+            ech_grease=self._ech_grease, record_padding=self._record_padding,
+        )
 
-    def client_credential(self, requested: Sequence[int], *, tls13: bool) -> tuple[CertChain, int] | None:
-        """A client's answer to a CertificateRequest, as OpenSSL chooses it: in TLS 1.3 the chain and scheme
-        for the first of our signature schemes the server asks for that one of the chains can sign with; in
-        TLS 1.2 only the last chain loaded is considered. ``None``: send no certificate."""
-        offered = set(requested)
-        chains = tuple(self._credentials.values()) if tls13 else (self.cert_chain,) if self.cert_chain else ()
-        for scheme in DEFAULT_SIGNATURE_SCHEMES if tls13 else DEFAULT_TLS12_SIGNATURE_SCHEMES:
-            if scheme in offered:
-                for chain in chains:
-                    if scheme_matches_key(scheme, chain.key, tls13=tls13, certificate=chain.leaf):
-                        return chain, scheme
-        return None
-
-    def certificates_to_send(self, chain: CertChain) -> tuple[x509.Certificate, ...]:
+    def _certificates_to_send(self, chain: CertChain) -> tuple[x509.Certificate, ...]:
         """What to present for ``chain``: its certificates, or for a lone leaf the chain completed from the
         trust store (issuers up to and including the anchor), as OpenSSL does when the certfile holds no
-        intermediates. Remembered until the trust store changes."""
-        anchors = self.trust_anchors
+        intermediates. Remembered until the trust store changes (each change makes a new anchor list), so
+        a new snapshot after another setter does not complete it again."""
+        anchors = self._trust_anchors
         entry = self._completed.get(id(chain))
         if entry is not None and entry[0] is chain and entry[1] is anchors:
             return entry[2]
@@ -149,7 +169,6 @@ class NativeContext(Context):
             certificates = _complete(chain.leaf, anchors)
         self._completed[id(chain)] = (chain, anchors, certificates)
         return certificates
-
 
     def set_ech_configs(self, ech_config_list: bytes) -> None:
         """Offer Encrypted Client Hello with the first usable entry of ``ech_config_list`` (the wire
@@ -168,7 +187,7 @@ class NativeContext(Context):
         if chosen is None:
             raise make_error(ECHConfigError, "no usable ECHConfig in the list", "BAD_ECH_CONFIG")
         self._ech = chosen
-        self._changed("ech_configs")
+        self._settings_changed()
 
     @property
     def ech(self) -> tuple[ECHConfig, HpkeSymmetricCipherSuite] | None:
@@ -202,7 +221,7 @@ class NativeContext(Context):
                 pairs.append((config, key))
         self._ech_keys = tuple(pairs)
         self._ech_retry_configs = retry_configs
-        self._changed("ech_keys")
+        self._settings_changed()
 
     @property
     def ech_keys(self) -> tuple[tuple[ECHConfig, X25519PrivateKey], ...]:
@@ -226,7 +245,7 @@ class NativeContext(Context):
         if not self.is_client:
             raise ValueError("ech_grease is a client setting")
         self._ech_grease = bool(enabled)
-        self._changed("ech_grease")
+        self._settings_changed()
 
     @property
     def ticket_keys(self) -> TicketKeys:
@@ -245,7 +264,7 @@ class NativeContext(Context):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1 << 14):
             raise ValueError("record_padding must be None or a block size from 1 to 16384")
         self._record_padding = value
-        self._changed("record_padding")
+        self._settings_changed()
 
     @property
     def max_early_data(self) -> int:
@@ -277,7 +296,7 @@ class NativeContext(Context):
         tls12 = tuple(code for code in codes if code in TLS12_SUITES)
         if tls12:
             self._native_tls12_suites = tls12
-        self._changed("ciphers")
+        self._settings_changed()
 
     def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
         return ([cipher_dict(TLS13_SUITES[code]) for code in self._native_suites]
@@ -296,7 +315,7 @@ class NativeContext(Context):
         if not groups:
             raise ValueError("no groups given")
         self._native_groups = tuple(groups)
-        self._changed("groups")
+        self._settings_changed()
 
     def set_ecdh_curve(self, name: str) -> None:
         if not isinstance(name, str | bytes):

@@ -10,10 +10,8 @@ algorithms and take their orders from here). The limits against hostile peers ar
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:
-    from ._context import NativeContext
+from collections.abc import Iterable
+from typing import Final
 
 #: The wire codes of the protocol versions the engine speaks, newest first.
 TLS13: Final = 0x0304
@@ -45,16 +43,8 @@ TLS12_SIGNATURE_SCHEMES: Final = (*SIGNATURE_SCHEMES, 0x0401, 0x0501, 0x0601)
 CERT_SIGNATURE_SCHEMES: Final = TLS12_SIGNATURE_SCHEMES
 
 _CODES = {ssl.TLSVersion.TLSv1_3: TLS13, ssl.TLSVersion.TLSv1_2: TLS12}
-_ENABLED: dict[tuple[ssl.TLSVersion, ssl.TLSVersion, int], tuple[int, ...]] = {}
 
 
-def enabled_protocols(context: NativeContext) -> tuple[int, ...]:
-    """The context's enabled versions as wire codes, newest first (remembered per min, max and options,
-    which are all ``enabled_versions`` reads)."""
-    key = (context.minimum_version, context.maximum_version, int(context.options))
-    protocols = _ENABLED.get(key)
-    if protocols is None:
-        if len(_ENABLED) >= 64:
-            _ENABLED.clear()
-        protocols = _ENABLED[key] = tuple(_CODES[v] for v in context.enabled_versions() if v in _CODES)
-    return protocols
+def wire_versions(versions: Iterable[ssl.TLSVersion]) -> tuple[int, ...]:
+    """The wire codes of ``versions`` (a context's enabled versions, newest first) that the engine speaks."""
+    return tuple(_CODES[version] for version in versions if version in _CODES)

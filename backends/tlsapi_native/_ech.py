@@ -192,9 +192,9 @@ def client_add_extension(handshake: HelloOffer, server_name: str | None) -> None
     context opts out (``ech_grease``)."""
     hello = handshake.client_hello
     assert hello is not None
-    if handshake.context.ech is not None:
+    if handshake.settings.ech is not None:
         hello.extensions.append((ENCRYPTED_CLIENT_HELLO, INNER_EXTENSION))
-    elif handshake.context.ech_grease:
+    elif handshake.settings.ech_grease:
         hello.extensions.append((ENCRYPTED_CLIENT_HELLO, grease_extension(hello, server_name)))
         handshake.ech_status = ECHStatus.GREASE
 
@@ -202,7 +202,7 @@ def client_add_extension(handshake: HelloOffer, server_name: str | None) -> None
 def client_first_flight(handshake: HelloOffer, server_name: str | None) -> bytes:
     """Client: the ClientHello to send. With a configuration, the ClientHelloOuter sealing the bound hello (kept
     as the transcript's ClientHelloInner until the server answers)."""
-    chosen = handshake.context.ech
+    chosen = handshake.settings.ech
     hello = handshake.client_hello
     if chosen is None or hello is None:
         return handshake.client_hello_raw
@@ -309,8 +309,8 @@ def client_abort_if_rejected(handshake: ClientHandshake) -> None:
     application data. The retry configurations reach the caller only if the public name was authenticated."""
     if handshake.ech_status is not ECHStatus.REJECTED:
         return
-    context = handshake.context
-    authenticated = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    settings = handshake.settings
+    authenticated = settings.verify_mode == ssl.CERT_REQUIRED and settings.check_hostname
     raise ECHRejected(handshake.ech_retry_configs if authenticated else None)
 
 
@@ -342,7 +342,7 @@ def server_client_hello(handshake: AwaitClientHello, hello: m.ClientHello,
     the status is rejected (a stale configuration or GREASE: this server's keys go back as retry_configs)."""
     if not any(ext_type == ENCRYPTED_CLIENT_HELLO for ext_type, _ in hello.extensions):
         return hello, raw
-    keys = handshake.context.ech_keys
+    keys = handshake.settings.ech_keys
     accepted = open_client_hello(hello, keys) if keys else None
     if accepted is None:
         handshake.ech_status = ECHStatus.REJECTED
@@ -355,7 +355,7 @@ def server_client_hello(handshake: AwaitClientHello, hello: m.ClientHello,
 def server_encrypted_extensions(handshake: ServerHandshake, message: bytes) -> bytes:
     """Server: the EncryptedExtensions message ``message``, with ``retry_configs`` added after a rejection by a
     server that has ECH keys (section 7.1)."""
-    retry_configs = handshake.context.ech_retry_configs
+    retry_configs = handshake.ech_retry_configs
     if handshake.ech_status is not ECHStatus.REJECTED or retry_configs is None:
         return message
     extensions = m.EncryptedExtensions.parse(message[4:]).extensions

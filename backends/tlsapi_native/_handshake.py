@@ -23,7 +23,7 @@ from ._traffic import Traffic, Traffic13
 from ._trust import verify_peer_chain
 
 if TYPE_CHECKING:
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
     from ._session import NativeSession
 
 
@@ -68,9 +68,10 @@ class Handshake:
     # The session is bound to its handshake (TLS 1.3, or TLS 1.2 with RFC 7627's extended master secret).
     uses_ems = True
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
         self.connection = connection
-        self.context = context
+        self.context = context  # state shared by its connections: statistics, ticket keys, sessions
+        self.settings = settings  # the configuration: the connection's snapshot
         self.effects = effects  # what the connection is to apply, shared with the successor
         self.state = State.START
         self.suite: CipherSuite | None = None
@@ -133,7 +134,7 @@ class Handshake:
     # -- helpers ------------------------------------------------------------------------------------------
 
     def keylog(self, label: str, secret: bytes) -> None:
-        path = self.context.keylog_filename
+        path = self.settings.keylog_filename
         if path:
             with open(path, "a") as handle:
                 handle.write(f"{label} {self.client_random.hex()} {secret.hex()}\n")
@@ -159,17 +160,17 @@ class Handshake:
     def verify_chain(self, chain: list[bytes]) -> list[x509.Certificate]:
         """The peer's ``chain`` (DER, leaf first) verified against the trust anchors; a client also checks the
         server's name (``check_hostname``)."""
-        context = self.context
+        settings = self.settings
         peer_is_server = not self.is_server
         return verify_peer_chain(
-            chain, anchors=context.trust_anchors, server_hostname=self.server_hostname,
-            server_side_peer=peer_is_server, check_hostname=peer_is_server and context.check_hostname,
-            flags=context.verify_flags, crls=context.crls,
+            chain, anchors=settings.trust_anchors, server_hostname=self.server_hostname,
+            server_side_peer=peer_is_server, check_hostname=peer_is_server and settings.check_hostname,
+            flags=settings.verify_flags, crls=settings.crls,
         )
 
     def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:
         """Server: the suite to use, by our order with ``OP_CIPHER_SERVER_PREFERENCE``, else the client's."""
-        if self.context.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
+        if self.settings.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
             code = next((c for c in ours if c in offered), None)
         else:
             code = next((c for c in offered if c in ours), None)
@@ -182,8 +183,8 @@ class Handshake13(Handshake):
     """What the TLS 1.3 client and server handshakes share: the key schedule and transcript, the traffic
     secrets, CertificateVerify and Finished checks, the exporter."""
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
-        super().__init__(connection, context, effects)
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
+        super().__init__(connection, context, settings, effects)
         self.schedule: KeySchedule | None = None
         self.transcript: Transcript | None = None
         self.client_application_secret = b""
@@ -195,7 +196,7 @@ class Handshake13(Handshake):
     def release(self) -> None:
         """Drop what only the handshake needed, once it is complete (subclasses add their own state); the
         transcript stays while post-handshake authentication may still use it."""
-        if not (self.peer_offered_pha if self.is_server else self.context.post_handshake_auth):
+        if not (self.peer_offered_pha if self.is_server else self.settings.post_handshake_auth):
             self.transcript = None
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:

@@ -22,7 +22,7 @@ from ._suites import CipherSuite
 from ._traffic import Traffic12
 
 if TYPE_CHECKING:
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
     from ._effects import Effect, Effects
 
 NO_RENEGOTIATION = 100
@@ -35,8 +35,8 @@ class Handshake12(Handshake):
     version = m.TLS12
     version_name = "TLSv1.2"
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
-        super().__init__(connection, context, effects)
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
+        super().__init__(connection, context, settings, effects)
         self.log = bytearray()
         self.server_random = b""
         self.master_secret = b""

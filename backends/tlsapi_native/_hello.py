@@ -33,7 +33,7 @@ from ._alerts import (
 )
 from ._client import ClientHandshake
 from ._client12 import ClientHandshake12, resumable_tls12_session
-from ._defaults import TLS12_GROUPS, enabled_protocols
+from ._defaults import TLS12_GROUPS
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_shares
 from ._handshake import Handshake, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
@@ -48,7 +48,7 @@ from ._signatures import (
 from ._suites import EXTERNAL_PSK_SUITE, TLS13_SUITES, CipherSuite
 
 if TYPE_CHECKING:
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
     from ._effects import Effect, Effects
     from ._session import NativeSession
 
@@ -76,13 +76,13 @@ def _server_name_extension(hostname: str) -> bytes:
 # -- server ---------------------------------------------------------------------------------------------------
 
 
-def negotiate_version(context: NativeContext, hello: m.ClientHello, extensions: dict[int, bytes]) -> int:
+def negotiate_version(settings: NativeSettings, hello: m.ClientHello, extensions: dict[int, bytes]) -> int:
     """The version to speak: the highest the client offers and we enable (protocol_version if none);
     ``inappropriate_fallback`` when the client signals a fallback below our best (RFC 7507)."""
     data = extensions.get(m.SUPPORTED_VERSIONS)
     offered = (m.parse_supported_versions_client(data) if data is not None
                else [min(hello.legacy_version, m.TLS12)])
-    ours = enabled_protocols(context)
+    ours = settings.wire_versions
     version = next((v for v in ours if v in offered), None)
     if version is None:
         raise TLSAlert(PROTOCOL_VERSION, "no protocol version in common", "UNSUPPORTED_PROTOCOL")
@@ -104,8 +104,8 @@ class AwaitClientHello(Handshake):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects) -> None:
-        super().__init__(connection, context, effects)
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
+        super().__init__(connection, context, settings, effects)
         self.state = State.WAIT_CLIENT_HELLO
         self.ech_accepted: _ech.ServerAcceptance | None = None  # the decrypted ClientHelloInner, if accepted
 
@@ -115,24 +115,26 @@ class AwaitClientHello(Handshake):
         hello = m.ClientHello.parse(raw[4:])
         if hello.legacy_version <= _SSL3:  # RFC 8446 D.5: SSL 3.0 or older is never negotiated
             raise TLSAlert(PROTOCOL_VERSION, "legacy_version is SSL 3.0 or older", "UNSUPPORTED_PROTOCOL")
-        context = self.context
         hello, raw = _ech.server_client_hello(self, hello, raw)  # the inner hello if ECH is accepted
         extensions = dict(hello.extensions)
         if m.PRE_SHARED_KEY in extensions and hello.extensions[-1][0] != m.PRE_SHARED_KEY:
             raise TLSAlert(ILLEGAL_PARAMETER, "pre_shared_key is not the last extension", "BAD_EXTENSION")
-        version = negotiate_version(context, hello, extensions)
+        version = negotiate_version(self.settings, hello, extensions)
         server_name_data = extensions.get(m.SERVER_NAME)
         server_name = m.parse_server_name(server_name_data) if server_name_data is not None else None
         if version == m.TLS12:
             _run_sni_callback(self.connection, server_name)
-            handshake12 = ServerHandshake12(self.connection, context, self.effects, server_name)
+            handshake12 = ServerHandshake12(self.connection, self.context, self.connection.settings, self.effects,
+                                            server_name)
             handshake12.ech_status = self.ech_status
             return handshake12.client_hello(hello, raw)
         if hello.compression_methods != b"\x00":
             raise TLSAlert(ILLEGAL_PARAMETER, "compression offered", "INVALID_COMPRESSION_ALGORITHM")
         _run_sni_callback(self.connection, server_name)
-        handshake = ServerHandshake(self.connection, context, self.effects, server_name, self.ech_accepted)
+        handshake = ServerHandshake(self.connection, self.context, self.connection.settings, self.effects,
+                                    server_name, self.ech_accepted)
         handshake.ech_status = self.ech_status
+        handshake.ech_retry_configs = self.settings.ech_retry_configs
         return handshake.client_hello(hello, raw, extensions)
 
 
@@ -143,11 +145,11 @@ class HelloOffer:
     """What a client offers in its ClientHello, and the builder of that hello (again after a
     HelloRetryRequest, with a new binder: ``bind``)."""
 
-    def __init__(self, context: NativeContext, server_hostname: str | None, session: NativeSession | None) -> None:
-        self.context = context
+    def __init__(self, settings: NativeSettings, server_hostname: str | None, session: NativeSession | None) -> None:
+        self.settings = settings
         self.server_hostname = server_hostname
         self.session = session  # the session to resume (ECH offers none: a ticket would link the names)
-        self.versions = enabled_protocols(context)
+        self.versions = settings.wire_versions
         self.client_random = b""
         self.client_hello = m.ClientHello(b"", b"", [], [])
         self.client_hello_raw = b""  # what the transcript starts with (the inner hello under ECH)
@@ -166,8 +168,8 @@ class HelloOffer:
 
     def build(self) -> bytes:
         """The ClientHello to send (the outer one under ECH)."""
-        context = self.context
-        if context.ech is not None:
+        settings = self.settings
+        if settings.ech is not None:
             if not self.offers_tls13:  # never fall back to a hello that shows the name
                 raise error("NO_PROTOCOLS_AVAILABLE")
             self.versions, self.session = (m.TLS13,), None  # ECH is TLS 1.3 only
@@ -180,8 +182,8 @@ class HelloOffer:
         if not self.offers_tls13:
             return self._build_tls12(extensions)
         versions = self.versions
-        groups = context.native_groups
-        compat = bool(int(context.options) & _MIDDLEBOX_COMPAT)
+        groups = settings.groups
+        compat = bool(int(settings.options) & _MIDDLEBOX_COMPAT)
         # X25519MLKEM768 first and x25519 second: send both shares, sharing one X25519 key.
         first = groups[:2] if groups[:2] == (X25519MLKEM768, X25519) else groups[:1]
         self.key_shares = {share.group: share for share in generate_key_shares(first)}
@@ -192,11 +194,11 @@ class HelloOffer:
             (m.SIGNATURE_ALGORITHMS, _SIGNATURE_ALGORITHMS_TLS12 if m.TLS12 in versions else _SIGNATURE_ALGORITHMS),
             (m.SIGNATURE_ALGORITHMS_CERT, _SIGNATURE_ALGORITHMS_CERT),
         ]
-        if context.alpn_protocols:
-            extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
-        if context.post_handshake_auth:
+        if settings.alpn_protocols:
+            extensions.append((m.ALPN, m.build_alpn(settings.alpn_protocols)))
+        if settings.post_handshake_auth:
             extensions.append((m.POST_HANDSHAKE_AUTH, b""))
-        suites = list(context.native_suites)
+        suites = list(settings.suites)
         tls12_session_id = False
         if m.TLS12 in versions:  # offer TLS 1.2 as well
             tls12_suites, tls12_extensions, tls12_session_id = self._tls12_offer()
@@ -212,9 +214,9 @@ class HelloOffer:
         return _ech.client_first_flight(self, hostname if self.sent_sni else None)
 
     def _build_tls12(self, extensions: m.Extensions) -> bytes:
-        """A plain TLS 1.2 ClientHello (the context does not allow TLS 1.3)."""
-        context = self.context
-        groups = [g for g in context.native_groups if g in TLS12_GROUPS]
+        """A plain TLS 1.2 ClientHello (the settings do not allow TLS 1.3)."""
+        settings = self.settings
+        groups = [g for g in settings.groups if g in TLS12_GROUPS]
         if not groups:
             raise TLSAlert(INTERNAL_ERROR, "no TLS 1.2 group enabled", "NO_SUITABLE_GROUPS")
         suites, tls12_extensions, needs_session_id = self._tls12_offer()
@@ -223,8 +225,8 @@ class HelloOffer:
             (m.SIGNATURE_ALGORITHMS, _SIGNATURE_ALGORITHMS_TLS12),
             *tls12_extensions,
         ]
-        if context.alpn_protocols:
-            extensions.append((m.ALPN, m.build_alpn(context.alpn_protocols)))
+        if settings.alpn_protocols:
+            extensions.append((m.ALPN, m.build_alpn(settings.alpn_protocols)))
         self.client_hello = m.ClientHello(self.client_random, os.urandom(32) if needs_session_id else b"",
                                           suites, extensions)
         self.client_hello_raw = self.client_hello.build()
@@ -236,16 +238,16 @@ class HelloOffer:
         ``needs_session_id`` is set when a TLS 1.2 ticket is offered (RFC 5077 resumption is signalled by the
         server echoing the session id).
         """
-        context = self.context
+        settings = self.settings
         session = resumable_tls12_session(self.session, self.server_hostname)
         extensions: m.Extensions = [
             (m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA),
             (m12.EXTENDED_MASTER_SECRET, b""),
             (m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO),
         ]
-        if not int(context.options) & _NO_TICKET:
+        if not int(settings.options) & _NO_TICKET:
             extensions.append((m12.SESSION_TICKET, session.ticket if session is not None else b""))
-        return list(context.native_tls12_suites), extensions, session is not None
+        return list(settings.tls12_suites), extensions, session is not None
 
     def _resumable_suite(self) -> CipherSuite | None:
         """The suite of the session to offer, if it can be offered: TLS 1.3, unexpired, same server name."""
@@ -255,7 +257,7 @@ class HelloOffer:
         suite = TLS13_SUITES.get(session.cipher_suite)
         if suite is None or session.server_hostname != self.server_hostname:
             return None
-        if not any(TLS13_SUITES[code].hash is suite.hash for code in self.context.native_suites):
+        if not any(TLS13_SUITES[code].hash is suite.hash for code in self.settings.suites):
             return None
         return suite
 
@@ -263,7 +265,7 @@ class HelloOffer:
         """Python 3.13's ``set_psk_client_callback``, as OpenSSL runs it in TLS 1.3: the callback gets no
         hint (``None``) and returns ``(identity, psk)``; a non-empty key is offered as an external PSK for
         TLS_AES_128_GCM_SHA256's hash (SHA-256). An empty key, or an identity of ``None``, offers none."""
-        callback = self.context.psk_client_callback
+        callback = self.settings.psk_client_callback
         if callback is None:
             return None
         try:
@@ -273,7 +275,7 @@ class HelloOffer:
         except Exception as exc:  # any failure of the application's callback aborts
             raise TLSAlert(INTERNAL_ERROR, f"PSK client callback failed: {exc!r}") from exc
         suite = TLS13_SUITES[EXTERNAL_PSK_SUITE]
-        if not key or not identity_bytes or suite.code not in self.context.native_suites:
+        if not key or not identity_bytes or suite.code not in self.settings.suites:
             return None
         self.external_psk = (identity_bytes, key)
         return suite
@@ -315,15 +317,15 @@ class AwaitServerHello(Handshake):
     """A client before the ServerHello: ``start`` sends the ClientHello, ``handle`` returns the TLS 1.3 or
     TLS 1.2 handshake that continues with the ServerHello."""
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects,
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects,
                  server_hostname: str | None) -> None:
-        super().__init__(connection, context, effects)
+        super().__init__(connection, context, settings, effects)
         self.server_hostname = server_hostname
         self.offer: HelloOffer | None = None
 
     def start(self, session: NativeSession | None) -> list[Effect]:
         """Build the ClientHello, offering ``session`` when it can be resumed: the effects that send it."""
-        offer = self.offer = HelloOffer(self.context, self.server_hostname, session)
+        offer = self.offer = HelloOffer(self.settings, self.server_hostname, session)
         self.effects.send(HANDSHAKE, offer.build())
         self.client_random = offer.client_random
         self.ech_status = offer.ech_status

@@ -65,21 +65,21 @@ class PostHandshakeAuth:
         if msg_type != self.expect:
             raise TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} during post-handshake auth")
         handshake = self.handshake
-        context = handshake.context
+        settings = handshake.settings
         body = raw[4:]
         if msg_type == m.CERTIFICATE:
             message = m.Certificate.parse(body)
             if message.context != self.request_context:
                 raise TLSAlert(ILLEGAL_PARAMETER, "wrong certificate_request_context", "BAD_EXTENSION")
             if not message.entries:
-                if context.verify_mode == ssl.CERT_REQUIRED:
+                if settings.verify_mode == ssl.CERT_REQUIRED:
                     raise TLSAlert(CERTIFICATE_REQUIRED, "client sent no certificate",
                                    "PEER_DID_NOT_RETURN_A_CERTIFICATE")
                 self.expect = m.FINISHED
             else:
                 self.chain = [der for der, _ in message.entries]
                 self.certificate = load_certificate(self.chain[0])
-                if context.verify_mode != ssl.CERT_NONE:
+                if settings.verify_mode != ssl.CERT_NONE:
                     self.verified = handshake.verify_chain(self.chain)
                 self.expect = m.CERTIFICATE_VERIFY
         elif msg_type == m.CERTIFICATE_VERIFY:
@@ -124,13 +124,13 @@ class PostHandshakeAuth:
             transcript.update(message)
             handshake.effects.send(HANDSHAKE, message)
 
-        choice = handshake.context.client_credential(m.parse_u16_list(schemes), tls13=True)
+        choice = handshake.settings.client_credential(m.parse_u16_list(schemes), tls13=True)
         if choice is None:
             send(m.Certificate(request.context, []).build())
         else:
             chain, scheme = choice
             send(m.Certificate(request.context, [(cert.public_bytes(Encoding.DER), [])
-                                                 for cert in handshake.context.certificates_to_send(chain)]).build())
+                                                 for cert in handshake.settings.certificates_to_send(chain)]).build())
             signature = sign(scheme, chain.key, tls13_certificate_verify_input(transcript.digest(), server=False))
             send(m.CertificateVerify(scheme, signature).build())
         send(m.Finished(handshake.ks.finished_verify_data(client_secret, transcript.digest())).build())

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from tlsapi.spi import CertChain
 
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
     from ._effects import Effects
 
 
@@ -64,8 +64,8 @@ def _credentials(chain: CertChain, certificates: tuple[x509.Certificate, ...]) -
     """The Certificate message of ``certificates`` (what ``chain`` presents) and the TLS 1.3 schemes its key
     can sign with, in our order.
 
-    Both are fixed per tuple of certificates (the context keeps it until the chain or the trust store
-    changes), so they are remembered by identity.
+    Both are fixed per tuple of certificates (the settings snapshot keeps it, and the context gives the next
+    snapshot the same tuple until the chain or the trust store changes), so they are remembered by identity.
     """
     entry = _CREDENTIALS.get(id(certificates))
     if entry is None or entry[0] is not certificates:
@@ -78,10 +78,11 @@ def _credentials(chain: CertChain, certificates: tuple[x509.Certificate, ...]) -
     return entry[1], entry[2]
 
 
-def choose_credential(context: NativeContext, peer_schemes: set[int]) -> tuple[CertChain, bytes, int] | None:
+def choose_credential(settings: NativeSettings, peer_schemes: set[int]) -> tuple[CertChain, bytes, int] | None:
     """TLS 1.3: the chain to present, its Certificate message and the scheme to sign with. As OpenSSL, the
     first of our schemes that the client offers and one of the chains (one per key type) can sign with."""
-    options = [(chain, *_credentials(chain, context.certificates_to_send(chain))) for chain in context.credentials]
+    options = [(chain, *_credentials(chain, certificates))
+               for chain, certificates in zip(settings.cert_chains, settings.certificates_sent, strict=True)]
     for scheme in DEFAULT_SIGNATURE_SCHEMES:
         if scheme in peer_schemes:
             for chain, message, usable in options:
@@ -120,9 +121,9 @@ class ServerHandshake(Handshake13):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects, server_name: str | None,
-                 ech_accepted: _ech.ServerAcceptance | None) -> None:
-        super().__init__(connection, context, effects)
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects,
+                 server_name: str | None, ech_accepted: _ech.ServerAcceptance | None) -> None:
+        super().__init__(connection, context, settings, effects)
         self.state = State.WAIT_CLIENT_HELLO
         self.server_name = server_name
         self.first_hello: m.ClientHello | None = None
@@ -132,6 +133,9 @@ class ServerHandshake(Handshake13):
         self.sent_ccs = False
         self.selected_identity = 0
         self.ech_accepted = ech_accepted  # the decrypted ClientHelloInner, if ECH is accepted
+        # What a rejected ECH offer is answered with: the configurations of the keys that were tried (those of
+        # the settings before the SNI callback, which may switch to a context without ECH keys).
+        self.ech_retry_configs: bytes | None = None
 
     def release(self) -> None:
         super().release()
@@ -162,8 +166,8 @@ class ServerHandshake(Handshake13):
         if m.EARLY_DATA in extensions:
             self.effects.skip_early_data(MAX_SKIPPED_EARLY_DATA)
         suite = self._choose_suite(hello)
-        native_suites = self.context.native_suites
-        self.shared_suites = [code for code in hello.cipher_suites if code in native_suites]
+        ours = self.settings.suites
+        self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
         shares_data = extensions.get(m.KEY_SHARE)
         if groups_data is None or shares_data is None:
@@ -174,7 +178,7 @@ class ServerHandshake(Handshake13):
         shares = dict(m.parse_key_share_client(shares_data))
         if not shares.keys() <= set(client_groups):
             raise TLSAlert(ILLEGAL_PARAMETER, "key share for a group not in supported_groups", "BAD_KEY_SHARE")
-        ours = self.context.native_groups
+        ours = self.settings.groups
         group = next((g for g in ours if g in shares), None)
         if group is None:
             group = next((g for g in ours if g in client_groups), None)
@@ -211,9 +215,9 @@ class ServerHandshake(Handshake13):
     def _choose_suite(self, hello: m.ClientHello) -> CipherSuite:
         """The suite by the usual preference; with a PSK server callback and a client offering a PSK, the
         first SHA-256 suite of that order (OpenSSL's ``prefer_sha256``: external PSKs are SHA-256 ones)."""
-        ours = self.context.native_suites
+        ours = self.settings.suites
         external_psk_hash = TLS13_SUITES[EXTERNAL_PSK_SUITE].hash
-        if self.connection.context.psk_server_callback is not None \
+        if self.settings.psk_server_callback is not None \
                 and any(kind == m.PRE_SHARED_KEY for kind, _ in hello.extensions):
             sha256 = [code for code in ours if TLS13_SUITES[code].hash is external_psk_hash]
             offered = [code for code in hello.cipher_suites if code in sha256]
@@ -293,7 +297,7 @@ class ServerHandshake(Handshake13):
         identity (``str``) and returns the key, empty for an unknown identity. The key is an external PSK
         for SHA-256 suites (TLS_AES_128_GCM_SHA256's hash); with another suite it is skipped, as are an
         identity that is not UTF-8 and a callback that fails (OpenSSL's callback returns 0 then)."""
-        callback = self.connection.context.psk_server_callback
+        callback = self.settings.psk_server_callback
         if callback is None or suite.hash is not TLS13_SUITES[EXTERNAL_PSK_SUITE].hash:
             return None
         try:
@@ -312,7 +316,7 @@ class ServerHandshake(Handshake13):
                    group: int, client_share: bytes) -> None:
         psk_schedule = self._accept_psk(extensions, raw, suite)
         self.th.update(raw)
-        chain = self.connection.context.cert_chain
+        chain = self.settings.cert_chain
         scheme = None
         certificate_message = b""
         if psk_schedule is None:
@@ -321,14 +325,14 @@ class ServerHandshake(Handshake13):
                 raise TLSAlert(MISSING_EXTENSION, "no signature_algorithms", "MISSING_SIGALGS_EXTENSION")
             if chain is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
-            choice = choose_credential(self.connection.context, set(m.parse_u16_list(schemes_data)))
+            choice = choose_credential(self.settings, set(m.parse_u16_list(schemes_data)))
             if choice is None:
                 raise TLSAlert(HANDSHAKE_FAILURE, "no shared signature scheme", "NO_SUITABLE_SIGNATURE_ALGORITHM")
             chain, certificate_message, scheme = choice
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
-            self.alpn = select_alpn(self.context.alpn_protocols, offered)
+            self.alpn = select_alpn(self.settings.alpn_protocols, offered)
         server_share, shared_secret = server_key_exchange(group, client_share)
         self.suite = suite
         self.group = group
@@ -363,7 +367,7 @@ class ServerHandshake(Handshake13):
         flight[0] = _ech.server_encrypted_extensions(self, flight[0])
         if chain is not None and scheme is not None:  # a full handshake: authenticate with the certificate
             # As OpenSSL with SSL_VERIFY_POST_HANDSHAKE: post_handshake_auth defers the request.
-            if self.context.verify_mode != ssl.CERT_NONE and not self.context.post_handshake_auth:
+            if self.settings.verify_mode != ssl.CERT_NONE and not self.settings.post_handshake_auth:
                 self.certificate_requested = True
                 flight.append(_CERTIFICATE_REQUEST)
             flight.append(certificate_message)
@@ -388,7 +392,7 @@ class ServerHandshake(Handshake13):
         if message.context:
             raise TLSAlert(ILLEGAL_PARAMETER, "wrong certificate_request_context", "BAD_EXTENSION")
         if not message.entries:
-            if self.context.verify_mode == ssl.CERT_REQUIRED:
+            if self.settings.verify_mode == ssl.CERT_REQUIRED:
                 raise TLSAlert(CERTIFICATE_REQUIRED, "client sent no certificate",
                                "PEER_DID_NOT_RETURN_A_CERTIFICATE")
             self.th.update(raw)
@@ -418,12 +422,12 @@ class ServerHandshake(Handshake13):
     def _issue_tickets(self) -> None:
         """Send ``num_tickets`` NewSessionTickets (none with ``OP_NO_TICKET``), each sealing its own PSK, in
         one write (one record unless they exceed its size)."""
-        context = self.context
-        count = 0 if int(context.options) & _NO_TICKET else context.num_tickets
+        settings = self.settings
+        count = 0 if int(settings.options) & _NO_TICKET else settings.num_tickets
         if not count:
             return
         schedule = self.ks
-        keys = context.ticket_keys
+        keys = self.context.ticket_keys
         now_ms = int(time.time() * 1000)
         verified = self.verified_der()
         peer_chain = tuple(self.peer_chain)

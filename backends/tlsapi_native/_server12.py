@@ -30,7 +30,7 @@ from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
 from ._certificates import load_certificate
-from ._defaults import TLS12_GROUPS, enabled_protocols
+from ._defaults import TLS12_GROUPS
 from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
 from ._handshake import State, unexpected
 from ._handshake12 import Handshake12
@@ -41,7 +41,7 @@ from ._tickets import TICKET_LIFETIME, TicketState
 if TYPE_CHECKING:
     from tlsapi.spi import CertChain
 
-    from ._context import NativeContext
+    from ._context import NativeContext, NativeSettings
     from ._effects import Effects
 
 
@@ -78,9 +78,9 @@ class ServerHandshake12(Handshake12):
 
     is_server = True
 
-    def __init__(self, connection: Any, context: NativeContext, effects: Effects,
+    def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects,
                  server_name: str | None) -> None:
-        super().__init__(connection, context, effects)
+        super().__init__(connection, context, settings, effects)
         self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
         self.server_name = server_name
         self.certificate_requested = False
@@ -127,14 +127,14 @@ class ServerHandshake12(Handshake12):
         alpn_data = extensions.get(m.ALPN)
         if alpn_data is not None:
             offered = m.parse_alpn(alpn_data)
-            self.alpn = select_alpn(self.context.alpn_protocols, offered)
-        ours = self.context.native_tls12_suites
+            self.alpn = select_alpn(self.settings.alpn_protocols, offered)
+        ours = self.settings.tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)
-        self.offered_ticket = (ticket is not None and self.uses_ems and not self.context.options & ssl.OP_NO_TICKET
-                               and self.context.num_tickets > 0)
+        self.offered_ticket = (ticket is not None and self.uses_ems and not self.settings.options & ssl.OP_NO_TICKET
+                               and self.settings.num_tickets > 0)
         state = self._open_ticket(hello, ticket) if ticket and self.uses_ems else None
-        self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in enabled_protocols(self.context)
+        self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in self.settings.wire_versions
                                                else os.urandom(8))
         hello_extensions: m.Extensions = []
         if secure_renegotiation:
@@ -173,26 +173,26 @@ class ServerHandshake12(Handshake12):
         self.state = State.WAIT_CHANGE_CIPHER_SPEC
 
     def _choose_suite(self, hello: m.ClientHello, auths: tuple[str, ...]) -> CipherSuite:
-        ours = [code for code in self.context.native_tls12_suites if TLS12_SUITES[code].auth in auths]
+        ours = [code for code in self.settings.tls12_suites if TLS12_SUITES[code].auth in auths]
         return TLS12_SUITES[self.choose_suite_code(ours, hello.cipher_suites)]
 
     def _full_handshake(self, hello: m.ClientHello, extensions: dict[int, bytes],
                         hello_extensions: m.Extensions) -> None:
-        context = self.connection.context
-        if context.cert_chain is None:
+        settings = self.settings
+        if settings.cert_chain is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no certificate configured", "NO_CERTIFICATE_ASSIGNED")
         schemes_data = extensions.get(m.SIGNATURE_ALGORITHMS)
         if schemes_data is None:  # RFC 5246 would imply SHA-1, which we do not sign with
             raise TLSAlert(HANDSHAKE_FAILURE, "no signature_algorithms", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
-        usable = _verifiable_chains(context.credentials, m.parse_u16_list(schemes_data),
+        usable = _verifiable_chains(settings.cert_chains, m.parse_u16_list(schemes_data),
                                     None if groups_data is None else set(m.parse_u16_list(groups_data)))
         if not usable:
             raise TLSAlert(HANDSHAKE_FAILURE, "no certificate the client can verify", "NO_SHARED_CIPHER")
         suite = self._choose_suite(hello, tuple(usable))
         chain, scheme = usable[suite.auth]
         client_groups = m.parse_u16_list(groups_data) if groups_data is not None else [SECP256R1]
-        group = next((g for g in self.context.native_groups if g in TLS12_GROUPS and g in client_groups), None)
+        group = next((g for g in settings.groups if g in TLS12_GROUPS and g in client_groups), None)
         if group is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SHARED_GROUP")
         self.suite = suite
@@ -203,12 +203,12 @@ class ServerHandshake12(Handshake12):
             hello_extensions.append((m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA))
         self.send(m.ServerHello(self.server_random, b"", suite.code, hello_extensions).build())
         self.send(m12.Certificate12([cert.public_bytes(Encoding.DER)
-                                     for cert in context.certificates_to_send(chain)]).build())
+                                     for cert in settings.certificates_to_send(chain)]).build())
         self.key_share = generate_key_share(group)
         params = m12.ServerKeyExchange(group, self.key_share.public, scheme, b"")
         params.signature = sign(scheme, chain.key, self.client_random + self.server_random + params.params)
         self.send(params.build())
-        if self.context.verify_mode != ssl.CERT_NONE:
+        if self.settings.verify_mode != ssl.CERT_NONE:
             self.certificate_requested = True
             self.send(m12.CertificateRequest12(m12.CERTIFICATE_TYPES, list(DEFAULT_TLS12_SIGNATURE_SCHEMES)).build())
         self.send(m.handshake_message(m12.SERVER_HELLO_DONE, b""))
@@ -220,7 +220,7 @@ class ServerHandshake12(Handshake12):
         self.received(raw)
         self.state = State.WAIT_CLIENT_KEY_EXCHANGE
         if not message.chain:
-            if self.context.verify_mode == ssl.CERT_REQUIRED:
+            if self.settings.verify_mode == ssl.CERT_REQUIRED:
                 raise TLSAlert(HANDSHAKE_FAILURE, "client sent no certificate", "PEER_DID_NOT_RETURN_A_CERTIFICATE")
             return
         self.peer_chain = message.chain
