@@ -14,7 +14,20 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
-from ._codec import Reader, truncated, u16, u16_list_at, u16_vec, vec8, vec8_at, vec16, vec16_at, vec24, vec24_at
+from ._codec import (
+    trailing,
+    truncated,
+    u16,
+    u16_list_at,
+    u16_vec,
+    u32_at,
+    vec8,
+    vec8_at,
+    vec16,
+    vec16_at,
+    vec24,
+    vec24_at,
+)
 
 # Handshake message types.
 CLIENT_HELLO: Final = 1
@@ -60,10 +73,6 @@ _pack_u32_u32_u8: Final = struct.Struct(">IIB").pack
 
 def _bytes(body: bytes | bytearray | memoryview) -> bytes:
     return body if type(body) is bytes else bytes(body)
-
-
-def _trailing() -> TLSAlert:
-    return TLSAlert(DECODE_ERROR, "trailing bytes", "LENGTH_MISMATCH")
 
 
 def handshake_message(msg_type: int, body: bytes) -> bytes:
@@ -125,7 +134,7 @@ def _extensions_tail(data: bytes, pos: int, end: int) -> Extensions:
         return []
     extensions, pos = extensions_at(data, pos, end)
     if pos != end:
-        raise _trailing()
+        raise trailing()
     return extensions
 
 
@@ -198,7 +207,7 @@ class EncryptedExtensions:
         data = _bytes(body)
         extensions, pos = extensions_at(data, 0, len(data))
         if pos != len(data):
-            raise _trailing()
+            raise trailing()
         return cls(extensions)
 
     def build(self) -> bytes:
@@ -217,7 +226,7 @@ class CertificateRequest:
         context, pos = vec8_at(data, 0, end)
         extensions, pos = extensions_at(data, pos, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls(context, extensions)
 
     def build(self) -> bytes:
@@ -240,7 +249,7 @@ class Certificate:
         if stop > end:
             raise truncated()
         if stop != end:
-            raise _trailing()
+            raise trailing()
         pos += 3
         entries = []
         while pos < stop:
@@ -269,7 +278,7 @@ class CertificateVerify:
         # (decrypt_error, as OpenSSL).
         signature, pos = vec16_at(data, 2, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls((data[0] << 8) | data[1], signature)
 
     def build(self) -> bytes:
@@ -309,7 +318,7 @@ class NewSessionTicket:
         ticket, pos = vec16_at(body, pos, end, 1)
         extensions, pos = extensions_at(body, pos, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls(lifetime, age_add, nonce, ticket, extensions)
 
     def build(self) -> bytes:
@@ -326,9 +335,9 @@ class KeyUpdate:
 
     @classmethod
     def parse(cls, body: bytes) -> KeyUpdate:
-        reader = Reader(body)
-        value = reader.u8()
-        reader.expect_end()
+        if len(body) != 1:
+            raise truncated() if not body else trailing()
+        value = body[0]
         if value > 1:
             raise TLSAlert(ILLEGAL_PARAMETER, "bad KeyUpdate request", "BAD_KEY_UPDATE")
         return cls(bool(value))
@@ -345,15 +354,11 @@ def message_hash(hash_of_client_hello: bytes) -> bytes:
 # -- extension bodies ---------------------------------------------------------------------------------------
 
 
-def _end(reader: Reader) -> None:
-    reader.expect_end()
-
-
 def parse_supported_versions_client(data: bytes) -> list[int]:
     data = _bytes(data)
     versions, pos = u16_list_at(data, 0, len(data), length_bytes=1, minimum=2)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     return versions
 
 
@@ -364,15 +369,16 @@ def build_supported_versions_client(versions: Sequence[int]) -> bytes:
 def parse_u16(data: bytes) -> int:
     """A single u16 (ServerHello supported_versions, HelloRetryRequest key_share)."""
     if len(data) != 2:
-        raise truncated() if len(data) < 2 else _trailing()
+        raise truncated() if len(data) < 2 else trailing()
     return (data[0] << 8) | data[1]
 
 
 def parse_u32(data: bytes) -> int:
     """A single u32 (NewSessionTicket early_data max_early_data_size)."""
-    reader = Reader(data)
-    value = reader.u32()
-    _end(reader)
+    data = _bytes(data)
+    value, pos = u32_at(data, 0, len(data))
+    if pos != len(data):
+        raise trailing()
     return value
 
 
@@ -381,7 +387,7 @@ def parse_u16_list(data: bytes) -> list[int]:
     data = _bytes(data)
     values, pos = u16_list_at(data, 0, len(data), minimum=2)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     return values
 
 
@@ -398,7 +404,7 @@ def parse_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
     if stop > end:
         raise truncated()
     if stop != end:
-        raise _trailing()
+        raise trailing()
     shares: list[tuple[int, bytes]] = []
     groups: set[int] = set()
     pos = 2
@@ -425,7 +431,7 @@ def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
         raise truncated()
     key, pos = vec16_at(data, 2, end, minimum=1)
     if pos != end:
-        raise _trailing()
+        raise trailing()
     return (data[0] << 8) | data[1], key
 
 
@@ -438,7 +444,7 @@ def parse_server_name(data: bytes) -> str | None:
     data = _bytes(data)
     _, end = vec16_at(data, 0, len(data), minimum=1)
     if end != len(data):
-        raise _trailing()
+        raise trailing()
     host: str | None = None
     pos = 2
     while pos < end:
@@ -464,7 +470,7 @@ def parse_alpn(data: bytes) -> list[bytes]:
     data = _bytes(data)
     _, end = vec16_at(data, 0, len(data), minimum=2)
     if end != len(data):
-        raise _trailing()
+        raise trailing()
     names = []
     pos = 2
     while pos < end:
@@ -478,16 +484,18 @@ def build_alpn(protocols: Sequence[bytes]) -> bytes:
 
 
 def parse_psk_key_exchange_modes(data: bytes) -> bytes:
-    reader = Reader(data)
-    modes = reader.vec8(minimum=1)
-    _end(reader)
+    data = _bytes(data)
+    modes, pos = vec8_at(data, 0, len(data), minimum=1)
+    if pos != len(data):
+        raise trailing()
     return modes
 
 
 def parse_cookie(data: bytes) -> bytes:
-    reader = Reader(data)
-    cookie = reader.vec16(minimum=1)
-    _end(reader)
+    data = _bytes(data)
+    cookie, pos = vec16_at(data, 0, len(data), minimum=1)
+    if pos != len(data):
+        raise trailing()
     return cookie
 
 
@@ -501,7 +509,7 @@ def parse_pre_shared_key_client(data: bytes) -> tuple[list[tuple[bytes, int]], l
     identities_data, pos = vec16_at(data, 0, len(data), 7)
     binders_data, pos = vec16_at(data, pos, len(data), 33)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     identities = []
     pos, end = 0, len(identities_data)
     while pos < end:
