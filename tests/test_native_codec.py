@@ -94,6 +94,8 @@ def test_offset_parsers_stay_within_their_bound() -> None:
 HANDSHAKE_FAILURE = 40
 ILLEGAL_PARAMETER = 47
 
+_ECH_OUTER = b"\x00\x00\x01\x00\x01\x07" + b"\x00\x01e" + b"\x00\x01p"  # kdf 1, aead 1, config 7, enc, payload
+_INNER_HELLO = bytes(34) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + b"\x00\x00"
 _SKE = bytes((3,)) + b"\x00\x1d" + b"\x01k" + b"\x08\x04" + b"\x00\x01s"
 
 
@@ -141,11 +143,28 @@ _SKE = bytes((3,)) + b"\x00\x1d" + b"\x01k" + b"\x08\x04" + b"\x00\x01s"
     (m12.parse_ec_point_formats, b"\x00", DECODE_ERROR, "vector too short"),
     (m12.parse_ec_point_formats, b"\x01\x00\x00", DECODE_ERROR, "trailing bytes"),
     (m12.parse_ec_point_formats, b"\x01\x01", ILLEGAL_PARAMETER, "uncompressed points not supported"),
+    (m.parse_ech_outer_extension, b"", DECODE_ERROR, "empty encrypted_client_hello"),
+    (m.parse_ech_outer_extension, b"\x01", ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:9], DECODE_ERROR, "truncated encrypted_client_hello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:6] + b"\x00\x09" + _ECH_OUTER[8:], DECODE_ERROR,
+     "truncated encrypted_client_hello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:9] + b"\x00\x00", DECODE_ERROR,
+     "malformed encrypted_client_hello payload"),
+    (m.parse_ech_outer_extension, _ECH_OUTER + b"\x00", DECODE_ERROR, "malformed encrypted_client_hello payload"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO[:36], DECODE_ERROR, "truncated EncodedClientHelloInner"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO[:-1], DECODE_ERROR, "truncated EncodedClientHelloInner"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO + b"\x00\x01", ILLEGAL_PARAMETER,
+     "malformed EncodedClientHelloInner"),
+    (m.parse_ech_outer_extensions, b"", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x03\x00\x0a\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x02\x00\x0a\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
 ])
 def test_malformed_input_gets_its_alert(parse: Callable[[bytes], object], data: bytes, description: int,
                                        text: str) -> None:
     """Each parser refuses a malformed body with the alert (decode_error unless the bytes are well-formed
-    but the value is refused), in the order its fields are read: truncation, too short, trailing bytes."""
+    but the value is refused), in the order its fields are read: truncation, too short, trailing bytes. The
+    encrypted_client_hello bodies are those of draft-ietf-tls-esni sections 5 and 7.1."""
     with pytest.raises(TLSAlert) as info:
         parse(data)
     assert (info.value.description, info.value.message) == (description, text)
@@ -164,3 +183,9 @@ def test_converted_parsers_accept_what_they_build() -> None:
     assert m12.parse_renegotiation_info(b"\x00") == b""
     m12.parse_ec_point_formats(m12.EC_POINT_FORMATS_DATA)
     m12.expect_empty_body(b"")
+
+
+def test_ech_extension_bodies_parse() -> None:
+    assert m.parse_ech_outer_extension(_ECH_OUTER) == m.ECHOuterExtension(1, 1, 7, b"e", b"p", 11)
+    assert m.encoded_client_hello_inner_length(_INNER_HELLO + bytes(5)) == len(_INNER_HELLO)
+    assert m.parse_ech_outer_extensions(b"\x04\x00\x0a\x00\x0d") == [m.SUPPORTED_GROUPS, m.SIGNATURE_ALGORITHMS]

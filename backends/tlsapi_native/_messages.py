@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
 from ._codec import (
@@ -550,3 +550,65 @@ def build_pre_shared_key_client(identities: Sequence[tuple[bytes, int]], binders
 def binders_length(binders: Sequence[bytes]) -> int:
     """Bytes at the end of a ClientHello taken by the binders list (what the binder hash leaves out)."""
     return 2 + sum(1 + len(binder) for binder in binders)
+
+
+# -- encrypted_client_hello bodies (draft-ietf-tls-esni) ------------------------------------------------------
+
+ECH_OUTER: Final = 0  # ECHClientHello.type of an outer hello's extension
+
+
+class ECHOuterExtension(NamedTuple):
+    """An outer ``encrypted_client_hello`` extension (ECHClientHello of type outer, section 5)."""
+
+    kdf_id: int
+    aead_id: int
+    config_id: int
+    enc: bytes
+    payload: bytes
+    payload_offset: int  # where the payload starts inside the extension data
+
+
+def parse_ech_outer_extension(data: bytes) -> ECHOuterExtension:
+    """An outer hello's ``encrypted_client_hello``: empty, truncated or with a payload that is empty or does not
+    end the extension is a decode_error; the inner type in an outer hello an illegal_parameter."""
+    if not data:
+        raise TLSAlert(DECODE_ERROR, "empty encrypted_client_hello", "BAD_EXTENSION")
+    if data[0] != ECH_OUTER:
+        raise TLSAlert(ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello", "BAD_EXTENSION")
+    if len(data) < 10:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    enc_length = (data[6] << 8) | data[7]
+    payload_offset = 8 + enc_length + 2
+    if len(data) < payload_offset:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    payload_length = (data[payload_offset - 2] << 8) | data[payload_offset - 1]
+    if payload_length == 0 or len(data) != payload_offset + payload_length:
+        raise TLSAlert(DECODE_ERROR, "malformed encrypted_client_hello payload", "BAD_EXTENSION")
+    return ECHOuterExtension((data[1] << 8) | data[2], (data[3] << 8) | data[4], data[5], data[8:8 + enc_length],
+                             data[payload_offset:], payload_offset)
+
+
+def encoded_client_hello_inner_length(encoded: bytes) -> int:
+    """The length of the ClientHello body at the start of an EncodedClientHelloInner (zero padding follows
+    it): truncated is a decode_error, non-zero padding an illegal_parameter."""
+    try:
+        pos = 34
+        pos += 1 + encoded[pos]  # legacy_session_id
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # cipher_suites
+        pos += 1 + encoded[pos]  # legacy_compression_methods
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # extensions
+    except IndexError:
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION") from None
+    if pos > len(encoded):
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION")
+    if any(encoded[pos:]):
+        raise TLSAlert(ILLEGAL_PARAMETER, "malformed EncodedClientHelloInner", "BAD_EXTENSION")
+    return pos
+
+
+def parse_ech_outer_extensions(data: bytes) -> list[int]:
+    """The extension types an inner hello's ``ech_outer_extensions`` names (a u8-length list of at least one
+    u16; anything else is a decode_error)."""
+    if not data or data[0] != len(data) - 1 or data[0] < 2 or data[0] % 2:
+        raise TLSAlert(DECODE_ERROR, "malformed ech_outer_extensions", "BAD_EXTENSION")
+    return [(data[offset] << 8) | data[offset + 1] for offset in range(1, len(data), 2)]
