@@ -143,6 +143,8 @@ _SKE = bytes((3,)) + b"\x00\x1d" + b"\x01k" + b"\x08\x04" + b"\x00\x01s"
     (m12.parse_ec_point_formats, b"\x00", DECODE_ERROR, "vector too short"),
     (m12.parse_ec_point_formats, b"\x01\x00\x00", DECODE_ERROR, "trailing bytes"),
     (m12.parse_ec_point_formats, b"\x01\x01", ILLEGAL_PARAMETER, "uncompressed points not supported"),
+    (m.parse_alert, b"\x02", DECODE_ERROR, "bad alert"),
+    (m.parse_alert, b"\x02\x28\x00", DECODE_ERROR, "bad alert"),
     (m.parse_ech_outer_extension, b"", DECODE_ERROR, "empty encrypted_client_hello"),
     (m.parse_ech_outer_extension, b"\x01", ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello"),
     (m.parse_ech_outer_extension, _ECH_OUTER[:9], DECODE_ERROR, "truncated encrypted_client_hello"),
@@ -183,6 +185,7 @@ def test_converted_parsers_accept_what_they_build() -> None:
     assert m12.parse_renegotiation_info(b"\x00") == b""
     m12.parse_ec_point_formats(m12.EC_POINT_FORMATS_DATA)
     m12.expect_empty_body(b"")
+    assert m.parse_alert(memoryview(b"\x02\x28")) == (2, 40)
 
 
 def test_ech_extension_bodies_parse() -> None:

@@ -346,6 +346,13 @@ class KeyUpdate:
         return handshake_message(KEY_UPDATE, bytes((int(self.update_requested),)))
 
 
+def parse_alert(payload: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """An alert record's ``(level, description)``; any length but 2 is a decode_error."""
+    if len(payload) != 2:
+        raise TLSAlert(DECODE_ERROR, "bad alert", "BAD_LENGTH")
+    return payload[0], payload[1]
+
+
 def message_hash(hash_of_client_hello: bytes) -> bytes:
     """The synthetic ``message_hash`` message replacing ClientHello1 in the transcript after an HRR."""
     return handshake_message(MESSAGE_HASH, hash_of_client_hello)
