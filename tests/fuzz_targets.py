@@ -47,7 +47,7 @@ from tlsapi_conformance import harness
 from tlsapi_conformance import pki as pki_module
 from tlsapi_native import _messages as m
 from tlsapi_native._alerts import TLSAlert
-from tlsapi_native._codec import Reader
+from tlsapi_native._codec import trailing
 from tlsapi_native._limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 from tlsapi_native._record import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, RecordLayer
 
@@ -167,9 +167,9 @@ _MESSAGE_CLASSES: list[Any] = [
 
 
 def _parse_extensions(data: bytes) -> Any:
-    reader = Reader(data)
-    result = reader.parse_at(m.extensions_at)
-    reader.expect_end()
+    result, pos = m.extensions_at(data, 0, len(data))
+    if pos != len(data):
+        raise trailing()
     return result
 
 

@@ -3,12 +3,14 @@ back, with truncated or trailing bytes refused with decode_error."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tlsapi_native import _messages as m
 from tlsapi_native import _messages12 as m12
 from tlsapi_native._alerts import TLSAlert
-from tlsapi_native._codec import Reader
+from tlsapi_native._codec import u16_list_at, u32_at, vec8_at, vec16_at, vec24_at
 
 DECODE_ERROR = 50
 
@@ -72,14 +74,121 @@ def test_tls12_messages_round_trip() -> None:
     assert m12.Certificate12.parse(_body(certificate.build())).chain == [b"leaf", b"ca"]
 
 
-def test_reader_bounds() -> None:
-    reader = Reader(b"\x00\x03ab")
+def test_offset_parsers_stay_within_their_bound() -> None:
+    """Each ``*_at`` reads no byte at or past ``end``: a length reaching past it is a decode_error."""
+    data = b"\x00\x03abc"
+    assert vec16_at(data, 0, 5) == (b"abc", 5)
+    assert u32_at(b"\x01\x02\x03\x04", 0, 4) == (0x01020304, 4)
+    assert u16_list_at(b"\x00\x04\x00\x01\x00\x02", 0, 6) == ([1, 2], 6)
+    broken = [
+        lambda: vec16_at(data, 0, 4), lambda: vec8_at(b"\x02a", 0, 2), lambda: vec24_at(b"\x00\x00", 0, 2),
+        lambda: u32_at(b"\x01\x02\x03\x04", 1, 4), lambda: vec8_at(b"\x01a", 0, 2, minimum=2),
+        lambda: u16_list_at(b"\x00\x03\x00\x01\x00", 0, 5),
+    ]
+    for parse in broken:
+        with pytest.raises(TLSAlert) as info:
+            parse()
+        assert info.value.description == DECODE_ERROR
+
+
+HANDSHAKE_FAILURE = 40
+ILLEGAL_PARAMETER = 47
+
+_ECH_OUTER = b"\x00\x00\x01\x00\x01\x07" + b"\x00\x01e" + b"\x00\x01p"  # kdf 1, aead 1, config 7, enc, payload
+_INNER_HELLO = bytes(34) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + b"\x00\x00"
+_SKE = bytes((3,)) + b"\x00\x1d" + b"\x01k" + b"\x08\x04" + b"\x00\x01s"
+
+
+@pytest.mark.parametrize(("parse", "data", "description", "text"), [
+    (m.KeyUpdate.parse, b"", DECODE_ERROR, "truncated message"),
+    (m.KeyUpdate.parse, b"\x01\x00", DECODE_ERROR, "trailing bytes"),
+    (m.KeyUpdate.parse, b"\x02", ILLEGAL_PARAMETER, "bad KeyUpdate request"),
+    (m.parse_u32, b"\x00\x00\x01", DECODE_ERROR, "truncated message"),
+    (m.parse_u32, b"\x00\x00\x00\x01\x00", DECODE_ERROR, "trailing bytes"),
+    (m.parse_psk_key_exchange_modes, b"\x00", DECODE_ERROR, "vector too short"),
+    (m.parse_psk_key_exchange_modes, b"\x02\x01", DECODE_ERROR, "truncated message"),
+    (m.parse_psk_key_exchange_modes, b"\x01\x01\x00", DECODE_ERROR, "trailing bytes"),
+    (m.parse_cookie, b"\x00\x00", DECODE_ERROR, "vector too short"),
+    (m.parse_cookie, b"\x00", DECODE_ERROR, "truncated message"),
+    (m.parse_cookie, b"\x00\x01cc", DECODE_ERROR, "trailing bytes"),
+    (m12.Certificate12.parse, b"\x00\x00", DECODE_ERROR, "truncated message"),
+    (m12.Certificate12.parse, b"\x00\x00\x00\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.Certificate12.parse, b"\x00\x00\x03\x00\x00\x00", DECODE_ERROR, "vector too short"),
+    (m12.Certificate12.parse, b"\x00\x00\x04\x00\x00\x02x", DECODE_ERROR, "truncated message"),
+    (m12.CertificateRequest12.parse, b"\x00\x00\x02\x08\x04\x00\x00", DECODE_ERROR, "vector too short"),
+    (m12.CertificateRequest12.parse, b"\x01\x01\x00\x00\x00\x00", DECODE_ERROR, "vector too short"),
+    (m12.CertificateRequest12.parse, b"\x01\x01\x00\x03\x08\x04\x00\x00\x00", DECODE_ERROR,
+     "odd-length u16 vector"),
+    (m12.CertificateRequest12.parse, b"\x01\x01\x00\x02\x08\x04\x00", DECODE_ERROR, "truncated message"),
+    (m12.CertificateRequest12.parse, b"\x01\x01\x00\x02\x08\x04\x00\x00\x00", DECODE_ERROR,
+     "trailing bytes"),
+    (m12.ServerKeyExchange.parse, b"", DECODE_ERROR, "truncated message"),
+    (m12.ServerKeyExchange.parse, b"\x01", HANDSHAKE_FAILURE, "only named curves are supported"),
+    (m12.ServerKeyExchange.parse, b"\x03\x00", DECODE_ERROR, "truncated message"),
+    (m12.ServerKeyExchange.parse, b"\x03\x00\x1d\x00", DECODE_ERROR, "vector too short"),
+    (m12.ServerKeyExchange.parse, _SKE[:7], DECODE_ERROR, "truncated message"),
+    (m12.ServerKeyExchange.parse, _SKE[:-3] + b"\x00\x00", DECODE_ERROR, "vector too short"),
+    (m12.ServerKeyExchange.parse, _SKE[:-1], DECODE_ERROR, "truncated message"),
+    (m12.ServerKeyExchange.parse, _SKE + b"\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.ClientKeyExchange.parse, b"\x00", DECODE_ERROR, "vector too short"),
+    (m12.ClientKeyExchange.parse, b"\x02k", DECODE_ERROR, "truncated message"),
+    (m12.ClientKeyExchange.parse, b"\x01kk", DECODE_ERROR, "trailing bytes"),
+    (m12.NewSessionTicket12.parse, b"\x00\x00\x01", DECODE_ERROR, "truncated message"),
+    (m12.NewSessionTicket12.parse, b"\x00\x00\x01\x00\x00", DECODE_ERROR, "truncated message"),
+    (m12.NewSessionTicket12.parse, b"\x00\x00\x01\x00\x00\x00\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.expect_empty_body, b"\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.parse_renegotiation_info, b"", DECODE_ERROR, "truncated message"),
+    (m12.parse_renegotiation_info, b"\x02\x00", DECODE_ERROR, "truncated message"),
+    (m12.parse_renegotiation_info, b"\x00\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.parse_ec_point_formats, b"\x00", DECODE_ERROR, "vector too short"),
+    (m12.parse_ec_point_formats, b"\x01\x00\x00", DECODE_ERROR, "trailing bytes"),
+    (m12.parse_ec_point_formats, b"\x01\x01", ILLEGAL_PARAMETER, "uncompressed points not supported"),
+    (m.parse_alert, b"\x02", DECODE_ERROR, "bad alert"),
+    (m.parse_alert, b"\x02\x28\x00", DECODE_ERROR, "bad alert"),
+    (m.parse_ech_outer_extension, b"", DECODE_ERROR, "empty encrypted_client_hello"),
+    (m.parse_ech_outer_extension, b"\x01", ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:9], DECODE_ERROR, "truncated encrypted_client_hello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:6] + b"\x00\x09" + _ECH_OUTER[8:], DECODE_ERROR,
+     "truncated encrypted_client_hello"),
+    (m.parse_ech_outer_extension, _ECH_OUTER[:9] + b"\x00\x00", DECODE_ERROR,
+     "malformed encrypted_client_hello payload"),
+    (m.parse_ech_outer_extension, _ECH_OUTER + b"\x00", DECODE_ERROR, "malformed encrypted_client_hello payload"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO[:36], DECODE_ERROR, "truncated EncodedClientHelloInner"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO[:-1], DECODE_ERROR, "truncated EncodedClientHelloInner"),
+    (m.encoded_client_hello_inner_length, _INNER_HELLO + b"\x00\x01", ILLEGAL_PARAMETER,
+     "malformed EncodedClientHelloInner"),
+    (m.parse_ech_outer_extensions, b"", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x03\x00\x0a\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
+    (m.parse_ech_outer_extensions, b"\x02\x00\x0a\x00", DECODE_ERROR, "malformed ech_outer_extensions"),
+])
+def test_malformed_input_gets_its_alert(parse: Callable[[bytes], object], data: bytes, description: int,
+                                       text: str) -> None:
+    """Each parser refuses a malformed body with the alert (decode_error unless the bytes are well-formed
+    but the value is refused), in the order its fields are read: truncation, too short, trailing bytes. The
+    encrypted_client_hello bodies are those of draft-ietf-tls-esni sections 5 and 7.1."""
     with pytest.raises(TLSAlert) as info:
-        reader.vec16()
-    assert info.value.description == 50
-    reader = Reader(b"\x01\x02\x03")
-    assert reader.u16() == 0x0102
-    with pytest.raises(TLSAlert):
-        reader.expect_end()
-    with pytest.raises(TLSAlert):
-        reader.u24()
+        parse(data)
+    assert (info.value.description, info.value.message) == (description, text)
+
+
+def test_converted_parsers_accept_what_they_build() -> None:
+    assert m.parse_u32(b"\x00\x00\x40\x00") == 0x4000
+    assert m.parse_psk_key_exchange_modes(b"\x01\x01") == b"\x01"
+    assert m.parse_cookie(m.build_cookie(b"c")) == b"c"
+    request = m12.CertificateRequest12(m12.CERTIFICATE_TYPES, [0x0804, 0x0403], b"")
+    assert m12.CertificateRequest12.parse(_body(request.build())) == request
+    exchange = m12.ServerKeyExchange(29, b"k", 0x0804, b"s")
+    assert m12.ServerKeyExchange.parse(_body(exchange.build())) == exchange
+    assert _body(exchange.build()) == _SKE
+    assert m12.ClientKeyExchange.parse(_body(m12.ClientKeyExchange(b"k").build())) == m12.ClientKeyExchange(b"k")
+    assert m12.parse_renegotiation_info(b"\x00") == b""
+    m12.parse_ec_point_formats(m12.EC_POINT_FORMATS_DATA)
+    m12.expect_empty_body(b"")
+    assert m.parse_alert(memoryview(b"\x02\x28")) == (2, 40)
+
+
+def test_ech_extension_bodies_parse() -> None:
+    assert m.parse_ech_outer_extension(_ECH_OUTER) == m.ECHOuterExtension(1, 1, 7, b"e", b"p", 11)
+    assert m.encoded_client_hello_inner_length(_INNER_HELLO + bytes(5)) == len(_INNER_HELLO)
+    assert m.parse_ech_outer_extensions(b"\x04\x00\x0a\x00\x0d") == [m.SUPPORTED_GROUPS, m.SIGNATURE_ALGORITHMS]

@@ -25,7 +25,6 @@ from . import _messages as m
 from ._alerts import (
     BAD_CERTIFICATE,
     CLOSE_NOTIFY,
-    DECODE_ERROR,
     ILLEGAL_PARAMETER,
     INTERNAL_ERROR,
     ORIGIN,
@@ -299,9 +298,7 @@ class NativeConnection(Connection):
             raise TLSAlert(UNEXPECTED_MESSAGE, "application data inside a handshake message", "UNEXPECTED_RECORD")
 
     def _alert(self, payload: bytes | memoryview) -> None:
-        if len(payload) != 2:
-            raise TLSAlert(DECODE_ERROR, "bad alert", "BAD_LENGTH")
-        level, description = payload[0], payload[1]
+        level, description = m.parse_alert(payload)
         if description == CLOSE_NOTIFY:
             self._peer_closed = True
             return

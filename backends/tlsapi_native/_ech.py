@@ -64,7 +64,6 @@ ENCRYPTED_CLIENT_HELLO = 0xFE0D
 ECH_OUTER_EXTENSIONS = 0xFD00
 ECH_REQUIRED = 121  # the alert a client sends when ECH was rejected
 INNER_EXTENSION = b"\x01"  # ECHClientHello of type inner: no payload
-_OUTER_TYPE = 0
 _SSL3 = 0x0300
 _TAG_LENGTH = 16
 #: Extensions the outer hello repeats byte for byte, so the encoded inner hello refers to them (section 5.1).
@@ -86,7 +85,7 @@ def choose_config(configs: Sequence[ECHConfig]) -> tuple[ECHConfig, HpkeSymmetri
 
 
 def _outer_extension(suite: HpkeSymmetricCipherSuite, config_id: int, enc: bytes, payload: bytes) -> bytes:
-    return b"".join((bytes([_OUTER_TYPE]), suite.kdf_id.to_bytes(2, "big"), suite.aead_id.to_bytes(2, "big"),
+    return b"".join((bytes([m.ECH_OUTER]), suite.kdf_id.to_bytes(2, "big"), suite.aead_id.to_bytes(2, "big"),
                      bytes([config_id]), len(enc).to_bytes(2, "big"), enc, len(payload).to_bytes(2, "big"), payload))
 
 
@@ -362,50 +361,6 @@ def server_encrypted_extensions(handshake: ServerHandshake, message: bytes) -> b
     return m.EncryptedExtensions([*extensions, (ENCRYPTED_CLIENT_HELLO, retry_configs)]).build()
 
 
-@dataclass(frozen=True)
-class _OuterExtension:
-    suite: HpkeSymmetricCipherSuite
-    config_id: int
-    enc: bytes
-    payload: bytes
-    payload_offset: int  # where the payload starts inside the extension data
-
-
-def _parse_outer_extension(data: bytes) -> _OuterExtension:
-    if not data:
-        raise TLSAlert(DECODE_ERROR, "empty encrypted_client_hello", "BAD_EXTENSION")
-    if data[0] != _OUTER_TYPE:
-        raise TLSAlert(ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello", "BAD_EXTENSION")
-    if len(data) < 10:
-        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
-    enc_length = int.from_bytes(data[6:8], "big")
-    payload_offset = 8 + enc_length + 2
-    if len(data) < payload_offset:
-        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
-    payload_length = int.from_bytes(data[payload_offset - 2:payload_offset], "big")
-    if payload_length == 0 or len(data) != payload_offset + payload_length:
-        raise TLSAlert(DECODE_ERROR, "malformed encrypted_client_hello payload", "BAD_EXTENSION")
-    suite = HpkeSymmetricCipherSuite(int.from_bytes(data[1:3], "big"), int.from_bytes(data[3:5], "big"))
-    return _OuterExtension(suite, data[5], data[8:8 + enc_length], data[payload_offset:], payload_offset)
-
-
-def _hello_length(encoded: bytes) -> int:
-    """The length of the ClientHello at the start of an EncodedClientHelloInner (padding follows it)."""
-    try:
-        pos = 34
-        pos += 1 + encoded[pos]  # legacy_session_id
-        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # cipher_suites
-        pos += 1 + encoded[pos]  # legacy_compression_methods
-        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # extensions
-    except IndexError:
-        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION") from None
-    if pos > len(encoded):
-        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION")
-    if any(encoded[pos:]):
-        raise TLSAlert(ILLEGAL_PARAMETER, "malformed EncodedClientHelloInner", "BAD_EXTENSION")
-    return pos
-
-
 def _decompress(inner: m.ClientHello, outer: m.ClientHello) -> m.Extensions:
     """Replace each ``ech_outer_extensions`` by the outer extensions it names, in order (section 7.1 and
     appendix A: one forward pass over the outer list, so this is linear)."""
@@ -415,10 +370,7 @@ def _decompress(inner: m.ClientHello, outer: m.ClientHello) -> m.Extensions:
         if ext_type != ECH_OUTER_EXTENSIONS:
             extensions.append((ext_type, data))
             continue
-        if not data or data[0] != len(data) - 1 or data[0] < 2 or data[0] % 2:
-            raise TLSAlert(DECODE_ERROR, "malformed ech_outer_extensions", "BAD_EXTENSION")
-        for offset in range(1, len(data), 2):
-            wanted = int.from_bytes(data[offset:offset + 2], "big")
+        for wanted in m.parse_ech_outer_extensions(data):
             if wanted == ENCRYPTED_CLIENT_HELLO:
                 raise TLSAlert(ILLEGAL_PARAMETER, "ech_outer_extensions names encrypted_client_hello",
                                "BAD_EXTENSION")
@@ -442,7 +394,7 @@ class ServerAcceptance:
     context: RecipientContext
 
 
-def _outer_aad(outer: m.ClientHello, index: int, extension: _OuterExtension) -> bytes:
+def _outer_aad(outer: m.ClientHello, index: int, extension: m.ECHOuterExtension) -> bytes:
     """ClientHelloOuterAAD (section 5.2): the outer hello with the payload zeroed, without its header."""
     data = outer.extensions[index][1]
     zeroed = data[:extension.payload_offset] + bytes(len(extension.payload))
@@ -460,20 +412,20 @@ def open_client_hello(outer: m.ClientHello,
     the :class:`TLSAlert` section 7.1 names (``decode_error`` / ``illegal_parameter``).
     """
     index, data = next((i, d) for i, (t, d) in enumerate(outer.extensions) if t == ENCRYPTED_CLIENT_HELLO)
-    extension = _parse_outer_extension(data)
+    extension = m.parse_ech_outer_extension(data)
+    suite = HpkeSymmetricCipherSuite(extension.kdf_id, extension.aead_id)
     aad = _outer_aad(outer, index, extension)
     for config, key in keys:
-        if config.config_id != extension.config_id or extension.suite not in config.cipher_suites:
+        if config.config_id != extension.config_id or suite not in config.cipher_suites:
             continue
-        if not extension.suite.is_supported:
+        if not suite.is_supported:
             continue
         try:
-            context = setup_base_recipient(Suite(aead_id=extension.suite.aead_id), extension.enc, key,
-                                           hpke_info(config))
+            context = setup_base_recipient(Suite(aead_id=suite.aead_id), extension.enc, key, hpke_info(config))
             encoded = context.open(aad, extension.payload)
         except HPKEError:
             continue
-        return ServerAcceptance(_decode_inner(encoded, outer), config, extension.suite, context)
+        return ServerAcceptance(_decode_inner(encoded, outer), config, suite, context)
     return None
 
 
@@ -513,8 +465,9 @@ def server_second_client_hello(handshake: ServerHandshake, hello: m.ClientHello,
     if index is None:
         raise TLSAlert(MISSING_EXTENSION, "second ClientHelloOuter without encrypted_client_hello",
                        "MISSING_EXTENSION")
-    extension = _parse_outer_extension(hello.extensions[index][1])
-    if extension.suite != accepted.suite or extension.config_id != accepted.config.config_id or extension.enc:
+    extension = m.parse_ech_outer_extension(hello.extensions[index][1])
+    suite = HpkeSymmetricCipherSuite(extension.kdf_id, extension.aead_id)
+    if suite != accepted.suite or extension.config_id != accepted.config.config_id or extension.enc:
         raise TLSAlert(ILLEGAL_PARAMETER, "second encrypted_client_hello changed", "BAD_EXTENSION")
     try:
         encoded = accepted.context.open(_outer_aad(hello, index, extension), extension.payload)
@@ -525,7 +478,7 @@ def server_second_client_hello(handshake: ServerHandshake, hello: m.ClientHello,
 
 
 def _decode_inner(encoded: bytes, outer: m.ClientHello) -> m.ClientHello:
-    inner = m.ClientHello.parse(encoded[:_hello_length(encoded)])
+    inner = m.ClientHello.parse(encoded[:m.encoded_client_hello_inner_length(encoded)])
     if inner.session_id:
         raise TLSAlert(ILLEGAL_PARAMETER, "EncodedClientHelloInner with a legacy_session_id", "BAD_EXTENSION")
     inner.session_id = outer.session_id

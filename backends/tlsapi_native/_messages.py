@@ -11,10 +11,23 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._alerts import DECODE_ERROR, ILLEGAL_PARAMETER, TLSAlert
-from ._codec import Reader, truncated, u16, u16_list_at, u16_vec, vec8, vec8_at, vec16, vec16_at, vec24, vec24_at
+from ._codec import (
+    trailing,
+    truncated,
+    u16,
+    u16_list_at,
+    u16_vec,
+    u32_at,
+    vec8,
+    vec8_at,
+    vec16,
+    vec16_at,
+    vec24,
+    vec24_at,
+)
 
 # Handshake message types.
 CLIENT_HELLO: Final = 1
@@ -60,10 +73,6 @@ _pack_u32_u32_u8: Final = struct.Struct(">IIB").pack
 
 def _bytes(body: bytes | bytearray | memoryview) -> bytes:
     return body if type(body) is bytes else bytes(body)
-
-
-def _trailing() -> TLSAlert:
-    return TLSAlert(DECODE_ERROR, "trailing bytes", "LENGTH_MISMATCH")
 
 
 def handshake_message(msg_type: int, body: bytes) -> bytes:
@@ -125,7 +134,7 @@ def _extensions_tail(data: bytes, pos: int, end: int) -> Extensions:
         return []
     extensions, pos = extensions_at(data, pos, end)
     if pos != end:
-        raise _trailing()
+        raise trailing()
     return extensions
 
 
@@ -198,7 +207,7 @@ class EncryptedExtensions:
         data = _bytes(body)
         extensions, pos = extensions_at(data, 0, len(data))
         if pos != len(data):
-            raise _trailing()
+            raise trailing()
         return cls(extensions)
 
     def build(self) -> bytes:
@@ -217,7 +226,7 @@ class CertificateRequest:
         context, pos = vec8_at(data, 0, end)
         extensions, pos = extensions_at(data, pos, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls(context, extensions)
 
     def build(self) -> bytes:
@@ -240,7 +249,7 @@ class Certificate:
         if stop > end:
             raise truncated()
         if stop != end:
-            raise _trailing()
+            raise trailing()
         pos += 3
         entries = []
         while pos < stop:
@@ -269,7 +278,7 @@ class CertificateVerify:
         # (decrypt_error, as OpenSSL).
         signature, pos = vec16_at(data, 2, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls((data[0] << 8) | data[1], signature)
 
     def build(self) -> bytes:
@@ -309,7 +318,7 @@ class NewSessionTicket:
         ticket, pos = vec16_at(body, pos, end, 1)
         extensions, pos = extensions_at(body, pos, end)
         if pos != end:
-            raise _trailing()
+            raise trailing()
         return cls(lifetime, age_add, nonce, ticket, extensions)
 
     def build(self) -> bytes:
@@ -326,15 +335,22 @@ class KeyUpdate:
 
     @classmethod
     def parse(cls, body: bytes) -> KeyUpdate:
-        reader = Reader(body)
-        value = reader.u8()
-        reader.expect_end()
+        if len(body) != 1:
+            raise truncated() if not body else trailing()
+        value = body[0]
         if value > 1:
             raise TLSAlert(ILLEGAL_PARAMETER, "bad KeyUpdate request", "BAD_KEY_UPDATE")
         return cls(bool(value))
 
     def build(self) -> bytes:
         return handshake_message(KEY_UPDATE, bytes((int(self.update_requested),)))
+
+
+def parse_alert(payload: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """An alert record's ``(level, description)``; any length but 2 is a decode_error."""
+    if len(payload) != 2:
+        raise TLSAlert(DECODE_ERROR, "bad alert", "BAD_LENGTH")
+    return payload[0], payload[1]
 
 
 def message_hash(hash_of_client_hello: bytes) -> bytes:
@@ -345,15 +361,11 @@ def message_hash(hash_of_client_hello: bytes) -> bytes:
 # -- extension bodies ---------------------------------------------------------------------------------------
 
 
-def _end(reader: Reader) -> None:
-    reader.expect_end()
-
-
 def parse_supported_versions_client(data: bytes) -> list[int]:
     data = _bytes(data)
     versions, pos = u16_list_at(data, 0, len(data), length_bytes=1, minimum=2)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     return versions
 
 
@@ -364,15 +376,16 @@ def build_supported_versions_client(versions: Sequence[int]) -> bytes:
 def parse_u16(data: bytes) -> int:
     """A single u16 (ServerHello supported_versions, HelloRetryRequest key_share)."""
     if len(data) != 2:
-        raise truncated() if len(data) < 2 else _trailing()
+        raise truncated() if len(data) < 2 else trailing()
     return (data[0] << 8) | data[1]
 
 
 def parse_u32(data: bytes) -> int:
     """A single u32 (NewSessionTicket early_data max_early_data_size)."""
-    reader = Reader(data)
-    value = reader.u32()
-    _end(reader)
+    data = _bytes(data)
+    value, pos = u32_at(data, 0, len(data))
+    if pos != len(data):
+        raise trailing()
     return value
 
 
@@ -381,7 +394,7 @@ def parse_u16_list(data: bytes) -> list[int]:
     data = _bytes(data)
     values, pos = u16_list_at(data, 0, len(data), minimum=2)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     return values
 
 
@@ -398,7 +411,7 @@ def parse_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
     if stop > end:
         raise truncated()
     if stop != end:
-        raise _trailing()
+        raise trailing()
     shares: list[tuple[int, bytes]] = []
     groups: set[int] = set()
     pos = 2
@@ -425,7 +438,7 @@ def parse_key_share_server(data: bytes) -> tuple[int, bytes]:
         raise truncated()
     key, pos = vec16_at(data, 2, end, minimum=1)
     if pos != end:
-        raise _trailing()
+        raise trailing()
     return (data[0] << 8) | data[1], key
 
 
@@ -438,7 +451,7 @@ def parse_server_name(data: bytes) -> str | None:
     data = _bytes(data)
     _, end = vec16_at(data, 0, len(data), minimum=1)
     if end != len(data):
-        raise _trailing()
+        raise trailing()
     host: str | None = None
     pos = 2
     while pos < end:
@@ -464,7 +477,7 @@ def parse_alpn(data: bytes) -> list[bytes]:
     data = _bytes(data)
     _, end = vec16_at(data, 0, len(data), minimum=2)
     if end != len(data):
-        raise _trailing()
+        raise trailing()
     names = []
     pos = 2
     while pos < end:
@@ -478,16 +491,18 @@ def build_alpn(protocols: Sequence[bytes]) -> bytes:
 
 
 def parse_psk_key_exchange_modes(data: bytes) -> bytes:
-    reader = Reader(data)
-    modes = reader.vec8(minimum=1)
-    _end(reader)
+    data = _bytes(data)
+    modes, pos = vec8_at(data, 0, len(data), minimum=1)
+    if pos != len(data):
+        raise trailing()
     return modes
 
 
 def parse_cookie(data: bytes) -> bytes:
-    reader = Reader(data)
-    cookie = reader.vec16(minimum=1)
-    _end(reader)
+    data = _bytes(data)
+    cookie, pos = vec16_at(data, 0, len(data), minimum=1)
+    if pos != len(data):
+        raise trailing()
     return cookie
 
 
@@ -501,7 +516,7 @@ def parse_pre_shared_key_client(data: bytes) -> tuple[list[tuple[bytes, int]], l
     identities_data, pos = vec16_at(data, 0, len(data), 7)
     binders_data, pos = vec16_at(data, pos, len(data), 33)
     if pos != len(data):
-        raise _trailing()
+        raise trailing()
     identities = []
     pos, end = 0, len(identities_data)
     while pos < end:
@@ -542,3 +557,65 @@ def build_pre_shared_key_client(identities: Sequence[tuple[bytes, int]], binders
 def binders_length(binders: Sequence[bytes]) -> int:
     """Bytes at the end of a ClientHello taken by the binders list (what the binder hash leaves out)."""
     return 2 + sum(1 + len(binder) for binder in binders)
+
+
+# -- encrypted_client_hello bodies (draft-ietf-tls-esni) ------------------------------------------------------
+
+ECH_OUTER: Final = 0  # ECHClientHello.type of an outer hello's extension
+
+
+class ECHOuterExtension(NamedTuple):
+    """An outer ``encrypted_client_hello`` extension (ECHClientHello of type outer, section 5)."""
+
+    kdf_id: int
+    aead_id: int
+    config_id: int
+    enc: bytes
+    payload: bytes
+    payload_offset: int  # where the payload starts inside the extension data
+
+
+def parse_ech_outer_extension(data: bytes) -> ECHOuterExtension:
+    """An outer hello's ``encrypted_client_hello``: empty, truncated or with a payload that is empty or does not
+    end the extension is a decode_error; the inner type in an outer hello an illegal_parameter."""
+    if not data:
+        raise TLSAlert(DECODE_ERROR, "empty encrypted_client_hello", "BAD_EXTENSION")
+    if data[0] != ECH_OUTER:
+        raise TLSAlert(ILLEGAL_PARAMETER, "inner encrypted_client_hello in an outer ClientHello", "BAD_EXTENSION")
+    if len(data) < 10:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    enc_length = (data[6] << 8) | data[7]
+    payload_offset = 8 + enc_length + 2
+    if len(data) < payload_offset:
+        raise TLSAlert(DECODE_ERROR, "truncated encrypted_client_hello", "BAD_EXTENSION")
+    payload_length = (data[payload_offset - 2] << 8) | data[payload_offset - 1]
+    if payload_length == 0 or len(data) != payload_offset + payload_length:
+        raise TLSAlert(DECODE_ERROR, "malformed encrypted_client_hello payload", "BAD_EXTENSION")
+    return ECHOuterExtension((data[1] << 8) | data[2], (data[3] << 8) | data[4], data[5], data[8:8 + enc_length],
+                             data[payload_offset:], payload_offset)
+
+
+def encoded_client_hello_inner_length(encoded: bytes) -> int:
+    """The length of the ClientHello body at the start of an EncodedClientHelloInner (zero padding follows
+    it): truncated is a decode_error, non-zero padding an illegal_parameter."""
+    try:
+        pos = 34
+        pos += 1 + encoded[pos]  # legacy_session_id
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # cipher_suites
+        pos += 1 + encoded[pos]  # legacy_compression_methods
+        pos += 2 + int.from_bytes(encoded[pos:pos + 2], "big")  # extensions
+    except IndexError:
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION") from None
+    if pos > len(encoded):
+        raise TLSAlert(DECODE_ERROR, "truncated EncodedClientHelloInner", "BAD_EXTENSION")
+    if any(encoded[pos:]):
+        raise TLSAlert(ILLEGAL_PARAMETER, "malformed EncodedClientHelloInner", "BAD_EXTENSION")
+    return pos
+
+
+def parse_ech_outer_extensions(data: bytes) -> list[int]:
+    """The extension types an inner hello's ``ech_outer_extensions`` names (a u8-length list of at least one
+    u16; anything else is a decode_error)."""
+    if not data or data[0] != len(data) - 1 or data[0] < 2 or data[0] % 2:
+        raise TLSAlert(DECODE_ERROR, "malformed ech_outer_extensions", "BAD_EXTENSION")
+    return [(data[offset] << 8) | data[offset + 1] for offset in range(1, len(data), 2)]

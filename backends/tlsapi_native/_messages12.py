@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from typing import Final
 
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
-from ._codec import Reader, u16, u16_vec, vec8, vec16, vec24
+from ._codec import (
+    trailing,
+    truncated,
+    u16,
+    u16_list_at,
+    u16_vec,
+    u32_at,
+    vec8,
+    vec8_at,
+    vec16,
+    vec16_at,
+    vec24,
+    vec24_at,
+)
 from ._messages import CERTIFICATE, CERTIFICATE_REQUEST, NEW_SESSION_TICKET, handshake_message
 
 HELLO_REQUEST: Final = 0
@@ -41,12 +54,16 @@ class Certificate12:
 
     @classmethod
     def parse(cls, body: bytes) -> Certificate12:
-        reader = Reader(body)
-        entries = reader.sub24()
-        reader.expect_end()
+        body = bytes(body)
+        end = len(body)
+        _, stop = vec24_at(body, 0, end)
+        if stop != end:
+            raise trailing()
         chain = []
-        while entries.remaining:
-            chain.append(entries.vec24(minimum=1))
+        pos = 3
+        while pos < end:
+            der, pos = vec24_at(body, pos, end, minimum=1)
+            chain.append(der)
         return cls(chain)
 
     def build(self) -> bytes:
@@ -61,11 +78,13 @@ class CertificateRequest12:
 
     @classmethod
     def parse(cls, body: bytes) -> CertificateRequest12:
-        reader = Reader(body)
-        types = reader.vec8(minimum=1)
-        schemes = reader.u16_list(minimum=2)
-        authorities = reader.vec16()
-        reader.expect_end()
+        body = bytes(body)
+        end = len(body)
+        types, pos = vec8_at(body, 0, end, minimum=1)
+        schemes, pos = u16_list_at(body, pos, end, minimum=2)
+        authorities, pos = vec16_at(body, pos, end)
+        if pos != end:
+            raise trailing()
         return cls(types, schemes, authorities)
 
     def build(self) -> bytes:
@@ -87,14 +106,22 @@ class ServerKeyExchange:
 
     @classmethod
     def parse(cls, body: bytes) -> ServerKeyExchange:
-        reader = Reader(body)
-        if reader.u8() != NAMED_CURVE:
+        body = bytes(body)
+        end = len(body)
+        if not body:
+            raise truncated()
+        if body[0] != NAMED_CURVE:
             raise TLSAlert(HANDSHAKE_FAILURE, "only named curves are supported", "UNSUPPORTED_ELLIPTIC_CURVE")
-        group = reader.u16()
-        public = reader.vec8(minimum=1)
-        scheme = reader.u16()
-        signature = reader.vec16(minimum=1)
-        reader.expect_end()
+        if end < 3:
+            raise truncated()
+        group = (body[1] << 8) | body[2]
+        public, pos = vec8_at(body, 3, end, minimum=1)
+        if end - pos < 2:
+            raise truncated()
+        scheme = (body[pos] << 8) | body[pos + 1]
+        signature, pos = vec16_at(body, pos + 2, end, minimum=1)
+        if pos != end:
+            raise trailing()
         return cls(group, public, scheme, signature)
 
     def build(self) -> bytes:
@@ -107,9 +134,10 @@ class ClientKeyExchange:
 
     @classmethod
     def parse(cls, body: bytes) -> ClientKeyExchange:
-        reader = Reader(body)
-        public = reader.vec8(minimum=1)
-        reader.expect_end()
+        body = bytes(body)
+        public, pos = vec8_at(body, 0, len(body), minimum=1)
+        if pos != len(body):
+            raise trailing()
         return cls(public)
 
     def build(self) -> bytes:
@@ -123,10 +151,11 @@ class NewSessionTicket12:
 
     @classmethod
     def parse(cls, body: bytes) -> NewSessionTicket12:
-        reader = Reader(body)
-        lifetime = reader.u32()
-        ticket = reader.vec16()
-        reader.expect_end()
+        body = bytes(body)
+        lifetime, pos = u32_at(body, 0, len(body))
+        ticket, pos = vec16_at(body, pos, len(body))
+        if pos != len(body):
+            raise trailing()
         return cls(lifetime, ticket)
 
     def build(self) -> bytes:
@@ -135,21 +164,24 @@ class NewSessionTicket12:
 
 def expect_empty_body(body: bytes) -> None:
     """ServerHelloDone and HelloRequest carry nothing."""
-    Reader(body).expect_end()
+    if body:
+        raise trailing()
 
 
 def parse_renegotiation_info(data: bytes) -> bytes:
-    reader = Reader(data)
-    value = reader.vec8()
-    reader.expect_end()
+    data = bytes(data)
+    value, pos = vec8_at(data, 0, len(data))
+    if pos != len(data):
+        raise trailing()
     return value
 
 
 def parse_ec_point_formats(data: bytes) -> None:
     """The peer's ec_point_formats must include uncompressed (RFC 8422 section 5.1.2)."""
-    reader = Reader(data)
-    formats = reader.vec8(minimum=1)
-    reader.expect_end()
+    data = bytes(data)
+    formats, pos = vec8_at(data, 0, len(data), minimum=1)
+    if pos != len(data):
+        raise trailing()
     if UNCOMPRESSED not in formats:
         raise TLSAlert(ILLEGAL_PARAMETER, "uncompressed points not supported", "UNSUPPORTED_ELLIPTIC_CURVE")
 
