@@ -92,7 +92,7 @@ def _peek_client_hello(raw: socket.socket) -> bytes:
         time.sleep(0.005)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class ClientNameHandler(http.server.BaseHTTPRequestHandler):
     """Answers ``BODY``, or the common name of the client's certificate when it sent one."""
 
     protocol_version = "HTTP/1.1"
@@ -118,7 +118,7 @@ class ObservingServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, certfile: str, client_ca: str | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), ClientNameHandler)
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(certfile)
         if client_ca is not None:

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from observing_server import ClientNameHandler
 
 import tlsapi
 from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
@@ -922,23 +923,6 @@ def test_session_attributes_as_ssl(backend: tlsapi.Backend, pki: PKI, version: s
 # -- post_handshake_auth and http.client ----------------------------------------------------------------------
 
 
-class _PeerHandler(http.server.BaseHTTPRequestHandler):
-    """Answers with the client certificate's subject CN (the server requires one)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        peer = self.connection.getpeercert()
-        body = dict(item[0] for item in peer["subject"])["commonName"].encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def client_auth_server(pki: PKI) -> Iterator[tuple[str, int]]:
     """An HTTPS server on 127.0.0.1 (plain ``ssl``) that requires a client certificate from the suite's CA."""
@@ -946,7 +930,7 @@ def client_auth_server(pki: PKI) -> Iterator[tuple[str, int]]:
     context.load_cert_chain(pki.leaf().certfile)
     context.load_verify_locations(pki.ca_file)
     context.verify_mode = ssl.CERT_REQUIRED
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PeerHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ClientNameHandler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
