@@ -1,8 +1,12 @@
-"""RFC 8448 section 3 ("Simple 1-RTT Handshake") known answers for the native key schedule."""
+"""RFC 8448 section 3 ("Simple 1-RTT Handshake") known answers for the native key schedule, and its
+HKDF-Expand-Label over several blocks."""
 
 from __future__ import annotations
 
+import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from tlsapi_native._keyschedule import KeySchedule, Transcript, hkdf_expand_label
 from tlsapi_native._suites import TLS13_SUITES
@@ -93,3 +97,16 @@ def test_resumption_psk_and_key_update() -> None:
     schedule = KeySchedule(SUITE)
     secret = bytes(32)
     assert schedule.next_traffic_secret(secret) == hkdf_expand_label(SUITE.hash, secret, b"traffic upd", b"", 32)
+
+
+@pytest.mark.parametrize("algorithm", [hashes.SHA256, hashes.SHA384])
+@pytest.mark.parametrize("length", [12, 32, 48, 49, 100, 255])
+def test_expand_label_over_several_blocks(algorithm: type[hashes.HashAlgorithm], length: int) -> None:
+    """HKDF-Expand-Label longer than one hash output (exporters may ask for any length) is RFC 5869's
+    ``T(1) || T(2) || ...``, as cryptography's HKDFExpand computes it."""
+    secret = bytes(range(algorithm.digest_size))
+    label, context = b"exporter", b"\x01\x02"
+    full_label = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes((len(full_label),)) + full_label + bytes((len(context),)) + context
+    assert hkdf_expand_label(algorithm, secret, label, context, length) == HKDFExpand(
+        algorithm(), length, info).derive(secret)
