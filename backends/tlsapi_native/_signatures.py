@@ -88,6 +88,37 @@ _RSAE = (RSA_PSS_RSAE_SHA256, RSA_PSS_RSAE_SHA384, RSA_PSS_RSAE_SHA512)
 _PSS = (RSA_PSS_PSS_SHA256, RSA_PSS_PSS_SHA384, RSA_PSS_PSS_SHA512)
 _PKCS1 = (RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512)
 
+# The algorithm objects of each scheme, made once: they are immutable values, and making them (with
+# cryptography's ABC checks of the hash) cost more than a tenth of an ECDSA signature.
+_HASH_OBJECTS: dict[int, hashes.HashAlgorithm] = {scheme: hash_class() for scheme, hash_class in _HASHES.items()}
+_ECDSA: dict[int, ec.ECDSA] = {scheme: ec.ECDSA(_HASH_OBJECTS[scheme]) for scheme in _ECDSA_CURVES}
+_RSA_PADDINGS: dict[int, padding.AsymmetricPadding] = {
+    scheme: padding.PKCS1v15() if scheme in _PKCS1 else padding.PSS(
+        mgf=padding.MGF1(_HASH_OBJECTS[scheme]), salt_length=_HASH_OBJECTS[scheme].digest_size)
+    for scheme in (*_RSAE, *_PSS, *_PKCS1)
+}
+
+_EC, _RSA, _ED25519, _UNKNOWN = "EC", "RSA", "Ed25519", "unknown"
+_KINDS: dict[type, tuple[str, bool]] = {}
+
+
+def _kind(key: Any) -> tuple[str, bool]:
+    """The family of ``key`` and whether it is a private key, remembered per class of key: ``isinstance``
+    against cryptography's abstract key classes goes through ``ABCMeta`` on every call."""
+    cls = type(key)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+            kind = (_EC, isinstance(key, ec.EllipticCurvePrivateKey))
+        elif isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+            kind = (_RSA, isinstance(key, rsa.RSAPrivateKey))
+        elif isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+            kind = (_ED25519, isinstance(key, ed25519.Ed25519PrivateKey))
+        else:
+            kind = (_UNKNOWN, False)
+        _KINDS[cls] = kind
+    return kind
+
 _DECRYPT_ERROR = ssl.AlertDescription.ALERT_DESCRIPTION_DECRYPT_ERROR
 _ILLEGAL_PARAMETER = ssl.AlertDescription.ALERT_DESCRIPTION_ILLEGAL_PARAMETER
 
@@ -106,18 +137,19 @@ def scheme_matches_key(
 
     Without ``certificate``, an RSA key is taken to be an rsaEncryption key (``rsa_pss_rsae_*``).
     """
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+    family = _kind(key)[0]
+    if family == _EC:
         if scheme not in _ECDSA_CURVES:
             return False
         return not tls13 or key.curve.name == _ECDSA_CURVES[scheme]
-    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+    if family == _RSA:
         if scheme in _RSAE or scheme in _PSS:
             # A PSS signature needs room for the hash and an equally long salt: 2 * hash + 2 bytes.
-            if key.key_size < 8 * (2 * _HASHES[scheme]().digest_size + 2):
+            if key.key_size < 8 * (2 * _HASH_OBJECTS[scheme].digest_size + 2):
                 return False
             return (scheme in _PSS) == _is_pss_certificate(certificate)
         return not tls13 and scheme in _PKCS1 and not _is_pss_certificate(certificate)
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+    if family == _ED25519:
         return scheme == ED25519
     return False
 
@@ -142,22 +174,16 @@ def choose_scheme(
     return None
 
 
-def _pss(hash: hashes.HashAlgorithm) -> padding.PSS:
-    return padding.PSS(mgf=padding.MGF1(hash), salt_length=hash.digest_size)
-
-
 def sign(scheme: int, private_key: Any, data: bytes) -> bytes:
     """Sign ``data`` with ``scheme`` (``ValueError`` if the key cannot: choose with ``choose_scheme``)."""
-    if scheme == ED25519 and isinstance(private_key, ed25519.Ed25519PrivateKey):
-        return private_key.sign(data)
-    hash_class = _HASHES.get(scheme)
-    if hash_class is not None:
-        hash = hash_class()
-        if isinstance(private_key, ec.EllipticCurvePrivateKey) and scheme in _ECDSA_CURVES:
-            return private_key.sign(data, ec.ECDSA(hash))
-        if isinstance(private_key, rsa.RSAPrivateKey) and scheme not in _ECDSA_CURVES:
-            pad = padding.PKCS1v15() if scheme in _PKCS1 else _pss(hash)
-            return private_key.sign(data, pad, hash)
+    family, private = _kind(private_key)
+    if private:
+        if family == _ED25519 and scheme == ED25519:
+            return private_key.sign(data)  # type: ignore[no-any-return]
+        if family == _EC and scheme in _ECDSA:
+            return private_key.sign(data, _ECDSA[scheme])  # type: ignore[no-any-return]
+        if family == _RSA and scheme in _RSA_PADDINGS:
+            return private_key.sign(data, _RSA_PADDINGS[scheme], _HASH_OBJECTS[scheme])  # type: ignore[no-any-return]
     raise ValueError(f"cannot sign with scheme 0x{scheme:04x} and {type(private_key).__name__}")
 
 
@@ -179,14 +205,15 @@ def verify(
     if not scheme_matches_key(scheme, public_key, tls13=tls13, certificate=certificate):
         raise TLSAlert(_ILLEGAL_PARAMETER, f"signature scheme 0x{scheme:04x} does not match the peer's key")
     try:
-        if isinstance(public_key, ed25519.Ed25519PublicKey):
+        family, private = _kind(public_key)
+        if private:  # unreachable: the peer's key comes from its certificate
+            raise TLSAlert(_ILLEGAL_PARAMETER, "not a public key")
+        if family == _ED25519:
             public_key.verify(signature, data)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, data, ec.ECDSA(_HASHES[scheme]()))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            hash = _HASHES[scheme]()
-            pad = padding.PKCS1v15() if scheme in _PKCS1 else _pss(hash)
-            public_key.verify(signature, data, pad, hash)
+        elif family == _EC:
+            public_key.verify(signature, data, _ECDSA[scheme])
+        elif family == _RSA:
+            public_key.verify(signature, data, _RSA_PADDINGS[scheme], _HASH_OBJECTS[scheme])
         else:  # unreachable: scheme_matches_key refuses other key types
             raise TLSAlert(_ILLEGAL_PARAMETER, "unsupported key type")
     except InvalidSignature:
