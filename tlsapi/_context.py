@@ -116,6 +116,13 @@ def encode_alpn(protocols: Iterable[str]) -> list[bytes]:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _idna_encoded(hostname: str) -> str:
+    """``hostname`` through the interpreter's idna codec, as ``ssl`` encodes it (remembered: clients connect to
+    the same few names, and the codec is pure Python)."""
+    return hostname.encode("idna").decode("ascii")
+
+
 def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None:
     """The hostname as ``SSLObject.server_hostname`` reports it, and as it is sent (SNI) and checked: an
     internationalised name is converted to its IDNA A-label (``xn--...``), as the stdlib does."""
@@ -126,7 +133,7 @@ def normalize_server_hostname(server_hostname: str | bytes | None) -> str | None
     if isinstance(server_hostname, bytes | bytearray):
         hostname = bytes(server_hostname).decode("ascii")
     elif isinstance(server_hostname, str):
-        hostname = server_hostname.encode("idna").decode("ascii")
+        hostname = _idna_encoded(server_hostname)
     else:
         raise TypeError("server_hostname must be str or bytes")
     if not hostname or hostname.startswith("."):

@@ -323,6 +323,9 @@ def _encoded_inner_length(hello: m.ClientHello) -> int:
     return 2 + 32 + 1 + 2 + 2 * len(hello.cipher_suites) + 2 + 2 + kept + (4 + 1 + 2 * repeated) + marker
 
 
+_GREASE_SUITE = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
+
+
 def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
     """A GREASE ``encrypted_client_hello`` for the ClientHello ``inner`` (section 6.2.1): a random config_id,
     HKDF-SHA256 / AES-128-GCM, a fresh X25519 public key as ``enc``, and a random payload as long as a real
@@ -330,8 +333,7 @@ def grease_extension(inner: m.ClientHello, server_name: str | None) -> bytes:
     encoded = _encoded_inner_length(inner)
     length = encoded + _padding(encoded, server_name, 0) + _TAG_LENGTH
     enc = X25519PrivateKey.generate().public_key().public_bytes_raw()
-    suite = HpkeSymmetricCipherSuite(KDF_HKDF_SHA256, AEAD_AES_128_GCM)
-    return _outer_extension(suite, os.urandom(1)[0], enc, os.urandom(length))
+    return _outer_extension(_GREASE_SUITE, os.urandom(1)[0], enc, os.urandom(length))
 
 
 def server_client_hello(handshake: AwaitClientHello, hello: m.ClientHello,

@@ -174,19 +174,20 @@ def _illegal(message: str) -> TLSAlert:
     return TLSAlert(_ILLEGAL_PARAMETER, message)
 
 
-def _montgomery_exchange(key: x25519.X25519PrivateKey | x448.X448PrivateKey, peer: bytes) -> bytes:
-    """X25519 or X448 with ``key`` (RFC 7748): ``illegal_parameter`` for a share of the wrong length or
-    a small-order point, including an all-zero result (not secret-dependent in a useful way: an all-zero
-    result is public knowledge)."""
-    x448_key = isinstance(key, x448.X448PrivateKey)
+def _montgomery_exchange(key: x25519.X25519PrivateKey | x448.X448PrivateKey, peer: bytes, *,
+                         x448_key: bool = False) -> bytes:
+    """X25519 (or with ``x448_key`` X448) with ``key`` (RFC 7748): ``illegal_parameter`` for a share of the
+    wrong length or a small-order point, including an all-zero result (not secret-dependent in a useful way:
+    an all-zero result is public knowledge)."""
     name = "X448" if x448_key else "X25519"
     if len(peer) != (_X448_LEN if x448_key else _X25519_LEN):
         raise _illegal(f"bad {name} key share length")
     try:
-        if isinstance(key, x448.X448PrivateKey):
+        if x448_key:
+            assert isinstance(key, x448.X448PrivateKey)
             secret = key.exchange(x448.X448PublicKey.from_public_bytes(peer))
         else:
-            secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+            secret = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))  # type: ignore[arg-type]
     except ValueError:  # cryptography refuses small-order points
         raise _illegal(f"invalid {name} key share") from None
     if not any(secret):
@@ -257,7 +258,7 @@ class ClientKeyShare:
         if self._ec is not None:
             return _ec_exchange(self._ec, _ec_public(self.group, server_share))
         if self._x448 is not None:
-            return _montgomery_exchange(self._x448, server_share)
+            return _montgomery_exchange(self._x448, server_share, x448_key=True)
         if self._dh is not None:
             return _ffdhe_exchange(self._dh, _ffdhe_public(self.group, server_share))
         if self._x25519 is None:  # unreachable: __init__ sets one key
@@ -310,7 +311,8 @@ def server_key_exchange(group: int, client_share: bytes) -> tuple[bytes, bytes]:
         return public, _ec_exchange(ec_key, peer)
     if group == X448:
         x448_key = x448.X448PrivateKey.generate()
-        return x448_key.public_key().public_bytes_raw(), _montgomery_exchange(x448_key, client_share)
+        return x448_key.public_key().public_bytes_raw(), _montgomery_exchange(x448_key, client_share,
+                                                                              x448_key=True)
     if group in _FFDHE_PRIMES:
         peer_key = _ffdhe_public(group, client_share)
         dh_key, public = _ffdhe_key(group)

@@ -51,6 +51,9 @@ class State(enum.Enum):
     CONNECTED = "connected"
 
 
+_SERVER_PREFERENCE = int(ssl.OP_CIPHER_SERVER_PREFERENCE)  # a plain int: IntFlag bit tests are slow
+
+
 def unexpected(msg_type: int, state: State) -> TLSAlert:
     return TLSAlert(UNEXPECTED_MESSAGE, f"handshake message {msg_type} in state {state.value}")
 
@@ -170,7 +173,7 @@ class Handshake:
 
     def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:
         """Server: the suite to use, by our order with ``OP_CIPHER_SERVER_PREFERENCE``, else the client's."""
-        if self.settings.options & ssl.OP_CIPHER_SERVER_PREFERENCE:
+        if int(self.settings.options) & _SERVER_PREFERENCE:
             code = next((c for c in ours if c in offered), None)
         else:
             code = next((c for c in offered if c in ours), None)

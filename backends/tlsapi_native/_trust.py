@@ -443,6 +443,12 @@ def _diagnose(request: _Request, trust: TrustStore, message: str, now: datetime.
     return code
 
 
+_PARTIAL_CHAIN = int(ssl.VERIFY_X509_PARTIAL_CHAIN)
+_STRICT = int(ssl.VERIFY_X509_STRICT)
+_CRL_CHECK_LEAF = int(ssl.VERIFY_CRL_CHECK_LEAF)
+_CRL_CHECK_CHAIN = int(ssl.VERIFY_CRL_CHECK_CHAIN)
+
+
 def _load(chain: Sequence[bytes]) -> list[x509.Certificate]:
     if not chain:
         raise TLSAlert(_AD.ALERT_DESCRIPTION_DECODE_ERROR, "empty certificate chain")
@@ -485,16 +491,17 @@ def verify_peer_chain(
         raise _error(CERT_CHAIN_TOO_LONG, "")
     trust = anchors if isinstance(anchors, TrustStore) else _cached_store(anchors)
     hostname = server_hostname if server_side_peer and check_hostname else None
-    partial_chain = bool(flags & ssl.VERIFY_X509_PARTIAL_CHAIN)
+    flags = int(flags)  # a plain int: each bit test of a VerifyFlags goes through the enum machinery
+    partial_chain = bool(flags & _PARTIAL_CHAIN)
     now = _now()
     key = (tuple(map(bytes, chain)), hostname, server_side_peer, partial_chain)
     verified = trust.recall(key, now)
     if verified is None:
         verified = _verify(_load(chain), trust, hostname, server_side_peer, partial_chain, flags, now)
         trust.remember(key, verified)
-    code = strict_violation(verified) if flags & ssl.VERIFY_X509_STRICT else None
-    if code is None and flags & ssl.VERIFY_CRL_CHECK_LEAF:
-        whole_chain = (flags & ssl.VERIFY_CRL_CHECK_CHAIN) == ssl.VERIFY_CRL_CHECK_CHAIN
+    code = strict_violation(verified) if flags & _STRICT else None
+    if code is None and flags & _CRL_CHECK_LEAF:
+        whole_chain = (flags & _CRL_CHECK_CHAIN) == _CRL_CHECK_CHAIN
         code = revocation_code(verified, crls, now, whole_chain=whole_chain)
     if code is not None:
         raise _error(code, hostname or "")
