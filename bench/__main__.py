@@ -154,13 +154,24 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             add("full handshake, TLS 1.2 ECDHE (BIO)", name, "hs/s",
                 partial(cases.full_handshake, pair, pki), name)
     for suite in SUITES:
+        case = f"bulk one way, 16 KiB writes, {suite} (BIO)"
+        over_tls13, reference_note = [], ""
         for name in backends:
             found = _bulk_pair(name, suite, pki)
             if found is None:
                 continue
             pair, cipher, note = found
-            add(f"bulk one way, 16 KiB writes, {suite} (BIO)", name + note, "MB/s",
-                partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
+            add(case, name + note, "MB/s", partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
+            if not note:
+                over_tls13.append(name)
+            elif name == REFERENCE:
+                reference_note = note
+        if reference_note:  # the stdlib runs this suite over TLS 1.2 only: the others too, like for like
+            for name in over_tls13:
+                if name != PLAIN_SSL and _declares(name, C.TLSv1_2):
+                    pair = Pair(name, name, version=ssl.TLSVersion.TLSv1_2)
+                    add(case, f"{name} (TLS 1.2, as stdlib)", "MB/s",
+                        partial(cases.bulk_bio, pair, pki, SUITES[suite][1], megabytes))
     if RUSTLS in backends:  # rustls's first TLS 1.3 suite is AES-128-GCM, and rtls cannot select another
         add("bulk one way, 16 KiB writes, AES-128-GCM (BIO)", RTLS_API, "MB/s",
             partial(rtls_direct.api_bulk, pki, megabytes))
