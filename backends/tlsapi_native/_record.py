@@ -289,7 +289,8 @@ class RecordLayer:
             header = self._take(5)
             if header is None:
                 return None
-            self._header = header
+        else:
+            self._header = None
         content_type = header[0]
         length = (header[3] << 8) | header[4]
         protection = self.read_protection
@@ -302,8 +303,8 @@ class RecordLayer:
             _check_header(content_type, header[1], length, self.records_read == 0, False)
         body = self._take(length)
         if body is None:
+            self._header = header  # checked: the next call waits for its body
             return None
-        self._header = None
         self.records_read += 1
         if not protected:
             if content_type == APPLICATION_DATA:
