@@ -19,7 +19,6 @@ path apart, from the whole engine down to the AEAD alone:
 from __future__ import annotations
 
 import argparse
-import ssl
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ from tlsapi_conformance import pki as pki_module
 
 from . import cases
 from .__main__ import SUITES, _bulk_pair
-from .cases import CHUNK, Pair, Work
+from .cases import CHUNK, Work
 
 
 def _native_link(pki: pki_module.PKI, suite: str) -> cases.BIOLink:
@@ -111,8 +110,10 @@ def series(pki: pki_module.PKI, suite: str, megabytes: int) -> dict[str, Work]:
         if found is not None:
             pair, cipher, note = found
             works[name + note] = cases.bulk_bio(pair, pki, cipher, megabytes)
-    works["native (TLS 1.2)"] = cases.bulk_bio(Pair("native", "native", version=ssl.TLSVersion.TLSv1_2), pki,
-                                               SUITES[suite][1], megabytes)
+    found = _bulk_pair("native", suite, pki, tls12_only=True)
+    if found is not None:
+        pair, cipher, _ = found
+        works["native (TLS 1.2)"] = cases.bulk_bio(pair, pki, cipher, megabytes)
     works["native record layer"] = record_layer(pki, suite, records)
     works["native ops, no engine"] = inline_ops(pki, suite, records)
     works["AEAD alone"] = aead_alone(pki, suite, records)
