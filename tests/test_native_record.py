@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -19,6 +20,7 @@ from tlsapi_native._record import (
     APPLICATION_DATA,
     HANDSHAKE,
     HandshakeBuffer,
+    Protection,
     Protection12,
     Protection13,
     RecordLayer,
@@ -178,7 +180,7 @@ def test_records_split_across_bio_writes_at_every_byte(version: str) -> None:
     body), and one byte per write: each comes out whole, once, only when its last byte is here, and the bytes
     after it stay in the BIO."""
     key = os.urandom(32)
-    protections = {
+    protections: dict[str, Callable[[], Protection]] = {
         "TLS 1.3": lambda: Protection13(ChaCha20Poly1305, key, bytes(12)),
         "TLS 1.2 AES-GCM": lambda: Protection12(AESGCM, key, bytes(4)),
         "TLS 1.2 ChaCha20-Poly1305": lambda: Protection12(ChaCha20Poly1305, key, bytes(12)),
