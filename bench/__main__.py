@@ -97,10 +97,12 @@ def _can_select_group(name: str, group: str) -> bool:
     return True
 
 
-def _bulk_pair(name: str, suite: str, pki: pki_module.PKI) -> tuple[Pair, str | None, str] | None:
-    """The pair and cipher setting that run ``suite`` on backend ``name`` (TLS 1.3 when selectable)."""
+def _bulk_pair(name: str, suite: str, pki: pki_module.PKI, *, tls12_only: bool = False,
+               ) -> tuple[Pair, str | None, str] | None:
+    """The pair and cipher setting that run ``suite`` on backend ``name`` (TLS 1.3 when selectable, unless
+    ``tls12_only``)."""
     tls13, tls12 = SUITES[suite]
-    attempts: list[tuple[ssl.TLSVersion, str | None, str]] = [
+    attempts: list[tuple[ssl.TLSVersion, str | None, str]] = [] if tls12_only else [
         (ssl.TLSVersion.TLSv1_3, None, ""), (ssl.TLSVersion.TLSv1_3, tls13, "")]
     if _declares(name, C.TLSv1_2):
         attempts.append((ssl.TLSVersion.TLSv1_2, tls12, " (TLS 1.2)"))
@@ -154,13 +156,25 @@ def plan(backends: Sequence[str], pki: pki_module.PKI, megabytes: int) -> list[P
             add("full handshake, TLS 1.2 ECDHE (BIO)", name, "hs/s",
                 partial(cases.full_handshake, pair, pki), name)
     for suite in SUITES:
+        case = f"bulk one way, 16 KiB writes, {suite} (BIO)"
+        over_tls13, reference_note = [], ""
         for name in backends:
             found = _bulk_pair(name, suite, pki)
             if found is None:
                 continue
             pair, cipher, note = found
-            add(f"bulk one way, 16 KiB writes, {suite} (BIO)", name + note, "MB/s",
-                partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
+            add(case, name + note, "MB/s", partial(cases.bulk_bio, pair, pki, cipher, megabytes), name)
+            if not note:
+                over_tls13.append(name)
+            elif name == REFERENCE:
+                reference_note = note
+        if reference_note:  # the stdlib runs this suite over TLS 1.2 only: the others too, like for like
+            for name in over_tls13:
+                found = None if name == PLAIN_SSL else _bulk_pair(name, suite, pki, tls12_only=True)
+                if found is not None:
+                    pair, cipher, _ = found
+                    add(case, f"{name} (TLS 1.2, as stdlib)", "MB/s",
+                        partial(cases.bulk_bio, pair, pki, cipher, megabytes))
     if RUSTLS in backends:  # rustls's first TLS 1.3 suite is AES-128-GCM, and rtls cannot select another
         add("bulk one way, 16 KiB writes, AES-128-GCM (BIO)", RTLS_API, "MB/s",
             partial(rtls_direct.api_bulk, pki, megabytes))

@@ -19,6 +19,10 @@ def test_quick_run_writes_every_series(tmp_path: Path) -> None:
     assert "full handshake, ecdsa-p256 leaf, x25519 (BIO)" in cases
     assert "full handshake, ecdsa-p256 leaf, each backend's default groups (BIO)" in cases
     assert "bulk one way, 16 KiB writes, AES-256-GCM, TLSSocket client (loopback, per client CPU second)" in cases
+    # ssl cannot select TLS 1.3 suites: where the stdlib runs ChaCha20-Poly1305 over TLS 1.2, native does too
+    chacha_case = "bulk one way, 16 KiB writes, ChaCha20-Poly1305 (BIO)"
+    chacha = {series["variant"] for series in data["series"] if series["case"] == chacha_case}
+    assert {"stdlib (TLS 1.2)", "native", "native (TLS 1.2, as stdlib)"} <= chacha
     for series in data["series"]:
         assert series["rates"] and series["median"] > 0, series
         if series["backend"] != "stdlib":
@@ -79,3 +83,13 @@ def test_context_creation_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     assert {(row[-4], row[-2]) for row in rows if row[-4] == "ssl"} == {("ssl", "1.00x")}
     assert len(rows) == 2 * len(contexts.CASES)
+
+
+def test_record_cost_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import records
+
+    assert records.main(["--rounds", "2", "--megabytes", "1", "--suites", "ChaCha20-Poly1305"]) == 0
+    out = capsys.readouterr().out
+    for series in ("stdlib (TLS 1.2)", "native ", "native (TLS 1.2)", "native record layer",
+                   "native ops, no engine", "AEAD alone"):
+        assert series in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -19,6 +20,7 @@ from tlsapi_native._record import (
     APPLICATION_DATA,
     HANDSHAKE,
     HandshakeBuffer,
+    Protection,
     Protection12,
     Protection13,
     RecordLayer,
@@ -170,3 +172,60 @@ def test_early_data_beyond_the_skip_limit_fails() -> None:
     with pytest.raises(ssl.SSLError) as info:
         pair.server.do_handshake()
     assert info.value.reason == "DECRYPTION_FAILED_OR_BAD_RECORD_MAC"
+
+
+@pytest.mark.parametrize("version", ["plaintext", "TLS 1.3", "TLS 1.2 AES-GCM", "TLS 1.2 ChaCha20-Poly1305"])
+def test_records_split_across_bio_writes_at_every_byte(version: str) -> None:
+    """Records that arrive in two BIO writes, split at every byte (inside the header, at its end, inside the
+    body), and one byte per write: each comes out whole, once, only when its last byte is here, and the bytes
+    after it stay in the BIO."""
+    key = os.urandom(32)
+    protections: dict[str, Callable[[], Protection]] = {
+        "TLS 1.3": lambda: Protection13(ChaCha20Poly1305, key, bytes(12)),
+        "TLS 1.2 AES-GCM": lambda: Protection12(AESGCM, key, bytes(4)),
+        "TLS 1.2 ChaCha20-Poly1305": lambda: Protection12(ChaCha20Poly1305, key, bytes(12)),
+    }
+    sender, _, wire = _link()
+    if version in protections:
+        sender.write_protection = protections[version]()
+    sent = [(HANDSHAKE, b"\x01\x00\x00\x03abc"), (APPLICATION_DATA if version != "plaintext" else ALERT, b"\x01\x00")]
+    for content_type, data in sent:
+        sender.write(content_type, data)
+    stream = wire.read()
+    first_end = 5 + int.from_bytes(stream[3:5], "big")
+
+    def receiver() -> RecordLayer:
+        layer = RecordLayer(ssl.MemoryBIO(), ssl.MemoryBIO())
+        if version in protections:
+            layer.read_protection = protections[version]()
+        return layer
+
+    for split in range(1, len(stream)):
+        layer = receiver()
+        layer._incoming.write(stream[:split])
+        received = [bytes(record[1]) for record in iter(layer.read_record, None)]
+        assert received == ([sent[0][1]] if split >= first_end else [])
+        layer._incoming.write(stream[split:] + b"trailing")
+        while len(received) < len(sent) and (record := layer.read_record()) is not None:
+            received.append(bytes(record[1]))
+        assert received == [data for _, data in sent]
+        assert layer._incoming.read() == b"trailing"
+    layer = receiver()
+    received = []
+    for index in range(len(stream)):
+        layer._incoming.write(stream[index : index + 1])
+        record = layer.read_record()
+        if record is not None:
+            assert index + 1 in (first_end, len(stream))
+            received.append(bytes(record[1]))
+    assert received == [data for _, data in sent]
+
+
+def test_a_bad_header_is_refused_before_its_body_arrives() -> None:
+    receiver = RecordLayer(ssl.MemoryBIO(), ssl.MemoryBIO())
+    receiver._incoming.write(b"\x16\x03")
+    assert receiver.read_record() is None
+    receiver._incoming.write(b"\x03\x48\x01")  # 18433 bytes: more than any plaintext record may carry
+    with pytest.raises(TLSAlert) as info:
+        receiver.read_record()
+    assert info.value.description == 22 and info.value.reason == "PACKET_LENGTH_TOO_LONG"

@@ -83,7 +83,7 @@ class Protection:
         """Refuse the header of a record to be opened."""
         raise NotImplementedError
 
-    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+    def open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes | memoryview]:
         """The record's ``(content_type, plaintext)``; ``InvalidTag`` if it does not authenticate."""
         raise NotImplementedError
 
@@ -104,7 +104,7 @@ class Protection13(Protection):
         if major != 3 or length > MAX_CIPHERTEXT:
             _check_header(content_type, major, length, False, True)
 
-    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+    def open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes | memoryview]:
         seq = self.seq
         if seq >= _MAX_SEQ:
             raise _exhausted()
@@ -174,7 +174,7 @@ class Protection12(Protection):
         if length > MAX_CIPHERTEXT12:
             raise TLSAlert(RECORD_OVERFLOW, reason="ENCRYPTED_LENGTH_TOO_LONG")
 
-    def open(self, content_type: int, header: bytes | memoryview, body: memoryview) -> tuple[int, bytes | memoryview]:
+    def open(self, content_type: int, header: bytes, body: bytes) -> tuple[int, bytes | memoryview]:
         if content_type == CHANGE_CIPHER_SPEC:
             raise TLSAlert(UNEXPECTED_MESSAGE, "change_cipher_spec after the keys changed", "UNEXPECTED_CCS_MESSAGE")
         explicit = self.explicit
@@ -184,10 +184,12 @@ class Protection12(Protection):
         seq = self.seq
         if seq >= _MAX_SEQ:
             raise _exhausted()
-        nonce = (self.iv.to_bytes(4, "big") + bytes(body[:explicit]) if explicit
-                 else (self.iv ^ seq).to_bytes(12, "big"))
         aad = seq.to_bytes(8, "big") + bytes((content_type, 3, 3, size >> 8, size & 255))
-        plaintext: bytes = self.aead.decrypt(nonce, body[explicit:], aad)
+        if explicit:
+            nonce = self.iv.to_bytes(4, "big") + body[:explicit]
+            plaintext: bytes = self.aead.decrypt(nonce, memoryview(body)[explicit:], aad)
+        else:
+            plaintext = self.aead.decrypt((self.iv ^ seq).to_bytes(12, "big"), body, aad)
         self.seq = seq + 1
         if size > MAX_PLAINTEXT:
             raise TLSAlert(RECORD_OVERFLOW, reason="DATA_LENGTH_TOO_LONG")
@@ -221,15 +223,15 @@ class RecordLayer:
     """Reads records from ``incoming`` and writes records to ``outgoing``, protected once protection is set."""
 
     __slots__ = (
-        "_buf", "_incoming", "_outgoing", "_pos", "early_data_budget", "padding", "read_protection",
+        "_header", "_incoming", "_outgoing", "_partial", "early_data_budget", "padding", "read_protection",
         "records_read", "write_protection",
     )
 
     def __init__(self, incoming: Any, outgoing: Any) -> None:
         self._incoming = incoming
         self._outgoing = outgoing
-        self._buf = b""
-        self._pos = 0
+        self._header: bytes | None = None  # the current record's header, once it has arrived before its body
+        self._partial: bytearray | None = None  # the part of a header or a body that has arrived (else None)
         self.read_protection: Protection | None = None  # replaced, never changed, at each key change
         self.write_protection: Protection | None = None
         self.records_read = 0
@@ -254,66 +256,55 @@ class RecordLayer:
         protection = self.write_protection
         return 0 if protection is None else protection.seq
 
-    @property
-    def buffered(self) -> int:
-        """Received bytes not yet consumed as records (excluding what is still in the BIO)."""
-        return len(self._buf) - self._pos
-
     # -- reading -------------------------------------------------------------------------------------
 
-    def _fill(self, needed: int) -> bool:
-        """Pull from the BIO until ``needed`` bytes are buffered; False if it runs dry first.
+    def _take(self, size: int) -> bytes | None:
+        """Exactly ``size`` bytes from the BIO, or ``None`` until they have all arrived (what came is kept).
 
         Only the missing bytes are taken: whatever follows the current record (plaintext after a
         close_notify, as in a STARTTLS downgrade) stays in the BIO for the caller.
         """
-        buf = self._buf
-        pos = self._pos
-        while len(buf) - pos < needed:
-            chunk = self._incoming.read(needed - (len(buf) - pos))
-            if not chunk:
-                self._buf = buf
-                self._pos = pos
-                return False
-            buf = chunk if pos >= len(buf) else buf[pos:] + chunk
-            pos = 0
-        self._buf = buf
-        self._pos = pos
-        return True
+        partial = self._partial
+        if partial is None:  # the usual case: the whole header, or the whole body, is in the BIO
+            data: bytes = self._incoming.read(size)
+            if len(data) == size:
+                return data
+            if data:
+                self._partial = bytearray(data)
+            return None
+        partial += self._incoming.read(size - len(partial))
+        if len(partial) < size:
+            return None
+        self._partial = None
+        return bytes(partial)
 
     def read_record(self) -> tuple[int, bytes | memoryview] | None:
-        """The next record as ``(content_type, plaintext)``, or ``None`` until a whole record is here."""
-        buf = self._buf
-        pos = self._pos
-        if len(buf) - pos < 5:
-            if not self._fill(5):
+        """The next record as ``(content_type, plaintext)``, or ``None`` until a whole record is here.
+
+        The header is checked as soon as it has arrived, before its body; header and body are taken from
+        the BIO separately and never joined (the body goes to the AEAD as it came).
+        """
+        header = self._header
+        if header is None:
+            header = self._take(5)
+            if header is None:
                 return None
-            buf = self._buf
-            pos = self._pos
-        content_type = buf[pos]
-        length = (buf[pos + 3] << 8) | buf[pos + 4]
+        else:
+            self._header = None
+        content_type = header[0]
+        length = (header[3] << 8) | header[4]
         protection = self.read_protection
         protected = protection is not None and (content_type == APPLICATION_DATA or protection.protects_every_type)
         if protected:
             assert protection is not None
-            if content_type != APPLICATION_DATA or length > MAX_CIPHERTEXT or buf[pos + 1] != 3 or buf[pos + 2] != 3:
-                protection.check_header(content_type, buf[pos + 1], buf[pos + 2], length)  # else all checks pass
+            if content_type != APPLICATION_DATA or length > MAX_CIPHERTEXT or header[1] != 3 or header[2] != 3:
+                protection.check_header(content_type, header[1], header[2], length)  # else all checks pass
         else:
-            _check_header(content_type, buf[pos + 1], length, self.records_read == 0, False)
-        end = pos + 5 + length
-        size = len(buf)
-        if size < end:
-            if not self._fill(5 + length):
-                return None
-            buf = self._buf
-            pos = self._pos
-            end = pos + 5 + length
-            size = len(buf)
-        if end == size:  # all consumed: hold no buffer (an idle connection keeps none)
-            self._buf = b""
-            self._pos = 0
-        else:
-            self._pos = end
+            _check_header(content_type, header[1], length, self.records_read == 0, False)
+        body = self._take(length)
+        if body is None:
+            self._header = header  # checked: the next call waits for its body
+            return None
         self.records_read += 1
         if not protected:
             if content_type == APPLICATION_DATA:
@@ -325,10 +316,10 @@ class RecordLayer:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "empty record", "BAD_LENGTH")
             if protection is not None and content_type == HANDSHAKE:
                 raise TLSAlert(UNEXPECTED_MESSAGE, "unprotected handshake record")
-            return content_type, buf[pos + 5 : end]
+            return content_type, body
         assert protection is not None
         try:
-            record = protection.open(content_type, buf[pos : pos + 5], memoryview(buf)[pos + 5 : end])
+            record = protection.open(content_type, header, body)
         except InvalidTag:
             if self.early_data_budget >= length > _TAG_LEN:  # rejected 0-RTT data, under a key we never had
                 self.early_data_budget -= length
