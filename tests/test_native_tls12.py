@@ -263,10 +263,53 @@ def serve(pki: PKI, hello: m.ClientHello, *, max12: bool = False) -> tuple[ssl.S
     raise AssertionError("the handshake cannot complete on a ClientHello")
 
 
+def first_message(payload: bytes) -> bytes:
+    """The first handshake message in a record's ``payload`` (a server's flight shares one record), header
+    included."""
+    return payload[: 4 + int.from_bytes(payload[1:4], "big")]
+
+
 def server_hello_of(written: bytes) -> m.ServerHello:
     content_type, payload = next(records(written))
     assert content_type == HANDSHAKE and payload[0] == m.SERVER_HELLO
-    return m.ServerHello.parse(payload[4:])
+    return m.ServerHello.parse(first_message(payload)[4:])
+
+
+def message_types(payload: bytes) -> list[int]:
+    """The types of the handshake messages a plaintext record carries, in order."""
+    types, pos = [], 0
+    while pos < len(payload):
+        types.append(payload[pos])
+        pos += 4 + int.from_bytes(payload[pos + 1 : pos + 4], "big")
+    assert pos == len(payload)
+    return types
+
+
+@pytest.mark.parametrize("native_side", ["client", "server"])
+def test_flights_share_a_record(pki: PKI, native_side: str) -> None:
+    """The server's ServerHello to ServerHelloDone, and a client's Certificate, ClientKeyExchange and
+    CertificateVerify, each go out in one record (RFC 5246 6.2.1), which OpenSSL takes."""
+    server = context("native" if native_side == "server" else "stdlib", pki, True)
+    server.load_verify_locations(cafile=pki.ca_file)
+    server.verify_mode = ssl.CERT_REQUIRED
+    client = context("native" if native_side == "client" else "stdlib", pki, False)
+    client.load_cert_chain(pki.client.certfile)
+    pair = BIOPair(client, server)
+    flights = []  # ClientHello; the server's first flight; the client's flight
+    for conn, outgoing, incoming in ((pair.client, pair.c_out, pair.s_in), (pair.server, pair.s_out, pair.c_in),
+                                     (pair.client, pair.c_out, pair.s_in)):
+        with pytest.raises(ssl.SSLWantReadError):
+            conn.do_handshake()
+        flights.append(outgoing.read())
+        incoming.write(flights[-1])
+    pair.handshake().check()
+    assert pair.server.getpeercert(binary_form=True) == pki.client.der
+    ours = list(records(flights[2 if native_side == "client" else 1]))
+    if native_side == "server":  # ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone
+        assert [(t, message_types(p)) for t, p in ours] == [(HANDSHAKE, [2, 11, 12, 13, 14])]
+    else:  # Certificate, ClientKeyExchange, CertificateVerify; ChangeCipherSpec; Finished (encrypted)
+        assert [t for t, _ in ours] == [HANDSHAKE, 20, HANDSHAKE]
+        assert message_types(ours[0][1]) == [11, 16, 15]
 
 
 def test_plain_tls12_client_hello(pki: PKI) -> None:
@@ -346,7 +389,7 @@ def test_client_requires_ems_and_renegotiation_info(pki: PKI, drop: int) -> None
     with pytest.raises(ssl.SSLWantReadError):
         pair.server.do_handshake()
     flight = list(records(pair.s_out.read()))
-    server_hello = m.ServerHello.parse(flight[0][1][4:])
+    server_hello = m.ServerHello.parse(first_message(flight[0][1])[4:])
     server_hello.extensions = [e for e in server_hello.extensions if e[0] != drop]
     raw = server_hello.build()
     pair.c_in.write(bytes((HANDSHAKE, 3, 3)) + len(raw).to_bytes(2, "big") + raw)

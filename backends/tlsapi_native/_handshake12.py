@@ -38,6 +38,7 @@ class Handshake12(Handshake):
     def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
         super().__init__(connection, context, settings, effects)
         self.log = bytearray()
+        self._flight: list[bytes] = []  # messages sent (and logged) that the next ``flush`` writes
         self.server_random = b""
         self.master_secret = b""
         self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
@@ -61,8 +62,17 @@ class Handshake12(Handshake):
         self.log += raw
 
     def send(self, raw: bytes) -> None:
+        """Add handshake message ``raw`` to the log and to the flight that the next ``flush`` writes."""
         self.log += raw
-        self.effects.send(HANDSHAKE, raw)
+        self._flight.append(raw)
+
+    def flush(self) -> None:
+        """Write the flight sent since the last flush in one go: one record while it fits (RFC 5246 6.2.1 lets
+        handshake messages share a record), as a server's ServerHello to ServerHelloDone."""
+        flight = self._flight
+        if flight:
+            self.effects.send(HANDSHAKE, flight[0] if len(flight) == 1 else b"".join(flight))
+            self._flight = []
 
     def log_hash(self, hash_cls: type[hashes.HashAlgorithm] | None = None) -> bytes:
         digest = hashes.Hash((hash_cls or self.cipher_suite.hash)())
@@ -119,12 +129,14 @@ class Handshake12(Handshake):
         return verify_data(self.cipher_suite.hash, self.master_secret, server, self.log_hash())
 
     def send_finished(self) -> None:
-        """ChangeCipherSpec, our keys, then our Finished."""
+        """The flight so far, ChangeCipherSpec, our keys, then our Finished."""
+        self.flush()
         self.effects.send_change_cipher_spec()
         self._install(read=False)
         data = self.finished(self.is_server)
         self._record_finished(data, self.is_server)
         self.send(m.Finished(data).build())
+        self.flush()
 
     def check_finished(self, message: m.Finished, raw: bytes) -> None:
         """Check the peer's Finished and add it to the log."""

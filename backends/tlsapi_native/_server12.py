@@ -210,6 +210,7 @@ class ServerHandshake12(Handshake12):
             self.certificate_requested = True
             self.send(m12.CertificateRequest12(m12.CERTIFICATE_TYPES, list(DEFAULT_TLS12_SIGNATURE_SCHEMES)).build())
         self.send(m.handshake_message(m12.SERVER_HELLO_DONE, b""))
+        self.flush()
         self.state = State.WAIT_CLIENT_CERTIFICATE if self.certificate_requested else State.WAIT_CLIENT_KEY_EXCHANGE
 
     # -- the client's flight --------------------------------------------------------------------------------
