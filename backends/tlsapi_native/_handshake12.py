@@ -16,7 +16,7 @@ from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._handshake import Handshake, State, unexpected
-from ._prf import exporter, extended_master_secret, key_block, legacy_master_secret, verify_data
+from ._prf import Prf, extended_master_secret, legacy_master_secret
 from ._record import ALERT, HANDSHAKE, Protection12
 from ._suites import CipherSuite
 from ._traffic import Traffic12
@@ -39,13 +39,17 @@ class Handshake12(Handshake):
         super().__init__(connection, context, settings, effects)
         self.log = bytearray()
         self._flight: list[bytes] = []  # messages sent (and logged) that the next ``flush`` writes
+        self._log_digest: hashes.Hash | None = None  # the suite's running hash of ``log[:_hashed]``
+        self._hashed = 0
         self.server_random = b""
         self.master_secret = b""
+        self._master_prf: Prf | None = None  # the PRF keyed with the master secret
         self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
 
     def release(self) -> None:
         super().release()
         self.log = bytearray()
+        self._log_digest = None
 
     def traffic(self, server_side: bool) -> Traffic12:
         return Traffic12(self)
@@ -74,17 +78,23 @@ class Handshake12(Handshake):
             self.effects.send(HANDSHAKE, flight[0] if len(flight) == 1 else b"".join(flight))
             self._flight = []
 
-    def log_hash(self, hash_cls: type[hashes.HashAlgorithm] | None = None) -> bytes:
-        digest = hashes.Hash((hash_cls or self.cipher_suite.hash)())
-        digest.update(self.log)
-        return digest.finalize()
+    def log_hash(self) -> bytes:
+        """The suite's hash of the log so far (the hash runs on: each call adds only what was logged since)."""
+        digest = self._log_digest
+        if digest is None:
+            digest = self._log_digest = hashes.Hash(self.cipher_suite.hash())
+        log = self.log
+        if len(log) > self._hashed:
+            digest.update(log[self._hashed :])
+            self._hashed = len(log)
+        return digest.copy().finalize()
 
     def set_master_secret(self, master: bytes) -> None:
         """Install the master secret and derive the key block (called once per handshake)."""
         suite = self.cipher_suite
         self.master_secret = master
-        block = key_block(suite.hash, master, self.client_random, self.server_random,
-                          2 * (suite.key_len + suite.iv_len))
+        master_prf = self._master_prf = Prf(suite.hash, master)
+        block = master_prf.key_block(self.client_random, self.server_random, 2 * (suite.key_len + suite.iv_len))
         k, i = suite.key_len, suite.iv_len
         self._keys = (block[:k], block[k : 2 * k], block[2 * k : 2 * k + i], block[2 * k + i : 2 * k + 2 * i])
         self.keylog("CLIENT_RANDOM", master)
@@ -124,9 +134,16 @@ class Handshake12(Handshake):
         self.state = State.WAIT_CLIENT_FINISHED if self.is_server else State.WAIT_FINISHED
         return self.effects.take()
 
+    @property
+    def master_prf(self) -> Prf:
+        """The PRF keyed with the master secret (only once there is one)."""
+        if self._master_prf is None:
+            raise TLSAlert(INTERNAL_ERROR, "no master secret yet")
+        return self._master_prf
+
     def finished(self, server: bool) -> bytes:
         """The Finished verify_data ``server`` would send now."""
-        return verify_data(self.cipher_suite.hash, self.master_secret, server, self.log_hash())
+        return self.master_prf.verify_data(server, self.log_hash())
 
     def send_finished(self) -> None:
         """The flight so far, ChangeCipherSpec, our keys, then our Finished."""
@@ -159,8 +176,7 @@ class Handshake12(Handshake):
         absence lets an attacker in the middle share the master secret (RFC 7627, as Go refuses it)."""
         if not self.uses_ems:
             raise ValueError("keying material exporters need the extended master secret (RFC 7627)")
-        return exporter(self.cipher_suite.hash, self.master_secret, self.client_random, self.server_random,
-                        label, context, length)
+        return self.master_prf.exporter(self.client_random, self.server_random, label, context, length)
 
     def refuse_renegotiation(self, msg_type: int, raw: bytes) -> None:
         """Renegotiation is refused with a warning (RFC 5746); any other message is unexpected."""
