@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 import tlsapi
 from tlsapi_conformance.harness import BIOPair, ThreadedServer, recv_exactly
@@ -22,6 +23,8 @@ from tlsapi_conformance.interop import openssl_server
 from tlsapi_conformance.pki import PKI
 from tlsapi_native import _messages as m
 from tlsapi_native import _messages12 as m12
+from tlsapi_native import _server12
+from tlsapi_native._certificates import der_chain, parse_certificate
 from tlsapi_native._codec import vec16_at
 from tlsapi_native._prf import prf
 from tlsapi_native._record import HANDSHAKE
@@ -461,3 +464,35 @@ def test_large_writes_fragment(pki: PKI) -> None:
     payload = os.urandom(100_000)
     assert pair.send(payload) == payload
     assert pair.send(payload, from_client=False) == payload
+
+
+# -- work done once ----------------------------------------------------------------------------------------
+
+
+def test_server_generates_one_key_share_per_full_handshake(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's ephemeral key is generated for the group it chooses, once, and not at all on resumption."""
+    generated: list[int] = []
+    real = _server12.generate_key_share
+
+    def counting(group: int) -> Any:
+        generated.append(group)
+        return real(group)
+
+    monkeypatch.setattr(_server12, "generate_key_share", counting)
+    client, server = context("stdlib", pki, False), context("native", pki, True)
+    client.set_ecdh_curve("prime256v1")
+    first = connect(client, server)
+    assert generated == [0x0017]  # secp256r1, the only group the client offers
+    second = connect(client, server, session=first.client.session)
+    assert second.client.session_reused and generated == [0x0017]
+
+
+def test_der_chain_encodes_each_chain_once(pki: PKI) -> None:
+    """``der_chain`` returns the certificates' DER, remembered for the same certificate objects (a server's chain,
+    a remembered verified chain); other objects for the same certificates get the same DER."""
+    certificates = [parse_certificate(pki.leaf("ecdsa-p256").der), parse_certificate(pki.intermediate.der)]
+    first = der_chain(list(certificates))
+    assert first == (pki.leaf("ecdsa-p256").der, pki.intermediate.der)
+    assert der_chain(list(certificates)) is first
+    assert der_chain([x509.load_der_x509_certificate(der) for der in first]) == first
+    assert der_chain(certificates[:1]) == first[:1] and der_chain([]) == ()
