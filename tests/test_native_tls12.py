@@ -21,6 +21,7 @@ import tlsapi
 from tlsapi_conformance.harness import BIOPair, ThreadedServer, recv_exactly
 from tlsapi_conformance.interop import openssl_server
 from tlsapi_conformance.pki import PKI
+from tlsapi_native import _groups
 from tlsapi_native import _messages as m
 from tlsapi_native import _messages12 as m12
 from tlsapi_native import _server12
@@ -149,8 +150,10 @@ def test_client_certificates(pki: PKI, peer: str, key: str) -> None:
     # CERT_REQUIRED without a certificate: handshake_failure (TLS 1.2 has no certificate_required)
     server.verify_mode = ssl.CERT_REQUIRED
     result = BIOPair(context(peer, pki, False), server).handshake()
-    assert result.server_error is not None and result.server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
-    assert result.client_error is not None and result.client_error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+    assert isinstance(result.server_error, ssl.SSLError)
+    assert result.server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert isinstance(result.client_error, ssl.SSLError)
+    assert result.client_error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
 
 
 def test_native_client_certificate_to_stdlib(pki: PKI) -> None:
@@ -349,8 +352,8 @@ def test_client_detects_downgrade(pki: PKI) -> None:
     raw = hello.build()
     pair.s_in.write(bytes((HANDSHAKE, 3, 1)) + len(raw).to_bytes(2, "big") + raw)
     result = pair.handshake()
-    assert result.client_error is not None and result.client_error.reason == "INAPPROPRIATE_FALLBACK"
     assert isinstance(result.client_error, ssl.SSLError)
+    assert result.client_error.reason == "INAPPROPRIATE_FALLBACK"
 
 
 def test_fallback_scsv(pki: PKI) -> None:
@@ -472,7 +475,7 @@ def test_large_writes_fragment(pki: PKI) -> None:
 def test_server_generates_one_key_share_per_full_handshake(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's ephemeral key is generated for the group it chooses, once, and not at all on resumption."""
     generated: list[int] = []
-    real = _server12.generate_key_share
+    real = _groups.generate_key_share
 
     def counting(group: int) -> Any:
         generated.append(group)
