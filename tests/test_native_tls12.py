@@ -21,10 +21,9 @@ import tlsapi
 from tlsapi_conformance.harness import BIOPair, ThreadedServer, recv_exactly
 from tlsapi_conformance.interop import openssl_server
 from tlsapi_conformance.pki import PKI
-from tlsapi_native import _groups
+from tlsapi_native import _groups, _server12
 from tlsapi_native import _messages as m
 from tlsapi_native import _messages12 as m12
-from tlsapi_native import _server12
 from tlsapi_native._certificates import der_chain, parse_certificate
 from tlsapi_native._codec import vec16_at
 from tlsapi_native._prf import prf
