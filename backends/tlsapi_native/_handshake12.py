@@ -44,7 +44,7 @@ class Handshake12(Handshake):
         self.server_random = b""
         self.master_secret = b""
         self._master_prf: Prf | None = None  # the PRF keyed with the master secret
-        self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
+        self._keys: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None = None  # (key, iv): ours, the peer's
 
     def release(self) -> None:
         super().release()
@@ -96,7 +96,9 @@ class Handshake12(Handshake):
         master_prf = self._master_prf = Prf(suite.hash, master)
         block = master_prf.key_block(self.client_random, self.server_random, 2 * (suite.key_len + suite.iv_len))
         k, i = suite.key_len, suite.iv_len
-        self._keys = (block[:k], block[k : 2 * k], block[2 * k : 2 * k + i], block[2 * k + i : 2 * k + 2 * i])
+        client = (block[:k], block[2 * k : 2 * k + i])
+        server = (block[k : 2 * k], block[2 * k + i : 2 * (k + i)])
+        self._keys = (server, client) if self.is_server else (client, server)
         self.keylog("CLIENT_RANDOM", master)
 
     def derive_master_secret(self, premaster: bytes) -> None:
@@ -108,12 +110,11 @@ class Handshake12(Handshake):
                                                          self.server_random))
 
     def _install(self, read: bool) -> None:
-        if self._keys is None:
+        """Install the peer's keys for reading (``read``) or ours for writing."""
+        keys = self._keys
+        if keys is None:
             raise TLSAlert(INTERNAL_ERROR, "no keys yet")
-        client_key, server_key, client_iv, server_iv = self._keys
-        mine = (server_key, server_iv) if self.is_server else (client_key, client_iv)
-        peers = (client_key, client_iv) if self.is_server else (server_key, server_iv)
-        key, iv = peers if read else mine
+        key, iv = keys[read]
         protection = Protection12(self.cipher_suite.aead, key, iv)
         if read:
             self.effects.install_read(protection)

@@ -184,14 +184,15 @@ class ServerHandshake12(Handshake12):
         if schemes_data is None:  # RFC 5246 would imply SHA-1, which we do not sign with
             raise TLSAlert(HANDSHAKE_FAILURE, "no signature_algorithms", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
-        usable = _verifiable_chains(settings.cert_chains, m.parse_u16_list(schemes_data),
-                                    None if groups_data is None else set(m.parse_u16_list(groups_data)))
+        client_schemes = m.parse_u16_list(schemes_data)
+        client_groups = None if groups_data is None else set(m.parse_u16_list(groups_data))
+        usable = _verifiable_chains(settings.cert_chains, client_schemes, client_groups)
         if not usable:
             raise TLSAlert(HANDSHAKE_FAILURE, "no certificate the client can verify", "NO_SHARED_CIPHER")
         suite = self._choose_suite(hello, tuple(usable))
         chain, scheme = usable[suite.auth]
-        client_groups = m.parse_u16_list(groups_data) if groups_data is not None else [SECP256R1]
-        group = next((g for g in settings.groups if g in TLS12_GROUPS and g in client_groups), None)
+        offered_groups = client_groups if client_groups is not None else {SECP256R1}
+        group = next((g for g in settings.groups if g in TLS12_GROUPS and g in offered_groups), None)
         if group is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SHARED_GROUP")
         self.suite = suite
