@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 import tlsapi
 from tlsapi_conformance.harness import BIOPair, ThreadedServer, recv_exactly
 from tlsapi_conformance.interop import openssl_server
 from tlsapi_conformance.pki import PKI
+from tlsapi_native import _groups, _server12
 from tlsapi_native import _messages as m
 from tlsapi_native import _messages12 as m12
+from tlsapi_native._certificates import der_chain, parse_certificate
 from tlsapi_native._codec import vec16_at
 from tlsapi_native._prf import prf
 from tlsapi_native._record import HANDSHAKE
@@ -146,8 +149,10 @@ def test_client_certificates(pki: PKI, peer: str, key: str) -> None:
     # CERT_REQUIRED without a certificate: handshake_failure (TLS 1.2 has no certificate_required)
     server.verify_mode = ssl.CERT_REQUIRED
     result = BIOPair(context(peer, pki, False), server).handshake()
-    assert result.server_error is not None and result.server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
-    assert result.client_error is not None and result.client_error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+    assert isinstance(result.server_error, ssl.SSLError)
+    assert result.server_error.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert isinstance(result.client_error, ssl.SSLError)
+    assert result.client_error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
 
 
 def test_native_client_certificate_to_stdlib(pki: PKI) -> None:
@@ -263,10 +268,53 @@ def serve(pki: PKI, hello: m.ClientHello, *, max12: bool = False) -> tuple[ssl.S
     raise AssertionError("the handshake cannot complete on a ClientHello")
 
 
+def first_message(payload: bytes) -> bytes:
+    """The first handshake message in a record's ``payload`` (a server's flight shares one record), header
+    included."""
+    return payload[: 4 + int.from_bytes(payload[1:4], "big")]
+
+
 def server_hello_of(written: bytes) -> m.ServerHello:
     content_type, payload = next(records(written))
     assert content_type == HANDSHAKE and payload[0] == m.SERVER_HELLO
-    return m.ServerHello.parse(payload[4:])
+    return m.ServerHello.parse(first_message(payload)[4:])
+
+
+def message_types(payload: bytes) -> list[int]:
+    """The types of the handshake messages a plaintext record carries, in order."""
+    types, pos = [], 0
+    while pos < len(payload):
+        types.append(payload[pos])
+        pos += 4 + int.from_bytes(payload[pos + 1 : pos + 4], "big")
+    assert pos == len(payload)
+    return types
+
+
+@pytest.mark.parametrize("native_side", ["client", "server"])
+def test_flights_share_a_record(pki: PKI, native_side: str) -> None:
+    """The server's ServerHello to ServerHelloDone, and a client's Certificate, ClientKeyExchange and
+    CertificateVerify, each go out in one record (RFC 5246 6.2.1), which OpenSSL takes."""
+    server = context("native" if native_side == "server" else "stdlib", pki, True)
+    server.load_verify_locations(cafile=pki.ca_file)
+    server.verify_mode = ssl.CERT_REQUIRED
+    client = context("native" if native_side == "client" else "stdlib", pki, False)
+    client.load_cert_chain(pki.client.certfile)
+    pair = BIOPair(client, server)
+    flights = []  # ClientHello; the server's first flight; the client's flight
+    for conn, outgoing, incoming in ((pair.client, pair.c_out, pair.s_in), (pair.server, pair.s_out, pair.c_in),
+                                     (pair.client, pair.c_out, pair.s_in)):
+        with pytest.raises(ssl.SSLWantReadError):
+            conn.do_handshake()
+        flights.append(outgoing.read())
+        incoming.write(flights[-1])
+    pair.handshake().check()
+    assert pair.server.getpeercert(binary_form=True) == pki.client.der
+    ours = list(records(flights[2 if native_side == "client" else 1]))
+    if native_side == "server":  # ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone
+        assert [(t, message_types(p)) for t, p in ours] == [(HANDSHAKE, [2, 11, 12, 13, 14])]
+    else:  # Certificate, ClientKeyExchange, CertificateVerify; ChangeCipherSpec; Finished (encrypted)
+        assert [t for t, _ in ours] == [HANDSHAKE, 20, HANDSHAKE]
+        assert message_types(ours[0][1]) == [11, 16, 15]
 
 
 def test_plain_tls12_client_hello(pki: PKI) -> None:
@@ -303,8 +351,8 @@ def test_client_detects_downgrade(pki: PKI) -> None:
     raw = hello.build()
     pair.s_in.write(bytes((HANDSHAKE, 3, 1)) + len(raw).to_bytes(2, "big") + raw)
     result = pair.handshake()
-    assert result.client_error is not None and result.client_error.reason == "INAPPROPRIATE_FALLBACK"
     assert isinstance(result.client_error, ssl.SSLError)
+    assert result.client_error.reason == "INAPPROPRIATE_FALLBACK"
 
 
 def test_fallback_scsv(pki: PKI) -> None:
@@ -346,7 +394,7 @@ def test_client_requires_ems_and_renegotiation_info(pki: PKI, drop: int) -> None
     with pytest.raises(ssl.SSLWantReadError):
         pair.server.do_handshake()
     flight = list(records(pair.s_out.read()))
-    server_hello = m.ServerHello.parse(flight[0][1][4:])
+    server_hello = m.ServerHello.parse(first_message(flight[0][1])[4:])
     server_hello.extensions = [e for e in server_hello.extensions if e[0] != drop]
     raw = server_hello.build()
     pair.c_in.write(bytes((HANDSHAKE, 3, 3)) + len(raw).to_bytes(2, "big") + raw)
@@ -418,3 +466,35 @@ def test_large_writes_fragment(pki: PKI) -> None:
     payload = os.urandom(100_000)
     assert pair.send(payload) == payload
     assert pair.send(payload, from_client=False) == payload
+
+
+# -- work done once ----------------------------------------------------------------------------------------
+
+
+def test_server_generates_one_key_share_per_full_handshake(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's ephemeral key is generated for the group it chooses, once, and not at all on resumption."""
+    generated: list[int] = []
+    real = _groups.generate_key_share
+
+    def counting(group: int) -> Any:
+        generated.append(group)
+        return real(group)
+
+    monkeypatch.setattr(_server12, "generate_key_share", counting)
+    client, server = context("stdlib", pki, False), context("native", pki, True)
+    client.set_ecdh_curve("prime256v1")
+    first = connect(client, server)
+    assert generated == [0x0017]  # secp256r1, the only group the client offers
+    second = connect(client, server, session=first.client.session)
+    assert second.client.session_reused and generated == [0x0017]
+
+
+def test_der_chain_encodes_each_chain_once(pki: PKI) -> None:
+    """``der_chain`` returns the certificates' DER, remembered for the same certificate objects (a server's chain,
+    a remembered verified chain); other objects for the same certificates get the same DER."""
+    certificates = [parse_certificate(pki.leaf("ecdsa-p256").der), parse_certificate(pki.intermediate.der)]
+    first = der_chain(list(certificates))
+    assert first == (pki.leaf("ecdsa-p256").der, pki.intermediate.der)
+    assert der_chain(list(certificates)) is first
+    assert der_chain([x509.load_der_x509_certificate(der) for der in first]) == first
+    assert der_chain(certificates[:1]) == first[:1] and der_chain([]) == ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -10,15 +9,25 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ._alerts import DECODE_ERROR, TLSAlert
 
-
-@functools.lru_cache(maxsize=64)
-def _der_chain(certificates: tuple[x509.Certificate, ...]) -> tuple[bytes, ...]:
-    return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
+# Keyed by the certificates' identities (hashing a certificate costs as much as encoding it); each entry holds
+# its certificates, so the ids in its key stay theirs.
+_DER: dict[tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[bytes, ...]]] = {}
+_DER_LIMIT = 64
 
 
 def der_chain(certificates: Sequence[x509.Certificate] | None) -> tuple[bytes, ...]:
-    """The DER encodings of ``certificates`` (cached: a server sends the same chain every handshake)."""
-    return _der_chain(tuple(certificates)) if certificates else ()
+    """The DER encodings of ``certificates`` (cached: a server sends the same chain every handshake, and a
+    client's verified chain is the same objects while its verification is remembered)."""
+    if not certificates:
+        return ()
+    key = tuple(map(id, certificates))
+    entry = _DER.get(key)
+    if entry is None:
+        if len(_DER) >= _DER_LIMIT:
+            _DER.clear()
+        kept = tuple(certificates)
+        entry = _DER[key] = (kept, tuple(cert.public_bytes(Encoding.DER) for cert in kept))
+    return entry[1]
 
 
 _PARSED: dict[bytes, x509.Certificate] = {}

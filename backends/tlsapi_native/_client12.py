@@ -22,7 +22,6 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlsapi.spi import OP_LEGACY_SERVER_CONNECT
 
@@ -36,7 +35,7 @@ from ._alerts import (
     UNSUPPORTED_EXTENSION,
     TLSAlert,
 )
-from ._certificates import load_certificate
+from ._certificates import der_chain, load_certificate
 from ._defaults import TLS12_GROUPS
 from ._groups import server_key_exchange
 from ._handshake import State, unexpected
@@ -211,8 +210,7 @@ class ClientHandshake12(Handshake12):
         choice = None
         if self.certificate_requested:
             choice = self.settings.client_credential(self.request_schemes, tls13=False)
-            certificates = ([c.public_bytes(Encoding.DER) for c in self.settings.certificates_to_send(choice[0])]
-                            if choice is not None else [])
+            certificates = list(der_chain(self.settings.certificates_to_send(choice[0]))) if choice is not None else []
             self.send(m12.Certificate12(certificates).build())
         self.send(m12.ClientKeyExchange(self.client_public).build())
         self.derive_master_secret(self.premaster)
@@ -234,11 +232,10 @@ class ClientHandshake12(Handshake12):
         ticket = self.ticket
         if ticket is None or not ticket.ticket:
             return
-        verified = tuple(cert.public_bytes(Encoding.DER) for cert in self.verified_chain or ())
         self.new_session = NativeSession(
             self.context, protocol=m.TLS12, cipher_suite=self.cipher_suite.code, secret=self.master_secret,
             ticket=ticket.ticket, ticket_lifetime_hint=ticket.lifetime_hint, server_hostname=self.server_hostname,
-            alpn=self.alpn, peer_chain=tuple(self.peer_chain), verified_chain=verified,
+            alpn=self.alpn, peer_chain=tuple(self.peer_chain), verified_chain=self.verified_der(),
             timeout=ticket.lifetime_hint or TICKET_LIFETIME,
         )
 

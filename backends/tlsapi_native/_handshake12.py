@@ -16,7 +16,7 @@ from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._handshake import Handshake, State, unexpected
-from ._prf import exporter, extended_master_secret, key_block, legacy_master_secret, verify_data
+from ._prf import Prf, extended_master_secret, legacy_master_secret
 from ._record import ALERT, HANDSHAKE, Protection12
 from ._suites import CipherSuite
 from ._traffic import Traffic12
@@ -38,13 +38,18 @@ class Handshake12(Handshake):
     def __init__(self, connection: Any, context: NativeContext, settings: NativeSettings, effects: Effects) -> None:
         super().__init__(connection, context, settings, effects)
         self.log = bytearray()
+        self._flight: list[bytes] = []  # messages sent (and logged) that the next ``flush`` writes
+        self._log_digest: hashes.Hash | None = None  # the suite's running hash of ``log[:_hashed]``
+        self._hashed = 0
         self.server_random = b""
         self.master_secret = b""
-        self._keys: tuple[bytes, bytes, bytes, bytes] | None = None  # client key, server key, client iv, server iv
+        self._master_prf: Prf | None = None  # the PRF keyed with the master secret
+        self._keys: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None = None  # (key, iv): ours, the peer's
 
     def release(self) -> None:
         super().release()
         self.log = bytearray()
+        self._log_digest = None
 
     def traffic(self, server_side: bool) -> Traffic12:
         return Traffic12(self)
@@ -61,22 +66,39 @@ class Handshake12(Handshake):
         self.log += raw
 
     def send(self, raw: bytes) -> None:
+        """Add handshake message ``raw`` to the log and to the flight that the next ``flush`` writes."""
         self.log += raw
-        self.effects.send(HANDSHAKE, raw)
+        self._flight.append(raw)
 
-    def log_hash(self, hash_cls: type[hashes.HashAlgorithm] | None = None) -> bytes:
-        digest = hashes.Hash((hash_cls or self.cipher_suite.hash)())
-        digest.update(self.log)
-        return digest.finalize()
+    def flush(self) -> None:
+        """Write the flight sent since the last flush in one go: one record while it fits (RFC 5246 6.2.1 lets
+        handshake messages share a record), as a server's ServerHello to ServerHelloDone."""
+        flight = self._flight
+        if flight:
+            self.effects.send(HANDSHAKE, flight[0] if len(flight) == 1 else b"".join(flight))
+            self._flight = []
+
+    def log_hash(self) -> bytes:
+        """The suite's hash of the log so far (the hash runs on: each call adds only what was logged since)."""
+        digest = self._log_digest
+        if digest is None:
+            digest = self._log_digest = hashes.Hash(self.cipher_suite.hash())
+        log = self.log
+        if len(log) > self._hashed:
+            digest.update(log[self._hashed :])
+            self._hashed = len(log)
+        return digest.copy().finalize()
 
     def set_master_secret(self, master: bytes) -> None:
         """Install the master secret and derive the key block (called once per handshake)."""
         suite = self.cipher_suite
         self.master_secret = master
-        block = key_block(suite.hash, master, self.client_random, self.server_random,
-                          2 * (suite.key_len + suite.iv_len))
+        master_prf = self._master_prf = Prf(suite.hash, master)
+        block = master_prf.key_block(self.client_random, self.server_random, 2 * (suite.key_len + suite.iv_len))
         k, i = suite.key_len, suite.iv_len
-        self._keys = (block[:k], block[k : 2 * k], block[2 * k : 2 * k + i], block[2 * k + i : 2 * k + 2 * i])
+        client = (block[:k], block[2 * k : 2 * k + i])
+        server = (block[k : 2 * k], block[2 * k + i : 2 * (k + i)])
+        self._keys = (server, client) if self.is_server else (client, server)
         self.keylog("CLIENT_RANDOM", master)
 
     def derive_master_secret(self, premaster: bytes) -> None:
@@ -88,12 +110,11 @@ class Handshake12(Handshake):
                                                          self.server_random))
 
     def _install(self, read: bool) -> None:
-        if self._keys is None:
+        """Install the peer's keys for reading (``read``) or ours for writing."""
+        keys = self._keys
+        if keys is None:
             raise TLSAlert(INTERNAL_ERROR, "no keys yet")
-        client_key, server_key, client_iv, server_iv = self._keys
-        mine = (server_key, server_iv) if self.is_server else (client_key, client_iv)
-        peers = (client_key, client_iv) if self.is_server else (server_key, server_iv)
-        key, iv = peers if read else mine
+        key, iv = keys[read]
         protection = Protection12(self.cipher_suite.aead, key, iv)
         if read:
             self.effects.install_read(protection)
@@ -114,17 +135,26 @@ class Handshake12(Handshake):
         self.state = State.WAIT_CLIENT_FINISHED if self.is_server else State.WAIT_FINISHED
         return self.effects.take()
 
+    @property
+    def master_prf(self) -> Prf:
+        """The PRF keyed with the master secret (only once there is one)."""
+        if self._master_prf is None:
+            raise TLSAlert(INTERNAL_ERROR, "no master secret yet")
+        return self._master_prf
+
     def finished(self, server: bool) -> bytes:
         """The Finished verify_data ``server`` would send now."""
-        return verify_data(self.cipher_suite.hash, self.master_secret, server, self.log_hash())
+        return self.master_prf.verify_data(server, self.log_hash())
 
     def send_finished(self) -> None:
-        """ChangeCipherSpec, our keys, then our Finished."""
+        """The flight so far, ChangeCipherSpec, our keys, then our Finished."""
+        self.flush()
         self.effects.send_change_cipher_spec()
         self._install(read=False)
         data = self.finished(self.is_server)
         self._record_finished(data, self.is_server)
         self.send(m.Finished(data).build())
+        self.flush()
 
     def check_finished(self, message: m.Finished, raw: bytes) -> None:
         """Check the peer's Finished and add it to the log."""
@@ -147,8 +177,7 @@ class Handshake12(Handshake):
         absence lets an attacker in the middle share the master secret (RFC 7627, as Go refuses it)."""
         if not self.uses_ems:
             raise ValueError("keying material exporters need the extended master secret (RFC 7627)")
-        return exporter(self.cipher_suite.hash, self.master_secret, self.client_random, self.server_random,
-                        label, context, length)
+        return self.master_prf.exporter(self.client_random, self.server_random, label, context, length)
 
     def refuse_renegotiation(self, msg_type: int, raw: bytes) -> None:
         """Renegotiation is refused with a warning (RFC 5746); any other message is unexpected."""

@@ -22,16 +22,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlsapi.spi import select_alpn
 
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
-from ._certificates import load_certificate
+from ._certificates import der_chain, load_certificate
 from ._defaults import TLS12_GROUPS
-from ._groups import SECP256R1, SECP384R1, X25519, generate_key_share
+from ._groups import SECP256R1, SECP384R1, ClientKeyShare, generate_key_share
 from ._handshake import State, unexpected
 from ._handshake12 import Handshake12
 from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
@@ -84,7 +83,7 @@ class ServerHandshake12(Handshake12):
         self.uses_ems = True  # False when the client does not offer RFC 7627 (a native client always does)
         self.server_name = server_name
         self.certificate_requested = False
-        self.key_share = generate_key_share(X25519)  # replaced by the chosen group's key in ``client_hello``
+        self.key_share: ClientKeyShare | None = None  # the chosen group's ephemeral key (full handshakes)
         self.offered_ticket = False
 
     def receive(self, msg_type: int, raw: bytes) -> Handshake12:
@@ -185,14 +184,15 @@ class ServerHandshake12(Handshake12):
         if schemes_data is None:  # RFC 5246 would imply SHA-1, which we do not sign with
             raise TLSAlert(HANDSHAKE_FAILURE, "no signature_algorithms", "NO_SUITABLE_SIGNATURE_ALGORITHM")
         groups_data = extensions.get(m.SUPPORTED_GROUPS)
-        usable = _verifiable_chains(settings.cert_chains, m.parse_u16_list(schemes_data),
-                                    None if groups_data is None else set(m.parse_u16_list(groups_data)))
+        client_schemes = m.parse_u16_list(schemes_data)
+        client_groups = None if groups_data is None else set(m.parse_u16_list(groups_data))
+        usable = _verifiable_chains(settings.cert_chains, client_schemes, client_groups)
         if not usable:
             raise TLSAlert(HANDSHAKE_FAILURE, "no certificate the client can verify", "NO_SHARED_CIPHER")
         suite = self._choose_suite(hello, tuple(usable))
         chain, scheme = usable[suite.auth]
-        client_groups = m.parse_u16_list(groups_data) if groups_data is not None else [SECP256R1]
-        group = next((g for g in settings.groups if g in TLS12_GROUPS and g in client_groups), None)
+        offered_groups = client_groups if client_groups is not None else {SECP256R1}
+        group = next((g for g in settings.groups if g in TLS12_GROUPS and g in offered_groups), None)
         if group is None:
             raise TLSAlert(HANDSHAKE_FAILURE, "no shared group", "NO_SHARED_GROUP")
         self.suite = suite
@@ -202,16 +202,16 @@ class ServerHandshake12(Handshake12):
         if m12.EC_POINT_FORMATS in extensions:
             hello_extensions.append((m12.EC_POINT_FORMATS, m12.EC_POINT_FORMATS_DATA))
         self.send(m.ServerHello(self.server_random, b"", suite.code, hello_extensions).build())
-        self.send(m12.Certificate12([cert.public_bytes(Encoding.DER)
-                                     for cert in settings.certificates_to_send(chain)]).build())
-        self.key_share = generate_key_share(group)
-        params = m12.ServerKeyExchange(group, self.key_share.public, scheme, b"")
+        self.send(m12.Certificate12(list(der_chain(settings.certificates_to_send(chain)))).build())
+        key_share = self.key_share = generate_key_share(group)
+        params = m12.ServerKeyExchange(group, key_share.public, scheme, b"")
         params.signature = sign(scheme, chain.key, self.client_random + self.server_random + params.params)
         self.send(params.build())
         if self.settings.verify_mode != ssl.CERT_NONE:
             self.certificate_requested = True
             self.send(m12.CertificateRequest12(m12.CERTIFICATE_TYPES, list(DEFAULT_TLS12_SIGNATURE_SCHEMES)).build())
         self.send(m.handshake_message(m12.SERVER_HELLO_DONE, b""))
+        self.flush()
         self.state = State.WAIT_CLIENT_CERTIFICATE if self.certificate_requested else State.WAIT_CLIENT_KEY_EXCHANGE
 
     # -- the client's flight --------------------------------------------------------------------------------
@@ -228,7 +228,11 @@ class ServerHandshake12(Handshake12):
         self.verified_chain = self.verify_chain(self.peer_chain)
 
     def _client_key_exchange(self, message: m12.ClientKeyExchange, raw: bytes) -> None:
-        premaster = self.key_share.shared_secret(message.public)
+        key_share = self.key_share
+        if key_share is None:  # unreachable: only a full handshake waits for ClientKeyExchange
+            raise unexpected(m12.CLIENT_KEY_EXCHANGE, self.state)
+        premaster = key_share.shared_secret(message.public)
+        self.key_share = None
         self.received(raw)
         self.derive_master_secret(premaster)
         self.state = (State.WAIT_CLIENT_CERTIFICATE_VERIFY if self.peer_certificate is not None
@@ -253,7 +257,7 @@ class ServerHandshake12(Handshake12):
     def _issue_ticket(self) -> None:
         if not self.offered_ticket:
             return
-        verified = tuple(cert.public_bytes(Encoding.DER) for cert in self.verified_chain or ())
         state = TicketState(m.TLS12, self.cipher_suite.code, self.master_secret, int(time.time() * 1000),
-                            TICKET_LIFETIME, 0, self.server_name, self.alpn, tuple(self.peer_chain), verified)
+                            TICKET_LIFETIME, 0, self.server_name, self.alpn, tuple(self.peer_chain),
+                            self.verified_der())
         self.send(m12.NewSessionTicket12(TICKET_LIFETIME, self.context.ticket_keys.seal(state.encode())).build())
