@@ -20,6 +20,7 @@ import _ssl
 import functools
 import os
 import ssl
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,8 +41,11 @@ R = TypeVar("R")
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
 
-#: Bound once: the Connection's methods translate with it on every want-read.
+#: Bound once: the Connection's methods translate errors with these.
 _from_ssl = errors.from_ssl
+_SSLWantReadError = ssl.SSLWantReadError
+_TLSAPIWantReadError = errors.SSLWantReadError
+_handled = sys.exception  # the exception being handled, without ``except ... as`` and its cleanup handler
 
 _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
                    "secp521r1": "secp521r1", "x448": "X448"}
@@ -68,7 +72,14 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class StdlibConnection(Connection):
-    """An ``ssl.SSLObject`` equivalent whose errors are tlsapi's."""
+    """An ``ssl.SSLObject`` equivalent whose errors are tlsapi's.
+
+    ``read`` and ``do_handshake`` raise want-read in the normal course (asyncio's SSL protocol after every
+    received chunk, every handshake step), so they handle it first and most cheaply: the object ``_ssl``
+    raised is re-classed in place (``from_ssl``'s reasoning) and re-raised as it is, ``__cause__``,
+    ``__context__`` and ``__suppress_context__`` included, as plain ``ssl`` leaves them. Other errors go
+    through ``from_ssl``.
+    """
 
     _sslobj: Any
     _context: StdlibContext
@@ -130,6 +141,9 @@ class StdlibConnection(Connection):
     def do_handshake(self) -> None:
         try:
             self._sslobj.do_handshake()
+        except _SSLWantReadError:
+            _handled().__class__ = _TLSAPIWantReadError  # the object _ssl raised, being handled
+            raise
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
 
@@ -138,6 +152,9 @@ class StdlibConnection(Connection):
             if buffer is not None:
                 return self._sslobj.read(len, buffer)
             return self._sslobj.read(len)
+        except _SSLWantReadError:
+            _handled().__class__ = _TLSAPIWantReadError  # the object _ssl raised, being handled
+            raise
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
 
