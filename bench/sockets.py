@@ -15,6 +15,11 @@ same client code (``cases.socket_sender`` and ``cases.pump_sender``), each again
 * ``--only socket|pump --units N`` sends N units with one client after a fixed warm-up, for
   ``python -m bench.instructions`` (callgrind). Nothing random happens in that client: the PKI is read from
   ``--pki``, generated there on first use.
+* ``--only connect|request --units N``: small HTTP-like exchanges with a request server process that answers
+  each request ``ANSWER_DELAY`` after it arrived, so the client's ``recv`` always blocks (the path a blocking
+  client takes on every response, and the same system calls in every run). A ``connect`` unit is a new TCP
+  connection, its handshake, one request and response, and ``close``; a ``request`` unit is
+  ``REQUESTS_PER_UNIT`` requests on one connection opened before the warm-up.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tlsapi
@@ -69,14 +74,68 @@ def _serve(backend: str, directory: Path, total: int, direction: str) -> None:
         cases.serve_bulk(server, raw, total)
 
 
-def _connect(args: argparse.Namespace, total: int, servers: list[subprocess.Popen[str]]) -> socket.socket:
-    """A socket connected to a new server process (added to ``servers``)."""
-    command = [sys.executable, "-m", "bench.sockets", "--serve", "--backend", args.backend, "--pki", str(args.pki),
-               "--megabytes", str(args.megabytes), "--direction", args.direction]
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+ANSWER_DELAY = 0.005  # seconds the request server waits before answering: the client's recv blocks
+REQUESTS_PER_UNIT = 20
+
+
+def _serve_requests(backend: str, directory: Path) -> None:
+    """The request server process: accept connections one after another (the port is printed first) and
+    answer each request with ``RESPONSE``, ``ANSWER_DELAY`` after it arrived, until the client closes."""
+    server = contexts(backend, directory)[1]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        print(listener.getsockname()[1], flush=True)
+        while True:
+            raw, _ = listener.accept()
+            try:
+                with server.wrap_socket(raw, server_side=True) as tls:
+                    while tls.recv(4096):
+                        time.sleep(ANSWER_DELAY)
+                        tls.sendall(RESPONSE)
+            except OSError:  # the client went away mid-exchange (ssl.SSLError included): serve the next one
+                raw.close()
+
+
+def _exchange(tls: socket.socket) -> None:
+    """One request and its response (the client's ``recv`` waits for it)."""
+    tls.sendall(REQUEST)
+    if tls.recv(4096) != RESPONSE:
+        raise RuntimeError("the request server answered something else")
+
+
+def request_client(kind: str, client: tlsapi.Context, port: int) -> cases.Work:
+    """The client of the request server on ``port``: a ``connect`` or ``request`` unit (module docstring)."""
+    if kind == "connect":
+
+        def connect() -> int:
+            with client.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as tls:
+                _exchange(tls)
+            return 1
+
+        return connect
+    tls = client.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+
+    def requests() -> int:
+        for _ in range(REQUESTS_PER_UNIT):
+            _exchange(tls)
+        return REQUESTS_PER_UNIT
+
+    return requests
+
+
+def _start_server(args: argparse.Namespace, servers: list[subprocess.Popen[str]], *extra: str) -> int:
+    """Start a server process of this module (added to ``servers``) and return its port."""
+    command = [sys.executable, "-m", "bench.sockets", "--backend", args.backend, "--pki", str(args.pki), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     servers.append(process)
     assert process.stdout is not None
-    port = int(process.stdout.readline())
+    return int(process.stdout.readline())
+
+
+def _connect(args: argparse.Namespace, total: int, servers: list[subprocess.Popen[str]]) -> socket.socket:
+    """A socket connected to a new bulk server process (added to ``servers``)."""
+    port = _start_server(args, servers, "--serve", "--megabytes", str(args.megabytes), "--direction", args.direction)
     return socket.create_connection(("127.0.0.1", port))
 
 
@@ -86,15 +145,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pki", type=Path, default=Path("/tmp/tlsapi-bench-pki"), help="PKI directory (reused)")
     parser.add_argument("--megabytes", type=int, default=64, help="MiB per unit (default 64)")
     parser.add_argument("--rounds", type=int, default=31, help="rounds, at least 2 (default 31)")
-    parser.add_argument("--only", choices=("socket", "pump"), help="one client only, for callgrind")
+    parser.add_argument("--only", choices=("socket", "pump", "connect", "request"),
+                        help="one client only, for callgrind")
     parser.add_argument("--units", type=int, default=0, help="with --only: units after the warm-up")
     parser.add_argument("--direction", choices=("send", "receive"), default="send",
                         help="the client sends (default) or receives the bulk data")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-requests", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     total = args.megabytes * 1024 * 1024
     if args.serve:
         _serve(args.backend, args.pki, total, args.direction)
+        return 0
+    if args.serve_requests:
+        _serve_requests(args.backend, args.pki)
         return 0
     servers: list[subprocess.Popen[str]] = []
     opened: list[socket.socket] = []
@@ -114,6 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _measure(args: argparse.Namespace, total: int, servers: list[subprocess.Popen[str]],
              opened: list[socket.socket]) -> None:
     client = contexts(args.backend, args.pki)[0]
+    if args.only in ("connect", "request"):
+        work: Callable[[], int] = request_client(args.only, client, _start_server(args, servers, "--serve-requests"))
+        for _ in range(2 + args.units):  # two units of warm-up
+            work()
+        return
 
     def sender(name: str) -> cases.Work:
         raw = _connect(args, total, servers)

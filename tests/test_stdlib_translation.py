@@ -46,6 +46,7 @@ def test_want_read_then_verification_failure_over_memory_bios() -> None:
         results.append((want, raised(client.do_handshake)))
     (want_plain, fail_plain), (want_ours, fail_ours) = results
     assert isinstance(want_ours, tlsapi.SSLWantReadError) and values(want_ours) == values(want_plain)
+    assert chaining(want_ours) == chaining(want_plain)
     assert type(fail_ours) is tlsapi.SSLCertVerificationError
     assert values(fail_ours) == values(fail_plain)
 
@@ -81,6 +82,35 @@ def test_ragged_eof_and_zero_return_over_memory_bios() -> None:
     for plain, ours in zip(*results, strict=True):
         assert isinstance(ours, tlsapi.SSLError) and isinstance(ours, type(plain))
         assert values(ours) == values(plain)
+
+
+def chaining(error: BaseException) -> tuple[Any, ...]:
+    return error.__cause__, error.__context__, error.__suppress_context__
+
+
+def test_want_read_from_reads_on_an_established_connection() -> None:
+    """The read that asyncio's SSL protocol makes after every received chunk: nothing has arrived, so it
+    raises want-read; with and without a buffer, and with no exception chained, as ``ssl`` raises it."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*_self_signed())
+    results = []
+    for context in client_pair("stdlib"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        incoming, outgoing, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+        client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        server = server_context.wrap_bio(s_in, s_out, server_side=True)
+        for _ in range(4):
+            for end, source, target in ((client, outgoing, s_in), (server, s_out, incoming)):
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    end.do_handshake()
+                target.write(source.read())
+        results.append((raised(functools.partial(client.read, 1024)),
+                        raised(functools.partial(client.read, 1024, bytearray(1024)))))
+    for plain, ours in zip(*results, strict=True):
+        assert type(ours) is tlsapi.SSLWantReadError
+        assert values(ours) == values(plain)
+        assert chaining(ours) == chaining(plain) == (None, None, False)
 
 
 def test_reasonless_base_error_from_set_ciphers() -> None:

@@ -19,13 +19,16 @@ from __future__ import annotations
 import _ssl
 import functools
 import os
+import socket
 import ssl
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import tlsapi.spi as errors
+from tlsapi import TLSSocket
 from tlsapi.spi import OP_LEGACY_SERVER_CONNECT, OPENSSL_VERIFY_FLAGS, Connection, Context, Password, Settings, StrPath
 
 if TYPE_CHECKING:
@@ -40,8 +43,11 @@ R = TypeVar("R")
 # plain attributes).
 _OPENSSL: Any = _ssl._SSLContext
 
-#: Bound once: the Connection's methods translate with it on every want-read.
+#: Bound once: the Connection's methods translate errors with these.
 _from_ssl = errors.from_ssl
+_SSLWantReadError = ssl.SSLWantReadError
+_TLSAPIWantReadError = errors.SSLWantReadError
+_handled = sys.exception  # the exception being handled, without ``except ... as`` and its cleanup handler
 
 _GROUPS_BY_NAME = {"x25519": "X25519", "secp256r1": "prime256v1", "secp384r1": "secp384r1",
                    "secp521r1": "secp521r1", "x448": "X448"}
@@ -68,7 +74,14 @@ def _translating(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class StdlibConnection(Connection):
-    """An ``ssl.SSLObject`` equivalent whose errors are tlsapi's."""
+    """An ``ssl.SSLObject`` equivalent whose errors are tlsapi's.
+
+    ``read`` and ``do_handshake`` raise want-read in the normal course (asyncio's SSL protocol after every
+    received chunk, every handshake step), so they handle it first and most cheaply: the object ``_ssl``
+    raised is re-classed in place (``from_ssl``'s reasoning) and re-raised as it is, ``__cause__``,
+    ``__context__`` and ``__suppress_context__`` included, as plain ``ssl`` leaves them. Other errors go
+    through ``from_ssl``.
+    """
 
     _sslobj: Any
     _context: StdlibContext
@@ -95,6 +108,24 @@ class StdlibConnection(Connection):
                 context, incoming, outgoing, server_side=server_side,
                 server_hostname=server_hostname,
                 owner=self, session=session,
+            )
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
+        return self
+
+    @classmethod
+    def _over_socket(
+        cls, context: StdlibContext, sock: StdlibSocket, server_side: bool, server_hostname: str | None,
+        session: Any,
+    ) -> StdlibConnection:
+        """A connection whose OpenSSL reads and writes ``sock`` itself, as under an ``ssl.SSLSocket``
+        (``_ssl``'s socket mode: blocking, timeouts and non-blocking want-errors are ``_ssl``'s own)."""
+        self = cls.__new__(cls)
+        self._context = context
+        self._settings = context._settings or context.settings()
+        try:
+            self._sslobj = _OPENSSL._wrap_socket(
+                context, sock, server_side, server_hostname, owner=self, session=session,
             )
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
@@ -130,6 +161,9 @@ class StdlibConnection(Connection):
     def do_handshake(self) -> None:
         try:
             self._sslobj.do_handshake()
+        except _SSLWantReadError:
+            _handled().__class__ = _TLSAPIWantReadError  # the object _ssl raised, being handled
+            raise
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
 
@@ -138,6 +172,9 @@ class StdlibConnection(Connection):
             if buffer is not None:
                 return self._sslobj.read(len, buffer)
             return self._sslobj.read(len)
+        except _SSLWantReadError:
+            _handled().__class__ = _TLSAPIWantReadError  # the object _ssl raised, being handled
+            raise
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
 
@@ -197,6 +234,88 @@ class StdlibConnection(Connection):
         return result
 
 
+class StdlibSocket(TLSSocket):
+    """The stdlib backend's ``TLSSocket``: its Connection's OpenSSL does the socket I/O, as ``ssl.SSLSocket``'s.
+
+    ``TLSSocket`` runs any backend's Connection over two memory BIOs and moves the bytes between them and the
+    socket in Python. OpenSSL can read and write the socket itself (``_ssl``'s socket mode, which
+    ``ssl.SSLSocket`` uses), so here the I/O members are ``ssl.SSLSocket``'s, with the errors translated:
+    a blocking ``recv`` waits inside OpenSSL, and blocking, timeouts (``TimeoutError``, "The read operation
+    timed out"), non-blocking want-errors, ragged EOFs and socket errors are exactly ``ssl``'s. Everything
+    else (connecting, closing, inspection, the SNI callback's Connection) is ``TLSSocket``'s. A stdlib-style
+    ``sslsocket_class`` set on the context is combined with ``TLSSocket`` and runs over memory BIOs.
+    """
+
+    _sslobj: StdlibConnection | None  # this backend's Connection
+
+    def _attach(self) -> None:
+        self._sslobj = StdlibConnection._over_socket(
+            self._context, self, self.server_side, self.server_hostname, self._session,  # type: ignore[arg-type]
+        )
+
+    def do_handshake(self, block: bool = False) -> None:
+        self._check_connected()
+        connection = self._connection()
+        timeout = self.gettimeout()
+        try:
+            if timeout == 0.0 and block:
+                self.settimeout(None)
+            connection.do_handshake()
+        finally:
+            self.settimeout(timeout)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """``ssl.SSLSocket.read``: a ragged EOF is ``b""`` (``0`` into a buffer) with ``suppress_ragged_eofs``."""
+        connection = self._sslobj
+        if connection is None:
+            raise ValueError("Read on closed or unwrapped SSL socket.")
+        try:
+            if buffer is not None:
+                return connection._sslobj.read(len, buffer)
+            return connection._sslobj.read(len)
+        except _SSLWantReadError:  # a non-blocking socket with nothing received
+            _handled().__class__ = _TLSAPIWantReadError  # the object _ssl raised, being handled
+            raise
+        except ssl.SSLError as exc:
+            if exc.args[0] == ssl.SSL_ERROR_EOF and self.suppress_ragged_eofs:
+                return 0 if buffer is not None else b""
+            raise _from_ssl(exc) from None
+
+    def write(self, data: Any) -> int:
+        connection = self._sslobj
+        if connection is None:
+            raise ValueError("Write on closed or unwrapped SSL socket.")
+        try:
+            written: int = connection._sslobj.write(data)
+            return written
+        except ssl.SSLError as exc:
+            raise _from_ssl(exc) from None
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        if self._sslobj is None:
+            return socket.socket.send(self, data, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to send() on {type(self)}")
+        return self.write(data)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        if self._sslobj is None:
+            socket.socket.sendall(self, data, flags)
+            return
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
+        with memoryview(data) as view, view.cast("B") as payload:
+            amount, count = len(payload), 0
+            while count < amount:
+                count += self.write(payload[count:])
+
+    def unwrap(self) -> StdlibSocket:
+        """Exchange close_notify with the peer; the socket then carries plaintext."""
+        self._connection().unwrap()
+        self._sslobj = None
+        return self
+
+
 def _capabilities() -> list[Any]:
     from tlsapi import Capability as C
 
@@ -214,6 +333,7 @@ class StdlibContext(Context):
     """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
 
     sslobject_class = StdlibConnection
+    sslsocket_class = StdlibSocket
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
     honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
 
