@@ -112,7 +112,9 @@ def inject_into_ssl(backend: BackendSpec | None = None, *, wrap_stdlib: bool = F
     makes ``ssl.SSLContext(...)`` a tlsapi context of the stdlib backend too (the interface over OpenSSL: what
     a test of the interface itself wants, such as ``tests/cpython_ssl.py``). Calling it again switches the
     backend; it is safe from any thread. Returns the backend injected. Selection errors
-    (:class:`BackendNotFoundError`, ...) are raised before anything changes.
+    (:class:`BackendNotFoundError`, ...) are raised before anything changes; an error remaking a context a
+    module made at import (the backend cannot honour its settings: :class:`UnsupportedFeatureError`) undoes
+    the injection before it propagates.
     """
     global _active
     selected = _registry.get_backend(backend)
@@ -126,7 +128,11 @@ def inject_into_ssl(backend: BackendSpec | None = None, *, wrap_stdlib: bool = F
         injection = _Injection(selected, previous_default, patched_ssl=patched_ssl)
         _active = injection
         if injection.patched_ssl:
-            _patch(injection)
+            try:
+                _patch(injection)
+            except BaseException:  # e.g. a prebuilt context the backend cannot make: nothing stays changed
+                _extract_locked()
+                raise
     return selected
 
 

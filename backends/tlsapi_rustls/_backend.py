@@ -582,6 +582,8 @@ class RustlsContext(Context):
     """
 
     sslobject_class = RustlsConnection
+    #: rustls's verifier (webpki) has its own fixed rules: OpenSSL's strict and partial-chain modes are refused.
+    honoured_verify_flags = Context.honoured_verify_flags & ~(ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN)
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
@@ -594,9 +596,8 @@ class RustlsContext(Context):
 
     @verify_flags.setter
     def verify_flags(self, value: int) -> None:
-        """rustls's verifier (webpki) has its own fixed rules: OpenSSL's strict and partial-chain modes are
-        refused rather than ignored."""
-        unsupported = int(value) & (ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN)
+        """Refuses what ``honoured_verify_flags`` lacks, saying why (webpki's rules are fixed)."""
+        unsupported = int(value) & ~self.honoured_verify_flags
         if unsupported:
             raise self._unsupported(f"verify flags {ssl.VerifyFlags(unsupported)!r}", "webpki has no such mode")
         Context.verify_flags.fset(self, value)  # type: ignore[attr-defined]
