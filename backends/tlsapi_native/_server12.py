@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from ._effects import Effects
 
 
+_NO_TICKET = int(ssl.OP_NO_TICKET)  # a plain int: IntFlag's ``&`` runs in Python
+
 
 def _auth_of(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
@@ -130,7 +132,7 @@ class ServerHandshake12(Handshake12):
         ours = self.settings.tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)
-        self.offered_ticket = (ticket is not None and self.uses_ems and not self.settings.options & ssl.OP_NO_TICKET
+        self.offered_ticket = (ticket is not None and self.uses_ems and not int(self.settings.options) & _NO_TICKET
                                and self.settings.num_tickets > 0)
         state = self._open_ticket(hello, ticket) if ticket and self.uses_ems else None
         self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in self.settings.wire_versions
