@@ -111,7 +111,8 @@ def _refuses_default_verify_flags(backend: tlsapi.Backend) -> bool:
     from Python 3.13 ``ssl.create_default_context`` (and urllib3) set ``VERIFY_X509_STRICT``, which rustls's
     webpki has no mode for."""
     strict_default = sys.version_info >= (3, 13)
-    return strict_default and not tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend).honoured_verify_flags & ssl.VERIFY_X509_STRICT
+    honoured = tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend).honoured_verify_flags
+    return strict_default and not honoured & ssl.VERIFY_X509_STRICT
 
 
 def _assert_injection_refused(backend: tlsapi.Backend) -> None:
