@@ -39,12 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds, at least 2 (default 7)")
     parser.add_argument("--handshakes", type=int, default=20, help="handshakes per series per round (default 20)")
     parser.add_argument("--pki", type=Path, default=Path("/tmp/tlsapi-bench-pki"), help="PKI directory (reused)")
+    parser.add_argument("--no-ech-grease", action="store_true",
+                        help="native clients send no GREASE ECH (what it costs: compare with a run without)")
     args = parser.parse_args(argv)
     pki = pki_module.get(args.pki)
     works = {}
     for name, (native, stdlib, resumed, _) in TARGETS.items():
-        make = cases.resumed_handshake if resumed else cases.full_handshake
-        works[name, "native"], works[name, "stdlib"] = make(native, pki), make(stdlib, pki)
+        make = cases.resumed_handshake_of if resumed else cases.full_handshake_of
+        native_client, native_server = cases.contexts(native, pki)
+        if args.no_ech_grease:
+            native_client.ech_grease = False  # type: ignore[attr-defined]  # a native context
+        works[name, "native"] = make(native_client, native_server)
+        works[name, "stdlib"] = make(*cases.contexts(stdlib, pki))
     for work in works.values():
         for _ in range(5):  # warm-up
             work()

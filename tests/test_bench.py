@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import tlsapi
 from bench.__main__ import FULL_CASE, main
 
 
@@ -55,12 +58,30 @@ def test_instruction_count_workload_runs(tmp_path: Path) -> None:
                                       "--backend", backend]) == 0
 
 
-def test_handshake_targets_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bench import targets
+@pytest.mark.parametrize("grease", [True, False])
+def test_handshake_targets_tool_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, grease: bool
+) -> None:
+    """Every target is printed; ``--no-ech-grease`` turns GREASE ECH off on the native clients it measures."""
+    from bench import cases, targets
 
-    assert targets.main(["--rounds", "2", "--handshakes", "1", "--pki", str(tmp_path)]) == 0
+    made: list[ssl.SSLContext] = []
+
+    def contexts(*args: Any, **kwargs: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        pair = real_contexts(*args, **kwargs)
+        made.append(pair[0])
+        return pair
+
+    real_contexts = cases.contexts
+    monkeypatch.setattr(cases, "contexts", contexts)
+    flags = [] if grease else ["--no-ech-grease"]
+    assert targets.main(["--rounds", "2", "--handshakes", "1", "--pki", str(tmp_path), *flags]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("  native")[0].strip() for line in lines] == list(targets.TARGETS)
+    native_clients = [context for context in made if isinstance(context, tlsapi.Context)
+                      and context.backend.name == "native"]
+    assert len(native_clients) == len(targets.TARGETS)
+    assert all(client.ech_grease is grease for client in native_clients)  # type: ignore[attr-defined]
 
 
 def test_server_load_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
