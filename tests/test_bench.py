@@ -114,3 +114,23 @@ def test_record_cost_tool_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for series in ("stdlib (TLS 1.2)", "native ", "native (TLS 1.2)", "native record layer",
                    "native ops, no engine", "AEAD alone"):
         assert series in out
+
+
+def test_profile_tool_splits_primitives_from_python(tmp_path: Path) -> None:
+    """cProfile mode runs and reports a split; a py-spy raw profile is split by the frames on each stack, and
+    samples outside the handshake loop (start-up) are not counted."""
+    from bench import profile
+
+    report = profile.profile("resumed", 2, tmp_path, 3)
+    assert "crypto primitives" in report and report.count(" %  ") == 3
+    raw = tmp_path / "raw.txt"
+    loop = "<module> (bench/profile.py:1);work (bench/cases.py:128)"
+    raw.write_text("\n".join([
+        f"{loop};X25519PrivateKey.generate (x25519.py:77);generate_x25519 (cryptography/_rust.abi3.so) 3",
+        f"{loop};Transcript.update (tlsapi_native/_keyschedule.py:84);EVP_DigestUpdate (_hashlib.so) 1",
+        f"{loop};NativeConnection._dispatch (tlsapi_native/_connection.py:245) 4",
+        "<module> (bench/profile.py:1);import (x.py:1);PEM_read (libcrypto.so.3) 50",
+    ]))
+    split = profile.split_py_spy(raw, 5)
+    assert "8 samples" in split and "crypto primitives 50.0 %, Python 50.0 %" in split
+    assert "37.5 %  X25519PrivateKey.generate" in split and "12.5 %  Transcript.update" in split
