@@ -321,9 +321,23 @@ class StdlibContext(Context):
     """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
 
     sslobject_class = StdlibConnection
-    sslsocket_class = StdlibSocket
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
     honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
+    _chosen_socket_class: type[ssl.SSLSocket] | None = None  # one assigned to ``sslsocket_class``
+
+    @property
+    def sslsocket_class(self) -> type[ssl.SSLSocket]:
+        """The class ``wrap_socket`` makes: one assigned here (as on any context), else :class:`StdlibSocket`
+        while the Connection class is this backend's own. A Connection class of one's own
+        (``sslobject_class``, set on the context or in a subclass) runs, as under every backend, in a
+        ``TLSSocket`` over memory BIOs: ``StdlibSocket`` would bypass it."""
+        if self._chosen_socket_class is not None:
+            return self._chosen_socket_class
+        return StdlibSocket if self.sslobject_class is StdlibConnection else TLSSocket
+
+    @sslsocket_class.setter
+    def sslsocket_class(self, chosen: type[ssl.SSLSocket]) -> None:
+        self._chosen_socket_class = chosen
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
