@@ -47,6 +47,9 @@ def test_socket_overhead_tool_runs(tmp_path: Path, capsys: pytest.CaptureFixture
     assert sockets.main(["--megabytes", "1", "--rounds", "2", "--pki", str(tmp_path)]) == 0
     assert "TLSSocket / pump" in capsys.readouterr().out
     assert sockets.main(["--only", "socket", "--units", "1", "--megabytes", "1", "--pki", str(tmp_path)]) == 0
+    for client in ("connect", "request"):  # the small-request cases against their request server process
+        for backend in ("stdlib", "ssl"):
+            assert sockets.main(["--only", client, "--units", "1", "--backend", backend, "--pki", str(tmp_path)]) == 0
 
 
 def test_instruction_count_workload_runs(tmp_path: Path) -> None:
@@ -134,3 +137,29 @@ def test_profile_tool_splits_primitives_from_python(tmp_path: Path) -> None:
     split = profile.split_py_spy(raw, 5)
     assert "8 samples" in split and "crypto primitives 50.0 %, Python 50.0 %" in split
     assert "37.5 %  X25519PrivateKey.generate" in split and "12.5 %  Transcript.update" in split
+
+
+def test_instruction_count_failure_reports_its_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A counted process that fails under callgrind is reported with its own output (not valgrind's lines),
+    and the cases that worked still print their counts. (valgrind's output is stood in for here.)"""
+    import subprocess
+
+    from bench import instructions
+
+    def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        if "wantread" in command:
+            stderr = ("==7== Callgrind, a call-graph generating cache profiler\nTraceback (most recent call last):\n"
+                      "  File \"bench/cases.py\", line 1, in work\nRuntimeError: a read with nothing received returned"
+                      " data\n==7== \n")
+            return subprocess.CompletedProcess(command, 1, "", stderr)
+        units = int(command[command.index("--units") + 1])
+        return subprocess.CompletedProcess(command, 0, "", f"==7== Collected : {1000 + 500 * units}\n")
+
+    monkeypatch.setattr(instructions.subprocess, "run", run)
+    status = instructions.main(["wantread", "full", "--units", "2", "--backend", "ssl", "--pki", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "ssl wantread (2 units) under callgrind exited 1" in err
+    assert "RuntimeError: a read with nothing received returned data" in err and "==7==" not in err
+    assert "full" in out and "0.0005 M instructions per unit" in out and "wantread" not in out

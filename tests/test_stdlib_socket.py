@@ -149,3 +149,26 @@ def test_non_blocking_want_read_and_a_timeout_are_ssls() -> None:
     assert type(our_want) is tlsapi.SSLWantReadError
     assert values(our_want) == values(plain_want)
     assert values(our_timeout) == values(plain_timeout)
+
+
+def test_a_connection_class_of_ones_own_runs_in_a_tlssocket_over_memory_bios() -> None:
+    """``StdlibSocket`` would bypass a Connection class set with ``sslobject_class``: with one, ``wrap_socket``
+    makes a ``TLSSocket`` whose Connection is that class's; a ``sslsocket_class`` assigned is used as given."""
+    from tlsapi_stdlib._backend import StdlibConnection
+
+    class Mine(StdlibConnection):
+        pass
+
+    def serve(raw: socket.socket) -> None:
+        with server_context().wrap_socket(raw, server_side=True) as tls:
+            tls.sendall(tls.recv(100))
+
+    client = client_contexts()[1]
+    client.sslobject_class = Mine  # type: ignore[assignment]  # a tlsapi Connection class
+    with peer(serve) as port, socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with client.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert type(tls) is tlsapi.TLSSocket and type(tls._sslobj) is Mine
+            tls.sendall(b"echo")
+            assert tls.recv(100) == b"echo"
+    client.sslsocket_class = StdlibSocket
+    assert client.sslsocket_class is StdlibSocket

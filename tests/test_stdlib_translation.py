@@ -31,6 +31,21 @@ def client_pair(backend: str | None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return plain, tlsapi.Context(ssl.PROTOCOL_TLS_CLIENT, backend=backend)
 
 
+def established(context: ssl.SSLContext, server_context: ssl.SSLContext) -> tuple[Any, Any, ssl.MemoryBIO,
+                                                                                 ssl.MemoryBIO]:
+    """A client of ``context`` and a server of ``server_context`` after their handshake over memory BIOs; the
+    client's incoming BIO and the server's outgoing one."""
+    incoming, outgoing, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    server = server_context.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(4):
+        for end, source, target in ((client, outgoing, s_in), (server, s_out, incoming)):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                end.do_handshake()
+            target.write(source.read())
+    return client, server, incoming, s_out
+
+
 def test_want_read_then_verification_failure_over_memory_bios() -> None:
     untrusted_server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     untrusted_server.load_cert_chain(*_self_signed())
@@ -54,22 +69,12 @@ def test_want_read_then_verification_failure_over_memory_bios() -> None:
 def test_ragged_eof_and_zero_return_over_memory_bios() -> None:
     """The EOF errors _ssl raises on reads: a transport EOF without close_notify (``SSLEOFError``), and a
     read after both close_notify alerts (``SSLZeroReturnError``)."""
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(*_self_signed())
+    server_context = _server_context()
     results = []
-    for context in client_pair("stdlib"):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    for context in unverifying_client_pair():
         errors = []
         for ending in ("eof", "close_notify"):
-            incoming, outgoing, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-            client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
-            server = server_context.wrap_bio(s_in, s_out, server_side=True)
-            for _ in range(4):
-                for end, source, target in ((client, outgoing, s_in), (server, s_out, incoming)):
-                    with contextlib.suppress(ssl.SSLWantReadError):
-                        end.do_handshake()
-                    target.write(source.read())
+            client, server, incoming, s_out = established(context, server_context)
             if ending == "eof":
                 incoming.write_eof()
             else:
@@ -91,20 +96,10 @@ def chaining(error: BaseException) -> tuple[Any, ...]:
 def test_want_read_from_reads_on_an_established_connection() -> None:
     """The read that asyncio's SSL protocol makes after every received chunk: nothing has arrived, so it
     raises want-read; with and without a buffer, and with no exception chained, as ``ssl`` raises it."""
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(*_self_signed())
+    server_context = _server_context()
     results = []
-    for context in client_pair("stdlib"):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        incoming, outgoing, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-        client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
-        server = server_context.wrap_bio(s_in, s_out, server_side=True)
-        for _ in range(4):
-            for end, source, target in ((client, outgoing, s_in), (server, s_out, incoming)):
-                with contextlib.suppress(ssl.SSLWantReadError):
-                    end.do_handshake()
-                target.write(source.read())
+    for context in unverifying_client_pair():
+        client = established(context, server_context)[0]
         results.append((raised(functools.partial(client.read, 1024)),
                         raised(functools.partial(client.read, 1024, bytearray(1024)))))
     for plain, ours in zip(*results, strict=True):
@@ -120,6 +115,21 @@ def test_reasonless_base_error_from_set_ciphers() -> None:
     assert type(got) is tlsapi.SSLError
     assert values(got)[:4] == values(expected)[:4]
     assert values(got)[4:6] == (None, None)  # absent on the stdlib's: None, as documented
+
+
+def unverifying_client_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """``client_pair("stdlib")`` with certificate verification off."""
+    pair = client_pair("stdlib")
+    for context in pair:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return pair
+
+
+def _server_context() -> ssl.SSLContext:
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*_self_signed())
+    return server_context
 
 
 def _self_signed() -> tuple[str, str]:

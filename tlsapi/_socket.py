@@ -425,10 +425,15 @@ class TLSSocket(ssl.SSLSocket):
         try:
             if timeout == 0.0 and block:
                 self.settimeout(None)
-            self._call(connection.do_handshake)
-            self._flush()
+            self._handshake(connection)
         finally:
             self.settimeout(timeout)
+
+    def _handshake(self, connection: Connection) -> None:
+        """Run the handshake through the pump and send its last flight (a subclass whose Connection does its
+        own socket I/O runs ``connection.do_handshake()`` alone)."""
+        self._call(connection.do_handshake)
+        self._flush()
 
     # -- data -------------------------------------------------------------------------------------------
 

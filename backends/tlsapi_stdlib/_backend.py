@@ -19,7 +19,6 @@ from __future__ import annotations
 import _ssl
 import functools
 import os
-import socket
 import ssl
 import sys
 import warnings
@@ -239,7 +238,8 @@ class StdlibSocket(TLSSocket):
 
     ``TLSSocket`` runs any backend's Connection over two memory BIOs and moves the bytes between them and the
     socket in Python. OpenSSL can read and write the socket itself (``_ssl``'s socket mode, which
-    ``ssl.SSLSocket`` uses), so here the I/O members are ``ssl.SSLSocket``'s, with the errors translated:
+    ``ssl.SSLSocket`` uses), so here ``read``, ``write``, ``send``, ``sendall``, ``unwrap`` and the
+    handshake step are ``ssl.SSLSocket``'s, with the errors translated:
     a blocking ``recv`` waits inside OpenSSL, and blocking, timeouts (``TimeoutError``, "The read operation
     timed out"), non-blocking want-errors, ragged EOFs and socket errors are exactly ``ssl``'s. Everything
     else (connecting, closing, inspection, the SNI callback's Connection) is ``TLSSocket``'s. A stdlib-style
@@ -253,16 +253,8 @@ class StdlibSocket(TLSSocket):
             self._context, self, self.server_side, self.server_hostname, self._session,  # type: ignore[arg-type]
         )
 
-    def do_handshake(self, block: bool = False) -> None:
-        self._check_connected()
-        connection = self._connection()
-        timeout = self.gettimeout()
-        try:
-            if timeout == 0.0 and block:
-                self.settimeout(None)
-            connection.do_handshake()
-        finally:
-            self.settimeout(timeout)
+    def _handshake(self, connection: Connection) -> None:
+        connection.do_handshake()  # OpenSSL sends and receives; no flight is left to send
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``ssl.SSLSocket.read``: a ragged EOF is ``b""`` (``0`` into a buffer) with ``suppress_ragged_eofs``."""
@@ -292,18 +284,14 @@ class StdlibSocket(TLSSocket):
             raise _from_ssl(exc) from None
 
     def send(self, data: Any, flags: int = 0) -> int:
-        if self._sslobj is None:
-            return socket.socket.send(self, data, flags)
-        if flags != 0:
-            raise ValueError(f"non-zero flags not allowed in calls to send() on {type(self)}")
+        if self._sslobj is None or flags:
+            return super().send(data, flags)  # the plain socket's, or the error for flags
         return self.write(data)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        if self._sslobj is None:
-            socket.socket.sendall(self, data, flags)
+        if self._sslobj is None or flags:
+            super().sendall(data, flags)  # the plain socket's, or the error for flags
             return
-        if flags != 0:
-            raise ValueError(f"non-zero flags not allowed in calls to sendall() on {type(self)}")
         with memoryview(data) as view, view.cast("B") as payload:
             amount, count = len(payload), 0
             while count < amount:
@@ -333,9 +321,23 @@ class StdlibContext(Context):
     """A tlsapi context whose protocol engine is the stdlib's OpenSSL."""
 
     sslobject_class = StdlibConnection
-    sslsocket_class = StdlibSocket
     honoured_verify_flags = OPENSSL_VERIFY_FLAGS  # OpenSSL enforces every flag ssl has
     honoured_options = Context.honoured_options | OP_LEGACY_SERVER_CONNECT  # OpenSSL's own
+    _chosen_socket_class: type[ssl.SSLSocket] | None = None  # one assigned to ``sslsocket_class``
+
+    @property
+    def sslsocket_class(self) -> type[ssl.SSLSocket]:
+        """The class ``wrap_socket`` makes: one assigned here (as on any context), else :class:`StdlibSocket`
+        while the Connection class is this backend's own. A Connection class of one's own
+        (``sslobject_class``, set on the context or in a subclass) runs, as under every backend, in a
+        ``TLSSocket`` over memory BIOs: ``StdlibSocket`` would bypass it."""
+        if self._chosen_socket_class is not None:
+            return self._chosen_socket_class
+        return StdlibSocket if self.sslobject_class is StdlibConnection else TLSSocket
+
+    @sslsocket_class.setter
+    def sslsocket_class(self, chosen: type[ssl.SSLSocket]) -> None:
+        self._chosen_socket_class = chosen
 
     def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(protocol, *args, **kwargs)
