@@ -23,7 +23,20 @@ __all__ = ["KeySchedule", "Transcript", "hkdf_expand_label", "hkdf_extract"]
 
 def hkdf_extract(hash_cls: type[hashes.HashAlgorithm], salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869): ``HMAC-Hash(salt, IKM)``, an empty salt meaning ``Hash.length`` zeros."""
-    return hmac_new(salt or bytes(hash_cls().digest_size), ikm, _NAME[hash_cls]).digest()
+    name = _NAME[hash_cls]
+    if salt:
+        return hmac_new(salt, ikm, name).digest()
+    mac = _constant_keyed(name, bytes(hash_cls().digest_size)).copy()
+    mac.update(ikm)
+    return mac.digest()
+
+
+@functools.lru_cache(maxsize=8)
+def _constant_keyed(name: str, constant: bytes) -> HMAC:
+    """An HMAC keyed with a public ``constant`` of the key schedule (zeros, the early secret and its "derived"
+    secret without a PSK), never updated: callers take copies, which cost less than keying a new one.
+    Only constants come here; a connection's secrets are never cached."""
+    return hmac_new(constant, b"", name)
 
 
 @functools.lru_cache(maxsize=128)
@@ -72,6 +85,13 @@ def _empty_hash(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _zero_early_secret(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
     return hkdf_extract(hash_cls, b"", bytes(hash_cls().digest_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_derived_secret(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
+    """``Derive-Secret(early secret, "derived", "")`` without a PSK: the handshake stage's constant salt."""
+    return hkdf_expand_label(hash_cls, _zero_early_secret(hash_cls), b"derived", _empty_hash(hash_cls),
+                             hash_cls().digest_size)
 
 
 class Transcript:
@@ -123,8 +143,12 @@ class KeySchedule:
         self._finished_info = _info(b"finished", b"", hash_len)
         self._rms = b""  # the resumption master secret that _rms_keyed is keyed with (every ticket's PSK uses it)
         self._rms_keyed: HMAC | None = None
-        # The early secret (without a PSK a constant of the hash).
-        self._enter(hkdf_extract(suite.hash, b"", psk) if psk else _zero_early_secret(suite.hash))
+        # The early secret (without a PSK a constant of the hash, and so its keyed HMAC).
+        if psk:
+            self._enter(hkdf_extract(suite.hash, b"", psk))
+        else:
+            secret = self._secret = _zero_early_secret(suite.hash)
+            self._keyed = _constant_keyed(self._name, secret).copy()
 
     def _enter(self, secret: bytes) -> None:
         """Make ``secret`` the current stage secret, keeping an HMAC keyed with it for its derivations."""
@@ -146,6 +170,11 @@ class KeySchedule:
         return mac.digest()
 
     def _next_stage(self, ikm: bytes) -> None:
+        if self._secret is _zero_early_secret(self._hash_cls):  # the salt is a constant too
+            mac = _constant_keyed(self._name, _zero_derived_secret(self._hash_cls)).copy()
+            mac.update(ikm)
+            self._enter(mac.digest())
+            return
         mac = self._keyed  # consumed: the stage ends here
         mac.update(_info(b"derived", self._empty_hash, self._hash_len))
         self._enter(hmac_new(mac.digest(), ikm, self._name).digest())
