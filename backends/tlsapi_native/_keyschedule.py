@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac as _hmac
+
+# OpenSSL's HMAC as CPython's hashlib has it (the module behind ``hmac.new`` with a digest name; tlsapi
+# requires ``ssl``, so OpenSSL and this module are always there): keying one costs a third of cryptography's
+# ``HMAC``, and a handshake keys about fourteen.
+from _hashlib import HMAC, hmac_new
 from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from ._suites import CipherSuite
@@ -19,10 +23,20 @@ __all__ = ["KeySchedule", "Transcript", "hkdf_expand_label", "hkdf_extract"]
 
 def hkdf_extract(hash_cls: type[hashes.HashAlgorithm], salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869): ``HMAC-Hash(salt, IKM)``, an empty salt meaning ``Hash.length`` zeros."""
-    algorithm = hash_cls()
-    mac = HMAC(salt or bytes(algorithm.digest_size), algorithm)
+    name = _NAME[hash_cls]
+    if salt:
+        return hmac_new(salt, ikm, name).digest()
+    mac = _constant_keyed(name, bytes(hash_cls().digest_size)).copy()
     mac.update(ikm)
-    return mac.finalize()
+    return mac.digest()
+
+
+@functools.lru_cache(maxsize=8)
+def _constant_keyed(name: str, constant: bytes) -> HMAC:
+    """An HMAC keyed with a public ``constant`` of the key schedule (zeros, the early secret and its "derived"
+    secret without a PSK), never updated: callers take copies, which cost less than keying a new one.
+    Only constants come here; a connection's secrets are never cached."""
+    return hmac_new(constant, b"", name)
 
 
 @functools.lru_cache(maxsize=128)
@@ -39,7 +53,7 @@ def _expand(keyed: HMAC, label: bytes, context: bytes, length: int) -> bytes:
     """
     mac = keyed.copy()
     mac.update(b"".join((_label_prefix(label, length), len(context).to_bytes(1, "big"), context, b"\x01")))
-    output = mac.finalize()
+    output = mac.digest()
     return output if length == len(output) else output[:length]
 
 
@@ -47,11 +61,10 @@ def hkdf_expand_label(
     hash_cls: type[hashes.HashAlgorithm], secret: bytes, label: bytes, context: bytes, length: int
 ) -> bytes:
     """HKDF-Expand-Label (RFC 8446 section 7.1)."""
-    algorithm = hash_cls()
-    if length <= algorithm.digest_size:
-        return _expand(HMAC(secret, algorithm), label, context, length)
+    if length <= hash_cls().digest_size:
+        return _expand(hmac_new(secret, b"", _NAME[hash_cls]), label, context, length)
     info = _label_prefix(label, length) + len(context).to_bytes(1, "big") + context
-    return HKDFExpand(algorithm, length, info).derive(secret)
+    return HKDFExpand(hash_cls(), length, info).derive(secret)
 
 
 # hashlib's constructor of each suite hash: a transcript is updated with every message and copied for every
@@ -60,6 +73,8 @@ _HASHLIB: dict[type[hashes.HashAlgorithm], Callable[..., Any]] = {
     hashes.SHA256: hashlib.sha256,
     hashes.SHA384: hashlib.sha384,
 }
+# The name ``hmac_new`` knows each suite hash by.
+_NAME: dict[type[hashes.HashAlgorithm], str] = {hashes.SHA256: "sha256", hashes.SHA384: "sha384"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -70,6 +85,13 @@ def _empty_hash(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _zero_early_secret(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
     return hkdf_extract(hash_cls, b"", bytes(hash_cls().digest_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_derived_secret(hash_cls: type[hashes.HashAlgorithm]) -> bytes:
+    """``Derive-Secret(early secret, "derived", "")`` without a PSK: the handshake stage's constant salt."""
+    return hkdf_expand_label(hash_cls, _zero_early_secret(hash_cls), b"derived", _empty_hash(hash_cls),
+                             hash_cls().digest_size)
 
 
 class Transcript:
@@ -107,30 +129,34 @@ def _info(label: bytes, context: bytes, length: int) -> bytes:
 class KeySchedule:
     """Secrets of one TLS 1.3 connection with ``suite`` (without a PSK the early secret uses zeros)."""
 
-    __slots__ = ("_algorithm", "_empty_hash", "_finished_info", "_hash_cls", "_hash_len", "_iv_info", "_key_info",
-                 "_keyed", "_rms", "_rms_keyed", "_secret", "suite")
+    __slots__ = ("_empty_hash", "_finished_info", "_hash_cls", "_hash_len", "_iv_info", "_key_info", "_keyed",
+                 "_name", "_rms", "_rms_keyed", "_secret", "suite")
 
     def __init__(self, suite: CipherSuite, psk: bytes | None = None) -> None:
         self.suite = suite
         self._hash_cls = suite.hash
         hash_len = self._hash_len = suite.hash_len
-        self._algorithm = suite.hash()
+        self._name = _NAME[suite.hash]
         self._empty_hash = _empty_hash(suite.hash)
         self._key_info = _info(b"key", b"", suite.key_len)
         self._iv_info = _info(b"iv", b"", suite.iv_len)
         self._finished_info = _info(b"finished", b"", hash_len)
         self._rms = b""  # the resumption master secret that _rms_keyed is keyed with (every ticket's PSK uses it)
         self._rms_keyed: HMAC | None = None
-        # The early secret (without a PSK a constant of the hash).
-        self._enter(hkdf_extract(suite.hash, b"", psk) if psk else _zero_early_secret(suite.hash))
+        # The early secret (without a PSK a constant of the hash, and so its keyed HMAC).
+        if psk:
+            self._enter(hkdf_extract(suite.hash, b"", psk))
+        else:
+            secret = self._secret = _zero_early_secret(suite.hash)
+            self._keyed = _constant_keyed(self._name, secret).copy()
 
     def _enter(self, secret: bytes) -> None:
         """Make ``secret`` the current stage secret, keeping an HMAC keyed with it for its derivations."""
         self._secret = secret
-        self._keyed = HMAC(secret, self._algorithm)
+        self._keyed = hmac_new(secret, b"", self._name)
 
     def _hmac(self, secret: bytes) -> HMAC:
-        return self._keyed if secret is self._secret else HMAC(secret, self._algorithm)
+        return self._keyed if secret is self._secret else hmac_new(secret, b"", self._name)
 
     def expand_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
         if length > self._hash_len:
@@ -138,15 +164,20 @@ class KeySchedule:
         return _expand(self._hmac(secret), label, context, length)
 
     def derive_secret(self, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
-        mac = self._keyed.copy() if secret is self._secret else HMAC(secret, self._algorithm)
+        mac = self._keyed.copy() if secret is self._secret else hmac_new(secret, b"", self._name)
         mac.update(b"".join((_label_prefix(label, self._hash_len), len(transcript_hash).to_bytes(1, "big"),
                              transcript_hash, b"\x01")))
-        return mac.finalize()
+        return mac.digest()
 
     def _next_stage(self, ikm: bytes) -> None:
+        if self._secret is _zero_early_secret(self._hash_cls):  # the salt is a constant too
+            mac = _constant_keyed(self._name, _zero_derived_secret(self._hash_cls)).copy()
+            mac.update(ikm)
+            self._enter(mac.digest())
+            return
         mac = self._keyed  # consumed: the stage ends here
         mac.update(_info(b"derived", self._empty_hash, self._hash_len))
-        self._enter(hkdf_extract(self._hash_cls, mac.finalize(), ikm))
+        self._enter(hmac_new(mac.digest(), ikm, self._name).digest())
 
     def handshake_secrets(self, shared_secret: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """Enter the handshake stage; ``(client, server)`` handshake traffic secrets for ``Hash(CH..SH)``."""
@@ -173,7 +204,7 @@ class KeySchedule:
         (which the connection keeps for later tickets anyway) serves every ticket."""
         keyed = self._rms_keyed
         if keyed is None or resumption_master_secret is not self._rms:
-            keyed = self._rms_keyed = HMAC(resumption_master_secret, self._algorithm)
+            keyed = self._rms_keyed = hmac_new(resumption_master_secret, b"", self._name)
             self._rms = resumption_master_secret
         return _expand(keyed, b"resumption", ticket_nonce, self._hash_len)
 
@@ -182,11 +213,9 @@ class KeySchedule:
         return self.derive_secret(self._secret, b"res master", transcript_hash)
 
     def finished_verify_data(self, base_secret: bytes, transcript_hash: bytes) -> bytes:
-        mac = HMAC(base_secret, self._algorithm)
-        mac.update(self._finished_info)
-        mac = HMAC(mac.finalize(), self._algorithm)  # keyed with the finished key
-        mac.update(transcript_hash)
-        return mac.finalize()
+        name = self._name
+        finished_key = hmac_new(base_secret, self._finished_info, name).digest()
+        return hmac_new(finished_key, transcript_hash, name).digest()
 
     def check_finished(self, base_secret: bytes, transcript_hash: bytes, verify_data: bytes) -> bool:
         return _hmac.compare_digest(self.finished_verify_data(base_secret, transcript_hash), verify_data)
@@ -194,11 +223,11 @@ class KeySchedule:
     def traffic_keys(self, secret: bytes) -> tuple[bytes, bytes]:
         """``(key, iv)`` for a traffic secret."""
         suite = self.suite
-        keyed = HMAC(secret, self._algorithm)
+        keyed = hmac_new(secret, b"", self._name)
         mac = keyed.copy()
         mac.update(self._key_info)
         keyed.update(self._iv_info)
-        return mac.finalize()[: suite.key_len], keyed.finalize()[: suite.iv_len]
+        return mac.digest()[: suite.key_len], keyed.digest()[: suite.iv_len]
 
     def next_traffic_secret(self, secret: bytes) -> bytes:
         """``application_traffic_secret_N+1`` (KeyUpdate)."""
