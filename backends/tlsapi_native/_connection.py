@@ -425,11 +425,14 @@ class NativeConnection(Connection):
             raise self._fail(exc) from None
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        target = None  # the buffer's bytes, when reading into one
         if buffer is None:  # as _ssl: a read of nothing (len 0, or an empty buffer) reads no record
             if len == 0:
                 return b""
-        elif not memoryview(buffer).nbytes:
-            return 0
+        else:
+            target = memoryview(buffer) if type(buffer) is bytearray else memoryview(buffer).cast("B")
+            if not target.nbytes:
+                return 0
         if not self._done:
             self.do_handshake()
         if self._failed is not None:
@@ -470,8 +473,7 @@ class NativeConnection(Connection):
         else:
             pos = self._app_pos
         available = data.__len__() - pos
-        if buffer is not None:
-            target = memoryview(buffer) if type(buffer) is bytearray else memoryview(buffer).cast("B")
+        if target is not None:
             count = target.nbytes if len <= 0 or len > target.nbytes else len
             if count >= available:
                 target[:available] = data if pos == 0 else data[pos:]
