@@ -213,3 +213,16 @@ def test_a_malformed_extension_fails_when_its_field_is_read() -> None:
     assert info.versions == (0x0303,)  # no supported_versions: the legacy version
     with pytest.raises(ValueError):
         info.server_name  # noqa: B018  # the name's length runs past the extension
+
+
+@pytest.mark.parametrize("origin", ["tlsapi", "native", "_ssl.c:2576"])
+def test_want_read_is_what_plain_ssl_raises(origin: str) -> None:
+    """``spi.want_read`` (built directly, for speed) is ``ssl``'s want-read error in every value: class
+    hierarchy, ``args``, ``errno``, ``library``, ``reason`` and text, as ``make_error`` builds it."""
+    error, generic = spi.want_read(origin), spi.make_error(spi.SSLWantReadError, spi.WANT_READ_MESSAGE,
+                                                            origin=origin)
+    assert isinstance(error, ssl.SSLWantReadError) and type(error) is type(generic)
+    assert error.args == generic.args == (ssl.SSL_ERROR_WANT_READ, f"The operation did not complete (read) ({origin})")
+    assert type(error.args[0]) is int and error.errno == ssl.SSL_ERROR_WANT_READ
+    assert (error.library, error.reason, str(error)) == (generic.library, generic.reason, str(generic))
+    assert error.library is None and error.reason is None

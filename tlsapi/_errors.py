@@ -304,9 +304,21 @@ def verification_error(
     return error
 
 
+_WANT_READ_ERRNO = int(ssl.SSLErrorNumber.SSL_ERROR_WANT_READ)
+_want_read_texts: dict[str, str] = {}
+
+
 def want_read(origin: str = "tlsapi") -> SSLWantReadError:
-    """The stdlib's want-read error (errno ``SSL_ERROR_WANT_READ``, no reason)."""
-    return make_error(SSLWantReadError, WANT_READ_MESSAGE, origin=origin)
+    """The stdlib's want-read error (errno ``SSL_ERROR_WANT_READ``, no reason): what :func:`make_error` builds,
+    made directly, since every read with nothing received raises one (asyncio's SSL protocol after each
+    chunk it receives)."""
+    text = _want_read_texts.get(origin)
+    if text is None:
+        text = _want_read_texts[origin] = f"{WANT_READ_MESSAGE} ({origin})"
+    error = SSLWantReadError(_WANT_READ_ERRNO, text)
+    error.library = None  # type: ignore[assignment]  # None, as the stdlib sets it for reasonless errors
+    error.reason = None  # type: ignore[assignment]
+    return error
 
 
 def want_write(origin: str = "tlsapi") -> SSLWantWriteError:

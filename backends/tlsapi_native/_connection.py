@@ -455,7 +455,7 @@ class NativeConnection(Connection):
                                 self._peer_closed = True
                                 continue
                             raise ragged_eof(ORIGIN)
-                        raise want_read(ORIGIN)
+                        break  # nothing to read: want-read, raised below (not through the handlers)
                     content_type, data = record
                     if content_type == APPLICATION_DATA and data:
                         if self._hs_buffer.__len__():  # ``len`` is the argument here
@@ -470,6 +470,8 @@ class NativeConnection(Connection):
                 if isinstance(exc, SSLError) and exc.errno == ssl.SSL_ERROR_ZERO_RETURN:
                     raise
                 raise self._fail(exc) from None
+            if record is None or data is None:  # the loop left without a record: nothing to read yet
+                raise want_read(ORIGIN)
         else:
             pos = self._app_pos
         available = data.__len__() - pos
