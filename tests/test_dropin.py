@@ -344,7 +344,10 @@ def test_websockets_sync_echo(backend: tlsapi.Backend, pki: PKI) -> None:
         for received in websocket:
             websocket.send(received)
 
-    with serve(echo, "127.0.0.1", 0, ssl=_server_context(backend, pki), max_size=None) as server:
+    # Both ends get 30 s for the TLS and HTTP handshakes. The server's default is 10 s; on a loaded machine
+    # this test has failed with the client reading EOF instead of the HTTP response, which is what a server
+    # giving up on its opening handshake produces.
+    with serve(echo, "127.0.0.1", 0, ssl=_server_context(backend, pki), max_size=None, open_timeout=30) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
