@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ._hello import HelloOffer
 
 _SERVER_HELLO_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS})
-_MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag bit tests are slow
 _HRR_EXTENSIONS = frozenset({m.KEY_SHARE, m.SUPPORTED_VERSIONS, m.COOKIE})
 
 

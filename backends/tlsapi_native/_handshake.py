@@ -51,7 +51,11 @@ class State(enum.Enum):
     CONNECTED = "connected"
 
 
-_SERVER_PREFERENCE = int(ssl.OP_CIPHER_SERVER_PREFERENCE)  # a plain int: IntFlag bit tests are slow
+# The option bits the handshakes test, as plain ints: a bit test of an ``ssl.Options`` (an IntFlag) runs the enum
+# machinery in Python, on every handshake.
+NO_TICKET = int(ssl.OP_NO_TICKET)
+MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)
+SERVER_PREFERENCE = int(ssl.OP_CIPHER_SERVER_PREFERENCE)
 
 
 def unexpected(msg_type: int, state: State) -> TLSAlert:
@@ -173,7 +177,7 @@ class Handshake:
 
     def choose_suite_code(self, ours: Sequence[int], offered: Sequence[int]) -> int:
         """Server: the suite to use, by our order with ``OP_CIPHER_SERVER_PREFERENCE``, else the client's."""
-        if int(self.settings.options) & _SERVER_PREFERENCE:
+        if int(self.settings.options) & SERVER_PREFERENCE:
             code = next((c for c in ours if c in offered), None)
         else:
             code = next((c for c in offered if c in ours), None)

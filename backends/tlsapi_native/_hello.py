@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import os
-import ssl
 from typing import TYPE_CHECKING, Any
 
 from tlsapi import ECHStatus
@@ -35,7 +34,7 @@ from ._client import ClientHandshake
 from ._client12 import ClientHandshake12, resumable_tls12_session
 from ._defaults import TLS12_GROUPS
 from ._groups import X25519, X25519MLKEM768, ClientKeyShare, generate_key_shares
-from ._handshake import Handshake, State, unexpected
+from ._handshake import MIDDLEBOX_COMPAT, NO_TICKET, Handshake, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._record import HANDSHAKE
 from ._server import ServerHandshake
@@ -56,8 +55,6 @@ __all__ = ["AwaitClientHello", "AwaitServerHello", "HelloOffer", "negotiate_vers
 
 _SSL3 = 0x0300
 INAPPROPRIATE_FALLBACK = 86
-_MIDDLEBOX_COMPAT = int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT)  # a plain int: IntFlag bit tests are slow
-_NO_TICKET = int(ssl.OP_NO_TICKET)
 
 # Extension data that only depends on the configuration, built once.
 _SIGNATURE_ALGORITHMS = m.build_u16_list(DEFAULT_SIGNATURE_SCHEMES)
@@ -183,7 +180,7 @@ class HelloOffer:
             return self._build_tls12(extensions)
         versions = self.versions
         groups = settings.groups
-        compat = bool(int(settings.options) & _MIDDLEBOX_COMPAT)
+        compat = bool(int(settings.options) & MIDDLEBOX_COMPAT)
         # X25519MLKEM768 first and x25519 second: send both shares, sharing one X25519 key.
         first = groups[:2] if groups[:2] == (X25519MLKEM768, X25519) else groups[:1]
         self.key_shares = {share.group: share for share in generate_key_shares(first)}
@@ -245,7 +242,7 @@ class HelloOffer:
             (m12.EXTENDED_MASTER_SECRET, b""),
             (m12.RENEGOTIATION_INFO, m12.EMPTY_RENEGOTIATION_INFO),
         ]
-        if not int(settings.options) & _NO_TICKET:
+        if not int(settings.options) & NO_TICKET:
             extensions.append((m12.SESSION_TICKET, session.ticket if session is not None else b""))
         return list(settings.tls12_suites), extensions, session is not None
 

@@ -24,7 +24,7 @@ from ._alerts import (
 )
 from ._certificates import der_chain, load_certificate
 from ._groups import server_key_exchange
-from ._handshake import Handshake, Handshake13, State, unexpected
+from ._handshake import NO_TICKET, Handshake, Handshake13, State, unexpected
 from ._keyschedule import KeySchedule, Transcript
 from ._limits import MAX_SKIPPED_EARLY_DATA
 from ._record import HANDSHAKE
@@ -46,11 +46,8 @@ if TYPE_CHECKING:
     from ._effects import Effects
 
 
-
 _SSL3 = 0x0300
 _PADDING = 21  # RFC 7685
-# Plain int: testing bits of an IntFlag goes through the enum machinery.
-_NO_TICKET = int(ssl.OP_NO_TICKET)
 # The messages that only depend on the configuration, built once.
 _ENCRYPTED_EXTENSIONS = m.EncryptedExtensions([]).build()
 _ENCRYPTED_EXTENSIONS_SNI = m.EncryptedExtensions([(m.SERVER_NAME, b"")]).build()
@@ -423,7 +420,7 @@ class ServerHandshake(Handshake13):
         """Send ``num_tickets`` NewSessionTickets (none with ``OP_NO_TICKET``), each sealing its own PSK, in
         one write (one record unless they exceed its size)."""
         settings = self.settings
-        count = 0 if int(settings.options) & _NO_TICKET else settings.num_tickets
+        count = 0 if int(settings.options) & NO_TICKET else settings.num_tickets
         if not count:
             return
         schedule = self.ks

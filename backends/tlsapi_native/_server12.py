@@ -31,7 +31,7 @@ from ._alerts import HANDSHAKE_FAILURE, ILLEGAL_PARAMETER, TLSAlert
 from ._certificates import der_chain, load_certificate
 from ._defaults import TLS12_GROUPS
 from ._groups import SECP256R1, SECP384R1, ClientKeyShare, generate_key_share
-from ._handshake import State, unexpected
+from ._handshake import NO_TICKET, State, unexpected
 from ._handshake12 import Handshake12
 from ._signatures import DEFAULT_TLS12_SIGNATURE_SCHEMES, choose_scheme, sign, verify_offered
 from ._suites import TLS12_SUITES, CipherSuite
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from ._effects import Effects
 
 
-_NO_TICKET = int(ssl.OP_NO_TICKET)  # a plain int: IntFlag's ``&`` runs in Python
 
 
 def _auth_of(key: Any) -> str:
@@ -132,7 +131,7 @@ class ServerHandshake12(Handshake12):
         ours = self.settings.tls12_suites
         self.shared_suites = [code for code in hello.cipher_suites if code in ours]
         ticket = extensions.get(m12.SESSION_TICKET)
-        self.offered_ticket = (ticket is not None and self.uses_ems and not int(self.settings.options) & _NO_TICKET
+        self.offered_ticket = (ticket is not None and self.uses_ems and not int(self.settings.options) & NO_TICKET
                                and self.settings.num_tickets > 0)
         state = self._open_ticket(hello, ticket) if ticket and self.uses_ems else None
         self.server_random = os.urandom(24) + (m.DOWNGRADE_TLS12 if m.TLS13 in self.settings.wire_versions
