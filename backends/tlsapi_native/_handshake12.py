@@ -10,12 +10,11 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-
 from . import _messages as m
 from . import _messages12 as m12
 from ._alerts import DECRYPT_ERROR, INTERNAL_ERROR, UNEXPECTED_MESSAGE, TLSAlert
 from ._handshake import Handshake, State, unexpected
+from ._keyschedule import Transcript
 from ._prf import Prf, extended_master_secret, legacy_master_secret
 from ._record import ALERT, HANDSHAKE, Protection12
 from ._suites import CipherSuite
@@ -39,7 +38,7 @@ class Handshake12(Handshake):
         super().__init__(connection, context, settings, effects)
         self.log = bytearray()
         self._flight: list[bytes] = []  # messages sent (and logged) that the next ``flush`` writes
-        self._log_digest: hashes.Hash | None = None  # the suite's running hash of ``log[:_hashed]``
+        self._log_digest: Transcript | None = None  # the suite's running hash of ``log[:_hashed]``
         self._hashed = 0
         self.server_random = b""
         self.master_secret = b""
@@ -82,12 +81,12 @@ class Handshake12(Handshake):
         """The suite's hash of the log so far (the hash runs on: each call adds only what was logged since)."""
         digest = self._log_digest
         if digest is None:
-            digest = self._log_digest = hashes.Hash(self.cipher_suite.hash())
+            digest = self._log_digest = Transcript(self.cipher_suite.hash)
         log = self.log
         if len(log) > self._hashed:
             digest.update(log[self._hashed :])
             self._hashed = len(log)
-        return digest.copy().finalize()
+        return digest.digest()
 
     def set_master_secret(self, master: bytes) -> None:
         """Install the master secret and derive the key block (called once per handshake)."""

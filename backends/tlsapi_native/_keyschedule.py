@@ -102,7 +102,7 @@ class Transcript:
     def __init__(self, hash_cls: type[hashes.HashAlgorithm], initial: bytes = b"") -> None:
         self._hash = _HASHLIB[hash_cls](initial)
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         self._hash.update(data)
 
     def digest(self) -> bytes:
