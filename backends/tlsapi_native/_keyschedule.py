@@ -69,12 +69,11 @@ def hkdf_expand_label(
 
 # hashlib's constructor of each suite hash: a transcript is updated with every message and copied for every
 # derivation, and hashlib's objects cost a third of cryptography's ``Hash`` to make, copy and finish.
-_HASHLIB: dict[type[hashes.HashAlgorithm], Callable[..., Any]] = {
-    hashes.SHA256: hashlib.sha256,
-    hashes.SHA384: hashlib.sha384,
-}
-# The name ``hmac_new`` knows each suite hash by.
+# ``hmac_new`` knows each by its name, the same as cryptography's.
 _NAME: dict[type[hashes.HashAlgorithm], str] = {hashes.SHA256: "sha256", hashes.SHA384: "sha384"}
+_HASHLIB: dict[type[hashes.HashAlgorithm], Callable[..., Any]] = {
+    hash_cls: getattr(hashlib, name) for hash_cls, name in _NAME.items()
+}
 
 
 @functools.lru_cache(maxsize=8)
