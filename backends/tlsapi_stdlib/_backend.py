@@ -96,21 +96,10 @@ class StdlibConnection(Connection):
         session: Any,
     ) -> Self:
         assert isinstance(context, StdlibContext)  # Context.wrap_bio dispatches on the class
-        # Context.settings() inlined (the snapshot is always taken: _push_settings takes it per change), and
-        # no _server_side / _server_hostname, which the properties below read from OpenSSL: the fewest steps
-        # per connection over ssl's own.
-        self = cls.__new__(cls)
-        self._context = context
-        self._settings = context._settings or context.settings()
-        try:  # not ``translated()``: a generator-based context manager costs more than the wrap itself
-            self._sslobj = _OPENSSL._wrap_bio(
-                context, incoming, outgoing, server_side=server_side,
-                server_hostname=server_hostname,
-                owner=self, session=session,
-            )
-        except ssl.SSLError as exc:
-            raise _from_ssl(exc) from None
-        return self
+        return cls._made(context, lambda owner: _OPENSSL._wrap_bio(
+            context, incoming, outgoing, server_side=server_side, server_hostname=server_hostname, owner=owner,
+            session=session,
+        ))
 
     @classmethod
     def _over_socket(
@@ -119,13 +108,22 @@ class StdlibConnection(Connection):
     ) -> StdlibConnection:
         """A connection whose OpenSSL reads and writes ``sock`` itself, as under an ``ssl.SSLSocket``
         (``_ssl``'s socket mode: blocking, timeouts and non-blocking want-errors are ``_ssl``'s own)."""
+        return cls._made(context, lambda owner: _OPENSSL._wrap_socket(
+            context, sock, server_side, server_hostname, owner=owner, session=session,
+        ))
+
+    @classmethod
+    def _made(cls, context: StdlibContext, wrap: Callable[[StdlibConnection], Any]) -> Self:
+        """A connection of ``context`` over the ``_ssl`` object that ``wrap(connection)`` makes (``_ssl`` keeps
+        the connection as its owner). ``Context.settings()`` is inlined (the snapshot is always taken:
+        _push_settings takes it per change), and there is no _server_side / _server_hostname, which the
+        properties below read from OpenSSL: the fewest steps per connection over ssl's own. Not
+        ``translated()``: a generator-based context manager costs more than the wrap itself."""
         self = cls.__new__(cls)
         self._context = context
         self._settings = context._settings or context.settings()
         try:
-            self._sslobj = _OPENSSL._wrap_socket(
-                context, sock, server_side, server_hostname, owner=self, session=session,
-            )
+            self._sslobj = wrap(self)
         except ssl.SSLError as exc:
             raise _from_ssl(exc) from None
         return self
